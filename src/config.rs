@@ -1,0 +1,91 @@
+//! Settings shared by the subcommands: where the model is and how inference runs. Every flag has
+//! an environment variable (`PARLANCE_*`) so containers can be configured without a command line.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::batcher::BatchSettings;
+use crate::model::SessionSettings;
+use crate::pipeline::{Limits, Parser};
+
+/// The bundle served when none is named: `models/default` under the working directory, else the
+/// one in the checkout this binary was built from.
+pub fn default_model_path() -> PathBuf {
+    let local = PathBuf::from("models/default");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default")
+}
+
+/// Cores this process may use.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Model bundle folder (docs/bundle.md). Default: models/default.
+    #[arg(long, env = "PARLANCE_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Threads per ONNX Runtime session (intra-op). Default: cores / inference workers.
+    #[arg(long, env = "PARLANCE_INTRA_THREADS")]
+    pub intra_threads: Option<usize>,
+    /// Inference workers, each with its own session; batches run on them concurrently.
+    #[arg(long, env = "PARLANCE_INFERENCE_WORKERS", default_value_t = 1)]
+    pub inference_workers: usize,
+    /// Let idle ONNX Runtime threads spin (lower latency, CPU busy while idle).
+    #[arg(long, env = "PARLANCE_SPINNING", default_value_t = false)]
+    pub spinning: bool,
+    /// Graph optimisation level 0..=3.
+    #[arg(long, env = "PARLANCE_GRAPH_OPT", default_value_t = 3)]
+    pub graph_optimization: u8,
+    /// Most texts in one graph run.
+    #[arg(long, env = "PARLANCE_MAX_BATCH_SIZE", default_value_t = 32)]
+    pub max_batch_size: usize,
+    /// Most padded tokens in one graph run.
+    #[arg(long, env = "PARLANCE_MAX_BATCH_TOKENS", default_value_t = 2048)]
+    pub max_batch_tokens: usize,
+    /// Most texts waiting for the model; beyond it requests get 503 + Retry-After.
+    #[arg(long, env = "PARLANCE_QUEUE_CAPACITY", default_value_t = 1024)]
+    pub queue_capacity: usize,
+    /// Longest text accepted, in characters.
+    #[arg(long, env = "PARLANCE_MAX_TEXT_CHARS", default_value_t = 2000)]
+    pub max_text_chars: usize,
+    /// Most texts in one batch request.
+    #[arg(long, env = "PARLANCE_MAX_BATCH_TEXTS", default_value_t = 64)]
+    pub max_batch_texts: usize,
+}
+
+impl ModelArgs {
+    pub fn model_path(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(default_model_path)
+    }
+
+    pub fn session(&self) -> SessionSettings {
+        let workers = self.inference_workers.max(1);
+        SessionSettings {
+            intra_threads: self.intra_threads.unwrap_or_else(|| (available_cores() / workers).max(1)),
+            spinning: self.spinning,
+            optimization_level: self.graph_optimization.min(3),
+        }
+    }
+
+    pub fn batch(&self) -> BatchSettings {
+        BatchSettings {
+            max_batch_size: self.max_batch_size.max(1),
+            max_batch_tokens: self.max_batch_tokens.max(1),
+            queue_capacity: self.queue_capacity.max(1),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits { max_text_chars: self.max_text_chars.max(1), max_batch_texts: self.max_batch_texts.max(1) }
+    }
+
+    /// Loads the bundle and starts the inference workers.
+    pub fn load(&self) -> anyhow::Result<Parser> {
+        Ok(Parser::load(self.model_path(), &self.session(), self.batch(), self.inference_workers, self.limits())?)
+    }
+}

@@ -1,0 +1,133 @@
+//! From logits to answers: calibrated intent confidences, a ranking, and BIO slot tags decoded to
+//! entity spans on word boundaries.
+
+use serde::Serialize;
+
+use crate::text::Word;
+
+/// Softmax of `logits / temperature`, numerically stable.
+pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let t = if temperature > 0.0 { temperature } else { 1.0 };
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|&l| ((l - max) / t).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IntentScore {
+    pub name: String,
+    pub confidence: f32,
+}
+
+/// Intents by confidence, highest first (ties keep label order), at most `top`.
+pub fn rank_intents(probs: &[f32], labels: &[String], top: usize) -> Vec<IntentScore> {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(top)
+        .map(|i| IntentScore { name: labels[i].clone(), confidence: probs[i] })
+        .collect()
+}
+
+/// A slot span found by the model, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotSpan {
+    pub entity: String,
+    /// First and last word (inclusive).
+    pub first_word: usize,
+    pub last_word: usize,
+    /// Mean probability of the chosen tag over the span's words.
+    pub confidence: f32,
+}
+
+/// Decodes one BIO tag per word (`tags[i]` = (label index, probability), `None` for a word that
+/// was cut by truncation) into spans. As seqeval does by default, an `I-x` that does not continue
+/// an `x` span starts a new one.
+pub fn decode_bio(tags: &[Option<(usize, f32)>], labels: &[String]) -> Vec<SlotSpan> {
+    let mut spans: Vec<SlotSpan> = Vec::new();
+    let mut open: Option<(SlotSpan, f32, usize)> = None; // span, sum of probs, word count
+    let close = |open: &mut Option<(SlotSpan, f32, usize)>, spans: &mut Vec<SlotSpan>| {
+        if let Some((mut s, sum, n)) = open.take() {
+            s.confidence = sum / n as f32;
+            spans.push(s);
+        }
+    };
+    for (w, tag) in tags.iter().enumerate() {
+        let Some((label, p)) = *tag else {
+            close(&mut open, &mut spans);
+            continue;
+        };
+        let l = labels[label].as_str();
+        let (kind, typ) = if l == "O" { ("O", "") } else { l.split_at(2) };
+        match kind {
+            "I-" if open.as_ref().is_some_and(|(s, _, _)| s.entity == typ) => {
+                let (s, sum, n) = open.as_mut().expect("checked above");
+                s.last_word = w;
+                *sum += p;
+                *n += 1;
+            }
+            "B-" | "I-" => {
+                close(&mut open, &mut spans);
+                let span = SlotSpan { entity: typ.to_string(), first_word: w, last_word: w, confidence: p };
+                open = Some((span, p, 1));
+            }
+            _ => close(&mut open, &mut spans),
+        }
+    }
+    close(&mut open, &mut spans);
+    spans
+}
+
+/// Char span in the original text covered by words `first..=last`.
+pub fn word_span(words: &[Word], first: usize, last: usize) -> (usize, usize) {
+    (words[first].start, words[last].end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Vec<String> {
+        ["O", "B-date", "I-date", "B-time", "I-time"].iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_temperature_flattens() {
+        let p = softmax(&[2.0, 1.0, 0.0], 1.0);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        let flat = softmax(&[2.0, 1.0, 0.0], 4.0);
+        assert!(flat[0] < p[0] && flat[2] > p[2]);
+        let big = softmax(&[1000.0, 0.0], 1.0);
+        assert!(big[0].is_finite() && (big[0] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn ranking_is_sorted_and_capped() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let r = rank_intents(&[0.2, 0.5, 0.3], &names, 2);
+        assert_eq!(r.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+    }
+
+    #[test]
+    fn bio_spans_and_confidence() {
+        // O B-time I-time B-date O I-date
+        let tags = [Some((0, 0.9)), Some((3, 0.8)), Some((4, 0.6)), Some((1, 1.0)), Some((0, 0.9)), Some((2, 0.5))];
+        let s = decode_bio(&tags, &labels());
+        assert_eq!(s.len(), 3);
+        assert_eq!((s[0].entity.as_str(), s[0].first_word, s[0].last_word), ("time", 1, 2));
+        assert!((s[0].confidence - 0.7).abs() < 1e-6);
+        assert_eq!((s[1].entity.as_str(), s[1].first_word, s[1].last_word), ("date", 3, 3));
+        // I-date after O starts a new span, as seqeval does
+        assert_eq!((s[2].entity.as_str(), s[2].first_word), ("date", 5));
+    }
+
+    #[test]
+    fn type_change_inside_span_splits_it() {
+        let tags = [Some((1, 0.9)), Some((4, 0.9)), None, Some((2, 0.9))];
+        let s = decode_bio(&tags, &labels());
+        assert_eq!(s.iter().map(|s| (s.entity.as_str(), s.first_word, s.last_word)).collect::<Vec<_>>(),
+                   [("date", 0, 0), ("time", 1, 1), ("date", 3, 3)]);
+    }
+}

@@ -1,0 +1,98 @@
+//! Every error the API returns: JSON `{"error": {"code", "message"}}` with the matching status.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::pipeline::ParseError;
+
+/// Seconds a client is asked to wait when the queue is full.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("request body does not match the schema: {0}")]
+    InvalidRequest(String),
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("request body is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("batch has {0} texts; the limit is {1}")]
+    BatchTooLarge(usize, usize),
+    #[error("batch is empty")]
+    EmptyBatch,
+    #[error("no route {0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("model is not ready")]
+    NotReady,
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::InvalidUtf8 => "invalid_utf8",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::BatchTooLarge(..) => "batch_too_large",
+            ApiError::EmptyBatch => "empty_batch",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::NotReady => "not_ready",
+            ApiError::Parse(ParseError::EmptyText) => "empty_text",
+            ApiError::Parse(ParseError::TextTooLong { .. }) => "text_too_long",
+            ApiError::Parse(ParseError::UnsupportedLanguage(..)) => "unsupported_language",
+            ApiError::Parse(ParseError::Overloaded) => "overloaded",
+            ApiError::Parse(ParseError::Inference(_)) => "inference_failed",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) | ApiError::InvalidUtf8 | ApiError::EmptyBatch => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BatchTooLarge(..) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Parse(ParseError::EmptyText) => StatusCode::BAD_REQUEST,
+            ApiError::Parse(ParseError::TextTooLong { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Parse(ParseError::UnsupportedLanguage(..)) => StatusCode::BAD_REQUEST,
+            ApiError::Parse(ParseError::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Parse(ParseError::Inference(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Parse(ParseError::Overloaded) | ApiError::NotReady) {
+            res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+        }
+        res.json(Body { error: Detail { code: self.code(), message: self.to_string() } })
+    }
+}

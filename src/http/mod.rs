@@ -1,0 +1,156 @@
+//! The HTTP layer: routes, request bodies and response shapes. No parsing logic lives here; each
+//! handler checks its input, calls the pipeline and shapes the answer.
+
+pub mod error;
+pub mod types;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
+
+pub use error::ApiError;
+use types::*;
+
+use crate::pipeline::{ParseInput, ParseResult, Parser};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub parser: Parser,
+    /// False while starting and while draining on shutdown.
+    pub ready: AtomicBool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn new(parser: Parser, max_body_bytes: usize) -> Arc<AppState> {
+        Arc::new(AppState { parser, ready: AtomicBool::new(true), max_body_bytes })
+    }
+}
+
+/// Registers every route; used by the server and by the tests alike.
+pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::from(state))
+            .service(resource("/v1/parse", web::post().to(parse)))
+            .service(resource("/v1/parse/batch", web::post().to(parse_batch)))
+            .service(resource("/model/parse", web::post().to(rasa_parse)))
+            .service(resource("/v1/model", web::get().to(model_info)))
+            .service(resource("/health/live", web::get().to(live)))
+            .service(resource("/health/ready", web::get().to(ready)))
+            .default_service(web::to(not_found));
+    }
+}
+
+/// One path, one method; any other method gets a JSON 405.
+fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) }))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(req.path().to_string()))
+}
+
+/// Reads a JSON body with our own checks, so that every failure is a JSON error with the right
+/// status: content type, size (counted while reading, not trusted from headers), UTF-8, syntax,
+/// schema.
+async fn read_json<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<T, ApiError> {
+    let mime = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if mime != "application/json" && !mime.ends_with("+json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?
+        .map_err(|e| ApiError::MalformedJson(format!("cannot read body: {e}")))?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::InvalidUtf8)?;
+    serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            ApiError::InvalidRequest(e.to_string())
+        } else {
+            ApiError::MalformedJson(e.to_string())
+        }
+    })
+}
+
+/// `Server-Timing` header: where the time of a parse went, in milliseconds.
+fn server_timing(results: &[ParseResult], total: Instant) -> String {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let max = |f: fn(&ParseResult) -> std::time::Duration| results.iter().map(f).max().unwrap_or_default();
+    format!(
+        "tokenize;dur={:.3}, queue;dur={:.3}, inference;dur={:.3}, total;dur={:.3}",
+        ms(max(|r| r.timings.tokenize)),
+        ms(max(|r| r.timings.queue)),
+        ms(max(|r| r.timings.inference)),
+        ms(total.elapsed())
+    )
+}
+
+async fn parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let body: ParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
+    let result = state.parser.parse(ParseInput { text: body.text, lang: body.lang }).await?;
+    let timing = server_timing(std::slice::from_ref(&result), started);
+    Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(result))
+}
+
+async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let body: BatchRequest = read_json(&req, payload, state.max_body_bytes).await?;
+    let max = state.parser.limits().max_batch_texts;
+    if body.texts.is_empty() {
+        return Err(ApiError::EmptyBatch);
+    }
+    if body.texts.len() > max {
+        return Err(ApiError::BatchTooLarge(body.texts.len(), max));
+    }
+    let inputs = body.texts.into_iter().map(|text| ParseInput { text, lang: body.lang.clone() }).collect();
+    let results = state.parser.parse_many(inputs).await?;
+    let timing = server_timing(&results, started);
+    Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(BatchResponse { results }))
+}
+
+async fn rasa_parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let body: RasaParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
+    let result = state.parser.parse(ParseInput { text: body.text, lang: None }).await?;
+    Ok(HttpResponse::Ok().json(RasaParseResult::from(result)))
+}
+
+async fn model_info(state: web::Data<AppState>) -> HttpResponse {
+    let p = &state.parser;
+    HttpResponse::Ok().json(ModelInfo {
+        manifest: p.manifest(),
+        slot_types: p.manifest().slot_types(),
+        limits: p.limits(),
+        batching: p.batcher().settings(),
+        max_body_bytes: state.max_body_bytes,
+    })
+}
+
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "live"}))
+}
+
+async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !state.ready.load(Ordering::Relaxed) {
+        return Err(ApiError::NotReady);
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": "ready",
+        "model": {"name": state.parser.manifest().name, "version": state.parser.manifest().version},
+        "queue_depth": state.parser.batcher().queue_depth(),
+    })))
+}

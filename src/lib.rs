@@ -1,0 +1,17 @@
+//! Parlance: French/English natural-language understanding as a service.
+//!
+//! The path of a request: `http` (routes, bodies, errors) → `pipeline` (text → words → language →
+//! tokens → `batcher` queue → `model` → `decode`) → response. `bundle` loads and checks a model
+//! bundle; `runtime` finds ONNX Runtime; `eval` scores a bundle through the same pipeline.
+
+pub mod batcher;
+pub mod bundle;
+pub mod config;
+pub mod decode;
+pub mod eval;
+pub mod http;
+pub mod lang;
+pub mod model;
+pub mod pipeline;
+pub mod runtime;
+pub mod text;

@@ -1,0 +1,190 @@
+//! The `parlance` command: serve, parse, eval, validate.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use actix_web::{App, HttpServer};
+use clap::{Parser as ClapParser, Subcommand};
+
+use parlance::bundle::Bundle;
+use parlance::config::ModelArgs;
+use parlance::http::{self, AppState};
+use parlance::pipeline::ParseInput;
+
+#[derive(ClapParser)]
+#[command(name = "parlance", version, about = "French/English NLU service: intents, slots and entities")]
+struct Cli {
+    /// Log format: text or json.
+    #[arg(long, env = "PARLANCE_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PARLANCE_HOST", default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, env = "PARLANCE_PORT", default_value_t = 8080)]
+        port: u16,
+        /// HTTP worker threads (they only parse JSON and wait; inference has its own threads).
+        #[arg(long, env = "PARLANCE_HTTP_WORKERS", default_value_t = 2)]
+        http_workers: usize,
+        /// Largest request body, in bytes.
+        #[arg(long, env = "PARLANCE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+        max_body_bytes: usize,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Parse one text and print the result as JSON.
+    Parse {
+        text: String,
+        /// "fr" or "en"; detected when absent.
+        #[arg(long)]
+        lang: Option<String>,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Score a bundle on MASSIVE-format jsonl (intent accuracy, slot F1, exact match, calibration).
+    Eval {
+        /// jsonl files (MASSIVE format); may be given several times.
+        #[arg(long = "data", required = true)]
+        data: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Texts sent to the pipeline at once.
+        #[arg(long, default_value_t = 64)]
+        chunk: usize,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Check a bundle and print every problem found.
+    Validate {
+        /// Bundle folder. Default: models/default.
+        path: Option<PathBuf>,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { host, port, http_workers, max_body_bytes, model } => {
+            serve(host, port, http_workers, max_body_bytes, model)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Parse { text, lang, model } => {
+            let parser = model.load()?;
+            let result = runtime()?.block_on(parser.parse(ParseInput { text, lang }))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { data, json, chunk, model } => {
+            let parser = model.load()?;
+            let mut examples = Vec::new();
+            for d in &data {
+                examples.extend(parlance::eval::read_massive(d)?);
+            }
+            let bar = if std::io::stderr().is_terminal() {
+                let b = indicatif::ProgressBar::new(examples.len() as u64);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  eta {eta}")
+                        .expect("valid template"),
+                );
+                b
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let report = runtime()?.block_on(parlance::eval::evaluate(&parser, &examples, chunk, |n| bar.inc(n as u64)))?;
+            bar.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("model {} {} on {}", parser.manifest().name, parser.manifest().version,
+                    data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+                print!("{}", report.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { path } => {
+            let path = path.unwrap_or_else(parlance::config::default_model_path);
+            let problems = Bundle::validate(&path);
+            if problems.is_empty() {
+                println!("{}: valid bundle", path.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &problems {
+                    println!("{}: {p}", path.display());
+                }
+                println!("{} problem(s)", problems.len());
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+fn serve(host: String, port: u16, http_workers: usize, max_body_bytes: usize, model: ModelArgs) -> anyhow::Result<()> {
+    let lib = parlance::runtime::init()?;
+    let path = model.model_path();
+    let session = model.session();
+    tracing::info!(
+        bundle = %path.display(),
+        onnxruntime = %lib.display(),
+        host = %host, port, http_workers,
+        inference_workers = model.inference_workers,
+        intra_threads = session.intra_threads,
+        spinning = session.spinning,
+        max_batch_size = model.max_batch_size,
+        max_batch_tokens = model.max_batch_tokens,
+        queue_capacity = model.queue_capacity,
+        max_text_chars = model.max_text_chars,
+        max_batch_texts = model.max_batch_texts,
+        max_body_bytes,
+        "starting parlance"
+    );
+    let parser = model.load()?;
+    tracing::info!(model = %parser.manifest().name, version = %parser.manifest().version,
+        intents = parser.manifest().intents.len(), slot_labels = parser.manifest().slot_labels.len(), "model loaded");
+    let state = AppState::new(parser, max_body_bytes);
+    let sys = actix_web::rt::System::new();
+    sys.block_on(async move {
+        let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
+            .workers(http_workers.max(1))
+            .bind((host.as_str(), port))?;
+        for addr in server.addrs() {
+            tracing::info!("listening on http://{addr}");
+        }
+        server.run().await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! The ONNX graph: one session, its settings, and a padded batch run.
+//!
+//! A `Model` is owned by exactly one inference worker (`ort` needs `&mut` to run), so no lock sits
+//! on the hot path. Thread counts are explicit: ONNX Runtime's default of "all cores per session"
+//! fights with the HTTP workers and rayon on a small machine (see docs/performance.md).
+
+use std::path::Path;
+
+use ndarray::{Array2, Array3};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType};
+use serde::Serialize;
+
+use crate::bundle::Manifest;
+
+/// How an ONNX Runtime session is built.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSettings {
+    /// Threads one graph run may use (intra-op parallelism).
+    pub intra_threads: usize,
+    /// Whether idle intra-op threads spin (lower latency, burns CPU while idle).
+    pub spinning: bool,
+    /// 0 = none, 1 = basic, 2 = extended, 3 = all.
+    pub optimization_level: u8,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings { intra_threads: 1, spinning: false, optimization_level: 3 }
+    }
+}
+
+/// Logits of one batch, rows in the order the items were given.
+pub struct ModelOutput {
+    /// [batch, intents]
+    pub intent_logits: Array2<f32>,
+    /// [batch, tokens, slot labels]; rows past an item's own length are padding.
+    pub slot_logits: Array3<f32>,
+}
+
+pub struct Model {
+    session: Session,
+    input_ids: String,
+    attention_mask: String,
+    intent_output: String,
+    slot_output: String,
+    n_intents: usize,
+    n_slot_labels: usize,
+    pub pad_id: i64,
+}
+
+/// Last dimension of a declared shape, when it is fixed.
+fn fixed_last_dim(outlet: &ort::value::Outlet) -> Option<i64> {
+    outlet.dtype().tensor_shape().and_then(|s| s.last().copied()).filter(|d| *d > 0)
+}
+
+impl Model {
+    /// Builds the session and checks the graph's inputs and outputs against the manifest.
+    /// Returns every mismatch found.
+    pub fn load(path: &Path, manifest: &Manifest, settings: &SessionSettings) -> Result<Model, Vec<String>> {
+        let env = crate::runtime::environment().map_err(|e| vec![e.to_string()])?;
+        let level = match settings.optimization_level {
+            0 => GraphOptimizationLevel::Disable,
+            1 => GraphOptimizationLevel::Level1,
+            2 => GraphOptimizationLevel::Level2,
+            _ => GraphOptimizationLevel::All,
+        };
+        let session = Session::builder(env)
+            .and_then(|b| Ok(b.with_optimization_level(level)?))
+            .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads.max(1))?))
+            .and_then(|b| Ok(b.with_inter_threads(1)?))
+            .and_then(|b| Ok(b.with_intra_op_spinning(settings.spinning)?))
+            .and_then(|mut b| b.commit_from_file(path))
+            .map_err(|e| vec![format!("ONNX Runtime cannot load the graph: {e}")])?;
+
+        let mut problems = Vec::new();
+        for name in [&manifest.inputs.input_ids, &manifest.inputs.attention_mask] {
+            match session.inputs().iter().find(|i| i.name() == name.as_str()) {
+                None => problems.push(format!("graph has no input {name:?} named in the manifest")),
+                Some(i) if i.dtype().tensor_type() != Some(TensorElementType::Int64) => {
+                    problems.push(format!("input {name:?} is {:?}, expected an int64 tensor", i.dtype()))
+                }
+                Some(_) => {}
+            }
+        }
+        for i in session.inputs() {
+            if i.name() != manifest.inputs.input_ids && i.name() != manifest.inputs.attention_mask {
+                problems.push(format!("graph input {:?} is not in the manifest's inputs", i.name()));
+            }
+        }
+        let checks = [
+            (&manifest.outputs.intent_logits, manifest.intents.len(), 2usize, "intents"),
+            (&manifest.outputs.slot_logits, manifest.slot_labels.len(), 3usize, "slot_labels"),
+        ];
+        for (name, labels, rank, what) in checks {
+            match session.outputs().iter().find(|o| o.name() == name.as_str()) {
+                None => problems.push(format!("graph has no output {name:?} named in the manifest")),
+                Some(o) => {
+                    if o.dtype().tensor_type() != Some(TensorElementType::Float32) {
+                        problems.push(format!("output {name:?} is {:?}, expected a float32 tensor", o.dtype()));
+                    }
+                    if let Some(shape) = o.dtype().tensor_shape() {
+                        if shape.len() != rank {
+                            problems.push(format!("output {name:?} has rank {}, expected {rank}", shape.len()));
+                        }
+                    }
+                    if let Some(d) = fixed_last_dim(o) {
+                        if d as usize != labels {
+                            problems.push(format!(
+                                "output {name:?} gives {d} scores but the manifest lists {labels} {what}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Model {
+            session,
+            input_ids: manifest.inputs.input_ids.clone(),
+            attention_mask: manifest.inputs.attention_mask.clone(),
+            intent_output: manifest.outputs.intent_logits.clone(),
+            slot_output: manifest.outputs.slot_logits.clone(),
+            n_intents: manifest.intents.len(),
+            n_slot_labels: manifest.slot_labels.len(),
+            pad_id: 0,
+        })
+    }
+
+    /// Runs token id sequences as one batch, padded to the longest.
+    pub fn run(&mut self, items: &[Vec<i64>]) -> Result<ModelOutput, String> {
+        let batch = items.len();
+        let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut ids = Array2::<i64>::from_elem((batch, width), self.pad_id);
+        let mut mask = Array2::<i64>::zeros((batch, width));
+        for (r, item) in items.iter().enumerate() {
+            for (c, &id) in item.iter().enumerate() {
+                ids[[r, c]] = id;
+                mask[[r, c]] = 1;
+            }
+        }
+        let ids = Tensor::from_array(ids).map_err(|e| e.to_string())?;
+        let mask = Tensor::from_array(mask).map_err(|e| e.to_string())?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_ids.as_str() => ids, self.attention_mask.as_str() => mask])
+            .map_err(|e| e.to_string())?;
+        let intent = outputs
+            .get(&self.intent_output)
+            .ok_or("intent output missing")?
+            .try_extract_array::<f32>()
+            .map_err(|e| e.to_string())?;
+        let slots = outputs
+            .get(&self.slot_output)
+            .ok_or("slot output missing")?
+            .try_extract_array::<f32>()
+            .map_err(|e| e.to_string())?;
+        if intent.shape() != [batch, self.n_intents] {
+            return Err(format!(
+                "intent output has shape {:?}, expected [{batch}, {}] (batch, intents in the manifest)",
+                intent.shape(),
+                self.n_intents
+            ));
+        }
+        if slots.shape() != [batch, width, self.n_slot_labels] {
+            return Err(format!(
+                "slot output has shape {:?}, expected [{batch}, {width}, {}] (batch, tokens, slot labels in the manifest)",
+                slots.shape(),
+                self.n_slot_labels
+            ));
+        }
+        let intent_logits = intent.into_dimensionality().map_err(|e| e.to_string())?.to_owned();
+        let slot_logits = slots.into_dimensionality().map_err(|e| e.to_string())?.to_owned();
+        Ok(ModelOutput { intent_logits, slot_logits })
+    }
+}

@@ -1,0 +1,291 @@
+//! The parse pipeline: text → words → language → tokens → batch queue → model → decoded result.
+//!
+//! Everything here is shared by the HTTP server, `parlance parse` and `parlance eval`, so that what
+//! `eval` measures is what the server answers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokenizers::Tokenizer;
+
+use crate::batcher::{BatchSettings, Batcher, JobOutput};
+use crate::bundle::{Bundle, BundleError, Manifest};
+use crate::decode::{self, IntentScore};
+use crate::lang::{self, DetectedLanguage};
+use crate::model::{Model, SessionSettings};
+use crate::text::{self, Word};
+
+/// How many intents a ranking lists.
+pub const RANKING_SIZE: usize = 10;
+
+/// Input limits (documented in the README; enforced before any work is done).
+#[derive(Debug, Clone, Serialize)]
+pub struct Limits {
+    /// Longest text accepted, in chars.
+    pub max_text_chars: usize,
+    /// Most texts in one batch request.
+    pub max_batch_texts: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_text_chars: 2000, max_batch_texts: 64 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    #[error("text is empty")]
+    EmptyText,
+    #[error("text is {chars} characters long; the limit is {max}")]
+    TextTooLong { chars: usize, max: usize },
+    #[error("language {0:?} is not one this model serves ({1})")]
+    UnsupportedLanguage(String, String),
+    #[error("the parse queue is full; retry shortly")]
+    Overloaded,
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// One entity in a result. `source` is "model" for slots the model tagged, "rule" for built-ins.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Entity {
+    pub entity: String,
+    pub value: serde_json::Value,
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+    pub confidence: f32,
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ModelRef {
+    pub name: String,
+    pub version: String,
+}
+
+/// Where the time of one parse went.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timings {
+    pub tokenize: Duration,
+    pub queue: Duration,
+    pub inference: Duration,
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ParseResult {
+    pub text: String,
+    pub language: DetectedLanguage,
+    pub intent: IntentScore,
+    pub intent_ranking: Vec<IntentScore>,
+    pub entities: Vec<Entity>,
+    pub model: ModelRef,
+    #[serde(skip)]
+    pub timings: Timings,
+}
+
+/// A text made ready for the model.
+struct Prepared {
+    text: String,
+    words: Vec<Word>,
+    /// Token index of each word's first sub-token; `None` when truncation cut the word.
+    first_token: Vec<Option<usize>>,
+    ids: Vec<i64>,
+    language: DetectedLanguage,
+    tokenize: Duration,
+}
+
+/// One request's text and optional language.
+#[derive(Debug, Clone)]
+pub struct ParseInput {
+    pub text: String,
+    pub lang: Option<String>,
+}
+
+/// The shared, read-only half of the pipeline plus a handle on the batch queue.
+#[derive(Clone)]
+pub struct Parser {
+    manifest: Arc<Manifest>,
+    tokenizer: Arc<Tokenizer>,
+    batcher: Batcher,
+    limits: Arc<Limits>,
+}
+
+impl Parser {
+    /// Loads a bundle and starts `workers` inference workers on it.
+    pub fn load(
+        path: impl AsRef<std::path::Path>,
+        session: &SessionSettings,
+        batch: BatchSettings,
+        workers: usize,
+        limits: Limits,
+    ) -> Result<Parser, BundleError> {
+        let path = path.as_ref();
+        let bundle = Bundle::load(path, session)?;
+        let mut models = vec![bundle.model];
+        for _ in 1..workers.max(1) {
+            let mut extra = Model::load(&path.join(crate::bundle::MODEL_FILE), &bundle.manifest, session).map_err(|p| {
+                BundleError {
+                    path: path.to_path_buf(),
+                    problems: p
+                        .into_iter()
+                        .map(|m| crate::bundle::Problem { file: crate::bundle::MODEL_FILE.into(), message: m })
+                        .collect(),
+                }
+            })?;
+            extra.pad_id = models[0].pad_id;
+            models.push(extra);
+        }
+        lang::warm_up();
+        Ok(Parser {
+            manifest: bundle.manifest,
+            tokenizer: bundle.tokenizer,
+            batcher: Batcher::spawn(models, batch),
+            limits: Arc::new(limits),
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn batcher(&self) -> &Batcher {
+        &self.batcher
+    }
+
+    /// Checks what can be checked without tokenising: emptiness, length, language.
+    pub fn check(&self, input: &ParseInput) -> Result<(), ParseError> {
+        if input.text.trim().is_empty() {
+            return Err(ParseError::EmptyText);
+        }
+        let chars = input.text.chars().count();
+        if chars > self.limits.max_text_chars {
+            return Err(ParseError::TextTooLong { chars, max: self.limits.max_text_chars });
+        }
+        if let Some(l) = &input.lang {
+            let ok = lang::normalize_tag(l).is_some_and(|c| self.manifest.languages.contains(&c));
+            if !ok {
+                return Err(ParseError::UnsupportedLanguage(l.clone(), self.manifest.languages.join(", ")));
+            }
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, input: ParseInput) -> Result<Prepared, ParseError> {
+        let started = Instant::now();
+        self.check(&input)?;
+        let language = match input.lang.as_deref().and_then(lang::normalize_tag) {
+            Some(code) => DetectedLanguage { code, confidence: 1.0, source: "request" },
+            None => lang::detect(&input.text),
+        };
+        let words = text::words(&input.text, self.manifest.lowercase);
+        let norms: Vec<&str> = words.iter().map(|w| w.norm.as_str()).collect();
+        let enc = self
+            .tokenizer
+            .encode(&norms[..], true)
+            .map_err(|e| ParseError::Inference(format!("tokenizer: {e}")))?;
+        let mut first_token = vec![None; words.len()];
+        for (t, w) in enc.get_word_ids().iter().enumerate() {
+            if let Some(w) = w {
+                let slot = &mut first_token[*w as usize];
+                if slot.is_none() {
+                    *slot = Some(t);
+                }
+            }
+        }
+        let ids = enc.get_ids().iter().map(|&i| i as i64).collect();
+        Ok(Prepared { text: input.text, words, first_token, ids, language, tokenize: started.elapsed() })
+    }
+
+    /// Parses texts; each may be batched with other requests' texts. Results come back in order.
+    /// Every input is checked before any is queued, so a bad one fails the call without side effects.
+    pub async fn parse_many(&self, inputs: Vec<ParseInput>) -> Result<Vec<ParseResult>, ParseError> {
+        for input in &inputs {
+            self.check(input)?;
+        }
+        // Tokenise on rayon's pool, in parallel, off the async workers.
+        let this = self.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        rayon::spawn(move || {
+            use rayon::prelude::*;
+            let prepared: Result<Vec<Prepared>, ParseError> =
+                inputs.into_par_iter().map(|i| this.prepare(i)).collect();
+            let _ = tx.send(prepared);
+        });
+        let prepared = rx.await.map_err(|_| ParseError::Inference("tokenizer task lost".into()))??;
+
+        let mut pending = Vec::with_capacity(prepared.len());
+        for p in &prepared {
+            let rx = self.batcher.submit(p.ids.clone()).map_err(|_| ParseError::Overloaded)?;
+            pending.push(rx);
+        }
+        let mut results = Vec::with_capacity(prepared.len());
+        for (p, rx) in prepared.into_iter().zip(pending) {
+            let out = rx
+                .await
+                .map_err(|_| ParseError::Inference("inference worker stopped".into()))?
+                .map_err(ParseError::Inference)?;
+            results.push(self.finish(p, out));
+        }
+        Ok(results)
+    }
+
+    pub async fn parse(&self, input: ParseInput) -> Result<ParseResult, ParseError> {
+        let mut r = self.parse_many(vec![input]).await?;
+        Ok(r.pop().expect("one input gives one result"))
+    }
+
+    /// Logits → intent, ranking and entities.
+    fn finish(&self, p: Prepared, out: JobOutput) -> ParseResult {
+        let m = &self.manifest;
+        let probs = decode::softmax(&out.intent_logits, m.intent_temperature);
+        let intent_ranking = decode::rank_intents(&probs, &m.intents, RANKING_SIZE);
+        let tags: Vec<Option<(usize, f32)>> = p
+            .first_token
+            .iter()
+            .map(|t| {
+                let row = out.slot_logits.row((*t)?);
+                let probs = decode::softmax(row.as_slice()?, 1.0);
+                let (best, &prob) = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+                Some((best, prob))
+            })
+            .collect();
+        let entities = decode::decode_bio(&tags, &m.slot_labels)
+            .into_iter()
+            .map(|span| {
+                let (start, end) = decode::word_span(&p.words, span.first_word, span.last_word);
+                let surface = text::char_slice(&p.text, start, end).to_string();
+                Entity {
+                    entity: span.entity,
+                    value: serde_json::Value::String(surface.clone()),
+                    text: surface,
+                    start,
+                    end,
+                    confidence: span.confidence,
+                    source: "model",
+                }
+            })
+            .collect();
+        ParseResult {
+            text: p.text,
+            language: p.language,
+            intent: intent_ranking[0].clone(),
+            intent_ranking,
+            entities,
+            model: ModelRef { name: m.name.clone(), version: m.version.clone() },
+            timings: Timings {
+                tokenize: p.tokenize,
+                queue: out.queued,
+                inference: out.inference,
+                batch_size: out.batch_size,
+            },
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! A bad bundle is refused with a message naming the file and the mismatch.
+
+mod common;
+
+use common::*;
+use parlance::bundle::Bundle;
+use parlance::model::SessionSettings;
+
+fn problems(dir: &std::path::Path) -> Vec<String> {
+    match Bundle::load(dir, &SessionSettings::default()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+#[test]
+fn fixture_is_valid() {
+    assert!(problems(&fixture_dir()).is_empty());
+}
+
+#[test]
+fn intent_labels_not_matching_the_graph_are_refused() {
+    let dir = fixture_copy();
+    edit_manifest(dir.path(), |m| {
+        m["intents"].as_array_mut().unwrap().pop();
+    });
+    let p = problems(dir.path());
+    assert!(
+        p.iter().any(|s| s.starts_with("model.onnx:") && s.contains("gives 4 scores but the manifest lists 3 intents")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn slot_labels_not_matching_the_graph_are_refused() {
+    let dir = fixture_copy();
+    edit_manifest(dir.path(), |m| {
+        m["slot_labels"].as_array_mut().unwrap().push("B-extra".into());
+    });
+    let p = problems(dir.path());
+    assert!(p.iter().any(|s| s.starts_with("model.onnx:") && s.contains("8 slot_labels")), "{p:?}");
+}
+
+#[test]
+fn wrong_input_name_is_refused() {
+    let dir = fixture_copy();
+    edit_manifest(dir.path(), |m| m["inputs"]["input_ids"] = "ids".into());
+    let p = problems(dir.path());
+    assert!(p.iter().any(|s| s.contains("no input \"ids\"")), "{p:?}");
+}
+
+#[test]
+fn broken_files_are_named() {
+    let dir = fixture_copy();
+    std::fs::write(dir.path().join("tokenizer.json"), "{not json").unwrap();
+    std::fs::write(dir.path().join("model.onnx"), b"\x00\x01garbage").unwrap();
+    let p = problems(dir.path());
+    assert!(p.iter().any(|s| s.starts_with("tokenizer.json: does not load")), "{p:?}");
+    assert!(p.iter().any(|s| s.starts_with("model.onnx: ONNX Runtime cannot load")), "{p:?}");
+}
+
+#[test]
+fn manifest_errors_name_the_manifest() {
+    let dir = fixture_copy();
+    std::fs::write(dir.path().join("parlance.json"), r#"{"name": "x"}"#).unwrap();
+    let p = problems(dir.path());
+    assert!(p.iter().any(|s| s.starts_with("parlance.json: not a valid manifest")), "{p:?}");
+    let dir = fixture_copy();
+    std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
+    assert!(problems(dir.path()).iter().any(|s| s == "tokenizer.json: missing"));
+}

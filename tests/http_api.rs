@@ -1,0 +1,151 @@
+//! Every endpoint and every error of the HTTP API, on the fixture bundle, in process.
+
+mod common;
+
+use actix_web::http::StatusCode;
+use actix_web::{test, App};
+use common::*;
+use parlance::http::{self, AppState};
+use parlance::pipeline::Limits;
+use serde_json::{json, Value};
+
+macro_rules! app {
+    () => {
+        app!(Limits { max_text_chars: 200, max_batch_texts: 8 }, 4096)
+    };
+    ($limits:expr, $body:expr) => {
+        test::init_service(App::new().configure(http::configure(AppState::new(
+            fixture_parser_with(Default::default(), $limits),
+            $body,
+        ))))
+        .await
+    };
+}
+
+fn post_json(path: &str, body: Value) -> test::TestRequest {
+    test::TestRequest::post().uri(path).set_json(body)
+}
+
+fn post_raw(path: &str, content_type: &str, body: impl Into<actix_web::web::Bytes>) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri(path)
+        .insert_header(("content-type", content_type))
+        .set_payload(body.into())
+}
+
+async fn error_of(resp: actix_web::dev::ServiceResponse) -> (StatusCode, String) {
+    let status = resp.status();
+    let body: Value = test::read_body_json(resp).await;
+    let code = body["error"]["code"].as_str().expect("error.code").to_string();
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    (status, code)
+}
+
+#[actix_web::test]
+async fn parse_returns_intent_ranking_entities_and_model() {
+    let app = app!();
+    let resp = test::call_service(&app, post_json("/v1/parse", json!({"text": "Réveille-moi à sept heures demain"})).to_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("server-timing").is_some());
+    let v: Value = test::read_body_json(resp).await;
+    assert_eq!(v["text"], "Réveille-moi à sept heures demain");
+    assert_eq!(v["language"]["code"], "fr");
+    assert_eq!(v["intent"]["name"], "alarm_set");
+    assert!(v["intent"]["confidence"].as_f64().unwrap() > 0.5);
+    assert_eq!(v["intent_ranking"].as_array().unwrap().len(), 4);
+    assert_eq!(v["model"], json!({"name": "parlance-tiny", "version": "0.0.1"}));
+    let e = &v["entities"][0];
+    assert_eq!((e["entity"].as_str(), e["start"].as_u64(), e["end"].as_u64()), (Some("time"), Some(15), Some(26)));
+    assert_eq!((e["text"].as_str(), e["value"].as_str(), e["source"].as_str()), (Some("sept heures"), Some("sept heures"), Some("model")));
+    assert!(e["confidence"].as_f64().is_some());
+}
+
+#[actix_web::test]
+async fn batch_answers_in_order() {
+    let app = app!();
+    let req = post_json("/v1/parse/batch", json!({"texts": ["hello", "play music", "météo à paris"]}));
+    let v: Value = test::read_body_json(test::call_service(&app, req.to_request()).await).await;
+    let names: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["intent"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["greet", "play_music", "weather_query"]);
+}
+
+#[actix_web::test]
+async fn rasa_parse_has_rasa_shape_exactly() {
+    let app = app!();
+    let req = post_json("/model/parse", json!({"text": "wake me up at seven am tomorrow", "message_id": "abc"}));
+    let resp = test::call_service(&app, req.to_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = test::read_body_json(resp).await;
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&v), ["entities", "intent", "intent_ranking", "text"]);
+    assert_eq!(keys(&v["intent"]), ["confidence", "name"]);
+    assert_eq!(keys(&v["intent_ranking"][0]), ["confidence", "name"]);
+    assert_eq!(v["intent"]["name"], "alarm_set");
+    let ents = v["entities"].as_array().unwrap();
+    assert_eq!(ents.len(), 2);
+    assert_eq!(keys(&ents[0]), ["confidence_entity", "end", "entity", "extractor", "start", "value"]);
+    assert_eq!(ents[0]["entity"], "time");
+    assert_eq!(ents[0]["value"], "seven am");
+    assert_eq!(ents[1]["entity"], "date");
+}
+
+#[actix_web::test]
+async fn model_and_health_endpoints() {
+    let app = app!();
+    let v: Value = test::read_body_json(test::call_service(&app, test::TestRequest::get().uri("/v1/model").to_request()).await).await;
+    assert_eq!(v["name"], "parlance-tiny");
+    assert_eq!(v["intents"].as_array().unwrap().len(), 4);
+    assert_eq!(v["slot_types"], json!(["date", "place_name", "time"]));
+    assert_eq!(v["limits"]["max_batch_texts"], 8);
+    for path in ["/health/live", "/health/ready"] {
+        let resp = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn every_bad_request_gets_a_json_error_and_the_server_keeps_serving() {
+    let app = app!(Limits { max_text_chars: 200, max_batch_texts: 8 }, 4096);
+    let big_text = "a".repeat(201);
+    let many: Vec<String> = (0..9).map(|i| format!("hello {i}")).collect();
+    let cases: Vec<(test::TestRequest, StatusCode, &str)> = vec![
+        (post_raw("/v1/parse", "application/json", "{\"text\": "), StatusCode::BAD_REQUEST, "malformed_json"),
+        (post_raw("/v1/parse", "application/json", "[1,2]"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (post_raw("/v1/parse", "text/plain", "{\"text\": \"hi\"}"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (test::TestRequest::post().uri("/v1/parse").set_payload("{\"text\":\"hi\"}"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (post_json("/v1/parse", json!({})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (post_json("/v1/parse", json!({"text": 42})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (post_json("/v1/parse", json!({"text": ""})), StatusCode::BAD_REQUEST, "empty_text"),
+        (post_json("/v1/parse", json!({"text": "   "})), StatusCode::BAD_REQUEST, "empty_text"),
+        (post_json("/v1/parse", json!({"text": big_text})), StatusCode::PAYLOAD_TOO_LARGE, "text_too_long"),
+        (post_json("/v1/parse", json!({"text": "hi", "lang": "de"})), StatusCode::BAD_REQUEST, "unsupported_language"),
+        (post_raw("/v1/parse", "application/json", b"{\"text\": \"caf\xe9\"}".to_vec()), StatusCode::BAD_REQUEST, "invalid_utf8"),
+        (post_raw("/v1/parse", "application/json", vec![b' '; 5000]), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        (post_json("/v1/parse/batch", json!({"texts": many})), StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
+        (post_json("/v1/parse/batch", json!({"texts": []})), StatusCode::BAD_REQUEST, "empty_batch"),
+        (post_json("/v1/parse/batch", json!({"texts": ["ok", ""]})), StatusCode::BAD_REQUEST, "empty_text"),
+        (post_json("/model/parse", json!({"txt": "hi"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (test::TestRequest::get().uri("/v1/parse"), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        (test::TestRequest::get().uri("/nope"), StatusCode::NOT_FOUND, "not_found"),
+    ];
+    for (req, status, code) in cases {
+        let resp = test::call_service(&app, req.to_request()).await;
+        assert_eq!(error_of(resp).await, (status, code.to_string()));
+    }
+    // right after the burst, a normal request is answered normally
+    let resp = test::call_service(&app, post_json("/v1/parse", json!({"text": "hello"})).to_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn not_ready_answers_503_with_retry_after() {
+    let parser = fixture_parser();
+    let state = AppState::new(parser, 4096);
+    state.ready.store(false, std::sync::atomic::Ordering::Relaxed);
+    let app = test::init_service(App::new().configure(http::configure(state))).await;
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/health/ready").to_request()).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "1");
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/health/live").to_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
