@@ -11,6 +11,7 @@ pub mod decode;
 pub mod eval;
 pub mod http;
 pub mod lang;
+pub mod loadgen;
 pub mod model;
 pub mod pipeline;
 pub mod runtime;

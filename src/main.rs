@@ -63,6 +63,42 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Load an HTTP endpoint and print throughput, errors and latency percentiles.
+    Bench {
+        /// Endpoint taking {"text": ...}.
+        #[arg(long, default_value = "http://127.0.0.1:8080/v1/parse")]
+        url: String,
+        /// Closed loop: clients, each waiting for its answer before the next request.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Open loop instead: requests per second on a fixed schedule.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Seconds to run (each step, with --sweep).
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Stop after this many requests.
+        #[arg(long)]
+        requests: Option<u64>,
+        /// Utterances: MASSIVE jsonl or text lines. Default: MASSIVE en-US and fr-FR dev.
+        #[arg(long, conflicts_with = "text")]
+        data: Vec<PathBuf>,
+        /// Send this one text instead.
+        #[arg(long)]
+        text: Option<String>,
+        /// Seconds before a request counts as timed out.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+        /// Step the load up and draw latency against throughput into this SVG.
+        #[arg(long)]
+        sweep: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Allow a target that is not on the loopback.
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// Check a bundle and print every problem found.
     Validate {
         /// Bundle folder. Default: models/default.
@@ -73,7 +109,10 @@ enum Command {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -91,6 +130,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Open-loop rates of `bench --sweep`, as fractions of the saturated throughput.
+const SWEEP_FRACTIONS: [f64; 7] = [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.2];
+
+/// MASSIVE dev utterances, both locales, from $PARLANCE_DATA_DIR or ../shared/data/massive.
+fn default_bench_data() -> Vec<PathBuf> {
+    let dir = std::env::var("PARLANCE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("../shared/data/massive"));
+    ["en-US.dev.jsonl", "fr-FR.dev.jsonl"].iter().map(|f| dir.join(f)).collect()
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -133,6 +181,54 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("model {} {} on {}", parser.manifest().name, parser.manifest().version,
                     data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
                 print!("{}", report.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { url, concurrency, rate, duration, requests, data, text, timeout, sweep, json, allow_remote } => {
+            parlance::loadgen::check_target(&url, allow_remote)?;
+            let texts = match text {
+                Some(t) => vec![t],
+                None => {
+                    let files = if data.is_empty() { default_bench_data() } else { data };
+                    let mut texts = Vec::new();
+                    for f in &files {
+                        texts.extend(parlance::loadgen::read_texts(f)?);
+                    }
+                    texts
+                }
+            };
+            let mode = match rate {
+                Some(r) if r > 0.0 => parlance::loadgen::Mode::Open { rate: r },
+                Some(_) => anyhow::bail!("--rate must be positive"),
+                None => parlance::loadgen::Mode::Closed { concurrency: concurrency.max(1) },
+            };
+            let cfg = parlance::loadgen::LoadConfig {
+                url,
+                texts,
+                mode,
+                duration: std::time::Duration::from_secs_f64(duration.max(0.1)),
+                max_requests: requests,
+                timeout: std::time::Duration::from_secs_f64(timeout.max(0.01)),
+                progress: !json && std::io::stderr().is_terminal(),
+            };
+            let sys = actix_rt::System::new();
+            let reports = match &sweep {
+                None => vec![sys.block_on(parlance::loadgen::run(&cfg))],
+                Some(_) => sys.block_on(parlance::loadgen::sweep(&cfg, concurrency.max(1), &SWEEP_FRACTIONS)),
+            };
+            if let Some(svg) = &sweep {
+                parlance::loadgen::draw_sweep(&reports, svg, &format!("{} — latency against throughput", cfg.url))?;
+            }
+            if json {
+                let out = if reports.len() == 1 { serde_json::to_string_pretty(&reports[0])? } else { serde_json::to_string_pretty(&reports)? };
+                println!("{out}");
+            } else {
+                for r in &reports {
+                    print!("{}", r.to_text());
+                }
+                if let Some(svg) = &sweep {
+                    println!("latency curve: {}", svg.display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

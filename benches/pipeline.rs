@@ -1,0 +1,77 @@
+//! In-process costs of a parse, without HTTP: tokenisation, the graph by batch size, and the
+//! whole pipeline. Model: $PARLANCE_BENCH_MODEL, default models/default.
+//!
+//!     cargo bench --bench pipeline
+//!
+//! Results and the machine they were taken on: docs/performance.md.
+
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use parlance::batcher::BatchSettings;
+use parlance::bundle::Bundle;
+use parlance::model::SessionSettings;
+use parlance::pipeline::{Limits, ParseInput, Parser};
+use parlance::text;
+
+/// A 10-word utterance of each language, as a bot would send them.
+const TEN_WORDS_FR: &str = "rappelle-moi d'appeler maman demain à quinze heures s'il te plaît";
+const TEN_WORDS_EN: &str = "please remind me to call my mother tomorrow at three";
+
+fn model_dir() -> PathBuf {
+    std::env::var("PARLANCE_BENCH_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default"))
+}
+
+fn one_thread() -> SessionSettings {
+    SessionSettings { intra_threads: 1, ..SessionSettings::default() }
+}
+
+fn ids_of(bundle: &Bundle, t: &str) -> Vec<i64> {
+    let words = text::words(t, bundle.manifest.lowercase);
+    let norms: Vec<&str> = words.iter().map(|w| w.norm.as_str()).collect();
+    bundle.tokenizer.encode(&norms[..], true).unwrap().get_ids().iter().map(|&i| i as i64).collect()
+}
+
+fn tokenize(c: &mut Criterion) {
+    let bundle = Bundle::load(model_dir(), &one_thread()).expect("bundle loads");
+    let mut g = c.benchmark_group("tokenize");
+    g.bench_function("one_text", |b| b.iter(|| ids_of(&bundle, TEN_WORDS_FR)));
+    let texts: Vec<&str> = (0..32).map(|i| if i % 2 == 0 { TEN_WORDS_FR } else { TEN_WORDS_EN }).collect();
+    g.throughput(Throughput::Elements(texts.len() as u64));
+    g.bench_function("batch_32_rayon", |b| {
+        use rayon::prelude::*;
+        b.iter(|| texts.par_iter().map(|t| ids_of(&bundle, t)).collect::<Vec<_>>())
+    });
+    g.finish();
+}
+
+fn model_run(c: &mut Criterion) {
+    let mut bundle = Bundle::load(model_dir(), &one_thread()).expect("bundle loads");
+    let ids = ids_of(&bundle, TEN_WORDS_FR);
+    let mut g = c.benchmark_group("model_run_1_thread");
+    for batch in [1usize, 4, 16, 64] {
+        let items = vec![ids.clone(); batch];
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(batch), &items, |b, items| {
+            b.iter(|| bundle.model.run(items).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn parse(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let parser = Parser::load(model_dir(), &one_thread(), BatchSettings::default(), 1, Limits::default()).unwrap();
+    let mut g = c.benchmark_group("parse");
+    for (name, t) in [("fr_10_words", TEN_WORDS_FR), ("en_10_words", TEN_WORDS_EN)] {
+        g.bench_function(name, |b| {
+            b.iter(|| rt.block_on(parser.parse(ParseInput { text: t.into(), lang: None })).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, tokenize, model_run, parse);
+criterion_main!(benches);

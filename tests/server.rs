@@ -1,0 +1,140 @@
+//! The real `parlance serve` binary over TCP: what a bot engine sees, bad clients included.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary on a free port of the loopback and waits for its "listening on" line.
+fn start(bundle: &std::path::Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parlance"))
+        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--max-body-bytes", "65536"])
+        .arg("--model")
+        .arg(bundle)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("parlance binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(i) = line.find("listening on http://") {
+            break line[i + "listening on http://".len()..].trim().to_string();
+        }
+    };
+    // keep draining the log so the server never blocks on a full pipe
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr }
+}
+
+/// Sends raw bytes as one HTTP/1.1 request and returns (status, body).
+fn raw(addr: &str, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf); // server closes (Connection: close) or resets after an error
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn post(addr: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    raw(addr, &req)
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    raw(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+}
+
+#[test]
+fn malformed_and_oversized_bursts_get_4xx_json_and_service_continues() {
+    let server = start(&common::fixture_dir(), &[]);
+    let a = server.addr.as_str();
+    let huge = vec![b'x'; 200_000];
+    let huge_text = format!("{{\"text\": \"{}\"}}", "a".repeat(5000));
+    let bad: Vec<(&str, &str, &[u8])> = vec![
+        ("/v1/parse", "application/json", b"{\"text\": "),
+        ("/v1/parse", "application/json", b"\xff\xfe{}"),
+        ("/v1/parse", "application/json", b"{\"text\": \"caf\xe9\"}"),
+        ("/v1/parse", "application/json", b"{\"text\": \"\"}"),
+        ("/v1/parse", "application/json", b"{}"),
+        ("/v1/parse", "application/xml", b"<text>hi</text>"),
+        ("/v1/parse", "application/json", &huge),
+        ("/v1/parse", "application/json", huge_text.as_bytes()),
+        ("/v1/parse/batch", "application/json", b"{\"texts\": \"not a list\"}"),
+        ("/model/parse", "application/json", b"null"),
+    ];
+    for round in 0..5 {
+        for (path, ct, body) in &bad {
+            let (status, text) = post(a, path, ct, body);
+            assert!((400..500).contains(&status), "round {round} {path} {ct}: status {status} body {text}");
+            let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
+            assert!(v["error"]["code"].is_string(), "{text}");
+        }
+    }
+    // garbage that is not even HTTP, and a client that disconnects mid-body
+    let _ = raw(a, b"\x00\x01\x02 not http\r\n\r\n");
+    {
+        let mut s = TcpStream::connect(a).unwrap();
+        let _ = s.write_all(b"POST /v1/parse HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"te");
+    }
+    let (status, body) = post(a, "/v1/parse", "application/json", "{\"text\": \"réveille-moi à sept heures demain\"}".as_bytes());
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["intent"]["name"], "alarm_set");
+    assert_eq!(get(a, "/health/ready").0, 200);
+}
+
+/// The default model, as the README's run command serves it.
+#[test]
+fn default_model_answers_the_french_alarm() {
+    let dir = common::default_model_dir();
+    let server = start(&dir, &[]);
+    let a = server.addr.as_str();
+    let (status, body) = post(a, "/v1/parse", "application/json", "{\"text\":\"réveille-moi à sept heures demain\"}".as_bytes());
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["intent"]["name"], "alarm_set", "{body}");
+    assert_eq!(v["language"]["code"], "fr");
+    let ents: Vec<(&str, &str)> = v["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "model")
+        .map(|e| (e["entity"].as_str().unwrap(), e["text"].as_str().unwrap()))
+        .collect();
+    assert!(ents.contains(&("time", "sept heures")), "{body}");
+    assert!(ents.contains(&("date", "demain")), "{body}");
+    let (status, body) = post(a, "/model/parse", "application/json", b"{\"text\":\"wake me up at seven tomorrow\"}");
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["intent"]["name"], "alarm_set", "{body}");
+    assert!(v["entities"].as_array().unwrap().iter().all(|e| e["confidence_entity"].is_number() && e["extractor"].is_string()));
+}
