@@ -67,7 +67,8 @@ pub struct Batcher {
 
 impl Batcher {
     /// Starts one worker thread per model (each model is one ONNX Runtime session).
-    pub fn spawn(models: Vec<Model>, settings: BatchSettings) -> Batcher {
+    /// `name` labels this queue's metrics (the model name).
+    pub fn spawn(name: &str, models: Vec<Model>, settings: BatchSettings) -> Batcher {
         let (tx, rx) = crossbeam_channel::bounded::<Job>(settings.queue_capacity.max(1));
         let depth = Arc::new(AtomicUsize::new(0));
         let settings = Arc::new(settings);
@@ -75,9 +76,10 @@ impl Batcher {
             let rx = rx.clone();
             let depth = depth.clone();
             let settings = settings.clone();
+            let name = name.to_string();
             std::thread::Builder::new()
                 .name(format!("parlance-infer-{i}"))
-                .spawn(move || worker(model, rx, depth, settings))
+                .spawn(move || worker(&name, model, rx, depth, settings))
                 .expect("cannot start inference thread");
         }
         Batcher { tx, depth, settings }
@@ -107,7 +109,13 @@ impl Batcher {
     }
 }
 
-fn worker(mut model: Model, rx: Receiver<Job>, depth: Arc<AtomicUsize>, settings: Arc<BatchSettings>) {
+fn worker(name: &str, mut model: Model, rx: Receiver<Job>, depth: Arc<AtomicUsize>, settings: Arc<BatchSettings>) {
+    let m = &crate::metrics::METRICS;
+    let (gauge, sizes, times) = (
+        m.queue_depth.with_label_values(&[name]),
+        m.batch_size.with_label_values(&[name]),
+        m.inference_seconds.with_label_values(&[name]),
+    );
     let mut carried: Option<Job> = None;
     loop {
         let first = match carried.take() {
@@ -129,8 +137,12 @@ fn worker(mut model: Model, rx: Receiver<Job>, depth: Arc<AtomicUsize>, settings
             longest = widened;
             batch.push(job);
         }
-        depth.fetch_sub(batch.len(), Ordering::Relaxed);
+        let left = depth.fetch_sub(batch.len(), Ordering::Relaxed) - batch.len();
+        gauge.set(left as i64);
+        sizes.observe(batch.len() as f64);
+        let started = Instant::now();
         run_batch(&mut model, batch);
+        times.observe(started.elapsed().as_secs_f64());
     }
 }
 

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod http;
 pub mod lang;
 pub mod loadgen;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod runtime;

@@ -37,6 +37,10 @@ enum Command {
         /// Largest request body, in bytes.
         #[arg(long, env = "PARLANCE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
         max_body_bytes: usize,
+        /// On SIGTERM or SIGINT: seconds between turning readiness off and closing the listener,
+        /// so load balancers stop sending first. In-flight requests then finish.
+        #[arg(long, env = "PARLANCE_DRAIN_SECONDS", default_value_t = 0.0)]
+        drain_seconds: f64,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -147,8 +151,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { host, port, http_workers, max_body_bytes, model } => {
-            serve(host, port, http_workers, max_body_bytes, model)?;
+        Command::Serve { host, port, http_workers, max_body_bytes, drain_seconds, model } => {
+            serve(host, port, http_workers, max_body_bytes, drain_seconds, model)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { text, lang, model } => {
@@ -249,7 +253,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn serve(host: String, port: u16, http_workers: usize, max_body_bytes: usize, model: ModelArgs) -> anyhow::Result<()> {
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+fn serve(host: String, port: u16, http_workers: usize, max_body_bytes: usize, drain_seconds: f64, model: ModelArgs) -> anyhow::Result<()> {
     let lib = parlance::runtime::init()?;
     let path = model.model_path();
     let session = model.session();
@@ -274,13 +290,26 @@ fn serve(host: String, port: u16, http_workers: usize, max_body_bytes: usize, mo
     let state = AppState::new(parser, max_body_bytes);
     let sys = actix_web::rt::System::new();
     sys.block_on(async move {
-        let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
+        let app_state = state.clone();
+        let server = HttpServer::new(move || App::new().configure(http::configure(app_state.clone())))
             .workers(http_workers.max(1))
+            .disable_signals() // handled below: readiness goes off before the listener closes
+            .shutdown_timeout(30)
             .bind((host.as_str(), port))?;
         for addr in server.addrs() {
             tracing::info!("listening on http://{addr}");
         }
-        server.run().await
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            state.ready.store(false, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!(drain_seconds, "readiness off; draining");
+            actix_web::rt::time::sleep(std::time::Duration::from_secs_f64(drain_seconds.max(0.0))).await;
+            handle.stop(true).await;
+        });
+        server.await
     })?;
+    tracing::info!("stopped");
     Ok(())
 }

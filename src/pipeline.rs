@@ -140,10 +140,11 @@ impl Parser {
             models.push(extra);
         }
         lang::warm_up();
+        let batcher = Batcher::spawn(&bundle.manifest.name, models, batch);
         Ok(Parser {
             manifest: bundle.manifest,
             tokenizer: bundle.tokenizer,
-            batcher: Batcher::spawn(models, batch),
+            batcher,
             limits: Arc::new(limits),
         })
     }
@@ -245,6 +246,9 @@ impl Parser {
     /// Logits → intent, ranking and entities.
     fn finish(&self, p: Prepared, out: JobOutput) -> ParseResult {
         let m = &self.manifest;
+        let metrics = &crate::metrics::METRICS;
+        metrics.tokenize_seconds.with_label_values(&[&m.name]).observe(p.tokenize.as_secs_f64());
+        metrics.queue_seconds.with_label_values(&[&m.name]).observe(out.queued.as_secs_f64());
         let probs = decode::softmax(&out.intent_logits, m.intent_temperature);
         let intent_ranking = decode::rank_intents(&probs, &m.intents, RANKING_SIZE);
         let tags: Vec<Option<(usize, f32)>> = p

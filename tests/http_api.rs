@@ -149,3 +149,55 @@ async fn not_ready_answers_503_with_retry_after() {
     let resp = test::call_service(&app, test::TestRequest::get().uri("/health/live").to_request()).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+fn counter(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[actix_web::test]
+async fn metrics_are_prometheus_text_and_move() {
+    let app = app!();
+    macro_rules! scrape {
+        () => {{
+            let resp = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert!(resp.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/plain"));
+            String::from_utf8(test::read_body(resp).await.to_vec()).unwrap()
+        }};
+    }
+    let before = scrape!();
+    for _ in 0..3 {
+        test::call_service(&app, post_json("/v1/parse", json!({"text": "hello"})).to_request()).await;
+    }
+    test::call_service(&app, post_json("/v1/parse", json!({"text": ""})).to_request()).await;
+    let after = scrape!();
+    let ok = r#"parlance_http_requests_total{route="/v1/parse",status="200"}"#;
+    let bad = r#"parlance_http_requests_total{route="/v1/parse",status="400"}"#;
+    assert!(counter(&after, ok) >= counter(&before, ok) + 3.0, "{after}");
+    assert!(counter(&after, bad) >= counter(&before, bad) + 1.0);
+    for family in ["parlance_batch_size_bucket", "parlance_inference_seconds_count", "parlance_tokenize_seconds_count",
+                   "parlance_queue_seconds_count", "parlance_http_request_duration_seconds_bucket", "parlance_queue_depth"] {
+        assert!(after.lines().any(|l| l.starts_with(family)), "{family} missing");
+    }
+    // every sample line is `name{labels} value`
+    for l in after.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        assert!(l.rsplit(' ').next().unwrap().parse::<f64>().is_ok(), "bad sample line {l}");
+    }
+}
+
+#[actix_web::test]
+async fn request_id_is_echoed_or_made() {
+    let app = app!();
+    let req = post_json("/v1/parse", json!({"text": "hello"})).insert_header(("x-request-id", "bot-42"));
+    let resp = test::call_service(&app, req.to_request()).await;
+    assert_eq!(resp.headers().get("x-request-id").unwrap(), "bot-42");
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/nope").to_request()).await;
+    let made = resp.headers().get("x-request-id").unwrap().to_str().unwrap().to_string();
+    assert!(made.len() >= 8);
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/health/live").to_request()).await;
+    assert_ne!(resp.headers().get("x-request-id").unwrap().to_str().unwrap(), made, "ids are unique");
+}

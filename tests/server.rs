@@ -138,3 +138,26 @@ fn default_model_answers_the_french_alarm() {
     assert_eq!(v["intent"]["name"], "alarm_set", "{body}");
     assert!(v["entities"].as_array().unwrap().iter().all(|e| e["confidence_entity"].is_number() && e["extractor"].is_string()));
 }
+
+#[test]
+fn sigterm_turns_readiness_off_then_drains_and_exits() {
+    let mut server = start(&common::fixture_dir(), &["--drain-seconds", "1.5"]);
+    let a = server.addr.clone();
+    assert_eq!(get(&a, "/health/ready").0, 200);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(400));
+    // draining: not ready, still alive and still answering parses
+    assert_eq!(get(&a, "/health/ready").0, 503);
+    assert_eq!(get(&a, "/health/live").0, 200);
+    assert_eq!(post(&a, "/v1/parse", "application/json", b"{\"text\": \"hello\"}").0, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -4,13 +4,17 @@
 pub mod error;
 pub mod types;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::header;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 pub use error::ApiError;
 use types::*;
@@ -35,15 +39,69 @@ impl AppState {
 /// Registers every route; used by the server and by the tests alike.
 pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::from(state))
-            .service(resource("/v1/parse", web::post().to(parse)))
-            .service(resource("/v1/parse/batch", web::post().to(parse_batch)))
-            .service(resource("/model/parse", web::post().to(rasa_parse)))
-            .service(resource("/v1/model", web::get().to(model_info)))
-            .service(resource("/health/live", web::get().to(live)))
-            .service(resource("/health/ready", web::get().to(ready)))
-            .default_service(web::to(not_found));
+        cfg.app_data(web::Data::from(state)).service(
+            web::scope("")
+                .wrap(from_fn(observe))
+                .service(resource("/v1/parse", web::post().to(parse)))
+                .service(resource("/v1/parse/batch", web::post().to(parse_batch)))
+                .service(resource("/model/parse", web::post().to(rasa_parse)))
+                .service(resource("/v1/model", web::get().to(model_info)))
+                .service(resource("/health/live", web::get().to(live)))
+                .service(resource("/health/ready", web::get().to(ready)))
+                .service(resource("/metrics", web::get().to(metrics)))
+                .default_service(web::to(not_found)),
+        );
     }
+}
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client's `X-Request-Id` when it is a sane token, else a new one.
+fn request_id(req: &ServiceRequest) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::LazyLock<u32> = std::sync::LazyLock::new(|| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        (t.as_nanos() as u32) ^ std::process::id().rotate_left(16)
+    });
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{:08x}-{:012x}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// Around every request: a request id (echoed back, and in every log line of the request), and
+/// the request count and latency metrics by route pattern (never by raw path, to bound cardinality).
+async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), route = %route);
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let status = res.status();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    let m = &crate::metrics::METRICS;
+    m.http_requests.with_label_values(&[route.as_str(), status.as_str()]).inc();
+    m.http_duration.with_label_values(&[route.as_str()]).observe(started.elapsed().as_secs_f64());
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), ms = started.elapsed().as_secs_f64() * 1000.0, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), ms = started.elapsed().as_secs_f64() * 1000.0, "request");
+        }
+    });
+    Ok(res)
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let name = &state.parser.manifest().name;
+    crate::metrics::METRICS.queue_depth.with_label_values(&[name]).set(state.parser.batcher().queue_depth() as i64);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render())
 }
 
 /// One path, one method; any other method gets a JSON 405.

@@ -1,0 +1,409 @@
+//! Numbers (digits with either decimal convention, spelled out in French and English) and ordinals.
+
+use super::text::{Kind, Toks};
+use super::Lang;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NumMatch {
+    pub end: usize,
+    pub value: f64,
+    pub spelled: bool,
+    pub ordinal: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum W {
+    Unit(u8),
+    Teen(u8),
+    Tens(u8),
+    Hundred,
+    Scale(f64),
+    Dozen,
+}
+
+fn lex(lang: Lang, w: &str) -> Option<W> {
+    use W::*;
+    Some(match lang {
+        Lang::Fr => match w {
+            "zero" => Unit(0),
+            "un" | "une" => Unit(1),
+            "deux" => Unit(2),
+            "trois" => Unit(3),
+            "quatre" => Unit(4),
+            "cinq" => Unit(5),
+            "six" => Unit(6),
+            "sept" => Unit(7),
+            "huit" => Unit(8),
+            "neuf" => Unit(9),
+            "dix" => Teen(10),
+            "onze" => Teen(11),
+            "douze" => Teen(12),
+            "treize" => Teen(13),
+            "quatorze" => Teen(14),
+            "quinze" => Teen(15),
+            "seize" => Teen(16),
+            "vingt" | "vingts" => Tens(20),
+            "trente" => Tens(30),
+            "quarante" => Tens(40),
+            "cinquante" => Tens(50),
+            "soixante" => Tens(60),
+            "septante" => Tens(70),
+            "huitante" | "octante" => Tens(80),
+            "nonante" => Tens(90),
+            "cent" | "cents" => Hundred,
+            "mille" | "mil" => Scale(1e3),
+            "million" | "millions" => Scale(1e6),
+            "milliard" | "milliards" => Scale(1e9),
+            "douzaine" | "douzaines" => Dozen,
+            _ => return None,
+        },
+        Lang::En => match w {
+            "zero" => Unit(0),
+            "one" => Unit(1),
+            "two" => Unit(2),
+            "three" => Unit(3),
+            "four" => Unit(4),
+            "five" => Unit(5),
+            "six" => Unit(6),
+            "seven" => Unit(7),
+            "eight" => Unit(8),
+            "nine" => Unit(9),
+            "ten" => Teen(10),
+            "eleven" => Teen(11),
+            "twelve" => Teen(12),
+            "thirteen" => Teen(13),
+            "fourteen" => Teen(14),
+            "fifteen" => Teen(15),
+            "sixteen" => Teen(16),
+            "seventeen" => Teen(17),
+            "eighteen" => Teen(18),
+            "nineteen" => Teen(19),
+            "twenty" => Tens(20),
+            "thirty" => Tens(30),
+            "forty" => Tens(40),
+            "fifty" => Tens(50),
+            "sixty" => Tens(60),
+            "seventy" => Tens(70),
+            "eighty" => Tens(80),
+            "ninety" => Tens(90),
+            "hundred" | "hundreds" => Hundred,
+            "thousand" | "thousands" => Scale(1e3),
+            "million" | "millions" => Scale(1e6),
+            "billion" | "billions" => Scale(1e9),
+            "dozen" | "dozens" => Dozen,
+            _ => return None,
+        },
+    })
+}
+
+/// Base cardinal word of an ordinal word ("troisième" → "trois", "twentieth" → "twenty").
+fn ordinal_base(lang: Lang, w: &str) -> Option<String> {
+    match lang {
+        Lang::Fr => {
+            match w {
+                "premier" | "premiere" | "premiers" | "premieres" => return Some("un".into()),
+                "second" | "seconde" | "seconds" | "secondes" => return Some("deux".into()),
+                _ => {}
+            }
+            let stem = w.strip_suffix("iemes").or_else(|| w.strip_suffix("ieme"))?;
+            match stem {
+                "cinqu" => return Some("cinq".into()),
+                "neuv" => return Some("neuf".into()),
+                "un" => return Some("un".into()),
+                _ => {}
+            }
+            if lex(lang, stem).is_some() {
+                return Some(stem.into());
+            }
+            let e = format!("{stem}e");
+            lex(lang, &e).map(|_| e)
+        }
+        Lang::En => {
+            let base = match w {
+                "first" => "one",
+                "second" => "two",
+                "third" => "three",
+                "fifth" => "five",
+                "eighth" => "eight",
+                "ninth" => "nine",
+                "twelfth" => "twelve",
+                _ => {
+                    if let Some(s) = w.strip_suffix("ieth") {
+                        let b = format!("{s}y");
+                        return lex(lang, &b).map(|_| b);
+                    }
+                    let s = w.strip_suffix("th")?;
+                    return lex(lang, s).map(|_| s.to_string());
+                }
+            };
+            Some(base.into())
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Last {
+    Start,
+    Unit(u8),
+    Teen(u8),
+    Tens(u8),
+    Hundred,
+    Scale,
+}
+
+struct Acc {
+    total: f64,
+    cur: f64,
+    last: Last,
+    last_scale: f64,
+}
+
+impl Acc {
+    /// Applies word `w` if the grammar allows it after what was read; false otherwise.
+    fn push(&mut self, lang: Lang, w: W) -> bool {
+        use Last as L;
+        let fr = lang == Lang::Fr;
+        match w {
+            W::Unit(v) => {
+                let ok = match self.last {
+                    L::Start | L::Hundred | L::Scale => true,
+                    L::Tens(_) => v >= 1,
+                    L::Teen(10) => fr && (7..=9).contains(&v),
+                    _ => false,
+                };
+                if !ok {
+                    return false;
+                }
+                self.cur += v as f64;
+                self.last = L::Unit(v);
+            }
+            W::Teen(v) => {
+                let ok = match self.last {
+                    L::Start | L::Hundred | L::Scale => true,
+                    L::Tens(t) => fr && (t == 60 || t == 80),
+                    _ => false,
+                };
+                if !ok {
+                    return false;
+                }
+                self.cur += v as f64;
+                self.last = L::Teen(v);
+            }
+            W::Tens(v) => {
+                if fr && v == 20 && self.last == L::Unit(4) {
+                    self.cur += 76.0;
+                    self.last = L::Tens(80);
+                    return true;
+                }
+                if !matches!(self.last, L::Start | L::Hundred | L::Scale) {
+                    return false;
+                }
+                self.cur += v as f64;
+                self.last = L::Tens(v);
+            }
+            W::Hundred => {
+                let seg = self.cur;
+                let ok = match self.last {
+                    L::Start => true,
+                    L::Unit(v) => v >= 1 && seg < 10.0,
+                    L::Teen(_) => !fr && seg < 20.0,
+                    L::Scale => true,
+                    _ => false,
+                };
+                if !ok {
+                    return false;
+                }
+                self.cur = if self.last == L::Start || self.last == L::Scale { 100.0 } else { seg * 100.0 };
+                self.last = L::Hundred;
+            }
+            W::Scale(s) => {
+                if s >= self.last_scale {
+                    return false;
+                }
+                if self.last == L::Start && self.cur == 0.0 && !(fr && s == 1e3) {
+                    return false;
+                }
+                let c = if self.cur == 0.0 { 1.0 } else { self.cur };
+                self.total += c * s;
+                self.cur = 0.0;
+                self.last = L::Scale;
+                self.last_scale = s;
+            }
+            W::Dozen => {
+                let c = if self.cur == 0.0 { 1.0 } else { self.cur };
+                self.cur = c * 12.0;
+                self.last = L::Hundred; // closes the number (caller stops)
+            }
+        }
+        true
+    }
+    fn value(&self) -> f64 {
+        self.total + self.cur
+    }
+}
+
+fn is_article(lang: Lang, w: &str) -> bool {
+    match lang {
+        Lang::Fr => w == "un" || w == "une",
+        Lang::En => w == "a" || w == "an",
+    }
+}
+
+/// Spelled-out number from token `i`. `article_one`: a lone article ("un", "une", "a", "an")
+/// counts as 1 (used before units: "un euro", "an hour"); otherwise it is not a number.
+fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch> {
+    let mut acc = Acc { total: 0.0, cur: 0.0, last: Last::Start, last_scale: f64::INFINITY };
+    let mut j = i;
+    let mut end = None;
+    let mut ordinal = false;
+    let mut words = 0;
+    let mut only_article = false;
+    // English "a hundred", "a dozen"; "a"/"an" alone is an article.
+    if lang == Lang::En && t.any(i, &["a", "an"]) {
+        if let Some(W::Hundred | W::Scale(_) | W::Dozen) = lex(lang, t.key(i + 1)) {
+            j = i + 1;
+        } else if article_one {
+            return Some(NumMatch { end: i + 1, value: 1.0, spelled: true, ordinal: false });
+        } else {
+            return None;
+        }
+    }
+    loop {
+        if !t.is_word(j) {
+            break;
+        }
+        let k = t.key(j);
+        // connectors: "et" (fr: vingt et un, soixante et onze), "and" (en: one hundred and five)
+        if words > 0 && (k == "et" || k == "and") {
+            let nk = t.key(j + 1);
+            let nw = lex(lang, nk).or_else(|| ordinal_base(lang, nk).and_then(|b| lex(lang, &b)));
+            let ok = match (lang, acc.last, nw) {
+                (Lang::Fr, Last::Tens(tv), Some(W::Unit(1) | W::Teen(11))) => (20..=60).contains(&tv),
+                (Lang::En, Last::Hundred | Last::Scale, Some(W::Unit(_) | W::Teen(_) | W::Tens(_))) => true,
+                _ => false,
+            };
+            if !ok {
+                break;
+            }
+            j += 1;
+            continue;
+        }
+        if let Some(w) = lex(lang, k) {
+            if words > 0 && acc.last == Last::Unit(0) {
+                break;
+            }
+            if !acc.push(lang, w) {
+                break;
+            }
+            words += 1;
+            only_article = words == 1 && is_article(lang, k);
+            end = Some(j + 1);
+            j += 1;
+            if w == W::Dozen || acc.last == Last::Unit(0) {
+                break;
+            }
+        } else if let Some(b) = ordinal_base(lang, k) {
+            // the first word alone: "premier", "second", "first"... are fine; in compounds the base must fit
+            let w = lex(lang, &b)?;
+            if lang == Lang::Fr && b == "un" && words == 0 && !k.starts_with("premi") {
+                break; // "unième" alone is not an ordinal
+            }
+            if !acc.push(lang, w) {
+                break;
+            }
+            words += 1;
+            ordinal = true;
+            end = Some(j + 1);
+            break;
+        } else {
+            break;
+        }
+        // hyphen between two number words
+        if t.is(j, "-") && t.adj(j) && t.adj(j + 1) && t.is_word(j + 1) {
+            let nk = t.key(j + 1);
+            if lex(lang, nk).is_some() || ordinal_base(lang, nk).is_some() || nk == "et" {
+                j += 1;
+            }
+        }
+    }
+    let end = end?;
+    if only_article && !article_one && !ordinal {
+        return None;
+    }
+    let mut m = NumMatch { end, value: acc.value(), spelled: true, ordinal };
+    // a lone "douzaine" needs its article/number: "une douzaine"
+    if t.key(end - 1).starts_with("douzaine") && words == 1 {
+        return None;
+    }
+    if !ordinal {
+        decimal_tail(t, &mut m, lang);
+    }
+    Some(m)
+}
+
+/// "trois virgule cinq", "three point five", "3 virgule 5".
+fn decimal_tail(t: &Toks, m: &mut NumMatch, lang: Lang) {
+    let sep = if lang == Lang::Fr { "virgule" } else { "point" };
+    if m.value.fract() != 0.0 || !t.is(m.end, sep) {
+        return;
+    }
+    let f = if let Some((v, n)) = t.int(m.end + 1) {
+        Some((v as f64, n as i32, m.end + 2))
+    } else if let Some(fm) = spelled(t, m.end + 1, lang, false) {
+        if fm.ordinal || fm.value.fract() != 0.0 {
+            None
+        } else {
+            let n = if fm.value == 0.0 { 1 } else { (fm.value.log10().floor() as i32) + 1 };
+            Some((fm.value, n, fm.end))
+        }
+    } else {
+        None
+    };
+    if let Some((v, n, end)) = f {
+        m.value = format!("{}.{:0width$}", m.value as i64, v as i64, width = n as usize).parse().unwrap_or(m.value);
+        m.end = end;
+    }
+}
+
+const FR_ORD_SUFFIX: &[&str] = &["er", "re", "ere", "e", "eme", "emes", "es", "ers", "res", "nd", "nde"];
+const EN_ORD_SUFFIX: &[&str] = &["st", "nd", "rd", "th"];
+
+/// Number (cardinal or ordinal) starting at token `i`.
+pub(crate) fn number_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch> {
+    let tok = t.t.get(i)?;
+    match tok.kind {
+        Kind::Num => {
+            // digit ordinal: 1er, 2e, 3ème, 1st, 3rd
+            if tok.plain && t.is_word(i + 1) && t.adj(i + 1) {
+                let sfx = if lang == Lang::Fr { FR_ORD_SUFFIX } else { EN_ORD_SUFFIX };
+                if sfx.contains(&t.key(i + 1)) {
+                    return Some(NumMatch { end: i + 2, value: tok.val, spelled: false, ordinal: true });
+                }
+            }
+            let mut m = NumMatch { end: i + 1, value: tok.val, spelled: false, ordinal: false };
+            decimal_tail(t, &mut m, lang);
+            Some(m)
+        }
+        Kind::Punct => {
+            // sign: "-5", "+3" (not inside "2026-04-15" or "06-12")
+            if (tok.key == "-" || tok.key == "+") && t.is_num(i + 1) && t.adj(i + 1) {
+                let prev_ok = i == 0 || tok.sp || t.kind(i - 1) == Some(Kind::Punct) && !t.is(i - 1, "-");
+                if prev_ok {
+                    let m = number_at(t, i + 1, lang, false)?;
+                    if m.ordinal {
+                        return None;
+                    }
+                    let sign = if tok.key == "-" { -1.0 } else { 1.0 };
+                    return Some(NumMatch { end: m.end, value: sign * m.value, spelled: false, ordinal: false });
+                }
+            }
+            None
+        }
+        Kind::Word => spelled(t, i, lang, article_one),
+    }
+}
+
+/// Cardinal quantity (no ordinal) at `i`, articles counting as one when `article_one`.
+pub(crate) fn quantity_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch> {
+    number_at(t, i, lang, article_one).filter(|m| !m.ordinal)
+}
