@@ -22,6 +22,32 @@ struct Cli {
     command: Command,
 }
 
+/// Keys, CORS and connection timeouts of `serve`. Key values never appear in logs or `--help`.
+#[derive(clap::Args)]
+struct SecurityArgs {
+    /// Parse API keys, comma-separated. When set, parse routes answer 401 without one.
+    #[arg(long, env = "PARLANCE_API_KEYS", hide_env_values = true)]
+    api_keys: Option<String>,
+    /// File with parse API keys, one a line.
+    #[arg(long, env = "PARLANCE_API_KEYS_FILE")]
+    api_keys_file: Option<PathBuf>,
+    /// Admin key for /admin routes (never a parse key). Without one, /admin is closed.
+    #[arg(long, env = "PARLANCE_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// File holding the admin key.
+    #[arg(long, env = "PARLANCE_ADMIN_KEY_FILE")]
+    admin_key_file: Option<PathBuf>,
+    /// Origins allowed to call from a browser, comma-separated, or `*`. Default: CORS off.
+    #[arg(long, env = "PARLANCE_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Seconds a client has to send its request head.
+    #[arg(long, env = "PARLANCE_CLIENT_TIMEOUT", default_value_t = 5.0)]
+    client_timeout: f64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "PARLANCE_KEEP_ALIVE", default_value_t = 15.0)]
+    keep_alive: f64,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API.
@@ -41,6 +67,8 @@ enum Command {
         /// so load balancers stop sending first. In-flight requests then finish.
         #[arg(long, env = "PARLANCE_DRAIN_SECONDS", default_value_t = 0.0)]
         drain_seconds: f64,
+        #[command(flatten)]
+        security: SecurityArgs,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -151,8 +179,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { host, port, http_workers, max_body_bytes, drain_seconds, model } => {
-            serve(host, port, http_workers, max_body_bytes, drain_seconds, model)?;
+        Command::Serve { host, port, http_workers, max_body_bytes, drain_seconds, security, model } => {
+            serve(host, port, http_workers, max_body_bytes, drain_seconds, security, model)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { text, lang, model } => {
@@ -265,7 +293,21 @@ async fn shutdown_signal() {
     }
 }
 
-fn serve(host: String, port: u16, http_workers: usize, max_body_bytes: usize, drain_seconds: f64, model: ModelArgs) -> anyhow::Result<()> {
+fn serve(
+    host: String,
+    port: u16,
+    http_workers: usize,
+    max_body_bytes: usize,
+    drain_seconds: f64,
+    security: SecurityArgs,
+    model: ModelArgs,
+) -> anyhow::Result<()> {
+    let keys = parlance::http::auth::Keys::load(
+        security.api_keys.as_deref(),
+        security.api_keys_file.as_deref(),
+        security.admin_key.as_deref(),
+        security.admin_key_file.as_deref(),
+    )?;
     let lib = parlance::runtime::init()?;
     let path = model.model_path();
     let session = model.session();
@@ -282,12 +324,15 @@ fn serve(host: String, port: u16, http_workers: usize, max_body_bytes: usize, dr
         max_text_chars = model.max_text_chars,
         max_batch_texts = model.max_batch_texts,
         max_body_bytes,
+        keys = ?keys,
+        cors_origins = ?security.cors_origins,
         "starting parlance"
     );
     let parser = model.load()?;
     tracing::info!(model = %parser.manifest().name, version = %parser.manifest().version,
         intents = parser.manifest().intents.len(), slot_labels = parser.manifest().slot_labels.len(), "model loaded");
-    let state = AppState::new(parser, max_body_bytes);
+    let state = AppState::with_security(parser, max_body_bytes, keys, security.cors_origins.clone());
+    let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
     let sys = actix_web::rt::System::new();
     sys.block_on(async move {
         let app_state = state.clone();
@@ -295,6 +340,8 @@ fn serve(host: String, port: u16, http_workers: usize, max_body_bytes: usize, dr
             .workers(http_workers.max(1))
             .disable_signals() // handled below: readiness goes off before the listener closes
             .shutdown_timeout(30)
+            .client_request_timeout(secs(security.client_timeout))
+            .keep_alive(secs(security.keep_alive))
             .bind((host.as_str(), port))?;
         for addr in server.addrs() {
             tracing::info!("listening on http://{addr}");

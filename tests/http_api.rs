@@ -201,3 +201,53 @@ async fn request_id_is_echoed_or_made() {
     let resp = test::call_service(&app, test::TestRequest::get().uri("/health/live").to_request()).await;
     assert_ne!(resp.headers().get("x-request-id").unwrap().to_str().unwrap(), made, "ids are unique");
 }
+
+#[actix_web::test]
+async fn api_keys_guard_parse_routes_only() {
+    use parlance::http::auth::Keys;
+    let keys = Keys::load(Some("secret-1,secret-2"), None, Some("admin-key"), None).unwrap();
+    let state = AppState::with_security(fixture_parser(), 4096, keys, Vec::new());
+    let app = test::init_service(App::new().configure(http::configure(state))).await;
+    for path in ["/v1/parse", "/model/parse"] {
+        let resp = test::call_service(&app, post_json(path, json!({"text": "hello"})).to_request()).await;
+        assert_eq!(resp.headers().get("www-authenticate").unwrap(), "Bearer");
+        assert_eq!(error_of(resp).await, (StatusCode::UNAUTHORIZED, "unauthorized".to_string()));
+    }
+    let wrong = post_json("/v1/parse", json!({"text": "hello"})).insert_header(("x-api-key", "secret-3"));
+    assert_eq!(test::call_service(&app, wrong.to_request()).await.status(), StatusCode::UNAUTHORIZED);
+    let ok = post_json("/v1/parse", json!({"text": "hello"})).insert_header(("authorization", "Bearer secret-2"));
+    assert_eq!(test::call_service(&app, ok.to_request()).await.status(), StatusCode::OK);
+    let rasa = post_json("/model/parse?token=secret-1", json!({"text": "hello"}));
+    assert_eq!(test::call_service(&app, rasa.to_request()).await.status(), StatusCode::OK);
+    // admin routes never take a parse key
+    let admin = test::TestRequest::post().uri("/admin/models/x/reload").insert_header(("x-api-key", "secret-1"));
+    assert_eq!(test::call_service(&app, admin.to_request()).await.status(), StatusCode::UNAUTHORIZED);
+    // probes and metrics stay open for the orchestrator
+    for path in ["/health/live", "/health/ready", "/metrics"] {
+        let resp = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn cors_is_off_by_default_and_configurable() {
+    let app = app!();
+    let req = post_json("/v1/parse", json!({"text": "hello"})).insert_header(("origin", "https://bot.example"));
+    let resp = test::call_service(&app, req.to_request()).await;
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+
+    let state = AppState::with_security(fixture_parser(), 4096, Default::default(), vec!["https://bot.example".into()]);
+    let app = test::init_service(App::new().configure(http::configure(state))).await;
+    let preflight = test::TestRequest::default()
+        .method(actix_web::http::Method::OPTIONS)
+        .uri("/v1/parse")
+        .insert_header(("origin", "https://bot.example"))
+        .insert_header(("access-control-request-method", "POST"))
+        .insert_header(("access-control-request-headers", "content-type"));
+    let resp = test::call_service(&app, preflight.to_request()).await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert_eq!(resp.headers().get("access-control-allow-origin").unwrap(), "https://bot.example");
+    let other = post_json("/v1/parse", json!({"text": "hello"})).insert_header(("origin", "https://evil.example"));
+    let resp = test::call_service(&app, other.to_request()).await;
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+}

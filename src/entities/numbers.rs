@@ -102,7 +102,7 @@ fn ordinal_base(lang: Lang, w: &str) -> Option<String> {
         Lang::Fr => {
             match w {
                 "premier" | "premiere" | "premiers" | "premieres" => return Some("un".into()),
-                "second" | "seconde" | "seconds" | "secondes" => return Some("deux".into()),
+                "second" | "seconde" => return Some("deux".into()),
                 _ => {}
             }
             let stem = w.strip_suffix("iemes").or_else(|| w.strip_suffix("ieme"))?;

@@ -31,6 +31,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("model is not ready")]
     NotReady,
+    #[error("a valid API key is required (Authorization: Bearer KEY, X-API-Key, or ?token=)")]
+    Unauthorized,
     #[error(transparent)]
     Parse(#[from] ParseError),
 }
@@ -60,6 +62,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotReady => "not_ready",
+            ApiError::Unauthorized => "unauthorized",
             ApiError::Parse(ParseError::EmptyText) => "empty_text",
             ApiError::Parse(ParseError::TextTooLong { .. }) => "text_too_long",
             ApiError::Parse(ParseError::UnsupportedLanguage(..)) => "unsupported_language",
@@ -80,6 +83,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Parse(ParseError::EmptyText) => StatusCode::BAD_REQUEST,
             ApiError::Parse(ParseError::TextTooLong { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Parse(ParseError::UnsupportedLanguage(..)) => StatusCode::BAD_REQUEST,
@@ -93,6 +97,42 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Parse(ParseError::Overloaded) | ApiError::NotReady) {
             res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
         }
+        if matches!(self, ApiError::Unauthorized) {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         res.json(Body { error: Detail { code: self.code(), message: self.to_string() } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overload_is_503_with_retry_after_and_json() {
+        let res = ApiError::Parse(ParseError::Overloaded).error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        assert_eq!(res.headers().get(header::CONTENT_TYPE).unwrap(), "application/json");
+    }
+
+    #[test]
+    fn client_errors_are_4xx_and_codes_are_distinct() {
+        let errors = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::InvalidRequest(String::new()),
+            ApiError::UnsupportedMediaType,
+            ApiError::InvalidUtf8,
+            ApiError::PayloadTooLarge(1),
+            ApiError::BatchTooLarge(2, 1),
+            ApiError::EmptyBatch,
+            ApiError::Parse(ParseError::EmptyText),
+            ApiError::Parse(ParseError::TextTooLong { chars: 2, max: 1 }),
+        ];
+        let mut codes = std::collections::HashSet::new();
+        for e in &errors {
+            assert!(e.status_code().is_client_error(), "{e:?}");
+            assert!(codes.insert(e.code()), "duplicate code {}", e.code());
+        }
     }
 }

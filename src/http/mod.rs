@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, request bodies and response shapes. No parsing logic lives here; each
 //! handler checks its input, calls the pipeline and shapes the answer.
 
+pub mod auth;
 pub mod error;
 pub mod types;
 
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
@@ -28,20 +29,43 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    pub keys: auth::Keys,
+    /// Origins allowed to call the API from a browser; empty = CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 impl AppState {
     pub fn new(parser: Parser, max_body_bytes: usize) -> Arc<AppState> {
-        Arc::new(AppState { parser, ready: AtomicBool::new(true), max_body_bytes })
+        AppState::with_security(parser, max_body_bytes, auth::Keys::default(), Vec::new())
     }
+
+    pub fn with_security(parser: Parser, max_body_bytes: usize, keys: auth::Keys, cors_origins: Vec<String>) -> Arc<AppState> {
+        Arc::new(AppState { parser, ready: AtomicBool::new(true), max_body_bytes, keys, cors_origins })
+    }
+}
+
+/// CORS: off (no headers at all) unless origins are configured; `*` allows any origin.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-api-key"), REQUEST_ID])
+        .expose_headers([REQUEST_ID, HeaderName::from_static("server-timing")])
+        .max_age(3600);
+    for o in origins {
+        c = if o == "*" { c.allow_any_origin() } else { c.allowed_origin(o) };
+    }
+    c
 }
 
 /// Registers every route; used by the server and by the tests alike.
 pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        let cors_on = !state.cors_origins.is_empty();
+        let cors = cors(&state.cors_origins);
         cfg.app_data(web::Data::from(state)).service(
             web::scope("")
                 .wrap(from_fn(observe))
+                .wrap(actix_web::middleware::Condition::new(cors_on, cors))
                 .service(resource("/v1/parse", web::post().to(parse)))
                 .service(resource("/v1/parse/batch", web::post().to(parse_batch)))
                 .service(resource("/model/parse", web::post().to(rasa_parse)))
@@ -73,12 +97,25 @@ fn request_id(req: &ServiceRequest) -> String {
 
 /// Around every request: a request id (echoed back, and in every log line of the request), and
 /// the request count and latency metrics by route pattern (never by raw path, to bound cardinality).
-async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+/// Also where API keys are checked, before any handler runs.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(&req);
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let span = tracing::info_span!("request", id = %id, method = %req.method(), route = %route);
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let allowed = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => state.keys.allows(&req, auth::access_for(req.path())),
+        None => true,
+    };
+    let mut res = if allowed {
+        next.call(req).instrument(span.clone()).await?.map_into_left_body()
+    } else {
+        use actix_web::ResponseError;
+        req.into_response(ApiError::Unauthorized.error_response()).map_into_right_body()
+    };
     let status = res.status();
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);

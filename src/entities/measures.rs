@@ -1,0 +1,332 @@
+//! Amounts of money, percentages, temperatures and durations.
+
+use super::numbers::{quantity_at, NumMatch};
+use super::text::{Kind, Toks};
+use super::{num_json, Lang};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------- money
+
+/// Currency named at token `j`: (end, ISO code, is-a-cents-unit).
+fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, bool)> {
+    let multi: &[(&str, &str)] = match lang {
+        Lang::Fr => &[
+            ("dollars canadiens", "CAD"),
+            ("dollar canadien", "CAD"),
+            ("dollars americains", "USD"),
+            ("dollar americain", "USD"),
+            ("dollars us", "USD"),
+            ("livres sterling", "GBP"),
+            ("livre sterling", "GBP"),
+            ("francs suisses", "CHF"),
+            ("franc suisse", "CHF"),
+        ],
+        Lang::En => &[
+            ("canadian dollars", "CAD"),
+            ("canadian dollar", "CAD"),
+            ("us dollars", "USD"),
+            ("us dollar", "USD"),
+            ("american dollars", "USD"),
+            ("pounds sterling", "GBP"),
+            ("swiss francs", "CHF"),
+            ("swiss franc", "CHF"),
+        ],
+    };
+    for (p, c) in multi {
+        if let Some(e) = t.phrase(j, p) {
+            return Some((e, c, false));
+        }
+    }
+    let k = t.key(j);
+    let code = match k {
+        "€" | "euro" | "euros" | "eur" => "EUR",
+        "$" | "dollar" | "dollars" | "usd" => "USD",
+        "£" | "gbp" => "GBP",
+        "¥" | "yen" | "yens" | "jpy" => "JPY",
+        "chf" => "CHF",
+        "cad" => "CAD",
+        "buck" | "bucks" if lang == Lang::En => "USD",
+        "pound" | "pounds" if lang == Lang::En => "GBP",
+        "centime" | "centimes" if lang == Lang::Fr => return Some((j + 1, "EUR", true)),
+        "cent" | "cents" if lang == Lang::En => return Some((j + 1, "USD", true)),
+        _ => return None,
+    };
+    Some((j + 1, code, false))
+}
+
+fn is_unit_word(t: &Toks, j: usize, lang: Lang) -> bool {
+    currency_at(t, j, lang).is_some()
+        || duration_unit(t, j, lang).is_some()
+        || t.any(j, &["%", "°", "degre", "degres", "degree", "degrees", "pour", "percent", "per", "fois", "times"])
+}
+
+fn money(amount: f64, code: &str) -> Value {
+    json!({"amount": num_json(amount), "currency": code})
+}
+
+/// Money at token `i`: (end, value).
+pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
+    // symbol first: "$3.99", "€15", "£5"
+    if t.kind(i) == Some(Kind::Punct) {
+        if let Some((e, code, false)) = currency_at(t, i, lang) {
+            if t.is_num(e) {
+                let q = quantity_at(t, e, lang, false)?;
+                return Some((q.end, money(q.value, code)));
+            }
+        }
+        return None;
+    }
+    let q = quantity_at(t, i, lang, true)?;
+    let (e, code, cents_unit) = currency_at(t, q.end, lang)?;
+    if cents_unit {
+        return Some((e, money(q.value / 100.0, code)));
+    }
+    // cents after the main unit: "23 euros 50", "vingt-trois euros cinquante", "2 euros et 30 centimes"
+    let mut j = e;
+    let and = t.any(j, &["et", "and"]);
+    if and {
+        j += 1;
+    }
+    if let Some(c) = quantity_at(t, j, lang, false) {
+        let small = c.value.fract() == 0.0 && c.value < 100.0;
+        if small {
+            if let Some((ce, _, true)) = currency_at(t, c.end, lang) {
+                return Some((ce, money(q.value + c.value / 100.0, code)));
+            }
+            let digits_ok = !c.spelled && t.key(j).len() == 2 && t.int(j).is_some();
+            if !and && (digits_ok || c.spelled) && !is_unit_word(t, c.end, lang) {
+                return Some((c.end, money(q.value + c.value / 100.0, code)));
+            }
+        }
+    }
+    Some((e, money(q.value, code)))
+}
+
+// ---------------------------------------------------------------- percentage
+
+pub(crate) fn percentage_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
+    let q = quantity_at(t, i, lang, false)?;
+    let e = if t.is(q.end, "%") {
+        q.end + 1
+    } else {
+        t.phrases(q.end, &["pour cent", "pourcent", "pourcents", "percent", "per cent", "pct"])?
+    };
+    Some((e, num_json(q.value)))
+}
+
+// ---------------------------------------------------------------- temperature
+
+pub(crate) fn temperature_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
+    let (neg, start) = if t.any(i, &["moins", "minus"]) { (true, i + 1) } else { (false, i) };
+    let q = quantity_at(t, start, lang, false)?;
+    let mut v = if neg { -q.value } else { q.value };
+    if neg && q.value < 0.0 {
+        v = q.value;
+    }
+    let mut j = q.end;
+    if t.is(j, "°") || t.is(j, "º") {
+        j += 1;
+        let (e, unit) = scale_at(t, j, true);
+        return Some((e, json!({"value": num_json(v), "unit": unit})));
+    }
+    if t.any(j, &["degre", "degres", "degree", "degrees", "deg"]) {
+        j += 1;
+        let (e, unit) = scale_at(t, j, false);
+        return Some((e, json!({"value": num_json(v), "unit": unit})));
+    }
+    let _ = lang;
+    None
+}
+
+fn scale_at(t: &Toks, j: usize, after_sign: bool) -> (usize, Value) {
+    let k = t.key(j);
+    let adj_ok = !after_sign || t.adj(j) || k.len() > 1;
+    match k {
+        "celsius" | "centigrade" | "centigrades" => (j + 1, json!("celsius")),
+        "fahrenheit" => (j + 1, json!("fahrenheit")),
+        "c" if adj_ok => (j + 1, json!("celsius")),
+        "f" if adj_ok => (j + 1, json!("fahrenheit")),
+        _ => (j, Value::Null),
+    }
+}
+
+// ---------------------------------------------------------------- duration
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub(crate) enum Unit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Second => "second",
+            Unit::Minute => "minute",
+            Unit::Hour => "hour",
+            Unit::Day => "day",
+            Unit::Week => "week",
+            Unit::Month => "month",
+            Unit::Year => "year",
+        }
+    }
+    pub fn seconds(self) -> f64 {
+        match self {
+            Unit::Second => 1.0,
+            Unit::Minute => 60.0,
+            Unit::Hour => 3600.0,
+            Unit::Day => 86400.0,
+            Unit::Week => 604800.0,
+            Unit::Month => 2592000.0,
+            Unit::Year => 31536000.0,
+        }
+    }
+    fn smaller(self) -> Option<Unit> {
+        match self {
+            Unit::Minute => Some(Unit::Second),
+            Unit::Hour => Some(Unit::Minute),
+            Unit::Day => Some(Unit::Hour),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
+    let k = t.key(j);
+    Some(match (lang, k) {
+        (_, "h") => Unit::Hour,
+        (_, "min" | "mins" | "mn") => Unit::Minute,
+        (_, "sec" | "secs") => Unit::Second,
+        (Lang::Fr, "seconde" | "secondes") => Unit::Second,
+        (Lang::Fr, "minute" | "minutes") => Unit::Minute,
+        (Lang::Fr, "heure" | "heures") => Unit::Hour,
+        (Lang::Fr, "jour" | "jours" | "journee" | "journees") => Unit::Day,
+        (Lang::Fr, "semaine" | "semaines") => Unit::Week,
+        (Lang::Fr, "mois") => Unit::Month,
+        (Lang::Fr, "an" | "ans" | "annee" | "annees") => Unit::Year,
+        (Lang::En, "second" | "seconds") => Unit::Second,
+        (Lang::En, "minute" | "minutes") => Unit::Minute,
+        (Lang::En, "hour" | "hours" | "hr" | "hrs") => Unit::Hour,
+        (Lang::En, "day" | "days") => Unit::Day,
+        (Lang::En, "week" | "weeks") => Unit::Week,
+        (Lang::En, "month" | "months") => Unit::Month,
+        (Lang::En, "year" | "years") => Unit::Year,
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dur {
+    pub value: f64,
+    pub unit: Unit,
+}
+
+impl Dur {
+    pub fn seconds(&self) -> f64 {
+        self.value * self.unit.seconds()
+    }
+    pub fn to_json(self) -> Value {
+        let secs = self.seconds();
+        let iso = match self.unit {
+            Unit::Second | Unit::Minute | Unit::Hour => {
+                let s = secs.round() as i64;
+                let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+                let mut o = String::from("PT");
+                if h != 0 {
+                    o += &format!("{h}H");
+                }
+                if m != 0 {
+                    o += &format!("{m}M");
+                }
+                if sec != 0 || o == "PT" {
+                    o += &format!("{sec}S");
+                }
+                o
+            }
+            Unit::Day => format!("P{}D", fmt_num(self.value)),
+            Unit::Week => format!("P{}W", fmt_num(self.value)),
+            Unit::Month => format!("P{}M", fmt_num(self.value)),
+            Unit::Year => format!("P{}Y", fmt_num(self.value)),
+        };
+        json!({"value": num_json(self.value), "unit": self.unit.name(), "seconds": num_json(secs), "iso": iso})
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    match num_json(v) {
+        Value::Number(n) => n.to_string(),
+        _ => v.to_string(),
+    }
+}
+
+/// Duration at token `i`: (end, duration).
+pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
+    // fixed phrases
+    let fixed: &[(&str, f64, Unit)] = match lang {
+        Lang::Fr => &[
+            ("une demi heure", 30.0, Unit::Minute),
+            ("une demie heure", 30.0, Unit::Minute),
+            ("une demi journee", 12.0, Unit::Hour),
+            ("un quart d heure", 15.0, Unit::Minute),
+            ("trois quarts d heure", 45.0, Unit::Minute),
+            ("une heure et demie", 90.0, Unit::Minute),
+            ("une minute et demie", 90.0, Unit::Second),
+        ],
+        Lang::En => &[
+            ("an hour and a half", 90.0, Unit::Minute),
+            ("a minute and a half", 90.0, Unit::Second),
+            ("half an hour", 30.0, Unit::Minute),
+            ("a half hour", 30.0, Unit::Minute),
+            ("half a day", 12.0, Unit::Hour),
+            ("a quarter of an hour", 15.0, Unit::Minute),
+            ("a quarter hour", 15.0, Unit::Minute),
+        ],
+    };
+    for (p, v, u) in fixed {
+        if let Some(e) = t.phrase(i, p) {
+            return Some((e, Dur { value: *v, unit: *u }));
+        }
+    }
+    let q: NumMatch = quantity_at(t, i, lang, true)?;
+    if q.value < 0.0 {
+        return None;
+    }
+    let unit = duration_unit(t, q.end, lang)?;
+    // "h" and "min" glued to digits or separated by a space only
+    let mut e = q.end + 1;
+    let mut d = Dur { value: q.value, unit };
+    // "et demie" / "and a half"
+    if let Some(e2) = t.phrases(e, &["et demie", "et demi", "and a half"]) {
+        if let Some(s) = unit.smaller() {
+            let f = (unit.seconds() / s.seconds()) * (q.value + 0.5);
+            return Some((e2, Dur { value: f, unit: s }));
+        }
+    }
+    // compound: "2 h 30", "1 heure 30 minutes", "2 hours and 30 minutes", "1h30"
+    if let Some(s) = unit.smaller() {
+        if unit != Unit::Day && q.value.fract() == 0.0 {
+            let mut j = e;
+            if t.any(j, &["et", "and"]) {
+                j += 1;
+            }
+            if let Some((m, _)) = t.int(j) {
+                let has_unit = duration_unit(t, j + 1, lang) == Some(s);
+                let glued = j == e && t.adj(j) && unit == Unit::Hour && t.key(q.end) == "h";
+                let spaced_bare = j == e && t.key(q.end) == "h" && !is_unit_word(t, j + 1, lang);
+                if m < 60 && (has_unit || glued || spaced_bare) && (j == e || has_unit) {
+                    let per = unit.seconds() / s.seconds();
+                    let v = q.value * per + m as f64;
+                    let end = if has_unit { j + 2 } else { j + 1 };
+                    e = end;
+                    d = Dur { value: v, unit: s };
+                }
+            }
+        }
+    }
+    Some((e, d))
+}

@@ -1,0 +1,126 @@
+//! Email addresses, URLs and phone numbers (regular expressions on the raw text).
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,}")
+        .expect("email regex")
+});
+
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?:(?:https?|ftp)://[^\s<>'\x22]+",
+        r"|www\.[^\s<>'\x22]+",
+        r"|[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*",
+        r"\.(?:com|org|net|fr|io|eu|dev|app|ai|co|uk|de|be|ch|ca|us|info|biz|gouv\.fr)",
+        r"(?:/[^\s<>'\x22]*)?)"
+    ))
+    .expect("url regex")
+});
+
+static PHONE_FR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\+33[\s.\-]?(?:\(0\)[\s.\-]?)?|0033[\s.\-]?|0)([1-9](?:[\s.\-]?\d{2}){4})").expect("phone fr regex")
+});
+
+static PHONE_NA: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\+?1[\s.\-]?)?(?:\(([2-9]\d{2})\)|([2-9]\d{2}))[\s.\-]?([2-9]\d{2})[\s.\-]?(\d{4})").expect("phone na regex")
+});
+
+static PHONE_INTL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\+[1-9]\d{0,2}(?:[\s.\-]?\(?\d{1,4}\)?){2,6}").expect("phone intl regex"));
+
+/// A match: byte range in the text and normalised value.
+pub(crate) struct WebMatch {
+    pub dim: super::Dimension,
+    pub bs: usize,
+    pub be: usize,
+    pub value: String,
+}
+
+fn prev_char(text: &str, b: usize) -> Option<char> {
+    text[..b].chars().next_back()
+}
+fn next_char(text: &str, b: usize) -> Option<char> {
+    text[b..].chars().next()
+}
+
+pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
+    use super::Dimension as D;
+    if text.contains('@') {
+        for m in EMAIL.find_iter(text) {
+            if prev_char(text, m.start()).is_some_and(|c| c.is_alphanumeric() || c == '.') {
+                continue;
+            }
+            let s = m.as_str();
+            let at = s.find('@').unwrap_or(0);
+            let value = format!("{}{}", &s[..at], s[at..].to_lowercase());
+            out.push(WebMatch { dim: D::Email, bs: m.start(), be: m.end(), value });
+        }
+    }
+    if text.contains('.') {
+        for m in URL.find_iter(text) {
+            if prev_char(text, m.start()).is_some_and(|c| c.is_alphanumeric() || c == '@' || c == '.' || c == '/') {
+                continue;
+            }
+            let mut s = m.as_str();
+            // trailing punctuation is not part of the URL; a closing bracket only when unbalanced
+            loop {
+                let Some(c) = s.chars().next_back() else { break };
+                let strip = match c {
+                    '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' | '»' => true,
+                    ')' => s.matches('(').count() < s.matches(')').count(),
+                    ']' => s.matches('[').count() < s.matches(']').count(),
+                    _ => false,
+                };
+                if !strip {
+                    break;
+                }
+                s = &s[..s.len() - c.len_utf8()];
+            }
+            let be = m.start() + s.len();
+            if next_char(text, be).is_some_and(|c| c.is_alphanumeric()) {
+                continue;
+            }
+            // lower-case scheme and host, keep the path as written
+            let (scheme, rest) = match s.find("://") {
+                Some(p) => (s[..p + 3].to_lowercase(), &s[p + 3..]),
+                None => (String::new(), s),
+            };
+            let hend = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let value = format!("{scheme}{}{}", rest[..hend].to_lowercase(), &rest[hend..]);
+            out.push(WebMatch { dim: D::Url, bs: m.start(), be, value });
+        }
+    }
+    let digits = text.bytes().filter(|b| b.is_ascii_digit()).count();
+    if digits < 8 {
+        return;
+    }
+    let ok_bounds = |s: usize, e: usize| {
+        !prev_char(text, s).is_some_and(|c| c.is_alphanumeric() || c == '+' || c == '/' || c == ',' || c == '.')
+            && !next_char(text, e).is_some_and(|c| c.is_alphanumeric())
+            && !(text[e..].starts_with(['.', ',', '/']) && text[e + 1..].starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let only_digits = |s: &str| s.chars().filter(|c| c.is_ascii_digit()).collect::<String>();
+    for c in PHONE_FR.captures_iter(text) {
+        let m = c.get(0).unwrap();
+        if ok_bounds(m.start(), m.end()) {
+            let value = format!("+33{}", only_digits(c.get(1).unwrap().as_str()));
+            out.push(WebMatch { dim: D::PhoneNumber, bs: m.start(), be: m.end(), value });
+        }
+    }
+    for c in PHONE_NA.captures_iter(text) {
+        let m = c.get(0).unwrap();
+        if ok_bounds(m.start(), m.end()) {
+            let area = c.get(1).or(c.get(2)).unwrap().as_str();
+            let value = format!("+1{}{}{}", area, &c[3], &c[4]);
+            out.push(WebMatch { dim: D::PhoneNumber, bs: m.start(), be: m.end(), value });
+        }
+    }
+    for m in PHONE_INTL.find_iter(text) {
+        let d = only_digits(m.as_str());
+        if (8..=15).contains(&d.len()) && ok_bounds(m.start(), m.end()) {
+            out.push(WebMatch { dim: D::PhoneNumber, bs: m.start(), be: m.end(), value: format!("+{d}") });
+        }
+    }
+}
