@@ -12,3 +12,4 @@ run: build
 
 test: setup
 	cargo test --release --locked
+	./scripts/check-manifests.sh
