@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::model::Model;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchSettings {
     /// Most items in one graph run.
     pub max_batch_size: usize,

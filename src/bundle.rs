@@ -17,13 +17,13 @@ pub const MANIFEST_FILE: &str = "parlance.json";
 pub const MODEL_FILE: &str = "model.onnx";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GraphInputs {
     pub input_ids: String,
     pub attention_mask: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GraphOutputs {
     pub intent_logits: String,
     pub slot_logits: String,
@@ -37,7 +37,7 @@ fn default_temperature() -> f32 {
 }
 
 /// `parlance.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Manifest {
     pub format_version: u32,
     pub name: String,
@@ -60,7 +60,9 @@ pub struct Manifest {
     pub outputs: GraphOutputs,
     pub intents: Vec<String>,
     pub slot_labels: Vec<String>,
+    /// Free-form: dev metrics as the bundle's author measured them.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metrics: serde_json::Value,
 }
 

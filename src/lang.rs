@@ -10,12 +10,13 @@ use std::sync::OnceLock;
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct DetectedLanguage {
     /// ISO 639-1 code: "en" or "fr".
     pub code: String,
     pub confidence: f32,
     /// "detected", or "request" when the client said which language it is.
+    #[schema(value_type = String)]
     pub source: &'static str,
 }
 

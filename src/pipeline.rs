@@ -20,7 +20,7 @@ use crate::text::{self, Word};
 pub const RANKING_SIZE: usize = 10;
 
 /// Input limits (documented in the README; enforced before any work is done).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Limits {
     /// Longest text accepted, in chars.
     pub max_text_chars: usize,
@@ -49,18 +49,23 @@ pub enum ParseError {
 }
 
 /// One entity in a result. `source` is "model" for slots the model tagged, "rule" for built-ins.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Entity {
     pub entity: String,
+    /// The resolved value: the text itself for a model slot without a resolver, else typed JSON.
     pub value: serde_json::Value,
     pub text: String,
+    /// First char (Unicode scalar value) of the entity in the request text.
     pub start: usize,
+    /// One past its last char.
     pub end: usize,
     pub confidence: f32,
+    /// "model" or "rule".
+    #[schema(value_type = String)]
     pub source: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ModelRef {
     pub name: String,
     pub version: String,
@@ -75,7 +80,7 @@ pub struct Timings {
     pub batch_size: usize,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ParseResult {
     pub text: String,
     pub language: DetectedLanguage,

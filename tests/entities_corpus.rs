@@ -103,19 +103,23 @@ fn run(data: &str, lang: Lang) -> Report {
 }
 
 fn print(name: &str, r: &Report) {
-    println!("== {name}: {}/{} exact = {:.1} %", r.exact, r.cases, 100.0 * r.exact as f64 / r.cases as f64);
-    println!("   {:<16} {:>5} {:>5} {:>5} {:>9} {:>7}", "dimension", "tp", "fp", "fn", "precision", "recall");
+    use std::fmt::Write;
+    // one println! per language so that parallel tests do not interleave their tables
+    let mut o = String::new();
+    let _ = writeln!(o, "== {name}: {}/{} exact = {:.1} %", r.exact, r.cases, 100.0 * r.exact as f64 / r.cases as f64);
+    let _ = writeln!(o, "   {name} {:<16} {:>5} {:>5} {:>5} {:>9} {:>7}", "dimension", "tp", "fp", "fn", "precision", "recall");
     for (d, c) in &r.per_dim {
         let p = if c.tp + c.fp == 0 { 1.0 } else { c.tp as f64 / (c.tp + c.fp) as f64 };
         let rc = if c.tp + c.fn_ == 0 { 1.0 } else { c.tp as f64 / (c.tp + c.fn_) as f64 };
-        println!("   {d:<16} {:>5} {:>5} {:>5} {:>8.1}% {:>6.1}%", c.tp, c.fp, c.fn_, 100.0 * p, 100.0 * rc);
+        let _ = writeln!(o, "   {name} {d:<16} {:>5} {:>5} {:>5} {:>8.1}% {:>6.1}%", c.tp, c.fp, c.fn_, 100.0 * p, 100.0 * rc);
     }
     for f in &r.failures {
-        println!("   FAIL {f}");
+        let _ = writeln!(o, "   FAIL {f}");
     }
     for f in &r.inside_word {
-        println!("   INSIDE-WORD {f}");
+        let _ = writeln!(o, "   INSIDE-WORD {f}");
     }
+    println!("{o}");
 }
 
 fn check(name: &str, data: &str, lang: Lang) {

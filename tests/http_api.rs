@@ -251,3 +251,34 @@ async fn cors_is_off_by_default_and_configurable() {
     let resp = test::call_service(&app, other.to_request()).await;
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }
+
+#[actix_web::test]
+async fn playground_page_is_self_contained() {
+    let app = app!();
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+    assert!(resp.headers().get("content-security-policy").unwrap().to_str().unwrap().contains("default-src 'self'"));
+    let html = String::from_utf8(test::read_body(resp).await.to_vec()).unwrap();
+    assert!(html.contains("/v1/parse"));
+    for external in ["http://", "https://", "src=\"//"] {
+        assert!(!html.contains(external), "page references an external asset: {external}");
+    }
+}
+
+#[actix_web::test]
+async fn openapi_describes_every_route() {
+    let app = app!();
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/openapi.json").to_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = test::read_body_json(resp).await;
+    assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+    for (path, method) in [("/v1/parse", "post"), ("/v1/parse/batch", "post"), ("/model/parse", "post"), ("/v1/model", "get"),
+                           ("/health/live", "get"), ("/health/ready", "get"), ("/metrics", "get"), ("/", "get")] {
+        assert!(v["paths"][path][method].is_object(), "{method} {path} missing");
+    }
+    for code in ["200", "400", "401", "413", "415", "422", "503"] {
+        assert!(v["paths"]["/v1/parse"]["post"]["responses"][code].is_object(), "{code}");
+    }
+    assert!(v["components"]["schemas"]["ParseResult"].is_object());
+}

@@ -77,7 +77,13 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
         return None;
     }
     let q = quantity_at(t, i, lang, true)?;
-    let (e, code, cents_unit) = currency_at(t, q.end, lang)?;
+    let big = q.end > 0 && matches!(t.key(q.end - 1), "million" | "millions" | "milliard" | "milliards" | "billion" | "billions");
+    let (e, code, cents_unit) = match currency_at(t, q.end, lang) {
+        Some(c) => c,
+        // "1,5 million d'euros", "a million of dollars"
+        None if big => currency_at(t, t.phrases(q.end, &["d '", "de", "of"])?, lang)?,
+        None => return None,
+    };
     if cents_unit {
         return Some((e, money(q.value / 100.0, code)));
     }

@@ -310,7 +310,8 @@ pub fn resolve_slot(slot_type: &str, span_text: &str, ctx: &Context) -> Option<(
     let covers = |text: &str, ents: &[RuleEntity], off: usize| -> Option<Value> {
         let chars: Vec<char> = text.chars().collect();
         let e = ents.iter().find(|e| e.dim == dim)?;
-        let outside = chars[off..e.start].iter().chain(chars[e.end..].iter()).any(|c| c.is_alphanumeric());
+        let before = chars.get(off..e.start).unwrap_or(&[]);
+        let outside = before.iter().chain(chars[e.end..].iter()).any(|c| c.is_alphanumeric());
         (!outside).then(|| e.value.clone())
     };
     let ents = extract(span, ctx, Some(&[dim]));

@@ -262,6 +262,7 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
     if lang == Lang::En && t.any(i, &["a", "an"]) {
         if let Some(W::Hundred | W::Scale(_) | W::Dozen) = lex(lang, t.key(i + 1)) {
             j = i + 1;
+            acc.cur = 1.0; // "a million" = one million
         } else if article_one {
             return Some(NumMatch { end: i + 1, value: 1.0, spelled: true, ordinal: false });
         } else {
@@ -382,6 +383,13 @@ pub(crate) fn number_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Op
             }
             let mut m = NumMatch { end: i + 1, value: tok.val, spelled: false, ordinal: false };
             decimal_tail(t, &mut m, lang);
+            // "1.5 million", "3 milliards"
+            if let Some(W::Scale(s)) = lex(lang, t.key(m.end)) {
+                if t.is_word(m.end) {
+                    m.value *= s;
+                    m.end += 1;
+                }
+            }
             Some(m)
         }
         Kind::Punct => {

@@ -205,6 +205,7 @@ impl Cx<'_> {
         if m > 12 && d <= 12 {
             std::mem::swap(&mut d, &mut m);
         }
+        let prefixed = i > 0 && self.t.any(i - 1, &["le", "on", "the", "du", "au"]);
         let mut end = i + 3;
         let mut y = None;
         if t.is(i + 3, "/") && t.adj(i + 3) && t.adj(i + 4) {
@@ -214,6 +215,9 @@ impl Cx<'_> {
                     end = i + 5;
                 }
             }
+        }
+        if y.is_none() && !prefixed && !(na == 2 && nb == 2) {
+            return None; // "3/4" is more likely a fraction
         }
         Some((end, self.resolve_dm(d as u32, m as u32, y)?))
     }
@@ -262,6 +266,20 @@ impl Cx<'_> {
         if let Some((e2, d, m, y)) = self.daymonth_at(k) {
             return Some((e2, self.resolve_dm(d, m, y)?));
         }
+        // "mardi 17": the next Tuesday the 17th (within a year)
+        if let Some((e2, dn)) = self.dayn_at(k) {
+            let next_ok = e2 >= t.len()
+                || (t.kind(e2) == Some(Kind::Punct) && !t.any(e2, &[":", "/", "%", "€", "$", "°"]))
+                || t.any(e2, &["a", "vers", "at", "around", "from", "de", "du", "entre", "between", "et", "and", "ou", "or", "ce", "this", "dans", "in"]);
+            if self.month_at(e2).is_none() && next_ok {
+                let found = (0..400).map(|n| today + Duration::days(n)).find(|d| {
+                    d.day() == dn && d.weekday().num_days_from_monday() == wd
+                });
+                if let Some(d) = found {
+                    return Some((e2, d));
+                }
+            }
+        }
         let diff = (wd as i64 - wd_today as i64).rem_euclid(7);
         let date = match mode {
             0 => today + Duration::days(if diff == 0 { 7 } else { diff }),
@@ -307,6 +325,23 @@ impl Cx<'_> {
                 starts.push(i + 2);
             }
         }
+        if !self.fr() {
+            if let Some(j) = t.phrase(i, "on the") {
+                if let Some(m) = number_at(t, j, self.lang, false).filter(|m| m.ordinal && m.value <= 31.0) {
+                    let next_ok = m.end >= t.len()
+                        || t.kind(m.end) == Some(Kind::Punct)
+                        || t.any(m.end, &["at", "in", "from", "around", "by", "and", "or", "then", "please"]);
+                    if self.month_at(m.end).is_none() && next_ok {
+                        let d = m.value as u32;
+                        let date = (0..12).find_map(|k| {
+                            let mm = today.month0() as i32 + k;
+                            NaiveDate::from_ymd_opt(today.year() + mm / 12, (mm % 12) as u32 + 1, d).filter(|x| *x >= today)
+                        })?;
+                        return Some((m.end, date));
+                    }
+                }
+            }
+        }
         for &s in starts.iter().rev() {
             if let Some((e, d, m, y)) = self.daymonth_at(s) {
                 // English "the 3rd" needs its month; a bare "on the" prefix alone is fine
@@ -339,7 +374,7 @@ impl Cx<'_> {
 
     fn qualifier_at(&self, j: usize) -> Option<(usize, Pod)> {
         let ps: &[(&str, u32, u32)] = if self.fr() {
-            &[("du matin", 4, 12), ("de l apres midi", 12, 19), ("de l aprem", 12, 19), ("du soir", 18, 24)]
+            &[("du matin", 4, 12), ("du mat", 4, 12), ("de l apres midi", 12, 19), ("de l aprem", 12, 19), ("du soir", 18, 24)]
         } else {
             &[("in the morning", 4, 12), ("in the afternoon", 12, 19), ("in the evening", 18, 24), ("at night", 18, 24)]
         };
@@ -362,7 +397,30 @@ impl Cx<'_> {
             return Some((j + 1, hm(12, 0, Grain::Hour, false), true));
         }
         if (fr && k == "minuit") || (!fr && k == "midnight") {
+            if fr {
+                if let Some(e) = t.phrases(j + 1, &["et demie", "et demi"]) {
+                    return Some((e, hm(24, 30, Grain::Minute, false), true));
+                }
+            }
             return Some((j + 1, hm(24, 0, Grain::Hour, false), true));
+        }
+        // half past seven, (a) quarter past / to nine
+        if !fr {
+            let rel: &[(&str, i32)] = &[("half past", 30), ("quarter past", 15), ("a quarter past", 15), ("quarter to", -15), ("a quarter to", -15)];
+            for (p, off) in rel {
+                if let Some(e) = t.phrase(j, p) {
+                    let hn = number_at(t, e, self.lang, false)?;
+                    if hn.ordinal || hn.value.fract() != 0.0 || !(1.0..=12.0).contains(&hn.value) {
+                        return None;
+                    }
+                    let h = hn.value as u32;
+                    let (h, m) = if *off < 0 { (if h == 1 { 12 } else { h - 1 }, 45) } else { (h, *off as u32) };
+                    if let Some((e2, pm)) = self.meridiem_at(hn.end) {
+                        return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, m, Grain::Minute, false), true));
+                    }
+                    return Some((hn.end, hm(h, m, Grain::Minute, true), true));
+                }
+            }
         }
         // the hour: digits or spelled
         let num = number_at(t, j, self.lang, false)?;
@@ -405,6 +463,21 @@ impl Cx<'_> {
                 return None;
             }
             return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, 0, Grain::Hour, false), true));
+        }
+        // three thirty [pm]
+        if !fr && !digits && (1..=12).contains(&h) {
+            if let Some(mm) = number_at(t, e, self.lang, false) {
+                let ok = mm.spelled && !mm.ordinal && mm.value.fract() == 0.0 && (1.0..60.0).contains(&mm.value);
+                if ok && duration_unit(t, mm.end, self.lang).is_none() && !t.any(mm.end, &["%", "percent", "dollars", "euros", "degrees"]) {
+                    let m = mm.value as u32;
+                    if let Some((e2, pm)) = self.meridiem_at(mm.end) {
+                        return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, m, Grain::Minute, false), true));
+                    }
+                    if bare_ok {
+                        return Some((mm.end, hm(h, m, Grain::Minute, true), false));
+                    }
+                }
+            }
         }
         // seven o'clock
         if !fr {
@@ -552,12 +625,16 @@ impl Cx<'_> {
 
     // ------------------------------------------------------------ resolution
 
+    /// A time of day on a given date. An ambiguous 12-hour reading ("tomorrow at 3") is read as
+    /// 13:00–19:00 for 1–7 and as said for 8–12; a part of day ("ce soir à 8h") moves it to the pm.
     fn on_date(&self, d: NaiveDate, tod: Tod, pod: Option<Pod>) -> NaiveDateTime {
         let mut h = tod.h;
         if let Some(p) = pod {
             if p.from >= 12 && h < 12 {
                 h += 12;
             }
+        } else if tod.amb && (1..=7).contains(&h) {
+            h += 12;
         }
         at(d, h, tod.m)
     }
@@ -713,7 +790,13 @@ impl Cx<'_> {
 
     fn month_in_at(&self, i: usize) -> Option<(usize, TV)> {
         let t = self.t;
-        let j = if self.fr() { t.phrases(i, &["au mois de", "au mois d", "en"])? } else { t.phrases(i, &["in"])? };
+        let j = if self.fr() { t.phrases(i, &["au mois de", "au mois d", "en"]) } else { t.phrases(i, &["in"]) };
+        let j = match j {
+            Some(j) => j,
+            // "mars 2027" needs its year
+            None if self.month_at(i).is_some() && self.year_at(i + 1).is_some() => i,
+            None => return None,
+        };
         let m = self.month_at(j)?;
         let today = self.today();
         let (e, y) = match self.year_at(j + 1) {
@@ -729,6 +812,8 @@ impl Cx<'_> {
         let (j, closes): (usize, &[&str]) = if self.fr() {
             if t.is(i, "du") {
                 (i + 1, &["au", "jusqu au"])
+            } else if t.is(i, "de") && self.weekday_at(i + 1).is_some() {
+                (i + 1, &["a", "jusqu a"])
             } else if t.is(i, "entre") {
                 (if t.is(i + 1, "le") { i + 2 } else { i + 1 }, &["et le", "et"])
             } else {

@@ -65,8 +65,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
             }
             let mut s = m.as_str();
             // trailing punctuation is not part of the URL; a closing bracket only when unbalanced
-            loop {
-                let Some(c) = s.chars().next_back() else { break };
+            while let Some(c) = s.chars().next_back() {
                 let strip = match c {
                     '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' | '»' => true,
                     ')' => s.matches('(').count() < s.matches(')').count(),
@@ -97,9 +96,10 @@ pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
         return;
     }
     let ok_bounds = |s: usize, e: usize| {
-        !prev_char(text, s).is_some_and(|c| c.is_alphanumeric() || c == '+' || c == '/' || c == ',' || c == '.')
-            && !next_char(text, e).is_some_and(|c| c.is_alphanumeric())
-            && !(text[e..].starts_with(['.', ',', '/']) && text[e + 1..].starts_with(|c: char| c.is_ascii_digit()))
+        let glued_before = prev_char(text, s).is_some_and(|c| c.is_alphanumeric() || matches!(c, '+' | '/' | ',' | '.'));
+        let glued_after = next_char(text, e).is_some_and(|c| c.is_alphanumeric());
+        let continues = text[e..].starts_with(['.', ',', '/']) && text[e + 1..].starts_with(|c: char| c.is_ascii_digit());
+        !(glued_before || glued_after || continues)
     };
     let only_digits = |s: &str| s.chars().filter(|c| c.is_ascii_digit()).collect::<String>();
     for c in PHONE_FR.captures_iter(text) {

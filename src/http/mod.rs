@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod openapi;
 pub mod types;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +22,26 @@ pub use error::ApiError;
 use types::*;
 
 use crate::pipeline::{ParseInput, ParseResult, Parser};
+
+/// The errors any parse route can answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum ParseErrors {
+    #[response(status = 400, description = "malformed_json, invalid_utf8, empty_text, empty_batch, unsupported_language")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "unauthorized: API keys are configured and none valid was given")]
+    Unauthorized(ErrorBody),
+    #[response(status = 413, description = "payload_too_large, text_too_long, batch_too_large")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "unsupported_media_type")]
+    MediaType(ErrorBody),
+    #[response(status = 422, description = "invalid_request: JSON of the wrong shape")]
+    Invalid(ErrorBody),
+    #[response(status = 500, description = "inference_failed")]
+    Internal(ErrorBody),
+    #[response(status = 503, description = "overloaded (with Retry-After)")]
+    Overloaded(ErrorBody),
+}
 
 /// What every handler can reach.
 pub struct AppState {
@@ -73,6 +94,8 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(resource("/health/live", web::get().to(live)))
                 .service(resource("/health/ready", web::get().to(ready)))
                 .service(resource("/metrics", web::get().to(metrics)))
+                .service(resource("/", web::get().to(playground)))
+                .service(resource("/openapi.json", web::get().to(openapi::serve)))
                 .default_service(web::to(not_found)),
         );
     }
@@ -133,6 +156,9 @@ async fn observe(
     Ok(res)
 }
 
+/// Prometheus metrics, text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let name = &state.parser.manifest().name;
     crate::metrics::METRICS.queue_depth.with_label_values(&[name]).set(state.parser.batcher().queue_depth() as i64);
@@ -194,6 +220,9 @@ fn server_timing(results: &[ParseResult], total: Instant) -> String {
     )
 }
 
+/// Parse one text: intent, ranking, entities, language.
+#[utoipa::path(post, path = "/v1/parse", tag = "parse", request_body = ParseRequest,
+    responses((status = 200, body = ParseResult), ParseErrors), security((), ("api_key" = [])))]
 async fn parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let body: ParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
@@ -202,6 +231,9 @@ async fn parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppStat
     Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(result))
 }
 
+/// Parse several texts; one result per text, in order.
+#[utoipa::path(post, path = "/v1/parse/batch", tag = "parse", request_body = BatchRequest,
+    responses((status = 200, body = BatchResponse), ParseErrors), security((), ("api_key" = [])))]
 async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let body: BatchRequest = read_json(&req, payload, state.max_body_bytes).await?;
@@ -218,12 +250,18 @@ async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<A
     Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(BatchResponse { results }))
 }
 
+/// Rasa NLU's parse endpoint, with Rasa's request and response shapes.
+#[utoipa::path(post, path = "/model/parse", tag = "rasa", request_body = RasaParseRequest,
+    responses((status = 200, body = RasaParseResult), ParseErrors), security((), ("api_key" = [])))]
 async fn rasa_parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let body: RasaParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
     let result = state.parser.parse(ParseInput { text: body.text, lang: None }).await?;
     Ok(HttpResponse::Ok().json(RasaParseResult::from(result)))
 }
 
+/// The served model: manifest, labels, limits.
+#[utoipa::path(get, path = "/v1/model", tag = "model",
+    responses((status = 200, body = ModelInfo), (status = 401, body = ErrorBody)), security((), ("api_key" = [])))]
 async fn model_info(state: web::Data<AppState>) -> HttpResponse {
     let p = &state.parser;
     HttpResponse::Ok().json(ModelInfo {
@@ -235,17 +273,38 @@ async fn model_info(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
-async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "live"}))
+/// The playground page: one file, compiled into the binary, no external assets (the CSP says so).
+#[utoipa::path(get, path = "/", tag = "operations",
+    responses((status = 200, description = "The playground page", content_type = "text/html", body = String)))]
+async fn playground() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:",
+        ))
+        .body(include_str!("playground.html"))
 }
 
+/// Liveness: 200 while the process runs.
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Health)))]
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "live".into(), model: None, queue_depth: None })
+}
+
+/// Readiness: 200 while the model serves, 503 while starting or draining.
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !state.ready.load(Ordering::Relaxed) {
         return Err(ApiError::NotReady);
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "status": "ready",
-        "model": {"name": state.parser.manifest().name, "version": state.parser.manifest().version},
-        "queue_depth": state.parser.batcher().queue_depth(),
-    })))
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ready".into(),
+        model: Some(crate::pipeline::ModelRef {
+            name: state.parser.manifest().name.clone(),
+            version: state.parser.manifest().version.clone(),
+        }),
+        queue_depth: Some(state.parser.batcher().queue_depth()),
+    }))
 }

@@ -7,7 +7,7 @@ use crate::bundle::Manifest;
 use crate::pipeline::{Limits, ParseResult};
 
 /// `POST /v1/parse`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ParseRequest {
     pub text: String,
     /// "fr" or "en" (a tag such as "fr-FR" is accepted); detected when absent.
@@ -16,26 +16,26 @@ pub struct ParseRequest {
 }
 
 /// `POST /v1/parse/batch`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BatchRequest {
     pub texts: Vec<String>,
     #[serde(default)]
     pub lang: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchResponse {
     pub results: Vec<ParseResult>,
 }
 
 /// `POST /model/parse`, as Rasa's HTTP API takes it (other fields such as `message_id` are ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RasaParseRequest {
     pub text: String,
 }
 
 /// Rasa NLU's ParseResult.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RasaParseResult {
     pub text: String,
     pub intent: RasaIntent,
@@ -43,19 +43,20 @@ pub struct RasaParseResult {
     pub entities: Vec<RasaEntity>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RasaIntent {
     pub name: String,
     pub confidence: f32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RasaEntity {
     pub entity: String,
     pub start: usize,
     pub end: usize,
     pub value: serde_json::Value,
     pub confidence_entity: f32,
+    #[schema(value_type = String)]
     pub extractor: &'static str,
 }
 
@@ -90,13 +91,37 @@ impl From<ParseResult> for RasaParseResult {
     }
 }
 
-/// `GET /v1/model`
-#[derive(Debug, Serialize)]
+/// `GET /v1/model`: the manifest's fields, plus what the server derives and enforces.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelInfo<'a> {
     #[serde(flatten)]
+    #[schema(inline)]
     pub manifest: &'a Manifest,
     pub slot_types: Vec<String>,
     pub limits: &'a Limits,
     pub batching: &'a BatchSettings,
     pub max_body_bytes: usize,
+}
+
+/// Every error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `empty_text`, `overloaded`.
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /health/live`, `GET /health/ready`
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<crate::pipeline::ModelRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_depth: Option<usize>,
 }
