@@ -67,11 +67,25 @@ fn parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
     for (name, t) in [("fr_10_words", TEN_WORDS_FR), ("en_10_words", TEN_WORDS_EN)] {
         g.bench_function(name, |b| {
-            b.iter(|| rt.block_on(parser.parse(ParseInput { text: t.into(), lang: None })).unwrap())
+            b.iter(|| rt.block_on(parser.parse(ParseInput::new(t))).unwrap())
+        });
+        // the same parse without built-in entities: the difference is what the rules cost
+        g.bench_function(format!("{name}_no_builtins"), |b| {
+            b.iter(|| rt.block_on(parser.parse(ParseInput { dimensions: Some(vec![]), ..ParseInput::new(t) })).unwrap())
         });
     }
     g.finish();
 }
 
-criterion_group!(benches, tokenize, model_run, parse);
+fn builtin_entities(c: &mut Criterion) {
+    use parlance::entities::{extract, Context, Lang};
+    let fr = Context::from_request(Some("2026-03-10T09:00:00"), Some("Europe/Paris"), Lang::Fr).unwrap();
+    let en = Context::from_request(Some("2026-03-10T09:00:00"), Some("America/New_York"), Lang::En).unwrap();
+    let mut g = c.benchmark_group("builtin_entities");
+    g.bench_function("extract_fr_10_words", |b| b.iter(|| extract(TEN_WORDS_FR, &fr, None)));
+    g.bench_function("extract_en_10_words", |b| b.iter(|| extract(TEN_WORDS_EN, &en, None)));
+    g.finish();
+}
+
+criterion_group!(benches, tokenize, model_run, parse, builtin_entities);
 criterion_main!(benches);

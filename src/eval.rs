@@ -187,7 +187,7 @@ pub async fn evaluate(parser: &Parser, examples: &[Example], chunk: usize, mut p
     let mut per_locale: BTreeMap<String, Scores> = BTreeMap::new();
     let mut per_intent: BTreeMap<String, IntentScores> = BTreeMap::new();
     for part in examples.chunks(chunk.max(1)) {
-        let inputs = part.iter().map(|e| ParseInput { text: e.text.clone(), lang: None }).collect();
+        let inputs = part.iter().map(|e| ParseInput::new(e.text.clone())).collect();
         let results = parser.parse_many(inputs).await.map_err(|e| anyhow::anyhow!("parse failed: {e}"))?;
         for (ex, r) in part.iter().zip(results) {
             let spans: Vec<(String, usize, usize)> =

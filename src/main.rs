@@ -78,6 +78,12 @@ enum Command {
         /// "fr" or "en"; detected when absent.
         #[arg(long)]
         lang: Option<String>,
+        /// Reference time for relative dates, e.g. 2026-03-10T09:00:00 (default: now).
+        #[arg(long)]
+        reference_time: Option<String>,
+        /// IANA time zone (default: UTC).
+        #[arg(long)]
+        timezone: Option<String>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -183,9 +189,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             serve(host, port, http_workers, max_body_bytes, drain_seconds, security, model)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Parse { text, lang, model } => {
+        Command::Parse { text, lang, reference_time, timezone, model } => {
             let parser = model.load()?;
-            let result = runtime()?.block_on(parser.parse(ParseInput { text, lang }))?;
+            let input = ParseInput { text, lang, reference_time, timezone, dimensions: None };
+            let result = runtime()?.block_on(parser.parse(input))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokenizers::Tokenizer;
 
 use crate::batcher::{BatchSettings, Batcher, JobOutput};
+use crate::entities;
 use crate::bundle::{Bundle, BundleError, Manifest};
 use crate::decode::{self, IntentScore};
 use crate::lang::{self, DetectedLanguage};
@@ -46,6 +47,10 @@ pub enum ParseError {
     Overloaded,
     #[error("inference failed: {0}")]
     Inference(String),
+    #[error("{0}")]
+    InvalidTimeReference(String),
+    #[error("unknown dimension {0:?}; known: number, ordinal, amount_of_money, percentage, duration, temperature, time, email, url, phone_number")]
+    UnknownDimension(String),
 }
 
 /// One entity in a result. `source` is "model" for slots the model tagged, "rule" for built-ins.
@@ -100,14 +105,31 @@ struct Prepared {
     first_token: Vec<Option<usize>>,
     ids: Vec<i64>,
     language: DetectedLanguage,
+    /// Built-in entities found by the rules, and the time context that resolves slots.
+    rules: Vec<entities::RuleEntity>,
+    context: entities::Context,
     tokenize: Duration,
 }
 
-/// One request's text and optional language.
-#[derive(Debug, Clone)]
+/// One request's text and options.
+#[derive(Debug, Clone, Default)]
 pub struct ParseInput {
     pub text: String,
+    /// "fr"/"en" (or a tag such as "fr-FR"); detected when absent.
     pub lang: Option<String>,
+    /// What relative dates resolve against: "2026-03-10T09:00:00" (local to `timezone`) or RFC 3339;
+    /// default now.
+    pub reference_time: Option<String>,
+    /// IANA time zone, default UTC.
+    pub timezone: Option<String>,
+    /// Built-in dimensions wanted (names as `entities::Dimension::name`); `None` = all, empty = none.
+    pub dimensions: Option<Vec<String>>,
+}
+
+impl ParseInput {
+    pub fn new(text: impl Into<String>) -> ParseInput {
+        ParseInput { text: text.into(), ..Default::default() }
+    }
 }
 
 /// The shared, read-only half of the pipeline plus a handle on the batch queue.
@@ -181,6 +203,8 @@ impl Parser {
                 return Err(ParseError::UnsupportedLanguage(l.clone(), self.manifest.languages.join(", ")));
             }
         }
+        dimensions(input)?;
+        time_context(input, entities::Lang::En)?;
         Ok(())
     }
 
@@ -207,7 +231,13 @@ impl Parser {
             }
         }
         let ids = enc.get_ids().iter().map(|&i| i as i64).collect();
-        Ok(Prepared { text: input.text, words, first_token, ids, language, tokenize: started.elapsed() })
+        let rule_lang = if language.code == "fr" { entities::Lang::Fr } else { entities::Lang::En };
+        let context = time_context(&input, rule_lang)?;
+        let rules = match dimensions(&input)? {
+            Some(d) if d.is_empty() => Vec::new(),
+            d => entities::extract(&input.text, &context, d.as_deref()),
+        };
+        Ok(Prepared { text: input.text, words, first_token, ids, language, rules, context, tokenize: started.elapsed() })
     }
 
     /// Parses texts; each may be batched with other requests' texts. Results come back in order.
@@ -266,7 +296,7 @@ impl Parser {
                 Some((best, prob))
             })
             .collect();
-        let entities = decode::decode_bio(&tags, &m.slot_labels)
+        let slots = decode::decode_bio(&tags, &m.slot_labels)
             .into_iter()
             .map(|span| {
                 let (start, end) = decode::word_span(&p.words, span.first_word, span.last_word);
@@ -282,6 +312,7 @@ impl Parser {
                 }
             })
             .collect();
+        let entities = crate::merge::merge(slots, p.rules, &p.context);
         ParseResult {
             text: p.text,
             language: p.language,
@@ -297,4 +328,24 @@ impl Parser {
             },
         }
     }
+}
+
+/// The wanted built-in dimensions of a request, checked.
+fn dimensions(input: &ParseInput) -> Result<Option<Vec<entities::Dimension>>, ParseError> {
+    input
+        .dimensions
+        .as_ref()
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| entities::Dimension::parse(n).ok_or_else(|| ParseError::UnknownDimension(n.clone())))
+                .collect()
+        })
+        .transpose()
+}
+
+/// The reference time and zone of a request, checked.
+fn time_context(input: &ParseInput, lang: entities::Lang) -> Result<entities::Context, ParseError> {
+    entities::Context::from_request(input.reference_time.as_deref(), input.timezone.as_deref(), lang)
+        .map_err(ParseError::InvalidTimeReference)
 }

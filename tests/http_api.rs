@@ -44,7 +44,8 @@ async fn error_of(resp: actix_web::dev::ServiceResponse) -> (StatusCode, String)
 #[actix_web::test]
 async fn parse_returns_intent_ranking_entities_and_model() {
     let app = app!();
-    let resp = test::call_service(&app, post_json("/v1/parse", json!({"text": "Réveille-moi à sept heures demain"})).to_request()).await;
+    let body = json!({"text": "Réveille-moi à sept heures demain", "reference_time": "2026-03-10T09:00:00", "timezone": "Europe/Paris"});
+    let resp = test::call_service(&app, post_json("/v1/parse", body).to_request()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers().get("server-timing").is_some());
     let v: Value = test::read_body_json(resp).await;
@@ -56,8 +57,14 @@ async fn parse_returns_intent_ranking_entities_and_model() {
     assert_eq!(v["model"], json!({"name": "parlance-tiny", "version": "0.0.1"}));
     let e = &v["entities"][0];
     assert_eq!((e["entity"].as_str(), e["start"].as_u64(), e["end"].as_u64()), (Some("time"), Some(15), Some(26)));
-    assert_eq!((e["text"].as_str(), e["value"].as_str(), e["source"].as_str()), (Some("sept heures"), Some("sept heures"), Some("model")));
+    assert_eq!((e["text"].as_str(), e["source"].as_str()), (Some("sept heures"), Some("model")));
     assert!(e["confidence"].as_f64().is_some());
+    // the time slot carries the whole expression's value: 7:00 tomorrow, in Paris
+    assert_eq!(e["value"], json!({"type": "instant", "value": "2026-03-11T07:00:00+01:00", "grain": "hour"}));
+    let d = &v["entities"][1];
+    assert_eq!((d["entity"].as_str(), d["text"].as_str()), (Some("date"), Some("demain")));
+    assert_eq!(d["value"]["value"], "2026-03-11T00:00:00+01:00");
+    assert_eq!(v["entities"].as_array().unwrap().len(), 2, "the rule expression is not listed again");
 }
 
 #[actix_web::test]
@@ -72,7 +79,8 @@ async fn batch_answers_in_order() {
 #[actix_web::test]
 async fn rasa_parse_has_rasa_shape_exactly() {
     let app = app!();
-    let req = post_json("/model/parse", json!({"text": "wake me up at seven am tomorrow", "message_id": "abc"}));
+    let req = post_json("/model/parse", json!({"text": "wake me up at seven am tomorrow and pay $3.99", "message_id": "abc",
+                                               "reference_time": "2026-03-10T09:00:00", "timezone": "America/New_York"}));
     let resp = test::call_service(&app, req.to_request()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let v: Value = test::read_body_json(resp).await;
@@ -82,11 +90,13 @@ async fn rasa_parse_has_rasa_shape_exactly() {
     assert_eq!(keys(&v["intent_ranking"][0]), ["confidence", "name"]);
     assert_eq!(v["intent"]["name"], "alarm_set");
     let ents = v["entities"].as_array().unwrap();
-    assert_eq!(ents.len(), 2);
+    assert_eq!(ents.len(), 3, "{v}");
     assert_eq!(keys(&ents[0]), ["confidence_entity", "end", "entity", "extractor", "start", "value"]);
-    assert_eq!(ents[0]["entity"], "time");
-    assert_eq!(ents[0]["value"], "seven am");
+    // a date-time instant is its ISO string, as Rasa's Duckling extractor gives it
+    assert_eq!((&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceModel")));
     assert_eq!(ents[1]["entity"], "date");
+    assert_eq!((&ents[2]["entity"], &ents[2]["value"], &ents[2]["extractor"]),
+               (&json!("amount_of_money"), &json!({"amount": 3.99, "currency": "USD"}), &json!("ParlanceRules")));
 }
 
 #[actix_web::test]
@@ -125,6 +135,9 @@ async fn every_bad_request_gets_a_json_error_and_the_server_keeps_serving() {
         (post_json("/v1/parse/batch", json!({"texts": []})), StatusCode::BAD_REQUEST, "empty_batch"),
         (post_json("/v1/parse/batch", json!({"texts": ["ok", ""]})), StatusCode::BAD_REQUEST, "empty_text"),
         (post_json("/model/parse", json!({"txt": "hi"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (post_json("/v1/parse", json!({"text": "hi", "timezone": "Mars/Olympus"})), StatusCode::BAD_REQUEST, "invalid_time_reference"),
+        (post_json("/v1/parse", json!({"text": "hi", "reference_time": "yesterday"})), StatusCode::BAD_REQUEST, "invalid_time_reference"),
+        (post_json("/v1/parse", json!({"text": "hi", "dimensions": ["number", "colour"]})), StatusCode::BAD_REQUEST, "unknown_dimension"),
         (test::TestRequest::get().uri("/v1/parse"), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         (test::TestRequest::get().uri("/nope"), StatusCode::NOT_FOUND, "not_found"),
     ];
@@ -281,4 +294,21 @@ async fn openapi_describes_every_route() {
         assert!(v["paths"]["/v1/parse"]["post"]["responses"][code].is_object(), "{code}");
     }
     assert!(v["components"]["schemas"]["ParseResult"].is_object());
+}
+
+#[actix_web::test]
+async fn dimensions_filter_rule_entities() {
+    let app = app!();
+    let text = "hello, 3 cafés à 12,50 € demain";
+    let all: Value = test::read_body_json(test::call_service(&app, post_json("/v1/parse", json!({"text": text})).to_request()).await).await;
+    let names = |v: &Value| v["entities"].as_array().unwrap().iter().map(|e| e["entity"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(names(&all).contains(&"amount_of_money".to_string()), "{all}");
+    assert!(names(&all).contains(&"number".to_string()), "{all}");
+    let req = post_json("/v1/parse", json!({"text": text, "dimensions": ["amount_of_money"]}));
+    let some: Value = test::read_body_json(test::call_service(&app, req.to_request()).await).await;
+    assert!(!names(&some).contains(&"number".to_string()), "{some}");
+    assert!(names(&some).contains(&"amount_of_money".to_string()));
+    let req = post_json("/v1/parse", json!({"text": text, "dimensions": []}));
+    let none: Value = test::read_body_json(test::call_service(&app, req.to_request()).await).await;
+    assert!(none["entities"].as_array().unwrap().iter().all(|e| e["source"] == "model"), "{none}");
 }

@@ -7,7 +7,7 @@ use parlance::batcher::BatchSettings;
 use parlance::pipeline::{Limits, ParseError, ParseInput, ParseResult};
 
 fn input(text: &str) -> ParseInput {
-    ParseInput { text: text.into(), lang: None }
+    ParseInput::new(text)
 }
 
 fn spans(r: &ParseResult) -> Vec<(&str, usize, usize, &str)> {
@@ -44,9 +44,9 @@ async fn offsets_point_into_the_original_text() {
 #[tokio::test]
 async fn client_language_wins_and_is_checked() {
     let p = fixture_parser();
-    let r = p.parse(ParseInput { text: "salut".into(), lang: Some("en-US".into()) }).await.unwrap();
+    let r = p.parse(ParseInput { lang: Some("en-US".into()), ..ParseInput::new("salut") }).await.unwrap();
     assert_eq!((r.language.code.as_str(), r.language.source), ("en", "request"));
-    let e = p.parse(ParseInput { text: "salut".into(), lang: Some("de".into()) }).await.unwrap_err();
+    let e = p.parse(ParseInput { lang: Some("de".into()), ..ParseInput::new("salut") }).await.unwrap_err();
     assert!(matches!(e, ParseError::UnsupportedLanguage(..)));
 }
 

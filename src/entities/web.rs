@@ -30,6 +30,13 @@ static PHONE_NA: LazyLock<Regex> = LazyLock::new(|| {
 static PHONE_INTL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\+[1-9]\d{0,2}(?:[\s.\-]?\(?\d{1,4}\)?){2,6}").expect("phone intl regex"));
 
+/// Compiles the regular expressions now rather than on the first request (≈ 3 ms).
+pub(crate) fn warm_up() {
+    for r in [&EMAIL, &URL, &PHONE_FR, &PHONE_NA, &PHONE_INTL] {
+        LazyLock::force(r);
+    }
+}
+
 /// A match: byte range in the text and normalised value.
 pub(crate) struct WebMatch {
     pub dim: super::Dimension,

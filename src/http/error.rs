@@ -68,6 +68,8 @@ impl ApiError {
             ApiError::Parse(ParseError::UnsupportedLanguage(..)) => "unsupported_language",
             ApiError::Parse(ParseError::Overloaded) => "overloaded",
             ApiError::Parse(ParseError::Inference(_)) => "inference_failed",
+            ApiError::Parse(ParseError::InvalidTimeReference(_)) => "invalid_time_reference",
+            ApiError::Parse(ParseError::UnknownDimension(_)) => "unknown_dimension",
         }
     }
 }
@@ -89,6 +91,9 @@ impl ResponseError for ApiError {
             ApiError::Parse(ParseError::UnsupportedLanguage(..)) => StatusCode::BAD_REQUEST,
             ApiError::Parse(ParseError::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Parse(ParseError::Inference(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Parse(ParseError::InvalidTimeReference(_)) | ApiError::Parse(ParseError::UnknownDimension(_)) => {
+                StatusCode::BAD_REQUEST
+            }
         }
     }
 

@@ -21,7 +21,7 @@ use tracing::Instrument;
 pub use error::ApiError;
 use types::*;
 
-use crate::pipeline::{ParseInput, ParseResult, Parser};
+use crate::pipeline::{ParseResult, Parser};
 
 /// The errors any parse route can answer.
 #[derive(utoipa::IntoResponses)]
@@ -182,22 +182,33 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// status: content type, size (counted while reading, not trusted from headers), UTF-8, syntax,
 /// schema.
 async fn read_json<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<T, ApiError> {
-    let mime = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if mime != "application/json" && !mime.ends_with("+json") {
-        return Err(ApiError::UnsupportedMediaType);
-    }
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    check_content_type(content_type)?;
     let body = payload
         .to_bytes_limited(limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(limit))?
         .map_err(|e| ApiError::MalformedJson(format!("cannot read body: {e}")))?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::InvalidUtf8)?;
+    decode_json(&body)
+}
+
+/// JSON only (`application/json` or any `+json` type), any charset parameter.
+pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let mime = content_type
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if mime == "application/json" || mime.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+/// A request body to a request type: UTF-8 first, then JSON syntax, then the schema. Pure, so
+/// that it can be fuzzed (fuzz/fuzz_targets/request_body.rs).
+pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::InvalidUtf8)?;
     serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
             ApiError::InvalidRequest(e.to_string())
@@ -226,7 +237,7 @@ fn server_timing(results: &[ParseResult], total: Instant) -> String {
 async fn parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let body: ParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
-    let result = state.parser.parse(ParseInput { text: body.text, lang: body.lang }).await?;
+    let result = state.parser.parse(body.options.input(body.text)).await?;
     let timing = server_timing(std::slice::from_ref(&result), started);
     Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(result))
 }
@@ -244,7 +255,7 @@ async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<A
     if body.texts.len() > max {
         return Err(ApiError::BatchTooLarge(body.texts.len(), max));
     }
-    let inputs = body.texts.into_iter().map(|text| ParseInput { text, lang: body.lang.clone() }).collect();
+    let inputs = body.texts.into_iter().map(|text| body.options.input(text)).collect();
     let results = state.parser.parse_many(inputs).await?;
     let timing = server_timing(&results, started);
     Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(BatchResponse { results }))
@@ -255,7 +266,7 @@ async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<A
     responses((status = 200, body = RasaParseResult), ParseErrors), security((), ("api_key" = [])))]
 async fn rasa_parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let body: RasaParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
-    let result = state.parser.parse(ParseInput { text: body.text, lang: None }).await?;
+    let result = state.parser.parse(body.options.input(body.text)).await?;
     Ok(HttpResponse::Ok().json(RasaParseResult::from(result)))
 }
 

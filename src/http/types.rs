@@ -6,21 +6,51 @@ use crate::batcher::BatchSettings;
 use crate::bundle::Manifest;
 use crate::pipeline::{Limits, ParseResult};
 
+/// Options shared by the parse requests.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ParseOptions {
+    /// "fr" or "en" (a tag such as "fr-FR" is accepted); detected when absent.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// What relative dates ("demain", "next friday") resolve against: "2026-03-10T09:00:00"
+    /// (local time in `timezone`) or RFC 3339 with an offset. Default: now.
+    #[serde(default)]
+    pub reference_time: Option<String>,
+    /// IANA time zone, e.g. "Europe/Paris". Default: UTC.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Built-in dimensions wanted: number, ordinal, amount_of_money, percentage, duration,
+    /// temperature, time, email, url, phone_number. Default: all; `[]`: none.
+    #[serde(default)]
+    pub dimensions: Option<Vec<String>>,
+}
+
+impl ParseOptions {
+    pub fn input(&self, text: String) -> crate::pipeline::ParseInput {
+        crate::pipeline::ParseInput {
+            text,
+            lang: self.lang.clone(),
+            reference_time: self.reference_time.clone(),
+            timezone: self.timezone.clone(),
+            dimensions: self.dimensions.clone(),
+        }
+    }
+}
+
 /// `POST /v1/parse`
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ParseRequest {
     pub text: String,
-    /// "fr" or "en" (a tag such as "fr-FR" is accepted); detected when absent.
-    #[serde(default)]
-    pub lang: Option<String>,
+    #[serde(flatten)]
+    pub options: ParseOptions,
 }
 
 /// `POST /v1/parse/batch`
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BatchRequest {
     pub texts: Vec<String>,
-    #[serde(default)]
-    pub lang: Option<String>,
+    #[serde(flatten)]
+    pub options: ParseOptions,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -28,10 +58,13 @@ pub struct BatchResponse {
     pub results: Vec<ParseResult>,
 }
 
-/// `POST /model/parse`, as Rasa's HTTP API takes it (other fields such as `message_id` are ignored).
+/// `POST /model/parse`, as Rasa's HTTP API takes it (other fields such as `message_id` are
+/// ignored); Parlance's time options are accepted too.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RasaParseRequest {
     pub text: String,
+    #[serde(flatten)]
+    pub options: ParseOptions,
 }
 
 /// Rasa NLU's ParseResult.
@@ -68,6 +101,16 @@ pub fn rasa_extractor(source: &str) -> &'static str {
     }
 }
 
+/// Rasa's Duckling entities carry a date-time instant as its ISO string; other values as they are.
+fn rasa_value(v: serde_json::Value) -> serde_json::Value {
+    if v["type"] == "instant" {
+        if let Some(s) = v.get("value").filter(|s| s.is_string()) {
+            return s.clone();
+        }
+    }
+    v
+}
+
 impl From<ParseResult> for RasaParseResult {
     fn from(r: ParseResult) -> Self {
         let intent = |s: crate::decode::IntentScore| RasaIntent { name: s.name, confidence: s.confidence };
@@ -82,7 +125,7 @@ impl From<ParseResult> for RasaParseResult {
                     entity: e.entity,
                     start: e.start,
                     end: e.end,
-                    value: e.value,
+                    value: rasa_value(e.value),
                     confidence_entity: e.confidence,
                     extractor: rasa_extractor(e.source),
                 })
