@@ -1,0 +1,70 @@
+"""Drives the playground page (GET /) in Debian's headless Chromium: types a French and an English
+utterance, checks what the page shows, and saves a screenshot.
+
+    python tests/browser/playground_test.py http://127.0.0.1:PORT SCREENSHOT_DIR
+
+Uses the system chromedriver (/usr/bin/chromedriver): nothing is downloaded.
+"""
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL, SHOTS = sys.argv[1], sys.argv[2]
+
+opts = webdriver.ChromeOptions()
+opts.binary_location = "/usr/bin/chromium"
+for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--window-size=1100,1000"]:
+    opts.add_argument(flag)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+wait = WebDriverWait(driver, 15)
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def parse(text, lang_code, expect_intent, expect_entities):
+    box = driver.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    before = driver.find_element(By.ID, "intent").text if driver.find_elements(By.ID, "intent") else ""
+    driver.find_element(By.ID, "parse").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "result")))
+    wait.until(lambda d: d.find_element(By.ID, "intent").text not in ("", before))
+    intent = driver.find_element(By.ID, "intent").text
+    language = driver.find_element(By.ID, "language").text
+    latency = driver.find_element(By.ID, "latency").text
+    bars = driver.find_elements(By.CSS_SELECTOR, "#ranking .bar")
+    marks = {m.get_attribute("data-entity"): m.text for m in driver.find_elements(By.CSS_SELECTOR, "#highlighted mark")}
+    check(intent.startswith(expect_intent), f"{text!r}: intent shown {intent!r}")
+    check(language.startswith(lang_code), f"{text!r}: language shown {language!r}")
+    check("ms" in latency, f"{text!r}: latency shown {latency!r}")
+    check(len(bars) >= 2 and bars[0].get_attribute("data-intent") == expect_intent, f"{text!r}: ranking bars ({len(bars)})")
+    for entity in expect_entities:
+        check(entity in marks, f"{text!r}: entity {entity!r} highlighted (marks: {marks})")
+    return marks
+
+
+try:
+    driver.get(URL + "/")
+    wait.until(EC.presence_of_element_located((By.ID, "text")))
+    check("Parlance" in driver.title, "page title")
+    parse("réveille-moi à sept heures demain", "fr", "alarm_set", ["time", "date"])
+    driver.save_screenshot(f"{SHOTS}/playground-fr.png")
+    parse("what's the weather like in paris tomorrow", "en", "weather_query", ["place_name"])
+    driver.save_screenshot(f"{SHOTS}/playground-en.png")
+    print(f"screenshots: {SHOTS}/playground-fr.png, {SHOTS}/playground-en.png")
+finally:
+    driver.quit()
+
+
+sys.exit(1 if failures else 0)
