@@ -10,7 +10,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-45}
 VENV=.ort/ci-venv
 if [ ! -x "$VENV/bin/schemathesis" ] || [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import selenium" 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet schemathesis==4.32.5 selenium==4.52.0
+  "$VENV/bin/pip" install --quiet schemathesis==4.32.5 selenium==4.51.0
 fi
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) >/dev/null

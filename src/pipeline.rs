@@ -346,6 +346,11 @@ fn dimensions(input: &ParseInput) -> Result<Option<Vec<entities::Dimension>>, Pa
 
 /// The reference time and zone of a request, checked.
 fn time_context(input: &ParseInput, lang: entities::Lang) -> Result<entities::Context, ParseError> {
+    for (name, v) in [("reference_time", &input.reference_time), ("timezone", &input.timezone)] {
+        if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(ParseError::InvalidTimeReference(format!("{name} is empty; leave it out for the default")));
+        }
+    }
     entities::Context::from_request(input.reference_time.as_deref(), input.timezone.as_deref(), lang)
         .map_err(ParseError::InvalidTimeReference)
 }

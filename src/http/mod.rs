@@ -31,11 +31,11 @@ enum ParseErrors {
     BadRequest(ErrorBody),
     #[response(status = 401, description = "unauthorized: API keys are configured and none valid was given")]
     Unauthorized(ErrorBody),
-    #[response(status = 413, description = "payload_too_large, text_too_long, batch_too_large")]
+    #[response(status = 413, description = "payload_too_large: the body is over the limit")]
     TooLarge(ErrorBody),
     #[response(status = 415, description = "unsupported_media_type")]
     MediaType(ErrorBody),
-    #[response(status = 422, description = "invalid_request: JSON of the wrong shape")]
+    #[response(status = 422, description = "invalid_request (JSON of the wrong shape), text_too_long, batch_too_large")]
     Invalid(ErrorBody),
     #[response(status = 500, description = "inference_failed")]
     Internal(ErrorBody),
@@ -87,15 +87,15 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
             web::scope("")
                 .wrap(from_fn(observe))
                 .wrap(actix_web::middleware::Condition::new(cors_on, cors))
-                .service(resource("/v1/parse", web::post().to(parse)))
-                .service(resource("/v1/parse/batch", web::post().to(parse_batch)))
-                .service(resource("/model/parse", web::post().to(rasa_parse)))
-                .service(resource("/v1/model", web::get().to(model_info)))
-                .service(resource("/health/live", web::get().to(live)))
-                .service(resource("/health/ready", web::get().to(ready)))
-                .service(resource("/metrics", web::get().to(metrics)))
-                .service(resource("/", web::get().to(playground)))
-                .service(resource("/openapi.json", web::get().to(openapi::serve)))
+                .service(resource("/v1/parse", POST, web::post().to(parse)))
+                .service(resource("/v1/parse/batch", POST, web::post().to(parse_batch)))
+                .service(resource("/model/parse", POST, web::post().to(rasa_parse)))
+                .service(resource("/v1/model", GET, web::get().to(model_info)))
+                .service(resource("/health/live", GET, web::get().to(live)))
+                .service(resource("/health/ready", GET, web::get().to(ready)))
+                .service(resource("/metrics", GET, web::get().to(metrics)))
+                .service(resource("/", GET, web::get().to(playground)))
+                .service(resource("/openapi.json", GET, web::get().to(openapi::serve)))
                 .default_service(web::to(not_found)),
         );
     }
@@ -167,11 +167,17 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(crate::metrics::render())
 }
 
-/// One path, one method; any other method gets a JSON 405.
-fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
-    web::resource(path)
-        .route(route)
-        .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) }))
+const GET: &str = "GET";
+const POST: &str = "POST";
+
+/// One path, one method; any other method gets a JSON 405 with `Allow` (RFC 9110).
+fn resource(path: &str, allow: &'static str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path).route(route).default_service(web::to(move || async move {
+        use actix_web::ResponseError;
+        let mut res = ApiError::MethodNotAllowed.error_response();
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        res
+    }))
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -32,6 +32,91 @@ impl Modify for Security {
     }
 }
 
-pub async fn serve() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(ApiDoc::openapi().to_json().unwrap_or_default())
+/// The document, made exact for this server: the text and batch limits in force, the model's
+/// languages, the known time zones and dimensions. A request the schema allows is one the server
+/// accepts (schemathesis checks both ways in CI).
+pub async fn serve(state: actix_web::web::Data<super::AppState>) -> HttpResponse {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let limits = state.parser.limits();
+    let languages = &state.parser.manifest().languages;
+    if let Some(schemas) = doc.pointer_mut("/components/schemas") {
+        walk(schemas, &mut |props| constrain(props, limits, languages));
+    }
+    HttpResponse::Ok().json(doc)
+}
+
+/// Calls `f` on every `properties` object, at any depth (flattened types sit under `allOf`).
+fn walk(v: &mut serde_json::Value, f: &mut dyn FnMut(&mut serde_json::Map<String, serde_json::Value>)) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(props)) = map.get_mut("properties") {
+                f(props);
+            }
+            for (k, child) in map.iter_mut() {
+                if k != "properties" {
+                    walk(child, f);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|c| walk(c, f)),
+        _ => {}
+    }
+}
+
+/// A text the server accepts: at least one non-space character, at most the limit.
+fn text_schema(limits: &crate::pipeline::Limits) -> serde_json::Value {
+    serde_json::json!({"type": "string", "minLength": 1, "maxLength": limits.max_text_chars, "pattern": NOT_BLANK})
+}
+
+fn constrain(
+    props: &mut serde_json::Map<String, serde_json::Value>,
+    limits: &crate::pipeline::Limits,
+    languages: &[String],
+) {
+    use serde_json::json;
+    let nullable = |mut s: serde_json::Value| {
+        // Option<T> fields: keep null allowed
+        if let Some(t) = s.get("type").cloned() {
+            s["type"] = json!([t, "null"]);
+        }
+        s
+    };
+    if props.contains_key("text") {
+        props.insert("text".into(), text_schema(limits));
+    }
+    if props.contains_key("texts") {
+        props.insert("texts".into(), json!({"type": "array", "minItems": 1, "maxItems": limits.max_batch_texts, "items": text_schema(limits)}));
+    }
+    if props.contains_key("lang") {
+        let tags = languages.iter().map(|l| regex_escape(l)).collect::<Vec<_>>().join("|");
+        let pattern = format!("^(?i:{tags})([-_][A-Za-z0-9]{{1,8}})*$");
+        props.insert("lang".into(), nullable(json!({"type": "string", "pattern": pattern})));
+    }
+    if props.contains_key("timezone") {
+        let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+        props.insert("timezone".into(), nullable(json!({"type": "string", "enum": zones})));
+    }
+    if props.contains_key("reference_time") {
+        props.insert(
+            "reference_time".into(),
+            nullable(json!({"type": "string", "pattern": REFERENCE_TIME_PATTERN,
+                "description": "A local time in `timezone` (\"2026-03-10T09:00:00\"), or RFC 3339 with an offset. The server also reads days 29 to 31 where the month has them."})),
+        );
+    }
+    if props.contains_key("dimensions") {
+        let names: Vec<&str> = crate::entities::Dimension::all().iter().map(|d| d.name()).collect();
+        props.insert("dimensions".into(), nullable(json!({"type": "array", "items": {"type": "string", "enum": names}})));
+    }
+}
+
+/// Some char outside Unicode's White_Space set (what `char::is_whitespace` tests); `\S` would
+/// not do, as ECMAScript's whitespace differs (U+0085 is not in it, U+FEFF is).
+const NOT_BLANK: &str = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
+/// Dates the server always reads: days 01-28 keep every generated example a real date. An offset
+/// needs seconds (RFC 3339).
+const REFERENCE_TIME_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?)?$";
+
+fn regex_escape(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("\\{c}") }).collect()
 }
