@@ -369,3 +369,67 @@ mod tests {
         assert!(check_target("https://127.0.0.1/", false).is_err());
     }
 }
+
+/// Raw model throughput: the graph alone, on pre-tokenised utterances, in batches.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelThroughput {
+    pub batch_size: usize,
+    pub intra_threads: usize,
+    pub batches: usize,
+    pub utterances: usize,
+    pub seconds: f64,
+    pub utterances_per_second: f64,
+    pub median_batch_ms: f64,
+}
+
+impl std::fmt::Display for ModelThroughput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "in-process model, batch {} ({} intra-op threads): {:.1} utterances/s, median batch {:.2} ms ({} batches in {:.1} s)",
+            self.batch_size, self.intra_threads, self.utterances_per_second, self.median_batch_ms, self.batches, self.seconds
+        )
+    }
+}
+
+pub fn model_throughput(
+    args: &crate::config::ModelArgs,
+    texts: &[String],
+    batch_size: usize,
+    duration: Duration,
+) -> anyhow::Result<ModelThroughput> {
+    let settings = args.session();
+    let mut bundle = crate::bundle::Bundle::load(args.model_path(), &settings)?;
+    let ids: Vec<Vec<i64>> = texts
+        .iter()
+        .map(|t| {
+            let words = crate::text::words(t, bundle.manifest.lowercase);
+            let norms: Vec<&str> = words.iter().map(|w| w.norm.as_str()).collect();
+            bundle.tokenizer.encode(&norms[..], true).map(|e| e.get_ids().iter().map(|&i| i as i64).collect())
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+    let started = Instant::now();
+    let mut times = Vec::new();
+    let mut done = 0;
+    let mut at = 0;
+    while started.elapsed() < duration {
+        let batch: Vec<Vec<i64>> = (0..batch_size).map(|k| ids[(at + k) % ids.len()].clone()).collect();
+        at += batch_size;
+        let t = Instant::now();
+        bundle.model.run(&batch).map_err(anyhow::Error::msg)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        done += batch_size;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    times.sort_by(f64::total_cmp);
+    Ok(ModelThroughput {
+        batch_size,
+        intra_threads: settings.intra_threads,
+        batches: times.len(),
+        utterances: done,
+        seconds,
+        utterances_per_second: done as f64 / seconds,
+        median_batch_ms: times[times.len() / 2],
+    })
+}

@@ -136,6 +136,15 @@ enum Command {
         /// Allow a target that is not on the loopback.
         #[arg(long)]
         allow_remote: bool,
+        /// No HTTP: run the model itself on pre-tokenised utterances, `--batch-size` at a time, for
+        /// the raw throughput the server is compared with.
+        #[arg(long)]
+        in_process: bool,
+        /// Utterances per graph run with --in-process.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Check a bundle and print every problem found.
     Validate {
@@ -223,8 +232,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { url, concurrency, rate, duration, requests, data, text, timeout, sweep, json, allow_remote } => {
-            parlance::loadgen::check_target(&url, allow_remote)?;
+        Command::Bench {
+            url, concurrency, rate, duration, requests, data, text, timeout, sweep, json, allow_remote, in_process, batch_size, model,
+        } => {
             let texts = match text {
                 Some(t) => vec![t],
                 None => {
@@ -236,6 +246,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     texts
                 }
             };
+            if in_process {
+                let report = parlance::loadgen::model_throughput(&model, &texts, batch_size.max(1), std::time::Duration::from_secs_f64(duration.max(0.1)))?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    println!("{report}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            parlance::loadgen::check_target(&url, allow_remote)?;
             let mode = match rate {
                 Some(r) if r > 0.0 => parlance::loadgen::Mode::Open { rate: r },
                 Some(_) => anyhow::bail!("--rate must be positive"),
