@@ -24,12 +24,12 @@ for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-s
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 wait = WebDriverWait(driver, 15)
 failures = []
+passed = []
 
 
 def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
+    (passed if cond else failures).append(what)
 
 
 def parse(text, lang_code, expect_intent, expect_entities):
@@ -67,4 +67,5 @@ finally:
     driver.quit()
 
 
+print(f"browser: {len(passed)} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)
