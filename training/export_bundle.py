@@ -361,7 +361,8 @@ def main():
                         f"pruned to {cfg.vocab_size} pieces) fine-tuned on MASSIVE 1.1 en-US + fr-FR, "
                         f"int8 ONNX."),
         "languages": ["en", "fr"],
-        "license": "MIT (weights) / CC BY 4.0 (MASSIVE attribution)",
+        "license": ("MIT (multilingual-e5-small weights, Parlance training code); trained on MASSIVE 1.1, "
+                    "CC BY 4.0 (Amazon): attribution in MODEL_CARD.md"),
         "max_length": meta["max_length"],
         "lowercase": True,
         "pad_id": pad_id,
@@ -371,7 +372,8 @@ def main():
         "outputs": {"intent_logits": "intent_logits", "slot_logits": "slot_logits"},
         "intents": intents,
         "slot_labels": slot_labels,
-        "metrics": metrics,
+        "metrics": {**{k: {kk: vv for kk, vv in v.items() if kk != "ece_uncalibrated"} for k, v in metrics.items()},
+                    "measured_by": "python training/export_bundle.py (the shipped model.onnx through onnxruntime)"},
     }
     with open(os.path.join(args.bundle, "parlance.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, ensure_ascii=False)
@@ -427,6 +429,15 @@ def write_card(args, manifest, rep, cfg):
                     f"{f32['exact_match']:.2%} | {f32['ece']:.2%} |")
     lat = rep["latency"]
     ch = rep["chosen"]
+    tg = {"en-US": (0.90, 0.79, 0.70), "fr-FR": (0.88, 0.73, 0.64)}
+    met, missed = [], []
+    for l in LOCALES:
+        i8 = rep["int8"][f"{l}.dev"]
+        for (k, name), t in zip((("intent_accuracy", "intent"), ("slot_f1", "slot F1"), ("exact_match", "exact match")), tg[l]):
+            (met if i8[k] >= t else missed).append(f"{name} {l} {i8[k]:.2%} (target {t:.0%})")
+        (met if i8["ece"] <= 0.03 else missed).append(f"ECE {l} {i8['ece']:.2%} (target ≤ 3 %)")
+    targets_text = ("Against the project's dev targets (int8): met: " + (", ".join(met) or "none") +
+                    "; not met: " + (", ".join(missed) or "none") + ".")
     variants_table = "\n".join(
         f"  * {c['variant']}: {c['latency_ms']:.2f} ms, {c['agree']:.2%}, {'yes' if c['padding_ok'] else 'no'}, "
         f"{c['size_mb']:.1f} MB" for c in rep["candidates"].values())
@@ -449,7 +460,9 @@ per `docs/bundle.md`.
   all special tokens and all single characters. The dev unknown-token rate is 0 % before and after.
 * Heads: intent = linear layer on the masked mean of the last hidden states; slots = linear layer on
   each token, read on the first sub-token of each word. Trained jointly (summed cross-entropies plus an
-  en/fr intent-consistency term on parallel utterances), word embeddings frozen.
+  en/fr intent-consistency term on parallel utterances), word embeddings frozen; two stages
+  (see `training/retrain.sh`): 4 epochs at learning rate 1e-4, then 2 epochs at 4e-5 from the best
+  stage-1 checkpoint, the best dev checkpoint kept.
 * Export: ONNX opset {args.opset}, dynamic batch and tokens. Quantisation ({ch['variant']}):
   {quant_text(ch)}
   The quantised model agrees with the fp32 PyTorch model on {ch['agree']:.2%} of dev intents and its
@@ -477,6 +490,8 @@ temperature scaling.
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
 
+{targets_text}
+
 ## Size and speed
 
 * `model.onnx` {mb:.1f} MB, `tokenizer.json` {tb:.1f} MB.
@@ -496,6 +511,10 @@ temperature scaling.
 * `audio_volume_other` never appears in dev and `cooking_query` has 4 training rows: these intents are
   unreliable. Rare slot types (few training spans) have low recall.
 * French dev is lower than English; a few identical texts carry two intents in the data.
+* Latency: {lat['median_ms']:.1f} ms for a 10-word request on one thread of this 2-core AVX2 machine (see above), above
+  the service's 3 ms budget for a 10-word parse. A 6-layer variant (`LAYERS=6`) should be ~25 % faster
+  (not measured with this quantisation) but was 1.3–1.5 points lower in intent accuracy after the same
+  4-epoch stage 1 (en/fr 87.3 / 85.5 against 88.8 / 86.8, fp32 dev).
 * Metrics are on dev, which was also used for model selection and calibration: expect slightly lower
   numbers on unseen data (MASSIVE test).
 
