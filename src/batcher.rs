@@ -30,7 +30,7 @@ pub struct BatchSettings {
 
 impl Default for BatchSettings {
     fn default() -> Self {
-        BatchSettings { max_batch_size: 32, max_batch_tokens: 2048, queue_capacity: 1024 }
+        BatchSettings { max_batch_size: 32, max_batch_tokens: 2048, queue_capacity: 128 }
     }
 }
 

@@ -48,7 +48,7 @@ pub struct ModelArgs {
     #[arg(long, env = "PARLANCE_MAX_BATCH_TOKENS", default_value_t = 2048)]
     pub max_batch_tokens: usize,
     /// Most texts waiting for the model; beyond it requests get 503 + Retry-After.
-    #[arg(long, env = "PARLANCE_QUEUE_CAPACITY", default_value_t = 1024)]
+    #[arg(long, env = "PARLANCE_QUEUE_CAPACITY", default_value_t = 128)]
     pub queue_capacity: usize,
     /// Longest text accepted, in characters.
     #[arg(long, env = "PARLANCE_MAX_TEXT_CHARS", default_value_t = 2000)]

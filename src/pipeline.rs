@@ -166,7 +166,20 @@ impl Parser {
             extra.pad_id = models[0].pad_id;
             models.push(extra);
         }
+        // Run the largest batch the queue can form once per session, so ONNX Runtime's arena is
+        // sized at start: steady-state memory is the idle memory, and the first full batch does
+        // not pay for allocation.
+        let n = batch.max_batch_size.max(1);
+        let width = bundle.manifest.max_length.min((batch.max_batch_tokens / n).max(2));
+        for m in &mut models {
+            let filler = vec![vec![m.pad_id; width]; n];
+            m.run(&filler).map_err(|e| BundleError {
+                path: path.to_path_buf(),
+                problems: vec![crate::bundle::Problem { file: crate::bundle::MODEL_FILE.into(), message: format!("warm-up batch failed: {e}") }],
+            })?;
+        }
         lang::warm_up();
+        entities::warm_up();
         let batcher = Batcher::spawn(&bundle.manifest.name, models, batch);
         Ok(Parser {
             manifest: bundle.manifest,
