@@ -221,9 +221,9 @@ impl Parser {
         Ok(())
     }
 
+    /// Only called by `parse_many`, after `check` has passed for every input.
     fn prepare(&self, input: ParseInput) -> Result<Prepared, ParseError> {
         let started = Instant::now();
-        self.check(&input)?;
         let language = match input.lang.as_deref().and_then(lang::normalize_tag) {
             Some(code) => DetectedLanguage { code, confidence: 1.0, source: "request" },
             None => lang::detect(&input.text),
