@@ -1,8 +1,12 @@
 # The two commands of the README: `make run` serves models/default, `make test` runs every test.
-.PHONY: setup run test build
+.PHONY: setup setup-test run test build
 
 setup:
 	./scripts/setup-ort.sh
+
+# Python for the tests that build models on the spot (onnx, tokenizers, onnxruntime, PyYAML; pinned)
+setup-test: setup-test
+	./scripts/setup-testenv.sh
 
 build: setup
 	cargo build --release --locked
@@ -10,6 +14,6 @@ build: setup
 run: build
 	./target/release/parlance serve $(ARGS)
 
-test: setup
+test: setup-test
 	cargo test --release --locked
 	./scripts/check-manifests.sh

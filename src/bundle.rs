@@ -2,6 +2,11 @@
 //!
 //! The contract is docs/bundle.md. Loading never half-succeeds: every problem found is collected
 //! with the file it concerns, and a bundle with any problem is refused as a whole.
+//!
+//! Two layouts load: a Parlance bundle (`parlance.json` beside the graph and tokenizer), and a
+//! Hugging Face sequence-classification export (`config.json` with `id2label`, a graph whose
+//! output is `logits`), which is served as an intent-only model with a manifest made from its
+//! config.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -16,17 +21,38 @@ use crate::model::{Model, SessionSettings};
 pub const MANIFEST_FILE: &str = "parlance.json";
 pub const MODEL_FILE: &str = "model.onnx";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// A Hugging Face export's model config (transformers' `config.json`).
+pub const HF_CONFIG_FILE: &str = "config.json";
+
+/// JSON Schema of `parlance.json` (draft 2020-12); `parlance validate --schema` prints it.
+pub const MANIFEST_SCHEMA: &str = include_str!("../docs/parlance.schema.json");
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GraphInputs {
     pub input_ids: String,
     pub attention_mask: String,
+    /// BERT-style segment ids; fed as zeros when the graph has this input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type_ids: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GraphOutputs {
     pub intent_logits: String,
-    pub slot_logits: String,
+    /// Absent for an intent-only model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_logits: Option<String>,
+}
+
+/// Which layout a bundle was read from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BundleFormat {
+    /// `parlance.json` + graph + tokenizer.
+    #[default]
+    Parlance,
+    /// A Hugging Face export: `config.json` + graph + tokenizer, intent only.
+    HuggingFace,
 }
 
 fn default_alignment() -> String {
@@ -59,11 +85,16 @@ pub struct Manifest {
     pub inputs: GraphInputs,
     pub outputs: GraphOutputs,
     pub intents: Vec<String>,
+    /// BIO labels, "O" first; empty for an intent-only model.
+    #[serde(default)]
     pub slot_labels: Vec<String>,
     /// Free-form: dev metrics as the bundle's author measured them.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metrics: serde_json::Value,
+    /// How the bundle was read (not a manifest field: set by the loader).
+    #[serde(default, skip_deserializing)]
+    pub format: BundleFormat,
 }
 
 /// One thing wrong with a bundle, and the file it is wrong in.
@@ -133,8 +164,14 @@ impl Manifest {
         if let Some(d) = first_duplicate(&self.intents) {
             out.push(format!("intent label {d:?} appears twice"));
         }
-        if self.slot_labels.first().map(String::as_str) != Some("O") {
-            out.push("slot_labels must start with \"O\"".into());
+        match (&self.outputs.slot_logits, self.slot_labels.len()) {
+            (Some(_), _) if self.slot_labels.first().map(String::as_str) != Some("O") => {
+                out.push("slot_labels must start with \"O\"".into())
+            }
+            (None, n) if n > 1 => out.push(format!(
+                "slot_labels lists {n} labels but outputs.slot_logits names no graph output for them"
+            )),
+            _ => {}
         }
         if let Some(d) = first_duplicate(&self.slot_labels) {
             out.push(format!("slot label {d:?} appears twice"));
@@ -146,6 +183,11 @@ impl Manifest {
             }
         }
         out
+    }
+
+    /// Whether the model tags slots (else it is intent-only).
+    pub fn has_slots(&self) -> bool {
+        self.outputs.slot_logits.is_some()
     }
 
     /// Slot types (without B-/I-), each once, in label order.
@@ -169,6 +211,141 @@ fn problem(file: &str, message: impl Into<String>) -> Problem {
     Problem { file: file.into(), message: message.into() }
 }
 
+/// The manifest checked against `MANIFEST_SCHEMA`: one message per violation, with its JSON path.
+pub fn schema_problems(manifest: &serde_json::Value) -> Vec<String> {
+    static VALIDATOR: std::sync::LazyLock<jsonschema::Validator> = std::sync::LazyLock::new(|| {
+        let schema: serde_json::Value = serde_json::from_str(MANIFEST_SCHEMA).expect("the bundled schema is JSON");
+        jsonschema::validator_for(&schema).expect("the bundled schema is valid")
+    });
+    VALIDATOR
+        .iter_errors(manifest)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            let at = if at.is_empty() { "(top level)".to_string() } else { at };
+            format!("schema: at {at}: {e}")
+        })
+        .collect()
+}
+
+/// Reads `parlance.json`: JSON syntax, then the schema, then the rules a schema cannot state.
+fn read_manifest(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifest> {
+    let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).ok()?;
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(problem(MANIFEST_FILE, format!("not JSON: {e}")));
+            return None;
+        }
+    };
+    let violations = schema_problems(&value);
+    if !violations.is_empty() {
+        problems.extend(violations.into_iter().map(|m| problem(MANIFEST_FILE, m)));
+        return None;
+    }
+    match serde_json::from_value::<Manifest>(value) {
+        Ok(m) => {
+            problems.extend(m.check().into_iter().map(|msg| problem(MANIFEST_FILE, msg)));
+            Some(m)
+        }
+        Err(e) => {
+            problems.push(problem(MANIFEST_FILE, format!("not a valid manifest: {e}")));
+            None
+        }
+    }
+}
+
+/// The parts of transformers' `config.json` that serving needs.
+#[derive(Deserialize)]
+struct HfConfig {
+    id2label: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
+    model_type: Option<String>,
+    #[serde(default)]
+    max_position_embeddings: Option<usize>,
+    #[serde(default)]
+    pad_token_id: Option<i64>,
+    #[serde(default)]
+    transformers_version: Option<String>,
+    #[serde(default, rename = "_name_or_path")]
+    name_or_path: Option<String>,
+}
+
+/// Longest input a Hugging Face export is fed: its position table, less RoBERTa's two reserved
+/// positions, and at most 512 (longer texts are not what intent classifiers are trained on).
+fn hf_max_length(config: &HfConfig) -> usize {
+    let reserved = match config.model_type.as_deref() {
+        Some("roberta" | "xlm-roberta" | "camembert") => 2,
+        _ => 0,
+    };
+    config.max_position_embeddings.map(|p| p.saturating_sub(reserved)).unwrap_or(512).clamp(2, 512)
+}
+
+/// A manifest for a Hugging Face sequence-classification export: labels from `id2label` (in id
+/// order), the graph names optimum uses, no slots.
+fn read_hf_config(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifest> {
+    let text = std::fs::read_to_string(dir.join(HF_CONFIG_FILE)).ok()?;
+    let config: HfConfig = match serde_json::from_str(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            problems.push(problem(HF_CONFIG_FILE, format!("not a transformers config: {e}")));
+            return None;
+        }
+    };
+    let Some(id2label) = config.id2label.as_ref().filter(|m| !m.is_empty()) else {
+        problems.push(problem(HF_CONFIG_FILE, "has no id2label: not a sequence-classification export"));
+        return None;
+    };
+    let mut intents = vec![String::new(); id2label.len()];
+    for (id, label) in id2label {
+        match id.parse::<usize>() {
+            Ok(i) if i < intents.len() => intents[i] = label.clone(),
+            _ => problems.push(problem(
+                HF_CONFIG_FILE,
+                format!("id2label key {id:?} is not an id in 0..{}", id2label.len()),
+            )),
+        }
+    }
+    let folder = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "hf-export".into());
+    let manifest = Manifest {
+        format_version: 1,
+        name,
+        version: config.transformers_version.as_ref().map(|v| format!("hf-{v}")).unwrap_or_else(|| "hf".into()),
+        description: Some(format!(
+            "Hugging Face sequence-classification export{} (intent only, no manifest)",
+            config.name_or_path.as_ref().filter(|n| !n.is_empty()).map(|n| format!(" of {n}")).unwrap_or_default()
+        )),
+        languages: crate::lang::SUPPORTED.iter().map(|l| l.to_string()).collect(),
+        license: None,
+        max_length: hf_max_length(&config),
+        lowercase: false, // the tokenizer's own normaliser does what the model was trained with
+        pad_id: config.pad_token_id,
+        slot_alignment: default_alignment(),
+        intent_temperature: 1.0,
+        inputs: GraphInputs {
+            input_ids: "input_ids".into(),
+            attention_mask: "attention_mask".into(),
+            token_type_ids: Some("token_type_ids".into()),
+        },
+        outputs: GraphOutputs { intent_logits: "logits".into(), slot_logits: None },
+        intents,
+        slot_labels: Vec::new(),
+        metrics: serde_json::Value::Null,
+        format: BundleFormat::HuggingFace,
+    };
+    problems.extend(manifest.check().into_iter().map(|msg| problem(HF_CONFIG_FILE, msg)));
+    Some(manifest)
+}
+
+/// Which layout a folder holds: a manifest wins; `config.json` alone means a Hugging Face export.
+pub fn detect_format(dir: &Path) -> BundleFormat {
+    if !dir.join(MANIFEST_FILE).is_file() && dir.join(HF_CONFIG_FILE).is_file() {
+        BundleFormat::HuggingFace
+    } else {
+        BundleFormat::Parlance
+    }
+}
+
 /// Reads and checks the manifest and tokenizer; returns what could be read and every problem.
 fn read_parts(dir: &Path) -> (Option<Manifest>, Option<Tokenizer>, Vec<Problem>) {
     let mut problems = Vec::new();
@@ -176,23 +353,21 @@ fn read_parts(dir: &Path) -> (Option<Manifest>, Option<Tokenizer>, Vec<Problem>)
         problems.push(problem(&dir.display().to_string(), "is not a directory"));
         return (None, None, problems);
     }
-    for f in [MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE] {
+    let format = detect_format(dir);
+    let description = match format {
+        BundleFormat::Parlance => MANIFEST_FILE,
+        BundleFormat::HuggingFace => HF_CONFIG_FILE,
+    };
+    for f in [description, MODEL_FILE, TOKENIZER_FILE] {
         if !dir.join(f).is_file() {
-            problems.push(problem(f, "missing"));
+            let hint = if f == MANIFEST_FILE { " (or a Hugging Face config.json with id2label)" } else { "" };
+            problems.push(problem(f, format!("missing{hint}")));
         }
     }
-    let manifest = std::fs::read_to_string(dir.join(MANIFEST_FILE))
-        .ok()
-        .and_then(|s| match serde_json::from_str::<Manifest>(&s) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                problems.push(problem(MANIFEST_FILE, format!("not a valid manifest: {e}")));
-                None
-            }
-        });
-    if let Some(m) = &manifest {
-        problems.extend(m.check().into_iter().map(|msg| problem(MANIFEST_FILE, msg)));
-    }
+    let manifest = match format {
+        BundleFormat::Parlance => read_manifest(dir, &mut problems),
+        BundleFormat::HuggingFace => read_hf_config(dir, &mut problems),
+    };
     let tokenizer = if dir.join(TOKENIZER_FILE).is_file() {
         match Tokenizer::from_file(dir.join(TOKENIZER_FILE)) {
             Ok(t) => Some(t),
@@ -204,6 +379,14 @@ fn read_parts(dir: &Path) -> (Option<Manifest>, Option<Tokenizer>, Vec<Problem>)
     } else {
         None
     };
+    if let (Some(m), Some(t)) = (&manifest, &tokenizer) {
+        // Ids the graph never saw would index past its embedding table at run time.
+        if let Some(pid) = m.pad_id {
+            if pid < 0 || pid as usize >= t.get_vocab_size(true) {
+                problems.push(problem(description, format!("pad_id {pid} is not in the tokenizer's vocabulary")));
+            }
+        }
+    }
     (manifest, tokenizer, problems)
 }
 

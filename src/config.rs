@@ -7,7 +7,8 @@ use clap::Args;
 
 use crate::batcher::BatchSettings;
 use crate::model::SessionSettings;
-use crate::pipeline::{Limits, Parser};
+use crate::pipeline::{Fallback, Limits, Parser};
+use crate::registry::{LoadSettings, ModelsConfig, Registry};
 
 /// The bundle served when none is named: `models/default` under the working directory, else the
 /// one in the checkout this binary was built from.
@@ -26,9 +27,19 @@ pub fn available_cores() -> usize {
 
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// Model bundle folder (docs/bundle.md). Default: models/default.
+    /// Model bundle folder (docs/bundle.md), or a Hugging Face export. Default: models/default.
     #[arg(long, env = "PARLANCE_MODEL")]
     pub model: Option<PathBuf>,
+    /// Several named models, a default and language routes, from a TOML file (README, "Several
+    /// models"). Instead of --model.
+    #[arg(long, env = "PARLANCE_MODELS_CONFIG", conflicts_with = "model")]
+    pub models_config: Option<PathBuf>,
+    /// Below this top intent confidence the intent becomes `nlu_fallback` (0 = off). For --model.
+    #[arg(long, env = "PARLANCE_FALLBACK_THRESHOLD", default_value_t = 0.0)]
+    pub fallback_threshold: f32,
+    /// Below this gap between the top two intent confidences, likewise (0 = off). For --model.
+    #[arg(long, env = "PARLANCE_AMBIGUITY_MARGIN", default_value_t = 0.0)]
+    pub ambiguity_margin: f32,
     /// Threads per ONNX Runtime session (intra-op). Default: cores / inference workers.
     #[arg(long, env = "PARLANCE_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
@@ -84,8 +95,37 @@ impl ModelArgs {
         Limits { max_text_chars: self.max_text_chars.max(1), max_batch_texts: self.max_batch_texts.max(1) }
     }
 
-    /// Loads the bundle and starts the inference workers.
+    pub fn fallback(&self) -> anyhow::Result<Fallback> {
+        let f = Fallback { threshold: self.fallback_threshold, ambiguity_margin: self.ambiguity_margin };
+        f.check().map_err(anyhow::Error::msg)?;
+        Ok(f)
+    }
+
+    /// Loads the bundle and starts the inference workers (one model, "default").
     pub fn load(&self) -> anyhow::Result<Parser> {
-        Ok(Parser::load(self.model_path(), &self.session(), self.batch(), self.inference_workers, self.limits())?)
+        let parser = Parser::load(self.model_path(), &self.session(), self.batch(), self.inference_workers, self.limits())?;
+        Ok(parser.with_fallback(self.fallback()?))
+    }
+
+    /// The models to serve: the config file's, or the one bundle as "default".
+    pub fn models(&self) -> anyhow::Result<ModelsConfig> {
+        match &self.models_config {
+            Some(file) => ModelsConfig::read(file),
+            None => Ok(ModelsConfig::single(self.model_path(), self.fallback()?)),
+        }
+    }
+
+    pub fn load_settings(&self) -> LoadSettings {
+        LoadSettings {
+            session: self.session(),
+            batch: self.batch(),
+            workers: self.inference_workers.max(1),
+            limits: self.limits(),
+        }
+    }
+
+    /// Loads every model to serve.
+    pub fn load_registry(&self) -> anyhow::Result<Registry> {
+        Registry::load(self.models()?, self.load_settings())
     }
 }

@@ -20,6 +20,9 @@ pub struct DetectedLanguage {
     pub source: &'static str,
 }
 
+/// The languages Parlance detects (and so can route on).
+pub const SUPPORTED: [&str; 2] = ["en", "fr"];
+
 fn detector() -> &'static LanguageDetector {
     static D: OnceLock<LanguageDetector> = OnceLock::new();
     D.get_or_init(|| LanguageDetectorBuilder::from_languages(&[Language::English, Language::French]).build())

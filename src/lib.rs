@@ -1,7 +1,8 @@
 //! Parlance: French/English natural-language understanding as a service.
 //!
-//! The path of a request: `http` (routes, bodies, errors) → `pipeline` (text → words → language →
-//! tokens → `batcher` queue → `model` → `decode`) → response. `bundle` loads and checks a model
+//! The path of a request: `http` (routes, bodies, errors) → `registry` (which model: by name, by
+//! language, or the default) → `pipeline` (text → words → language → tokens → `batcher` queue →
+//! `model` → `decode`) → response. `bundle` loads and checks a model
 //! bundle; `runtime` finds ONNX Runtime; `eval` scores a bundle through the same pipeline.
 
 pub mod batcher;
@@ -17,5 +18,6 @@ pub mod merge;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod registry;
 pub mod runtime;
 pub mod text;

@@ -148,8 +148,14 @@ enum Command {
     },
     /// Check a bundle and print every problem found.
     Validate {
-        /// Bundle folder. Default: models/default.
+        /// Bundle folder (a Parlance bundle or a Hugging Face export). Default: models/default.
         path: Option<PathBuf>,
+        /// Print the JSON Schema of parlance.json and exit.
+        #[arg(long)]
+        schema: bool,
+        /// Print the problems as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -200,7 +206,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Parse { text, lang, reference_time, timezone, model } => {
             let parser = model.load()?;
-            let input = ParseInput { text, lang, reference_time, timezone, dimensions: None };
+            let input = ParseInput { text, lang, reference_time, timezone, ..Default::default() };
             let result = runtime()?.block_on(parser.parse(input))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(ExitCode::SUCCESS)
@@ -291,18 +297,47 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { path } => {
+        Command::Validate { path, schema, json } => {
+            if schema {
+                print!("{}", parlance::bundle::MANIFEST_SCHEMA);
+                return Ok(ExitCode::SUCCESS);
+            }
             let path = path.unwrap_or_else(parlance::config::default_model_path);
             let problems = Bundle::validate(&path);
-            if problems.is_empty() {
-                println!("{}: valid bundle", path.display());
-                Ok(ExitCode::SUCCESS)
+            if json {
+                let format = parlance::bundle::detect_format(&path);
+                let out = serde_json::json!({"path": path, "format": format, "valid": problems.is_empty(), "problems": problems});
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else if problems.is_empty() {
+                let kind = match parlance::bundle::detect_format(&path) {
+                    parlance::bundle::BundleFormat::Parlance => "Parlance bundle",
+                    parlance::bundle::BundleFormat::HuggingFace => "Hugging Face export (intent only)",
+                };
+                println!("{}: valid {kind}", path.display());
             } else {
                 for p in &problems {
                     println!("{}: {p}", path.display());
                 }
                 println!("{} problem(s)", problems.len());
-                Ok(ExitCode::from(1))
+            }
+            Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    }
+}
+
+/// Reloads every model on each SIGHUP, for as long as the server runs.
+async fn reload_on_sighup(models: std::sync::Arc<parlance::registry::Registry>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /admin/models/{{name}}/reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reloading every model");
+        for (name, outcome) in models.reload_all().await {
+            match outcome {
+                Ok(generation) => tracing::info!(model = %name, generation, "reloaded"),
+                Err(e) => tracing::warn!(model = %name, error = %e, "reload refused"),
             }
         }
     }
@@ -336,10 +371,13 @@ fn serve(
         security.admin_key_file.as_deref(),
     )?;
     let lib = parlance::runtime::init()?;
-    let path = model.model_path();
+    let bundles = match &model.models_config {
+        Some(file) => format!("models config {}", file.display()),
+        None => model.model_path().display().to_string(),
+    };
     let session = model.session();
     tracing::info!(
-        bundle = %path.display(),
+        models = %bundles,
         onnxruntime = %lib.display(),
         host = %host, port, http_workers,
         inference_workers = model.inference_workers,
@@ -355,10 +393,13 @@ fn serve(
         cors_origins = ?security.cors_origins,
         "starting parlance"
     );
-    let parser = model.load()?;
-    tracing::info!(model = %parser.manifest().name, version = %parser.manifest().version,
-        intents = parser.manifest().intents.len(), slot_labels = parser.manifest().slot_labels.len(), "model loaded");
-    let state = AppState::with_security(parser, max_body_bytes, keys, security.cors_origins.clone());
+    let models = std::sync::Arc::new(model.load_registry()?);
+    for summary in models.summaries() {
+        tracing::info!(model = %summary.id, bundle = %summary.name, version = %summary.version, format = ?summary.format,
+            intents = summary.intents, slot_types = summary.slot_types.len(), default = summary.default,
+            routes = ?summary.routes, path = %summary.path, "model loaded");
+    }
+    let state = AppState::with_models(models.clone(), max_body_bytes, keys, security.cors_origins.clone());
     let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
     let sys = actix_web::rt::System::new();
     sys.block_on(async move {
@@ -375,6 +416,7 @@ fn serve(
         }
         let server = server.run();
         let handle = server.handle();
+        actix_web::rt::spawn(reload_on_sighup(models));
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
             state.ready.store(false, std::sync::atomic::Ordering::SeqCst);

@@ -1,7 +1,8 @@
 //! Prometheus metrics, served as text at `GET /metrics`.
 //!
 //! One process-wide registry: HTTP requests by route and status, their latency, the queue depth,
-//! batch sizes, and where a parse spends its time (tokenise, queue, inference), per model.
+//! batch sizes, and where a parse spends its time (tokenise, queue, inference), per model; fallbacks,
+//! reloads and which bundle each model name serves.
 
 use std::sync::LazyLock;
 
@@ -19,6 +20,9 @@ pub struct Metrics {
     pub tokenize_seconds: HistogramVec,
     pub queue_seconds: HistogramVec,
     pub inference_seconds: HistogramVec,
+    pub fallbacks: IntCounterVec,
+    pub reloads: IntCounterVec,
+    pub model_info: IntGaugeVec,
 }
 
 /// 50 µs to ~26 s, doubling.
@@ -55,6 +59,18 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         .expect("metric"),
         inference_seconds: register_histogram_vec_with_registry!(
             "inference_seconds", "Time of one graph run (a whole batch)", &["model"], latency_buckets(), r
+        )
+        .expect("metric"),
+        fallbacks: register_int_counter_vec_with_registry!(
+            "fallbacks_total", "Parses turned into nlu_fallback, by model and reason", &["model", "reason"], r
+        )
+        .expect("metric"),
+        reloads: register_int_counter_vec_with_registry!(
+            "model_reloads_total", "Model reloads, by model and outcome (ok, refused)", &["model", "outcome"], r
+        )
+        .expect("metric"),
+        model_info: register_int_gauge_vec_with_registry!(
+            "model_info", "1 for the bundle each model name serves now", &["model", "bundle", "version"], r
         )
         .expect("metric"),
         registry: r,

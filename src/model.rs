@@ -35,7 +35,8 @@ impl Default for SessionSettings {
 pub struct ModelOutput {
     /// [batch, intents]
     pub intent_logits: Array2<f32>,
-    /// [batch, tokens, slot labels]; rows past an item's own length are padding.
+    /// [batch, tokens, slot labels]; rows past an item's own length are padding. An intent-only
+    /// model gives [batch, tokens, 0].
     pub slot_logits: Array3<f32>,
 }
 
@@ -43,8 +44,10 @@ pub struct Model {
     session: Session,
     input_ids: String,
     attention_mask: String,
+    /// Fed as zeros (one segment) when the graph takes it.
+    token_type_ids: Option<String>,
     intent_output: String,
-    slot_output: String,
+    slot_output: Option<String>,
     n_intents: usize,
     n_slot_labels: usize,
     pub pad_id: i64,
@@ -75,7 +78,17 @@ impl Model {
             .map_err(|e| vec![format!("ONNX Runtime cannot load the graph: {e}")])?;
 
         let mut problems = Vec::new();
-        for name in [&manifest.inputs.input_ids, &manifest.inputs.attention_mask] {
+        let has_input = |name: &str| session.inputs().iter().any(|i| i.name() == name);
+        // A Hugging Face export may or may not take segment ids (BERT does, RoBERTa does not).
+        let token_type_ids = manifest.inputs.token_type_ids.clone().filter(|n| {
+            manifest.format != crate::bundle::BundleFormat::HuggingFace || has_input(n)
+        });
+        let wanted: Vec<&String> =
+            [Some(&manifest.inputs.input_ids), Some(&manifest.inputs.attention_mask), token_type_ids.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect();
+        for name in &wanted {
             match session.inputs().iter().find(|i| i.name() == name.as_str()) {
                 None => problems.push(format!("graph has no input {name:?} named in the manifest")),
                 Some(i) if i.dtype().tensor_type() != Some(TensorElementType::Int64) => {
@@ -85,17 +98,20 @@ impl Model {
             }
         }
         for i in session.inputs() {
-            if i.name() != manifest.inputs.input_ids && i.name() != manifest.inputs.attention_mask {
+            if !wanted.iter().any(|w| w.as_str() == i.name()) {
                 problems.push(format!("graph input {:?} is not in the manifest's inputs", i.name()));
             }
         }
-        let checks = [
-            (&manifest.outputs.intent_logits, manifest.intents.len(), 2usize, "intents"),
-            (&manifest.outputs.slot_logits, manifest.slot_labels.len(), 3usize, "slot_labels"),
-        ];
+        let mut checks = vec![(&manifest.outputs.intent_logits, manifest.intents.len(), 2usize, "intents")];
+        if let Some(slot) = &manifest.outputs.slot_logits {
+            checks.push((slot, manifest.slot_labels.len(), 3usize, "slot_labels"));
+        }
         for (name, labels, rank, what) in checks {
             match session.outputs().iter().find(|o| o.name() == name.as_str()) {
-                None => problems.push(format!("graph has no output {name:?} named in the manifest")),
+                None => {
+                    let found: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+                    problems.push(format!("graph has no output {name:?} named in the manifest (it has {found:?})"))
+                }
                 Some(o) => {
                     if o.dtype().tensor_type() != Some(TensorElementType::Float32) {
                         problems.push(format!("output {name:?} is {:?}, expected a float32 tensor", o.dtype()));
@@ -108,7 +124,8 @@ impl Model {
                     if let Some(d) = fixed_last_dim(o) {
                         if d as usize != labels {
                             problems.push(format!(
-                                "output {name:?} gives {d} scores but the manifest lists {labels} {what}"
+                                "output {name:?} gives {d} scores but the {} lists {labels} {what}",
+                                if manifest.format == crate::bundle::BundleFormat::HuggingFace { "config's id2label" } else { "manifest" }
                             ));
                         }
                     }
@@ -122,10 +139,11 @@ impl Model {
             session,
             input_ids: manifest.inputs.input_ids.clone(),
             attention_mask: manifest.inputs.attention_mask.clone(),
+            token_type_ids,
             intent_output: manifest.outputs.intent_logits.clone(),
             slot_output: manifest.outputs.slot_logits.clone(),
             n_intents: manifest.intents.len(),
-            n_slot_labels: manifest.slot_labels.len(),
+            n_slot_labels: if manifest.has_slots() { manifest.slot_labels.len() } else { 0 },
             pad_id: 0,
         })
     }
@@ -142,22 +160,28 @@ impl Model {
                 mask[[r, c]] = 1;
             }
         }
+        let segments = self.token_type_ids.is_some().then(|| Array2::<i64>::zeros((batch, width)));
         let ids = Tensor::from_array(ids).map_err(|e| e.to_string())?;
         let mask = Tensor::from_array(mask).map_err(|e| e.to_string())?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_ids.as_str() => ids, self.attention_mask.as_str() => mask])
-            .map_err(|e| e.to_string())?;
+        let mut inputs = ort::inputs![self.input_ids.as_str() => ids, self.attention_mask.as_str() => mask];
+        if let (Some(name), Some(seg)) = (&self.token_type_ids, segments) {
+            inputs.push((name.as_str().into(), Tensor::from_array(seg).map_err(|e| e.to_string())?.into()));
+        }
+        let outputs = self.session.run(inputs).map_err(|e| e.to_string())?;
         let intent = outputs
             .get(&self.intent_output)
             .ok_or("intent output missing")?
             .try_extract_array::<f32>()
             .map_err(|e| e.to_string())?;
-        let slots = outputs
-            .get(&self.slot_output)
-            .ok_or("slot output missing")?
-            .try_extract_array::<f32>()
-            .map_err(|e| e.to_string())?;
+        let slots = match &self.slot_output {
+            Some(name) => outputs
+                .get(name)
+                .ok_or("slot output missing")?
+                .try_extract_array::<f32>()
+                .map_err(|e| e.to_string())?
+                .into_owned(),
+            None => ndarray::ArrayD::zeros(vec![batch, width, 0]),
+        };
         if intent.shape() != [batch, self.n_intents] {
             return Err(format!(
                 "intent output has shape {:?}, expected [{batch}, {}] (batch, intents in the manifest)",
@@ -173,7 +197,7 @@ impl Model {
             ));
         }
         let intent_logits = intent.into_dimensionality().map_err(|e| e.to_string())?.to_owned();
-        let slot_logits = slots.into_dimensionality().map_err(|e| e.to_string())?.to_owned();
+        let slot_logits = slots.into_dimensionality().map_err(|e| e.to_string())?;
         Ok(ModelOutput { intent_logits, slot_logits })
     }
 }

@@ -72,8 +72,51 @@ pub struct Entity {
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ModelRef {
+    /// The name the model is served under (`/v1/models/{id}`); "default" for a lone model.
+    pub id: String,
+    /// The bundle's own name and version.
     pub name: String,
     pub version: String,
+}
+
+/// The intent a low-confidence or ambiguous parse gets, as Rasa's FallbackClassifier names it.
+pub const FALLBACK_INTENT: &str = "nlu_fallback";
+
+/// When a parse becomes `nlu_fallback`. Both are off (0) by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    /// Below this top-1 confidence the intent is `nlu_fallback`; its confidence is this threshold
+    /// (as in Rasa).
+    #[serde(default)]
+    pub threshold: f32,
+    /// Below this gap between the top-1 and top-2 confidences, likewise.
+    #[serde(default)]
+    pub ambiguity_margin: f32,
+}
+
+impl Fallback {
+    pub fn check(&self) -> Result<(), String> {
+        for (name, v) in [("fallback threshold", self.threshold), ("ambiguity margin", self.ambiguity_margin)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{name} {v} is outside 0..=1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Why a ranking falls back, if it does.
+    pub fn reason(&self, ranking: &[IntentScore]) -> Option<&'static str> {
+        let top = ranking.first()?.confidence;
+        let second = ranking.get(1).map_or(0.0, |s| s.confidence);
+        if top < self.threshold {
+            Some("low_confidence")
+        } else if top - second < self.ambiguity_margin {
+            Some("ambiguous")
+        } else {
+            None
+        }
+    }
 }
 
 /// Where the time of one parse went.
@@ -90,7 +133,12 @@ pub struct ParseResult {
     pub text: String,
     pub language: DetectedLanguage,
     pub intent: IntentScore,
+    /// Highest first. After a fallback, `nlu_fallback` comes first and the model's own ranking follows.
     pub intent_ranking: Vec<IntentScore>,
+    /// Set when the intent is `nlu_fallback`: "low_confidence" or "ambiguous".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub fallback_reason: Option<&'static str>,
     pub entities: Vec<Entity>,
     pub model: ModelRef,
     #[serde(skip)]
@@ -124,6 +172,8 @@ pub struct ParseInput {
     pub timezone: Option<String>,
     /// Built-in dimensions wanted (names as `entities::Dimension::name`); `None` = all, empty = none.
     pub dimensions: Option<Vec<String>>,
+    /// The language as already detected upstream (by language routing), so it is not done twice.
+    pub detected: Option<DetectedLanguage>,
 }
 
 impl ParseInput {
@@ -135,15 +185,31 @@ impl ParseInput {
 /// The shared, read-only half of the pipeline plus a handle on the batch queue.
 #[derive(Clone)]
 pub struct Parser {
+    /// The name this model is served under; labels its metrics.
+    id: Arc<str>,
     manifest: Arc<Manifest>,
     tokenizer: Arc<Tokenizer>,
     batcher: Batcher,
     limits: Arc<Limits>,
+    fallback: Fallback,
 }
 
 impl Parser {
-    /// Loads a bundle and starts `workers` inference workers on it.
+    /// Loads a bundle as "default" and starts `workers` inference workers on it.
     pub fn load(
+        path: impl AsRef<std::path::Path>,
+        session: &SessionSettings,
+        batch: BatchSettings,
+        workers: usize,
+        limits: Limits,
+    ) -> Result<Parser, BundleError> {
+        Parser::load_as("default", path, session, batch, workers, limits)
+    }
+
+    /// Loads a bundle to be served under `id`, checks it, warms every session up with the largest
+    /// batch, and starts `workers` inference workers on it.
+    pub fn load_as(
+        id: &str,
         path: impl AsRef<std::path::Path>,
         session: &SessionSettings,
         batch: BatchSettings,
@@ -180,13 +246,30 @@ impl Parser {
         }
         lang::warm_up();
         entities::warm_up();
-        let batcher = Batcher::spawn(&bundle.manifest.name, models, batch);
+        let batcher = Batcher::spawn(id, models, batch);
         Ok(Parser {
+            id: id.into(),
             manifest: bundle.manifest,
             tokenizer: bundle.tokenizer,
             batcher,
             limits: Arc::new(limits),
+            fallback: Fallback::default(),
         })
+    }
+
+    /// The same parser with a fallback policy.
+    pub fn with_fallback(mut self, fallback: Fallback) -> Parser {
+        self.fallback = fallback;
+        self
+    }
+
+    pub fn fallback(&self) -> &Fallback {
+        &self.fallback
+    }
+
+    /// The name this model is served under.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -222,11 +305,12 @@ impl Parser {
     }
 
     /// Only called by `parse_many`, after `check` has passed for every input.
-    fn prepare(&self, input: ParseInput) -> Result<Prepared, ParseError> {
+    fn prepare(&self, mut input: ParseInput) -> Result<Prepared, ParseError> {
         let started = Instant::now();
-        let language = match input.lang.as_deref().and_then(lang::normalize_tag) {
-            Some(code) => DetectedLanguage { code, confidence: 1.0, source: "request" },
-            None => lang::detect(&input.text),
+        let language = match (input.lang.as_deref().and_then(lang::normalize_tag), input.detected.take()) {
+            (Some(code), _) => DetectedLanguage { code, confidence: 1.0, source: "request" },
+            (None, Some(detected)) => detected,
+            (None, None) => lang::detect(&input.text),
         };
         let words = text::words(&input.text, self.manifest.lowercase);
         let norms: Vec<&str> = words.iter().map(|w| w.norm.as_str()).collect();
@@ -295,10 +379,16 @@ impl Parser {
     fn finish(&self, p: Prepared, out: JobOutput) -> ParseResult {
         let m = &self.manifest;
         let metrics = &crate::metrics::METRICS;
-        metrics.tokenize_seconds.with_label_values(&[&m.name]).observe(p.tokenize.as_secs_f64());
-        metrics.queue_seconds.with_label_values(&[&m.name]).observe(out.queued.as_secs_f64());
+        metrics.tokenize_seconds.with_label_values(&[&self.id]).observe(p.tokenize.as_secs_f64());
+        metrics.queue_seconds.with_label_values(&[&self.id]).observe(out.queued.as_secs_f64());
         let probs = decode::softmax(&out.intent_logits, m.intent_temperature);
-        let intent_ranking = decode::rank_intents(&probs, &m.intents, RANKING_SIZE);
+        let mut intent_ranking = decode::rank_intents(&probs, &m.intents, RANKING_SIZE);
+        let fallback_reason = self.fallback.reason(&intent_ranking);
+        if let Some(reason) = fallback_reason {
+            metrics.fallbacks.with_label_values(&[&self.id, reason]).inc();
+            let score = IntentScore { name: FALLBACK_INTENT.into(), confidence: self.fallback.threshold };
+            intent_ranking.insert(0, score);
+        }
         let tags: Vec<Option<(usize, f32)>> = p
             .first_token
             .iter()
@@ -331,8 +421,9 @@ impl Parser {
             language: p.language,
             intent: intent_ranking[0].clone(),
             intent_ranking,
+            fallback_reason,
             entities,
-            model: ModelRef { name: m.name.clone(), version: m.version.clone() },
+            model: ModelRef { id: self.id.to_string(), name: m.name.clone(), version: m.version.clone() },
             timings: Timings {
                 tokenize: p.tokenize,
                 queue: out.queued,

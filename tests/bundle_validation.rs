@@ -64,7 +64,12 @@ fn manifest_errors_name_the_manifest() {
     let dir = fixture_copy();
     std::fs::write(dir.path().join("parlance.json"), r#"{"name": "x"}"#).unwrap();
     let p = problems(dir.path());
-    assert!(p.iter().any(|s| s.starts_with("parlance.json: not a valid manifest")), "{p:?}");
+    // the schema names each missing field
+    for field in ["format_version", "version", "languages", "max_length", "inputs", "outputs", "intents"] {
+        assert!(p.iter().any(|s| s.starts_with("parlance.json: schema:") && s.contains(&format!("\"{field}\""))), "{field}: {p:?}");
+    }
+    std::fs::write(dir.path().join("parlance.json"), "{not json").unwrap();
+    assert!(problems(dir.path()).iter().any(|s| s.starts_with("parlance.json: not JSON")));
     let dir = fixture_copy();
     std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
     assert!(problems(dir.path()).iter().any(|s| s == "tokenizer.json: missing"));

@@ -54,7 +54,7 @@ async fn parse_returns_intent_ranking_entities_and_model() {
     assert_eq!(v["intent"]["name"], "alarm_set");
     assert!(v["intent"]["confidence"].as_f64().unwrap() > 0.5);
     assert_eq!(v["intent_ranking"].as_array().unwrap().len(), 4);
-    assert_eq!(v["model"], json!({"name": "parlance-tiny", "version": "0.0.1"}));
+    assert_eq!(v["model"], json!({"id": "default", "name": "parlance-tiny", "version": "0.0.1"}));
     let e = &v["entities"][0];
     assert_eq!((e["entity"].as_str(), e["start"].as_u64(), e["end"].as_u64()), (Some("time"), Some(15), Some(26)));
     assert_eq!((e["text"].as_str(), e["source"].as_str()), (Some("sept heures"), Some("model")));

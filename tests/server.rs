@@ -2,76 +2,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::server::{get, post, raw, start};
+
 use serde_json::Value;
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary on a free port of the loopback and waits for its "listening on" line.
-fn start(bundle: &std::path::Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_parlance"))
-        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--max-body-bytes", "65536"])
-        .arg("--model")
-        .arg(bundle)
-        .args(extra)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("parlance binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
-        if let Some(i) = line.find("listening on http://") {
-            break line[i + "listening on http://".len()..].trim().to_string();
-        }
-    };
-    // keep draining the log so the server never blocks on a full pipe
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr }
-}
-
-/// Sends raw bytes as one HTTP/1.1 request and returns (status, body).
-fn raw(addr: &str, request: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request).unwrap();
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf); // server closes (Connection: close) or resets after an error
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-fn post(addr: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-    let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(body);
-    raw(addr, &req)
-}
-
-fn get(addr: &str, path: &str) -> (u16, String) {
-    raw(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-}
 
 #[test]
 fn malformed_and_oversized_bursts_get_4xx_json_and_service_continues() {

@@ -33,8 +33,32 @@ pub enum ApiError {
     NotReady,
     #[error("a valid API key is required (Authorization: Bearer KEY, X-API-Key, or ?token=)")]
     Unauthorized,
+    #[error("unknown model {0:?}; GET /v1/models lists the served ones")]
+    UnknownModel(String),
+    /// A reload onto a bundle that failed its checks; the old model keeps serving.
+    #[error("{message}")]
+    BundleRefused { message: String, problems: Vec<crate::bundle::Problem> },
+    #[error("{0}")]
+    ReloadConflict(String),
+    #[error("{0}")]
+    ReloadFailed(String),
     #[error(transparent)]
     Parse(#[from] ParseError),
+}
+
+impl From<crate::registry::ReloadError> for ApiError {
+    fn from(e: crate::registry::ReloadError) -> Self {
+        use crate::registry::ReloadError;
+        match e {
+            ReloadError::UnknownModel(n) => ApiError::UnknownModel(n),
+            ReloadError::Refused(b) => ApiError::BundleRefused {
+                message: format!("bundle {} refused; the model in service is unchanged", b.path.display()),
+                problems: b.problems,
+            },
+            ReloadError::Conflict(m) => ApiError::ReloadConflict(m),
+            ReloadError::Failed(m) => ApiError::ReloadFailed(m),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -46,6 +70,8 @@ struct Body<'a> {
 struct Detail<'a> {
     code: &'a str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<&'a [crate::bundle::Problem]>,
 }
 
 impl ApiError {
@@ -63,6 +89,10 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotReady => "not_ready",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::UnknownModel(_) => "unknown_model",
+            ApiError::BundleRefused { .. } => "invalid_bundle",
+            ApiError::ReloadConflict(_) => "reload_conflict",
+            ApiError::ReloadFailed(_) => "reload_failed",
             ApiError::Parse(ParseError::EmptyText) => "empty_text",
             ApiError::Parse(ParseError::TextTooLong { .. }) => "text_too_long",
             ApiError::Parse(ParseError::UnsupportedLanguage(..)) => "unsupported_language",
@@ -87,6 +117,10 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::UnknownModel(_) => StatusCode::NOT_FOUND,
+            ApiError::BundleRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ReloadConflict(_) => StatusCode::CONFLICT,
+            ApiError::ReloadFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Parse(ParseError::EmptyText) => StatusCode::BAD_REQUEST,
             ApiError::Parse(ParseError::TextTooLong { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Parse(ParseError::UnsupportedLanguage(..)) => StatusCode::BAD_REQUEST,
@@ -106,7 +140,11 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized) {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(Body { error: Detail { code: self.code(), message: self.to_string() } })
+        let problems = match self {
+            ApiError::BundleRefused { problems, .. } => Some(problems.as_slice()),
+            _ => None,
+        };
+        res.json(Body { error: Detail { code: self.code(), message: self.to_string(), problems } })
     }
 }
 

@@ -22,6 +22,7 @@ pub use error::ApiError;
 use types::*;
 
 use crate::pipeline::{ParseResult, Parser};
+use crate::registry::{Registry, Served};
 
 /// The errors any parse route can answer.
 #[derive(utoipa::IntoResponses)]
@@ -45,7 +46,8 @@ enum ParseErrors {
 
 /// What every handler can reach.
 pub struct AppState {
-    pub parser: Parser,
+    /// The served models (one, "default", unless a models config names several).
+    pub models: Arc<Registry>,
     /// False while starting and while draining on shutdown.
     pub ready: AtomicBool,
     /// Largest request body accepted, in bytes.
@@ -61,7 +63,16 @@ impl AppState {
     }
 
     pub fn with_security(parser: Parser, max_body_bytes: usize, keys: auth::Keys, cors_origins: Vec<String>) -> Arc<AppState> {
-        Arc::new(AppState { parser, ready: AtomicBool::new(true), max_body_bytes, keys, cors_origins })
+        AppState::with_models(Arc::new(Registry::single(parser)), max_body_bytes, keys, cors_origins)
+    }
+
+    pub fn with_models(models: Arc<Registry>, max_body_bytes: usize, keys: auth::Keys, cors_origins: Vec<String>) -> Arc<AppState> {
+        Arc::new(AppState { models, ready: AtomicBool::new(true), max_body_bytes, keys, cors_origins })
+    }
+
+    /// The model named in a path, now.
+    fn model(&self, name: &str) -> Result<Arc<Served>, ApiError> {
+        self.models.get(name).ok_or_else(|| ApiError::UnknownModel(name.to_string()))
     }
 }
 
@@ -91,6 +102,11 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(resource("/v1/parse/batch", POST, web::post().to(parse_batch)))
                 .service(resource("/model/parse", POST, web::post().to(rasa_parse)))
                 .service(resource("/v1/model", GET, web::get().to(model_info)))
+                .service(resource("/v1/models", GET, web::get().to(models_list)))
+                .service(resource("/v1/models/{name}", GET, web::get().to(named_model_info)))
+                .service(resource("/v1/models/{name}/parse", POST, web::post().to(named_parse)))
+                .service(resource("/v1/models/{name}/parse/batch", POST, web::post().to(named_parse_batch)))
+                .service(resource("/admin/models/{name}/reload", POST, web::post().to(reload)))
                 .service(resource("/health/live", GET, web::get().to(live)))
                 .service(resource("/health/ready", GET, web::get().to(ready)))
                 .service(resource("/metrics", GET, web::get().to(metrics)))
@@ -160,8 +176,12 @@ async fn observe(
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let name = &state.parser.manifest().name;
-    crate::metrics::METRICS.queue_depth.with_label_values(&[name]).set(state.parser.batcher().queue_depth() as i64);
+    for name in state.models.names() {
+        if let Some(served) = state.models.get(name) {
+            let depth = served.parser.batcher().queue_depth() as i64;
+            crate::metrics::METRICS.queue_depth.with_label_values(&[name]).set(depth);
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::metrics::render())
@@ -237,57 +257,161 @@ fn server_timing(results: &[ParseResult], total: Instant) -> String {
     )
 }
 
-/// Parse one text: intent, ranking, entities, language.
+/// Parse one text: intent, ranking, entities, language. Goes to the model routed for the text's
+/// language when routes are configured, else to the default model.
 #[utoipa::path(post, path = "/v1/parse", tag = "parse", request_body = ParseRequest,
     responses((status = 200, body = ParseResult), ParseErrors), security((), ("api_key" = [])))]
 async fn parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let body: ParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
-    let result = state.parser.parse(body.options.input(body.text)).await?;
+    let mut input = body.options.input(body.text);
+    let served = state.models.route(&mut input);
+    let result = served.parser.parse(input).await?;
     let timing = server_timing(std::slice::from_ref(&result), started);
     Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(result))
 }
 
-/// Parse several texts; one result per text, in order.
-#[utoipa::path(post, path = "/v1/parse/batch", tag = "parse", request_body = BatchRequest,
-    responses((status = 200, body = BatchResponse), ParseErrors), security((), ("api_key" = [])))]
-async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let started = Instant::now();
-    let body: BatchRequest = read_json(&req, payload, state.max_body_bytes).await?;
-    let max = state.parser.limits().max_batch_texts;
+/// A batch request's texts, checked against the limits.
+fn batch_inputs(body: BatchRequest, parser: &Parser) -> Result<Vec<crate::pipeline::ParseInput>, ApiError> {
+    let max = parser.limits().max_batch_texts;
     if body.texts.is_empty() {
         return Err(ApiError::EmptyBatch);
     }
     if body.texts.len() > max {
         return Err(ApiError::BatchTooLarge(body.texts.len(), max));
     }
-    let inputs = body.texts.into_iter().map(|text| body.options.input(text)).collect();
-    let results = state.parser.parse_many(inputs).await?;
+    Ok(body.texts.into_iter().map(|text| body.options.input(text)).collect())
+}
+
+/// Parse several texts; one result per text, in order. Each text is routed as `/v1/parse` would.
+#[utoipa::path(post, path = "/v1/parse/batch", tag = "parse", request_body = BatchRequest,
+    responses((status = 200, body = BatchResponse), ParseErrors), security((), ("api_key" = [])))]
+async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let body: BatchRequest = read_json(&req, payload, state.max_body_bytes).await?;
+    let inputs = batch_inputs(body, &state.models.default_model().parser)?;
+    let results = state.models.parse_routed(inputs).await?;
     let timing = server_timing(&results, started);
     Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(BatchResponse { results }))
 }
 
-/// Rasa NLU's parse endpoint, with Rasa's request and response shapes.
+/// Rasa NLU's parse endpoint, with Rasa's request and response shapes; routed as `/v1/parse`.
 #[utoipa::path(post, path = "/model/parse", tag = "rasa", request_body = RasaParseRequest,
     responses((status = 200, body = RasaParseResult), ParseErrors), security((), ("api_key" = [])))]
 async fn rasa_parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let body: RasaParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
-    let result = state.parser.parse(body.options.input(body.text)).await?;
+    let mut input = body.options.input(body.text);
+    let served = state.models.route(&mut input);
+    let result = served.parser.parse(input).await?;
     Ok(HttpResponse::Ok().json(RasaParseResult::from(result)))
 }
 
-/// The served model: manifest, labels, limits.
-#[utoipa::path(get, path = "/v1/model", tag = "model",
-    responses((status = 200, body = ModelInfo), (status = 401, body = ErrorBody)), security((), ("api_key" = [])))]
-async fn model_info(state: web::Data<AppState>) -> HttpResponse {
-    let p = &state.parser;
+/// Parse one text with the model served under `name`.
+#[utoipa::path(post, path = "/v1/models/{name}/parse", tag = "models", request_body = ParseRequest,
+    params(("name" = String, Path, description = "A model name from GET /v1/models")),
+    responses((status = 200, body = ParseResult), (status = 404, description = "unknown_model", body = ErrorBody), ParseErrors),
+    security((), ("api_key" = [])))]
+async fn named_parse(
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let served = state.model(&name)?;
+    let body: ParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
+    let result = served.parser.parse(body.options.input(body.text)).await?;
+    let timing = server_timing(std::slice::from_ref(&result), started);
+    Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(result))
+}
+
+/// Parse several texts with the model served under `name`.
+#[utoipa::path(post, path = "/v1/models/{name}/parse/batch", tag = "models", request_body = BatchRequest,
+    params(("name" = String, Path, description = "A model name from GET /v1/models")),
+    responses((status = 200, body = BatchResponse), (status = 404, description = "unknown_model", body = ErrorBody), ParseErrors),
+    security((), ("api_key" = [])))]
+async fn named_parse_batch(
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let served = state.model(&name)?;
+    let body: BatchRequest = read_json(&req, payload, state.max_body_bytes).await?;
+    let results = served.parser.parse_many(batch_inputs(body, &served.parser)?).await?;
+    let timing = server_timing(&results, started);
+    Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(BatchResponse { results }))
+}
+
+fn model_info_of(served: &Served, max_body_bytes: usize) -> HttpResponse {
+    let p = &served.parser;
     HttpResponse::Ok().json(ModelInfo {
         manifest: p.manifest(),
         slot_types: p.manifest().slot_types(),
         limits: p.limits(),
         batching: p.batcher().settings(),
-        max_body_bytes: state.max_body_bytes,
+        fallback: p.fallback(),
+        max_body_bytes,
     })
+}
+
+/// The default model: manifest, labels, limits.
+#[utoipa::path(get, path = "/v1/model", tag = "model",
+    responses((status = 200, body = ModelInfo), (status = 401, body = ErrorBody)), security((), ("api_key" = [])))]
+async fn model_info(state: web::Data<AppState>) -> HttpResponse {
+    model_info_of(&state.models.default_model(), state.max_body_bytes)
+}
+
+/// The model served under `name`: manifest, labels, limits.
+#[utoipa::path(get, path = "/v1/models/{name}", tag = "models",
+    params(("name" = String, Path, description = "A model name from GET /v1/models")),
+    responses((status = 200, body = ModelInfo), (status = 404, description = "unknown_model", body = ErrorBody),
+        (status = 401, body = ErrorBody)), security((), ("api_key" = [])))]
+async fn named_model_info(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let served = state.model(&name)?;
+    Ok(model_info_of(&served, state.max_body_bytes))
+}
+
+/// Every served model: name, bundle, languages, routes, fallback, when it was loaded.
+#[utoipa::path(get, path = "/v1/models", tag = "models",
+    responses((status = 200, body = ModelList), (status = 401, body = ErrorBody)), security((), ("api_key" = [])))]
+async fn models_list(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(ModelList { default: state.models.default_name().to_string(), models: state.models.summaries() })
+}
+
+/// Loads the model's bundle again (or the one at `path`) beside the one serving, checks it, warms
+/// it up and swaps it in; requests in flight finish on the old one. A bundle with any problem is
+/// refused (422, every problem listed) and the old model keeps serving. Needs the admin key.
+#[utoipa::path(post, path = "/admin/models/{name}/reload", tag = "admin", request_body(content = Option<ReloadRequest>),
+    params(("name" = String, Path, description = "A model name from GET /v1/models")),
+    responses((status = 200, body = ReloadResult),
+        (status = 401, description = "unauthorized: no admin key configured, or not given", body = ErrorBody),
+        (status = 404, description = "unknown_model", body = ErrorBody),
+        (status = 409, description = "reload_conflict: a language route would lose its language", body = ErrorBody),
+        (status = 422, description = "invalid_bundle (with problems), invalid_request", body = ErrorBody)),
+    security(("admin_key" = [])))]
+async fn reload(
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    state.model(&name)?;
+    // The body is optional: no body (or an empty one) reloads from the model's current path.
+    let body = payload.to_bytes_limited(state.max_body_bytes).await.map_err(|_| ApiError::PayloadTooLarge(state.max_body_bytes))?
+        .map_err(|e| ApiError::MalformedJson(format!("cannot read body: {e}")))?;
+    let request: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReloadRequest::default()
+    } else {
+        check_content_type(req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
+        decode_json(&body)?
+    };
+    let path = request.path.filter(|p| !p.trim().is_empty()).map(std::path::PathBuf::from);
+    state.models.reload(&name, path).await?;
+    let model = state.models.summary(&name).ok_or_else(|| ApiError::UnknownModel(name.to_string()))?;
+    Ok(HttpResponse::Ok().json(ReloadResult { model, took_ms: started.elapsed().as_secs_f64() * 1000.0 }))
 }
 
 /// The playground page: one file, compiled into the binary, no external assets (the CSP says so).
@@ -316,12 +440,14 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !state.ready.load(Ordering::Relaxed) {
         return Err(ApiError::NotReady);
     }
+    let served = state.models.default_model();
     Ok(HttpResponse::Ok().json(Health {
         status: "ready".into(),
         model: Some(crate::pipeline::ModelRef {
-            name: state.parser.manifest().name.clone(),
-            version: state.parser.manifest().version.clone(),
+            id: state.models.default_name().to_string(),
+            name: served.parser.manifest().name.clone(),
+            version: served.parser.manifest().version.clone(),
         }),
-        queue_depth: Some(state.parser.batcher().queue_depth()),
+        queue_depth: Some(state.models.names().filter_map(|n| state.models.get(n)).map(|s| s.parser.batcher().queue_depth()).sum()),
     }))
 }

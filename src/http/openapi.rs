@@ -9,13 +9,16 @@ use utoipa::{Modify, OpenApi};
     info(title = "Parlance", description = "French/English natural-language understanding: intents, slots and entities."),
     paths(
         super::parse, super::parse_batch, super::rasa_parse, super::model_info,
+        super::models_list, super::named_model_info, super::named_parse, super::named_parse_batch, super::reload,
         super::live, super::ready, super::metrics, super::playground
     ),
     modifiers(&Security),
     tags(
         (name = "parse", description = "Parse texts"),
         (name = "rasa", description = "Rasa NLU compatible"),
-        (name = "model", description = "The served model"),
+        (name = "model", description = "The default model"),
+        (name = "models", description = "Several named models"),
+        (name = "admin", description = "Model reloads (admin key)"),
         (name = "health", description = "Probes"),
         (name = "operations", description = "Metrics and the playground page"),
     )
@@ -29,6 +32,7 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
         components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme("admin_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
     }
 }
 
@@ -37,10 +41,24 @@ impl Modify for Security {
 /// accepts (schemathesis checks both ways in CI).
 pub async fn serve(state: actix_web::web::Data<super::AppState>) -> HttpResponse {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
-    let limits = state.parser.limits();
-    let languages = &state.parser.manifest().languages;
+    let served = state.models.default_model();
+    let limits = served.parser.limits();
+    let languages = &served.parser.manifest().languages;
     if let Some(schemas) = doc.pointer_mut("/components/schemas") {
         walk(schemas, &mut |props| constrain(props, limits, languages));
+    }
+    // A model name in a path is one of the served ones.
+    let names: Vec<&str> = state.models.names().collect();
+    if let Some(paths) = doc.pointer_mut("/paths").and_then(|p| p.as_object_mut()) {
+        for item in paths.values_mut() {
+            for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                for param in op.get_mut("parameters").and_then(|p| p.as_array_mut()).into_iter().flatten() {
+                    if param["name"] == "name" && param["in"] == "path" {
+                        param["schema"] = serde_json::json!({"type": "string", "enum": names});
+                    }
+                }
+            }
+        }
     }
     HttpResponse::Ok().json(doc)
 }

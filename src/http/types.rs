@@ -33,6 +33,7 @@ impl ParseOptions {
             reference_time: self.reference_time.clone(),
             timezone: self.timezone.clone(),
             dimensions: self.dimensions.clone(),
+            detected: None,
         }
     }
 }
@@ -143,6 +144,7 @@ pub struct ModelInfo<'a> {
     pub slot_types: Vec<String>,
     pub limits: &'a Limits,
     pub batching: &'a BatchSettings,
+    pub fallback: &'a crate::pipeline::Fallback,
     pub max_body_bytes: usize,
 }
 
@@ -157,6 +159,42 @@ pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `empty_text`, `overloaded`.
     pub code: String,
     pub message: String,
+    /// `invalid_bundle` only: every problem found, with its file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<BundleProblem>>,
+}
+
+/// One thing wrong with a bundle.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BundleProblem {
+    pub file: String,
+    pub message: String,
+}
+
+/// `GET /v1/models`
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ModelList {
+    /// The model `/v1/parse` uses when no language route applies.
+    pub default: String,
+    pub models: Vec<crate::registry::ModelSummary>,
+}
+
+/// `POST /admin/models/{name}/reload`; the body is optional.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadRequest {
+    /// Load this bundle folder (on the server) instead of the model's current path; it becomes the
+    /// model's path.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// A reload that went through.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReloadResult {
+    pub model: crate::registry::ModelSummary,
+    /// Time to load, check and warm the new bundle up, in milliseconds.
+    pub took_ms: f64,
 }
 
 /// `GET /health/live`, `GET /health/ready`

@@ -1,0 +1,503 @@
+//! The served models: several named bundles at once, a default, optional routing by language, and
+//! reloads that swap a model without dropping a request.
+//!
+//! Each name holds an `ArcSwap` of the parser now serving it. A request takes a snapshot (an
+//! `Arc`) and keeps it to the end, so a reload never changes a model under a request: the new
+//! bundle is loaded beside the old one, checked and warmed up, then swapped in atomically; the old
+//! one's inference workers finish what they hold and stop when the last request using it is done.
+//! A bundle that fails any check is refused and the old one keeps serving.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+
+use crate::batcher::BatchSettings;
+use crate::bundle::BundleError;
+use crate::lang;
+use crate::model::SessionSettings;
+use crate::pipeline::{Fallback, Limits, ParseError, ParseInput, ParseResult, Parser};
+
+/// How every model is loaded (the `serve` flags); the same for reloads.
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    pub session: SessionSettings,
+    pub batch: BatchSettings,
+    pub workers: usize,
+    pub limits: Limits,
+}
+
+/// One model in the config file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// URL-safe name: letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// Bundle folder; relative paths are relative to the config file.
+    pub path: PathBuf,
+    /// Fallback policy (`pipeline::Fallback`): below this top-1 confidence → `nlu_fallback`.
+    #[serde(default)]
+    pub threshold: f32,
+    /// Below this top-1 minus top-2 gap → `nlu_fallback`.
+    #[serde(default)]
+    pub ambiguity_margin: f32,
+}
+
+impl ModelSpec {
+    pub fn new(name: &str, path: PathBuf, fallback: Fallback) -> ModelSpec {
+        ModelSpec { name: name.into(), path, threshold: fallback.threshold, ambiguity_margin: fallback.ambiguity_margin }
+    }
+
+    pub fn fallback(&self) -> Fallback {
+        Fallback { threshold: self.threshold, ambiguity_margin: self.ambiguity_margin }
+    }
+}
+
+/// The models config file (TOML), e.g.
+///
+/// ```toml
+/// default = "general"
+/// [routes]          # optional: detected (or requested) language -> model
+/// fr = "general-fr"
+/// [[models]]
+/// name = "general"
+/// path = "models/default"
+/// threshold = 0.3          # optional fallback policy
+/// ambiguity_margin = 0.05
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// The model `/v1/parse` uses when no route applies; default: the first listed.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// Language code ("fr", "en") → model name.
+    #[serde(default)]
+    pub routes: BTreeMap<String, String>,
+    pub models: Vec<ModelSpec>,
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+impl ModelsConfig {
+    /// Reads a config file; relative bundle paths become relative to the file's folder.
+    pub fn read(path: &Path) -> anyhow::Result<ModelsConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let mut config: ModelsConfig =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for m in &mut config.models {
+            if m.path.is_relative() {
+                m.path = base.join(&m.path);
+            }
+        }
+        config.check().map_err(|problems| anyhow::anyhow!("{}: {}", path.display(), problems.join("; ")))?;
+        Ok(config)
+    }
+
+    /// One model, served as "default" (what `serve --model` means).
+    pub fn single(path: PathBuf, fallback: Fallback) -> ModelsConfig {
+        ModelsConfig {
+            default: None,
+            routes: BTreeMap::new(),
+            models: vec![ModelSpec::new("default", path, fallback)],
+        }
+    }
+
+    /// Every problem with names, routes and fallback settings (the bundles are checked at load).
+    pub fn check(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if self.models.is_empty() {
+            problems.push("no [[models]] listed".to_string());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for m in &self.models {
+            if !valid_name(&m.name) {
+                problems.push(format!("model name {:?} must be 1-64 letters, digits, '-', '_' or '.'", m.name));
+            }
+            if !seen.insert(m.name.as_str()) {
+                problems.push(format!("model name {:?} is listed twice", m.name));
+            }
+            if let Err(e) = m.fallback().check() {
+                problems.push(format!("model {:?}: {e}", m.name));
+            }
+        }
+        let known = |n: &str| self.models.iter().any(|m| m.name == n);
+        if let Some(d) = &self.default {
+            if !known(d) {
+                problems.push(format!("default {d:?} is not a listed model"));
+            }
+        }
+        for (language, model) in &self.routes {
+            if !lang::SUPPORTED.contains(&language.as_str()) {
+                problems.push(format!("route {language:?}: languages are {}", lang::SUPPORTED.join(", ")));
+            }
+            if !known(model) {
+                problems.push(format!("route {language:?} goes to {model:?}, which is not a listed model"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// What one name serves now.
+pub struct Served {
+    pub parser: Parser,
+    /// The bundle folder it was loaded from.
+    pub path: PathBuf,
+    pub loaded_at: SystemTime,
+    /// 1 for the first load, +1 per successful reload.
+    pub generation: u64,
+}
+
+struct Entry {
+    spec: Mutex<ModelSpec>,
+    current: ArcSwap<Served>,
+    /// One reload of a name at a time; a second waits for the first.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// One line of `GET /v1/models`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ModelSummary {
+    /// The name it is served under.
+    pub id: String,
+    /// The bundle's own name and version.
+    pub name: String,
+    pub version: String,
+    /// "parlance" or "hugging_face".
+    pub format: crate::bundle::BundleFormat,
+    pub languages: Vec<String>,
+    pub intents: usize,
+    /// Slot types; empty for an intent-only model.
+    pub slot_types: Vec<String>,
+    pub default: bool,
+    /// Languages routed to it.
+    pub routes: Vec<String>,
+    pub fallback: Fallback,
+    pub path: String,
+    /// RFC 3339.
+    pub loaded_at: String,
+    pub generation: u64,
+}
+
+/// Why a reload did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("unknown model {0:?}")]
+    UnknownModel(String),
+    #[error("{0}")]
+    Refused(BundleError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("reload failed: {0}")]
+    Failed(String),
+}
+
+pub struct Registry {
+    entries: BTreeMap<String, Entry>,
+    default: String,
+    routes: BTreeMap<String, String>,
+    settings: LoadSettings,
+}
+
+fn load_parser(spec: &ModelSpec, settings: &LoadSettings) -> Result<Parser, BundleError> {
+    let parser = Parser::load_as(
+        &spec.name,
+        &spec.path,
+        &settings.session,
+        settings.batch.clone(),
+        settings.workers,
+        settings.limits.clone(),
+    )?;
+    Ok(parser.with_fallback(spec.fallback()))
+}
+
+fn publish_info(parser: &Parser, previous: Option<&Parser>) {
+    let g = &crate::metrics::METRICS.model_info;
+    if let Some(p) = previous {
+        let _ = g.remove_label_values(&[p.id(), &p.manifest().name, &p.manifest().version]);
+    }
+    g.with_label_values(&[parser.id(), &parser.manifest().name, &parser.manifest().version]).set(1);
+}
+
+impl Registry {
+    /// Loads every model of a config; the first bundle that fails stops the start, naming the model.
+    pub fn load(config: ModelsConfig, settings: LoadSettings) -> anyhow::Result<Registry> {
+        config.check().map_err(|p| anyhow::anyhow!("models config: {}", p.join("; ")))?;
+        let mut parsers = Vec::new();
+        for spec in &config.models {
+            let parser = load_parser(spec, &settings).map_err(|e| anyhow::anyhow!("model {:?}: {e}", spec.name))?;
+            parsers.push(parser);
+        }
+        Registry::from_parsers(config, parsers, settings)
+    }
+
+    /// Builds a registry from parsers already loaded, in the order of `config.models`.
+    pub fn from_parsers(config: ModelsConfig, parsers: Vec<Parser>, settings: LoadSettings) -> anyhow::Result<Registry> {
+        config.check().map_err(|p| anyhow::anyhow!("models config: {}", p.join("; ")))?;
+        anyhow::ensure!(parsers.len() == config.models.len(), "one parser per model");
+        for (language, name) in &config.routes {
+            let i = config.models.iter().position(|m| &m.name == name).expect("checked");
+            anyhow::ensure!(
+                parsers[i].manifest().languages.contains(language),
+                "route {language:?} goes to {name:?}, whose bundle serves {}",
+                parsers[i].manifest().languages.join(", ")
+            );
+        }
+        let default = config.default.clone().unwrap_or_else(|| config.models[0].name.clone());
+        let mut entries = BTreeMap::new();
+        for (spec, parser) in config.models.into_iter().zip(parsers) {
+            publish_info(&parser, None);
+            let served = Served { parser, path: spec.path.clone(), loaded_at: SystemTime::now(), generation: 1 };
+            let entry = Entry {
+                spec: Mutex::new(spec.clone()),
+                current: ArcSwap::from_pointee(served),
+                reloading: tokio::sync::Mutex::new(()),
+            };
+            entries.insert(spec.name, entry);
+        }
+        Ok(Registry { entries, default, routes: config.routes, settings })
+    }
+
+    /// A registry of one parser, served as its id (tests and embedding).
+    pub fn single(parser: Parser) -> Registry {
+        let spec = ModelSpec::new(parser.id(), PathBuf::new(), *parser.fallback());
+        let config = ModelsConfig { default: None, routes: BTreeMap::new(), models: vec![spec] };
+        let settings = LoadSettings {
+            session: SessionSettings::default(),
+            batch: parser.batcher().settings().clone(),
+            workers: 1,
+            limits: parser.limits().clone(),
+        };
+        Registry::from_parsers(config, vec![parser], settings).expect("a lone parser makes a valid registry")
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The model served under `name` now.
+    pub fn get(&self, name: &str) -> Option<Arc<Served>> {
+        self.entries.get(name).map(|e| e.current.load_full())
+    }
+
+    pub fn default_name(&self) -> &str {
+        &self.default
+    }
+
+    /// The default model now.
+    pub fn default_model(&self) -> Arc<Served> {
+        self.get(&self.default).expect("the default is a listed model")
+    }
+
+    /// The model for a request without a model name: by language when routes are set (detecting
+    /// it here, once, when the request does not say), else the default.
+    pub fn route(&self, input: &mut ParseInput) -> Arc<Served> {
+        if self.routes.is_empty() {
+            return self.default_model();
+        }
+        let code = match input.lang.as_deref().and_then(lang::normalize_tag) {
+            Some(code) => code,
+            None => {
+                let detected = lang::detect(&input.text);
+                let code = detected.code.clone();
+                input.detected = Some(detected);
+                code
+            }
+        };
+        self.routes.get(&code).and_then(|name| self.get(name)).unwrap_or_else(|| self.default_model())
+    }
+
+    /// Parses texts that may route to different models; results in input order. Every input is
+    /// checked by its model before any is queued.
+    pub async fn parse_routed(&self, inputs: Vec<ParseInput>) -> Result<Vec<ParseResult>, ParseError> {
+        let mut groups: Vec<(Arc<Served>, Vec<usize>, Vec<ParseInput>)> = Vec::new();
+        for (i, mut input) in inputs.into_iter().enumerate() {
+            let served = self.route(&mut input);
+            served.parser.check(&input)?;
+            match groups.iter_mut().find(|(s, _, _)| Arc::ptr_eq(s, &served)) {
+                Some((_, idx, items)) => {
+                    idx.push(i);
+                    items.push(input);
+                }
+                None => groups.push((served, vec![i], vec![input])),
+            }
+        }
+        let n = groups.iter().map(|g| g.1.len()).sum();
+        let runs = groups.iter_mut().map(|(s, _, items)| s.parser.parse_many(std::mem::take(items)));
+        let outputs = futures_util::future::join_all(runs).await;
+        let mut results: Vec<Option<ParseResult>> = (0..n).map(|_| None).collect();
+        for ((_, idx, _), out) in groups.iter().zip(outputs) {
+            for (i, r) in idx.iter().zip(out?) {
+                results[*i] = Some(r);
+            }
+        }
+        Ok(results.into_iter().map(|r| r.expect("every input has a result")).collect())
+    }
+
+    /// What `GET /v1/models` lists.
+    pub fn summaries(&self) -> Vec<ModelSummary> {
+        self.entries.keys().filter_map(|n| self.summary(n)).collect()
+    }
+
+    pub fn summary(&self, name: &str) -> Option<ModelSummary> {
+        let served = self.get(name)?;
+        let m = served.parser.manifest();
+        let loaded: chrono::DateTime<chrono::Utc> = served.loaded_at.into();
+        Some(ModelSummary {
+            id: name.to_string(),
+            name: m.name.clone(),
+            version: m.version.clone(),
+            format: m.format,
+            languages: m.languages.clone(),
+            intents: m.intents.len(),
+            slot_types: m.slot_types(),
+            default: name == self.default,
+            routes: self.routes.iter().filter(|(_, n)| n.as_str() == name).map(|(l, _)| l.clone()).collect(),
+            fallback: *served.parser.fallback(),
+            path: served.path.display().to_string(),
+            loaded_at: loaded.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            generation: served.generation,
+        })
+    }
+
+    /// Loads `name`'s bundle again (from `path` when given, which then becomes its path), beside
+    /// the one serving; swaps it in only when it loaded, passed every check and warmed up.
+    pub async fn reload(&self, name: &str, path: Option<PathBuf>) -> Result<Arc<Served>, ReloadError> {
+        let entry = self.entries.get(name).ok_or_else(|| ReloadError::UnknownModel(name.to_string()))?;
+        let _one_at_a_time = entry.reloading.lock().await;
+        let mut spec = entry.spec.lock().expect("spec lock").clone();
+        if let Some(p) = path {
+            spec.path = p;
+        }
+        let settings = self.settings.clone();
+        let load_spec = spec.clone();
+        // Loading builds ONNX Runtime sessions and runs the warm-up batch: blocking work, kept off
+        // the HTTP workers.
+        let loaded = tokio::task::spawn_blocking(move || load_parser(&load_spec, &settings))
+            .await
+            .map_err(|e| ReloadError::Failed(e.to_string()));
+        let outcome = |ok: bool| {
+            let label = if ok { "ok" } else { "refused" };
+            crate::metrics::METRICS.reloads.with_label_values(&[name, label]).inc();
+        };
+        let parser = match loaded {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                outcome(false);
+                return Err(ReloadError::Refused(e));
+            }
+            Err(e) => {
+                outcome(false);
+                return Err(e);
+            }
+        };
+        // A route must keep going to a model that serves its language.
+        for (language, routed) in &self.routes {
+            if routed == name && !parser.manifest().languages.contains(language) {
+                outcome(false);
+                return Err(ReloadError::Conflict(format!(
+                    "language {language:?} is routed to {name:?} but the new bundle serves {}",
+                    parser.manifest().languages.join(", ")
+                )));
+            }
+        }
+        let previous = entry.current.load_full();
+        publish_info(&parser, Some(&previous.parser));
+        let served =
+            Arc::new(Served { parser, path: spec.path.clone(), loaded_at: SystemTime::now(), generation: previous.generation + 1 });
+        entry.current.store(served.clone());
+        *entry.spec.lock().expect("spec lock") = spec;
+        outcome(true);
+        tracing::info!(model = name, bundle = %served.parser.manifest().name, version = %served.parser.manifest().version,
+            generation = served.generation, "model reloaded");
+        Ok(served)
+    }
+
+    /// Reloads every model from its path (SIGHUP). Returns (name, outcome) per model.
+    pub async fn reload_all(&self) -> Vec<(String, Result<u64, String>)> {
+        let mut out = Vec::new();
+        for name in self.entries.keys() {
+            let r = self.reload(name, None).await.map(|s| s.generation).map_err(|e| e.to_string());
+            if let Err(e) = &r {
+                tracing::warn!(model = %name, error = %e, "reload refused; the old model keeps serving");
+            }
+            out.push((name.clone(), r));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Result<ModelsConfig, String> {
+        let c: ModelsConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.check().map_err(|p| p.join("; "))?;
+        Ok(c)
+    }
+
+    #[test]
+    fn config_reads_models_routes_and_fallback() {
+        let c = config(
+            r#"
+            default = "b"
+            routes = { fr = "a" }
+            [[models]]
+            name = "a"
+            path = "x"
+            threshold = 0.4
+            [[models]]
+            name = "b"
+            path = "y"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.models[0].fallback().threshold, 0.4);
+        assert_eq!(c.routes["fr"], "a");
+        assert_eq!(c.default.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn config_problems_are_all_reported() {
+        let e = config(
+            r#"
+            default = "nope"
+            routes = { de = "a", fr = "ghost" }
+            [[models]]
+            name = "a/b"
+            path = "x"
+            threshold = 2.0
+            [[models]]
+            name = "a/b"
+            path = "y"
+            "#,
+        )
+        .unwrap_err();
+        for part in ["\"a/b\" must be", "listed twice", "outside 0..=1", "default \"nope\"", "route \"de\"", "\"ghost\""] {
+            assert!(e.contains(part), "{part} not in {e}");
+        }
+        assert!(config("models = []").unwrap_err().contains("no [[models]]"));
+        assert!(config("[[models]]\nname = \"a\"\npath = \"x\"\ncolour = 1").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("models.toml");
+        std::fs::write(&file, "[[models]]\nname = \"m\"\npath = \"bundles/m\"\n").unwrap();
+        let c = ModelsConfig::read(&file).unwrap();
+        assert_eq!(c.models[0].path, dir.path().join("bundles/m"));
+    }
+}
