@@ -1,18 +1,24 @@
-//! `parlance eval`: scores a bundle on MASSIVE-format jsonl through the same pipeline the server uses.
+//! `parlance eval`: scores a bundle on MASSIVE-format jsonl or Rasa NLU YAML through the same
+//! pipeline the server uses.
 //!
 //! Slot F1 is span-level micro F1 as seqeval computes it: a predicted span counts only when its type
 //! and both boundaries match a gold span. Exact match needs the intent and the whole set of spans.
+//! Besides the scores, a [`Report`] holds the most confused intent pairs, a reliability table of the
+//! intent confidence, the gold intents and slot types the model does not know (they count as
+//! misses), and optionally the latency of single parses. `eval_report` renders it (text, Markdown,
+//! SVG).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
 use std::path::Path;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{ParseInput, Parser};
+use crate::pipeline::{ModelRef, ParseInput, Parser};
 
 /// One labelled utterance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Example {
     pub locale: String,
     pub text: String,
@@ -71,6 +77,16 @@ pub fn read_massive(path: &Path) -> anyhow::Result<Vec<Example>> {
     Ok(out)
 }
 
+/// Reads labelled examples by extension: `.yml`/`.yaml` is Rasa NLU YAML (`crate::rasa`, locale =
+/// file stem), anything else MASSIVE jsonl.
+pub fn read_examples(path: &Path) -> anyhow::Result<Vec<Example>> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("yml" | "yaml") => crate::rasa::read_rasa_nlu(path),
+        _ => read_massive(path),
+    }
+}
+
 /// Counts for one group of examples (a locale, or everything).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Scores {
@@ -82,7 +98,11 @@ pub struct Scores {
     pub exact_match: f64,
     /// Expected calibration error of the intent confidence, 15 equal-width bins.
     pub ece: f64,
+    /// Share of `language_examples` whose detected language is the locale's.
     pub language_accuracy: f64,
+    /// Examples whose locale names a language of the model ("fr-FR", "en"); a Rasa file's locale
+    /// (its file stem) usually names none, and then language accuracy is not measured.
+    pub language_examples: usize,
     #[serde(skip)]
     tally: Tally,
 }
@@ -96,6 +116,7 @@ struct Tally {
     pred: usize,
     gold: usize,
     lang_ok: usize,
+    lang_n: usize,
     /// (confidence, correct) per example, for calibration.
     conf: Vec<(f32, bool)>,
 }
@@ -103,6 +124,8 @@ struct Tally {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IntentScores {
     pub support: usize,
+    /// Whether the model has this intent at all (a Rasa file may hold intents it never learnt).
+    pub known: bool,
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
@@ -112,12 +135,90 @@ pub struct IntentScores {
     predicted: usize,
 }
 
+/// A gold intent and what the model said instead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfusedPair {
+    pub gold: String,
+    pub predicted: String,
+    pub count: usize,
+    /// `count` / the gold intent's support.
+    pub share_of_gold: f64,
+}
+
+/// One equal-width bin of intent confidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReliabilityBin {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: usize,
+    /// `None` for an empty bin.
+    pub mean_confidence: Option<f64>,
+    pub accuracy: Option<f64>,
+    /// mean confidence − accuracy: positive is over-confident.
+    pub gap: Option<f64>,
+}
+
+/// Gold labels the model cannot produce, with how often each occurs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UnknownLabels {
+    /// Examples (for intents) or spans (for slot types) carrying one.
+    pub count: usize,
+    pub names: BTreeMap<String, usize>,
+}
+
+/// Single-text `Parser::parse` calls, one at a time, in process: what a bot sees for one message
+/// (tokenisation, queue, one model run, decoding, built-in entities), without HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Latency {
+    pub samples: usize,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// How many confused pairs a report lists, and the bins of its reliability table.
+pub const TOP_CONFUSED: usize = 10;
+pub const RELIABILITY_BINS: usize = 10;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub model: ModelRef,
+    /// The data files, as the caller names them (empty when the caller did not say).
+    pub data: Vec<String>,
     pub overall: Scores,
     pub per_locale: BTreeMap<String, Scores>,
     pub per_intent: BTreeMap<String, IntentScores>,
+    /// Gold → predicted counts, every pair seen (the diagonal included).
+    pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
+    /// The most frequent wrong (gold, predicted) pairs, most frequent first, at most `TOP_CONFUSED`.
+    pub confused_pairs: Vec<ConfusedPair>,
+    /// `RELIABILITY_BINS` equal-width bins of the intent confidence over every example.
+    pub reliability: Vec<ReliabilityBin>,
+    /// Gold intents the model does not know; their examples count as misses.
+    pub unknown_intents: UnknownLabels,
+    /// Gold slot types the model has no label for; their spans count as misses.
+    pub unknown_slot_types: UnknownLabels,
+    /// `None` when not measured (`latency_samples` = 0).
+    pub latency: Option<Latency>,
+    /// Seconds of the accuracy pass.
     pub seconds: f64,
+}
+
+/// How `evaluate_with` runs.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Texts sent to the pipeline at once in the accuracy pass.
+    pub chunk: usize,
+    /// Examples timed one at a time after the accuracy pass (0: no latency measurement).
+    pub latency_samples: usize,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions { chunk: 64, latency_samples: 200 }
+    }
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -148,8 +249,69 @@ pub fn expected_calibration_error(conf: &[(f32, bool)], bins: usize) -> f64 {
         .sum()
 }
 
+/// Reliability table over equal-width confidence bins (the binning of
+/// [`expected_calibration_error`]: bin = ⌊confidence × bins⌋, 1.0 in the last). Empty bins are kept.
+pub fn reliability_table(conf: &[(f32, bool)], bins: usize) -> Vec<ReliabilityBin> {
+    let bins = bins.max(1);
+    let mut sum_conf = vec![0.0f64; bins];
+    let mut ok = vec![0usize; bins];
+    let mut count = vec![0usize; bins];
+    for &(c, right) in conf {
+        let b = ((c as f64 * bins as f64) as usize).min(bins - 1);
+        sum_conf[b] += c as f64;
+        ok[b] += right as usize;
+        count[b] += 1;
+    }
+    (0..bins)
+        .map(|b| {
+            let (mean, acc) = if count[b] == 0 {
+                (None, None)
+            } else {
+                (Some(sum_conf[b] / count[b] as f64), Some(ok[b] as f64 / count[b] as f64))
+            };
+            ReliabilityBin {
+                lower: b as f64 / bins as f64,
+                upper: (b + 1) as f64 / bins as f64,
+                count: count[b],
+                mean_confidence: mean,
+                accuracy: acc,
+                gap: mean.zip(acc).map(|(m, a)| m - a),
+            }
+        })
+        .collect()
+}
+
+/// The `top` most frequent off-diagonal cells of a gold → predicted confusion table.
+pub fn top_confusions(
+    confusion: &BTreeMap<String, BTreeMap<String, usize>>,
+    support: &BTreeMap<String, IntentScores>,
+    top: usize,
+) -> Vec<ConfusedPair> {
+    let mut pairs: Vec<ConfusedPair> = confusion
+        .iter()
+        .flat_map(|(gold, row)| {
+            row.iter().filter(move |(pred, _)| *pred != gold).map(move |(pred, &count)| ConfusedPair {
+                gold: gold.clone(),
+                predicted: pred.clone(),
+                count,
+                share_of_gold: ratio(count, support.get(gold).map_or(0, |s| s.support)),
+            })
+        })
+        .collect();
+    pairs.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.gold.cmp(&b.gold)).then_with(|| a.predicted.cmp(&b.predicted)));
+    pairs.truncate(top);
+    pairs
+}
+
+/// Whether `locale` ("fr-FR", "en", "fr_CA") names one of `languages` ("fr", "en").
+fn locale_language<'a>(locale: &str, languages: &'a [String]) -> Option<&'a str> {
+    let primary = locale.split(['-', '_']).next()?.to_ascii_lowercase();
+    languages.iter().find(|l| l.eq_ignore_ascii_case(&primary)).map(|l| l.as_str())
+}
+
 impl Scores {
-    fn add(&mut self, ex: &Example, intent: &str, confidence: f32, lang_ok: bool, spans: &[(String, usize, usize)]) {
+    /// `lang_ok`: `None` when the example's locale names no language of the model.
+    fn add(&mut self, ex: &Example, intent: &str, confidence: f32, lang_ok: Option<bool>, spans: &[(String, usize, usize)]) {
         let t = &mut self.tally;
         t.n += 1;
         let intent_ok = intent == ex.intent;
@@ -161,7 +323,8 @@ impl Scores {
         t.pred += pred.len();
         t.gold += gold.len();
         t.exact += (intent_ok && gold == pred) as usize;
-        t.lang_ok += lang_ok as usize;
+        t.lang_ok += (lang_ok == Some(true)) as usize;
+        t.lang_n += lang_ok.is_some() as usize;
         t.conf.push((confidence, intent_ok));
     }
 
@@ -175,24 +338,49 @@ impl Scores {
         self.slot_f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
         self.exact_match = ratio(t.exact, t.n);
         self.ece = expected_calibration_error(&t.conf, 15);
-        self.language_accuracy = ratio(t.lang_ok, t.n);
+        self.language_accuracy = ratio(t.lang_ok, t.lang_n);
+        self.language_examples = t.lang_n;
         self
     }
 }
 
 /// Runs every example through `parser` (`chunk` at a time, so they batch as server traffic would).
-pub async fn evaluate(parser: &Parser, examples: &[Example], chunk: usize, mut progress: impl FnMut(usize)) -> anyhow::Result<Report> {
-    let started = std::time::Instant::now();
+/// No latency measurement; see [`evaluate_with`].
+pub async fn evaluate(parser: &Parser, examples: &[Example], chunk: usize, progress: impl FnMut(usize)) -> anyhow::Result<Report> {
+    evaluate_with(parser, examples, &EvalOptions { chunk, latency_samples: 0 }, progress).await
+}
+
+/// The accuracy pass (`opts.chunk` texts at a time, batched as server traffic would be), then,
+/// when `opts.latency_samples` > 0, single-text parses timed one at a time ([`measure_latency`]).
+/// `progress` gets the number of examples done after each chunk.
+pub async fn evaluate_with(
+    parser: &Parser,
+    examples: &[Example],
+    opts: &EvalOptions,
+    mut progress: impl FnMut(usize),
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(!examples.is_empty(), "no examples to evaluate");
+    let manifest = parser.manifest();
+    let known_intents: HashSet<&str> = manifest.intents.iter().map(|s| s.as_str()).collect();
+    let known_types: HashSet<&str> = manifest
+        .slot_labels
+        .iter()
+        .filter_map(|l| l.strip_prefix("B-").or_else(|| l.strip_prefix("I-")))
+        .collect();
+    let started = Instant::now();
     let mut overall = Scores::default();
     let mut per_locale: BTreeMap<String, Scores> = BTreeMap::new();
     let mut per_intent: BTreeMap<String, IntentScores> = BTreeMap::new();
-    for part in examples.chunks(chunk.max(1)) {
+    let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut unknown_intents = UnknownLabels::default();
+    let mut unknown_slot_types = UnknownLabels::default();
+    for part in examples.chunks(opts.chunk.max(1)) {
         let inputs = part.iter().map(|e| ParseInput::new(e.text.clone())).collect();
         let results = parser.parse_many(inputs).await.map_err(|e| anyhow::anyhow!("parse failed: {e}"))?;
         for (ex, r) in part.iter().zip(results) {
             let spans: Vec<(String, usize, usize)> =
                 r.entities.iter().filter(|e| e.source == "model").map(|e| (e.entity.clone(), e.start, e.end)).collect();
-            let lang_ok = ex.locale.get(..2).is_some_and(|l| l.eq_ignore_ascii_case(&r.language.code));
+            let lang_ok = locale_language(&ex.locale, &manifest.languages).map(|l| l.eq_ignore_ascii_case(&r.language.code));
             for s in [&mut overall, per_locale.entry(ex.locale.clone()).or_default()] {
                 s.add(ex, &r.intent.name, r.intent.confidence, lang_ok, &spans);
             }
@@ -200,65 +388,73 @@ pub async fn evaluate(parser: &Parser, examples: &[Example], chunk: usize, mut p
             gold.support += 1;
             gold.tp += (r.intent.name == ex.intent) as usize;
             per_intent.entry(r.intent.name.clone()).or_default().predicted += 1;
+            *confusion.entry(ex.intent.clone()).or_default().entry(r.intent.name.clone()).or_default() += 1;
+            if !known_intents.contains(ex.intent.as_str()) {
+                unknown_intents.count += 1;
+                *unknown_intents.names.entry(ex.intent.clone()).or_default() += 1;
+            }
+            for (typ, _, _) in &ex.spans {
+                if !known_types.contains(typ.as_str()) {
+                    unknown_slot_types.count += 1;
+                    *unknown_slot_types.names.entry(typ.clone()).or_default() += 1;
+                }
+            }
         }
         progress(part.len());
     }
-    for s in per_intent.values_mut() {
+    let seconds = started.elapsed().as_secs_f64();
+    for (name, s) in per_intent.iter_mut() {
+        s.known = known_intents.contains(name.as_str());
         s.precision = ratio(s.tp, s.predicted);
         s.recall = ratio(s.tp, s.support);
         s.f1 = if s.precision + s.recall > 0.0 { 2.0 * s.precision * s.recall / (s.precision + s.recall) } else { 0.0 };
     }
     per_intent.retain(|_, s| s.support > 0);
+    let reliability = reliability_table(&overall.tally.conf, RELIABILITY_BINS);
+    let confused_pairs = top_confusions(&confusion, &per_intent, TOP_CONFUSED);
+    let latency = measure_latency(parser, examples, opts.latency_samples).await?;
     Ok(Report {
+        model: ModelRef { id: parser.id().to_string(), name: manifest.name.clone(), version: manifest.version.clone() },
+        data: Vec::new(),
         overall: overall.finish(),
         per_locale: per_locale.into_iter().map(|(k, v)| (k, v.finish())).collect(),
         per_intent,
-        seconds: started.elapsed().as_secs_f64(),
+        confusion,
+        confused_pairs,
+        reliability,
+        unknown_intents,
+        unknown_slot_types,
+        latency,
+        seconds,
     })
 }
 
-impl Report {
-    /// Plain-text report for a terminal.
-    pub fn to_text(&self) -> String {
-        let mut s = String::new();
-        let row = |name: &str, m: &Scores| {
-            format!(
-                "{name:<10} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>6.2}\n",
-                m.examples,
-                100.0 * m.intent_accuracy,
-                100.0 * m.slot_precision,
-                100.0 * m.slot_recall,
-                100.0 * m.slot_f1,
-                100.0 * m.exact_match,
-                100.0 * m.ece,
-                100.0 * m.language_accuracy
-            )
-        };
-        s.push_str("locale        n   intent   slot P   slot R  slot F1    exact  ECE %  lang\n");
-        for (loc, m) in &self.per_locale {
-            s.push_str(&row(loc, m));
-        }
-        if self.per_locale.len() > 1 {
-            s.push_str(&row("all", &self.overall));
-        }
-        s.push_str("\nintent                       support  precision  recall     F1\n");
-        for (name, m) in &self.per_intent {
-            s.push_str(&format!(
-                "{name:<28} {:>7} {:>10.2} {:>7.2} {:>6.2}\n",
-                m.support,
-                100.0 * m.precision,
-                100.0 * m.recall,
-                100.0 * m.f1
-            ));
-        }
-        s.push_str(&format!(
-            "\n{} examples in {:.1} s ({:.0} utterances/s)\n",
-            self.overall.examples,
-            self.seconds,
-            self.overall.examples as f64 / self.seconds.max(1e-9)
-        ));
-        s
+/// Times `Parser::parse` on up to `samples` examples, one at a time (each waits for the previous),
+/// spread evenly over `examples` so every locale is represented. `None` when `samples` is 0.
+pub async fn measure_latency(parser: &Parser, examples: &[Example], samples: usize) -> anyhow::Result<Option<Latency>> {
+    let n = samples.min(examples.len());
+    if n == 0 {
+        return Ok(None);
     }
+    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
+    for i in 0..n {
+        let ex = &examples[i * examples.len() / n];
+        let t = Instant::now();
+        parser
+            .parse(ParseInput::new(ex.text.clone()))
+            .await
+            .map_err(|e| anyhow::anyhow!("parse failed on {:?}: {e}", ex.text))?;
+        hist.saturating_record((t.elapsed().as_micros() as u64).max(1));
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Ok(Some(Latency {
+        samples: n,
+        mean_ms: hist.mean() / 1000.0,
+        p50_ms: ms(hist.value_at_quantile(0.50)),
+        p90_ms: ms(hist.value_at_quantile(0.90)),
+        p99_ms: ms(hist.value_at_quantile(0.99)),
+        max_ms: ms(hist.max()),
+    }))
 }
 
 #[cfg(test)]
@@ -291,9 +487,54 @@ mod tests {
         };
         let mut s = Scores::default();
         // one span right, one with a wrong boundary
-        s.add(&ex, "alarm_set", 0.9, true, &[("time".into(), 11, 15), ("date".into(), 16, 25)]);
+        s.add(&ex, "alarm_set", 0.9, Some(true), &[("time".into(), 11, 15), ("date".into(), 16, 25)]);
         let s = s.finish();
         assert_eq!((s.slot_precision, s.slot_recall, s.exact_match), (0.5, 0.5, 0.0));
         assert_eq!(s.intent_accuracy, 1.0);
+    }
+
+    #[test]
+    fn reliability_bins_count_every_example() {
+        let conf = vec![(0.05, false), (0.95, true), (1.0, true), (0.91, false), (0.5, true)];
+        let t = reliability_table(&conf, 10);
+        assert_eq!(t.len(), 10);
+        assert_eq!(t.iter().map(|b| b.count).sum::<usize>(), conf.len());
+        assert_eq!(t[9].count, 3); // 0.91, 0.95 and 1.0 (the top edge goes in the last bin)
+        assert!((t[9].accuracy.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+        assert!((t[9].gap.unwrap() - ((0.91 + 0.95 + 1.0) / 3.0 - 2.0 / 3.0)).abs() < 1e-6);
+        assert_eq!((t[3].count, t[3].accuracy), (0, None));
+        assert_eq!((t[0].lower, t[0].upper), (0.0, 0.1));
+    }
+
+    #[test]
+    fn top_confusions_sorted_with_shares() {
+        let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        let mut put = |g: &str, p: &str, n: usize| {
+            confusion.entry(g.into()).or_default().insert(p.into(), n);
+        };
+        put("a", "a", 6);
+        put("a", "b", 3);
+        put("a", "c", 1);
+        put("b", "a", 3);
+        put("b", "b", 1);
+        let mut support = BTreeMap::new();
+        support.insert("a".to_string(), IntentScores { support: 10, ..Default::default() });
+        support.insert("b".to_string(), IntentScores { support: 4, ..Default::default() });
+        let top = top_confusions(&confusion, &support, 2);
+        assert_eq!(top.len(), 2);
+        assert_eq!((top[0].gold.as_str(), top[0].predicted.as_str(), top[0].count), ("a", "b", 3));
+        assert_eq!((top[1].gold.as_str(), top[1].predicted.as_str(), top[1].count), ("b", "a", 3));
+        assert!((top[0].share_of_gold - 0.3).abs() < 1e-9 && (top[1].share_of_gold - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn locales_that_name_a_language() {
+        let langs = vec!["fr".to_string(), "en".to_string()];
+        assert_eq!(locale_language("fr-FR", &langs), Some("fr"));
+        assert_eq!(locale_language("en_US", &langs), Some("en"));
+        assert_eq!(locale_language("EN", &langs), Some("en"));
+        assert_eq!(locale_language("nlu", &langs), None);
+        assert_eq!(locale_language("all", &langs), None);
+        assert_eq!(locale_language("de-DE", &langs), None);
     }
 }

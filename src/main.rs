@@ -87,9 +87,10 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
-    /// Score a bundle on MASSIVE-format jsonl (intent accuracy, slot F1, exact match, calibration).
+    /// Score a bundle on MASSIVE jsonl or Rasa NLU YAML (intent accuracy, slot F1, exact match,
+    /// calibration, confusions, latency).
     Eval {
-        /// jsonl files (MASSIVE format); may be given several times.
+        /// MASSIVE jsonl, or Rasa NLU YAML (.yml/.yaml; locale = file stem); may be given several times.
         #[arg(long = "data", required = true)]
         data: Vec<PathBuf>,
         /// Print the report as JSON.
@@ -98,6 +99,12 @@ enum Command {
         /// Texts sent to the pipeline at once.
         #[arg(long, default_value_t = 64)]
         chunk: usize,
+        /// Also write DIR/report.md with DIR/reliability.svg and DIR/confusion.svg.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Texts timed one at a time after the accuracy pass, for single-parse latency (0: skip).
+        #[arg(long, default_value_t = 200)]
+        latency_samples: usize,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -211,12 +218,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Eval { data, json, chunk, model } => {
-            let parser = model.load()?;
+        Command::Eval { data, json, chunk, report: report_dir, latency_samples, model } => {
             let mut examples = Vec::new();
             for d in &data {
-                examples.extend(parlance::eval::read_massive(d)?);
+                examples.extend(parlance::eval::read_examples(d)?);
             }
+            let parser = model.load()?;
             let bar = if std::io::stderr().is_terminal() {
                 let b = indicatif::ProgressBar::new(examples.len() as u64);
                 b.set_style(
@@ -227,14 +234,21 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            let report = runtime()?.block_on(parlance::eval::evaluate(&parser, &examples, chunk, |n| bar.inc(n as u64)))?;
+            let opts = parlance::eval::EvalOptions { chunk, latency_samples };
+            let mut report =
+                runtime()?.block_on(parlance::eval::evaluate_with(&parser, &examples, &opts, |n| bar.inc(n as u64)))?;
             bar.finish_and_clear();
+            report.data = data.iter().map(|d| d.display().to_string()).collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!("model {} {} on {}", parser.manifest().name, parser.manifest().version,
-                    data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+                println!("model {} {} on {}", report.model.name, report.model.version, report.data.join(", "));
                 print!("{}", report.to_text());
+            }
+            if let Some(dir) = &report_dir {
+                let files = report.write_report(dir)?;
+                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                eprintln!("report written: {}", names.join(", "));
             }
             Ok(ExitCode::SUCCESS)
         }

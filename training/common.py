@@ -9,14 +9,50 @@ DEFAULT_DATA = os.environ.get("PARLANCE_MASSIVE", os.path.join(HERE, "..", "..",
 LOCALES = ("en-US", "fr-FR")
 
 
+def make_record(id_, locale, intent, utt, ents, raw_utt=None):
+    """One training record: `ents` are (slot_type, start, end) char spans of `utt`; the record's
+    "utt" is `raw_utt` when given (MASSIVE's own `utt` field), else `utt`."""
+    ws, spans = words(utt, lowercase=True)
+    return {"id": id_, "locale": locale, "intent": intent, "utt": utt if raw_utt is None else raw_utt,
+            "words": ws, "labels": bio_labels(spans, ents),
+            "types": [e[0] for e in ents]}
+
+
 def load_split(data_dir, locale, split):
     rows = []
     with open(os.path.join(data_dir, f"{locale}.{split}.jsonl"), encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
             utt, ents = parse_massive_annotation(r["annot_utt"])
-            ws, spans = words(utt, lowercase=True)
-            rows.append({"id": r["id"], "locale": locale, "intent": r["intent"], "utt": r["utt"],
-                         "words": ws, "labels": bio_labels(spans, ents),
-                         "types": [e[0] for e in ents]})
+            rows.append(make_record(r["id"], locale, r["intent"], utt, ents, raw_utt=r["utt"]))
+    return rows
+
+
+def load_massive_file(path):
+    """Any MASSIVE-format jsonl file (`locale` per row, "all" when absent, as `parlance eval`)."""
+    rows = []
+    stem = os.path.splitext(os.path.basename(path))[0]
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            utt, ents = parse_massive_annotation(r["annot_utt"])
+            if utt != r["utt"]:
+                raise ValueError(f"{path}:{i + 1}: annot_utt does not give back utt")
+            rows.append(make_record(str(r.get("id", f"{stem}-{i + 1}")), r.get("locale", "all"), r["intent"],
+                                    utt, ents))
+    return rows
+
+
+def load_file(path, locale=None):
+    """Records from a Rasa NLU YAML file (.yml/.yaml; locale = file stem unless given) or a
+    MASSIVE jsonl file (anything else)."""
+    if path.lower().endswith((".yml", ".yaml")):
+        from rasa_nlu import read_rasa_nlu  # needs PyYAML; imported only for Rasa data
+        return read_rasa_nlu(path, locale=locale)
+    rows = load_massive_file(path)
+    if locale is not None:
+        for r in rows:
+            r["locale"] = locale
     return rows

@@ -11,6 +11,12 @@ confidences (ECE with 15 bins is reported before/after).
 
 Usage: python training/train.py --base training/work/e5-pruned --out training/work/model
 Runs on CUDA when present, else CPU (torch.set_num_threads(2)).
+
+Other data: --train-file PATH / --dev-file PATH (repeatable; Rasa NLU YAML .yml/.yaml, or MASSIVE
+jsonl) replace the MASSIVE en-US/fr-FR pair. Such data is not paired by id, so batches are plain
+(2 x --pairs-per-batch utterances) and the en/fr consistency term is off. Without --dev-file the
+training files are also the dev set (a warning says so). Dev is scored per locale (a Rasa file's
+locale is its file stem).
 """
 import argparse
 import json
@@ -28,7 +34,7 @@ from tokenizers import Tokenizer
 from transformers import BertConfig, BertModel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DEFAULT_DATA, LOCALES, load_split  # noqa: E402
+from common import DEFAULT_DATA, LOCALES, load_file, load_split  # noqa: E402
 from metrics import ece, fit_temperature, score  # noqa: E402
 
 
@@ -77,7 +83,7 @@ def encode(tok, rows, intent_ix, slot_ix, max_length):
             if w is not None and w not in seen:
                 seen.add(w)
                 first.append(t)
-                lab[t] = slot_ix[r["labels"][w]]
+                lab[t] = slot_ix.get(r["labels"][w], -100)  # a dev-only slot type: not scored
         out.append({"ids": ids, "slot": lab, "first": first, "intent": intent_ix.get(r["intent"], -100),
                     "n_words": len(r["words"])})
     return out
@@ -146,7 +152,16 @@ def main():
     ap.add_argument("--init", default="", help="start from this model.pt (a second, lower-LR stage)")
     ap.add_argument("--max-steps", type=int, default=0, help="debug: stop after N steps")
     ap.add_argument("--eval-every", type=float, default=1.0, help="evaluate on dev every this many epochs")
+    ap.add_argument("--train-file", action="append", metavar="PATH",
+                    help="training data instead of MASSIVE en/fr (Rasa .yml/.yaml or MASSIVE jsonl; repeatable)")
+    ap.add_argument("--dev-file", action="append", metavar="PATH",
+                    help="dev data with --train-file (repeatable; default: the training files)")
     args = ap.parse_args()
+    if args.dev_file and not args.train_file:
+        ap.error("--dev-file needs --train-file")
+    paired = not args.train_file  # MASSIVE en/fr, parallel by id
+    # the new options appear in the log and meta.json only when used (default runs stay as before)
+    shown_args = {k: v for k, v in vars(args).items() if not (k in ("train_file", "dev_file") and v is None)}
 
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -154,12 +169,24 @@ def main():
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":
         torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
-    print(f"device {device}, threads {torch.get_num_threads()}, args {vars(args)}", flush=True)
+    print(f"device {device}, threads {torch.get_num_threads()}, args {shown_args}", flush=True)
 
     tok = Tokenizer.from_file(os.path.join(args.base, "tokenizer.json"))
     pad_id = tok.token_to_id("<pad>")
-    train = {loc: load_split(args.data, loc, "train") for loc in LOCALES}
-    devrows = {loc: load_split(args.data, loc, "dev") for loc in LOCALES}
+    if paired:
+        dev_locales = LOCALES
+        train = {loc: load_split(args.data, loc, "train") for loc in LOCALES}
+        devrows = {loc: load_split(args.data, loc, "dev") for loc in LOCALES}
+    else:
+        train = {"train": [r for p in args.train_file for r in load_file(p)]}
+        if not args.dev_file:
+            print("warning: no --dev-file: the training data is also the dev set (checkpoint selection and "
+                  "temperature are fitted on it)", flush=True)
+        dev_all = [r for p in (args.dev_file or args.train_file) for r in load_file(p)]
+        dev_locales = tuple(sorted({r["locale"] for r in dev_all}))
+        devrows = {loc: [r for r in dev_all if r["locale"] == loc] for loc in dev_locales}
+        print(f"{len(train['train'])} training examples from {', '.join(args.train_file)}; dev "
+              f"{', '.join(f'{l}: {len(v)}' for l, v in devrows.items())}", flush=True)
     intents = sorted({r["intent"] for rows in train.values() for r in rows})
     types = sorted({l[2:] for rows in train.values() for r in rows for l in r["labels"] if l != "O"})
     slot_labels = ["O"] + [p + t for t in types for p in ("B-", "I-")]
@@ -169,11 +196,19 @@ def main():
 
     tr = {loc: encode(tok, rows, intent_ix, slot_ix, args.max_length) for loc, rows in train.items()}
     dev = {loc: (rows, encode(tok, rows, intent_ix, slot_ix, args.max_length)) for loc, rows in devrows.items()}
-    # pair the locales by id (parallel corpus)
-    by_id = {loc: {r["id"]: i for i, r in enumerate(train[loc])} for loc in LOCALES}
-    ids = [i for i in by_id[LOCALES[0]] if i in by_id[LOCALES[1]]]
-    pairs = [tuple(tr[loc][by_id[loc][i]] for loc in LOCALES) for i in ids]
-    print(f"{len(pairs)} en/fr training pairs", flush=True)
+    if paired:
+        # pair the locales by id (parallel corpus)
+        by_id = {loc: {r["id"]: i for i, r in enumerate(train[loc])} for loc in LOCALES}
+        ids = [i for i in by_id[LOCALES[0]] if i in by_id[LOCALES[1]]]
+        pairs = [tuple(tr[loc][by_id[loc][i]] for loc in LOCALES) for i in ids]
+        print(f"{len(pairs)} en/fr training pairs", flush=True)
+        units, per_batch = pairs, args.pairs_per_batch
+        unit_len = lambda i: max(len(pairs[i][0]["ids"]), len(pairs[i][1]["ids"]))  # noqa: E731
+    else:
+        # unpaired data: plain batches of the same size, no consistency term
+        units, per_batch = tr["train"], 2 * args.pairs_per_batch
+        unit_len = lambda i: len(units[i]["ids"])  # noqa: E731
+        print(f"{len(units)} training utterances, batches of {per_batch}, no en/fr consistency term", flush=True)
 
     model, cfg = build_model(args.base, args.layers, len(intents), len(slot_labels))
     if args.init:
@@ -192,7 +227,7 @@ def main():
     ]
     opt = torch.optim.AdamW(groups)
     base_lrs = [g["lr"] for g in groups]
-    steps_per_epoch = math.ceil(len(pairs) / args.pairs_per_batch)
+    steps_per_epoch = math.ceil(len(units) / per_batch)
     total = steps_per_epoch * args.epochs
     warm = int(total * args.warmup)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -207,23 +242,26 @@ def main():
     done = False
     for epoch in range(args.epochs):
         # bucket by length: sort a shuffled list in chunks of 50 batches, then shuffle the batches
-        order = list(range(len(pairs)))
+        order = list(range(len(units)))
         rng.shuffle(order)
-        chunk = args.pairs_per_batch * 50
+        chunk = per_batch * 50
         batches = []
         for c in range(0, len(order), chunk):
-            part = sorted(order[c:c + chunk], key=lambda i: max(len(pairs[i][0]["ids"]), len(pairs[i][1]["ids"])))
-            batches += [part[b:b + args.pairs_per_batch] for b in range(0, len(part), args.pairs_per_batch)]
+            part = sorted(order[c:c + chunk], key=unit_len)
+            batches += [part[b:b + per_batch] for b in range(0, len(part), per_batch)]
         rng.shuffle(batches)
         model.train()
         run_loss = 0.0
         for b in batches:
-            items = [pairs[i][0] for i in b] + [pairs[i][1] for i in b]
+            if paired:
+                items = [pairs[i][0] for i in b] + [pairs[i][1] for i in b]
+            else:
+                items = [units[i] for i in b]
             ids_t, mask, slot, intent = collate(items, pad_id, device)
             il, sl = model(ids_t, mask)
             loss = F.cross_entropy(il, intent, ignore_index=-100) + \
                 F.cross_entropy(sl.reshape(-1, sl.shape[-1]), slot.reshape(-1), ignore_index=-100)
-            if args.consistency > 0:
+            if paired and args.consistency > 0:
                 n = len(b)
                 la, lb = F.log_softmax(il[:n], -1), F.log_softmax(il[n:], -1)
                 kl = 0.5 * (F.kl_div(la, lb, log_target=True, reduction="batchmean") +
@@ -246,8 +284,8 @@ def main():
             if step in eval_points or (args.max_steps and step >= args.max_steps):
                 res = evaluate(model, dev, pad_id, device, intents, slot_labels)
                 key = float(np.mean([res[l]["intent_accuracy"] + res[l]["slot_f1"] + res[l]["exact_match"]
-                                     for l in LOCALES]))
-                line = {l: {k: round(v, 4) for k, v in res[l].items() if not k.startswith("_")} for l in LOCALES}
+                                     for l in dev_locales]))
+                line = {l: {k: round(v, 4) for k, v in res[l].items() if not k.startswith("_")} for l in dev_locales}
                 history.append({"step": step, "epoch": round(step / steps_per_epoch, 2), "dev": line})
                 print(f"DEV step {step} ({step / steps_per_epoch:.2f} ep): {json.dumps(line)} key {key:.4f}", flush=True)
                 if key > best_key:
@@ -264,11 +302,11 @@ def main():
 
     model.load_state_dict(best)
     res = evaluate(model, dev, pad_id, device, intents, slot_labels)
-    logits = np.concatenate([res[l]["_logits"] for l in LOCALES])
-    gold = np.concatenate([[intent_ix.get(r["intent"], -1) for r in devrows[l]] for l in LOCALES])
+    logits = np.concatenate([res[l]["_logits"] for l in dev_locales])
+    gold = np.concatenate([[intent_ix.get(r["intent"], -1) for r in devrows[l]] for l in dev_locales])
     T = fit_temperature(logits, gold)
     cal = {"temperature": T}
-    for l in LOCALES:
+    for l in dev_locales:
         g = np.array([intent_ix.get(r["intent"], -1) for r in devrows[l]])
         cal[l] = {"ece_before": ece(res[l]["_logits"], g, 1.0), "ece_after": ece(res[l]["_logits"], g, T)}
     cal["all"] = {"ece_before": ece(logits, gold, 1.0), "ece_after": ece(logits, gold, T)}
@@ -277,12 +315,12 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     torch.save(best, os.path.join(args.out, "model.pt"))
     cfg.save_pretrained(args.out)
-    fp32 = {l: {k: v for k, v in res[l].items() if not k.startswith("_")} for l in LOCALES}
-    for l in LOCALES:
+    fp32 = {l: {k: v for k, v in res[l].items() if not k.startswith("_")} for l in dev_locales}
+    for l in dev_locales:
         fp32[l]["ece"] = cal[l]["ece_after"]
     meta = {"intents": intents, "slot_labels": slot_labels, "layers": cfg.num_hidden_layers,
             "max_length": args.max_length, "pad_id": pad_id, "temperature": T, "calibration": cal,
-            "dev_fp32": fp32, "history": history, "args": vars(args),
+            "dev_fp32": fp32, "history": history, "args": shown_args,
             "train_minutes": round((time.time() - t0) / 60, 1), "device": str(device)}
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)

@@ -1,0 +1,349 @@
+//! Rasa 3.x NLU YAML as labelled examples, for `parlance eval` (and, in Python, for training:
+//! `training/rasa_nlu.py` is the twin of this reader and must agree with it; both are checked
+//! against `tests/data/nlu.expected.jsonl`).
+//!
+//! What is read: the top-level `nlu:` list; each `intent:` item's `examples:`, either a block
+//! string of `- ` lines or Rasa's extended list of maps with `text:` (and optional `metadata:`).
+//! `synonym:`, `regex:` and `lookup:` items are skipped and counted; other top-level keys
+//! (`version`, `rules`, `stories`, `responses`, ...) are ignored.
+//!
+//! Entity annotations, stripped into plain text plus (entity, start, end) char spans, end
+//! exclusive, as `eval::parse_annotation` gives for MASSIVE:
+//! * `[text](entity)`
+//! * `[text](entity:value)` (synonym shorthand; the value is not kept)
+//! * `[text]{"entity": "x", "value": "...", "role": "...", "group": "..."}` (JSON; `entity` required)
+//!
+//! Rasa has no escapes: a `\[` or `\]`, a `[` or `]` without its partner, nested brackets, or
+//! `[text]` with no `(entity)` or `{...}` after it is an error naming the file, the intent and the
+//! example. Nothing here panics on bad input.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_norway::Value;
+
+use crate::eval::Example;
+
+/// Characters stripped from both ends of an example's text (the same set in `rasa_nlu.py`).
+const STRIP: &[char] = &[' ', '\t', '\r', '\n'];
+
+/// What a Rasa NLU file held.
+#[derive(Debug, Clone, Default)]
+pub struct RasaNlu {
+    pub examples: Vec<Example>,
+    /// Items skipped by kind (`synonym`, `regex`, `lookup`) and how many of each.
+    pub skipped: BTreeMap<String, usize>,
+}
+
+impl RasaNlu {
+    /// One line on the skipped items, e.g. "skipped 1 lookup, 1 regex, 1 synonym item(s)", or
+    /// `None` when nothing was skipped.
+    pub fn skipped_note(&self) -> Option<String> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = self.skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        Some(format!("skipped {} item(s) (not intent examples)", parts.join(", ")))
+    }
+}
+
+/// Reads a Rasa NLU YAML file. Every example's locale is the file stem ("nlu" for `data/nlu.yml`);
+/// use [`read_rasa_nlu_with_locale`] to set another. Skipped items are logged at info level.
+pub fn read_rasa_nlu(path: &Path) -> anyhow::Result<Vec<Example>> {
+    read_rasa_nlu_with_locale(path, None)
+}
+
+/// [`read_rasa_nlu`] with the locale given by the caller (`None`: the file stem).
+pub fn read_rasa_nlu_with_locale(path: &Path, locale: Option<&str>) -> anyhow::Result<Vec<Example>> {
+    let nlu = load_rasa_nlu(path, locale)?;
+    if let Some(note) = nlu.skipped_note() {
+        tracing::info!(file = %path.display(), "{note}");
+    }
+    Ok(nlu.examples)
+}
+
+/// Reads a Rasa NLU file and says what was skipped.
+pub fn load_rasa_nlu(path: &Path, locale: Option<&str>) -> anyhow::Result<RasaNlu> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let locale = match locale {
+        Some(l) => l.to_string(),
+        None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "nlu".into()),
+    };
+    parse_rasa_nlu(&text, &path.display().to_string(), &locale).map_err(anyhow::Error::msg)
+}
+
+/// Parses the text of a Rasa NLU file; `source` names it in errors.
+pub fn parse_rasa_nlu(yaml: &str, source: &str, locale: &str) -> Result<RasaNlu, String> {
+    let doc: Value = serde_norway::from_str(yaml).map_err(|e| format!("{source}: not valid YAML: {e}"))?;
+    let top = doc
+        .as_mapping()
+        .ok_or_else(|| format!("{source}: not a Rasa NLU file: the top level is not a mapping with an `nlu:` key"))?;
+    let nlu = top
+        .get("nlu")
+        .ok_or_else(|| format!("{source}: not a Rasa NLU file: no top-level `nlu:` key"))?;
+    let items = match nlu {
+        Value::Sequence(items) => items,
+        Value::Null => return Err(format!("{source}: `nlu:` is empty")),
+        _ => return Err(format!("{source}: `nlu:` must be a list of items (`- intent: ...`)")),
+    };
+    let mut out = RasaNlu::default();
+    for (i, item) in items.iter().enumerate() {
+        let where_ = format!("{source}: nlu item {}", i + 1);
+        let map = item.as_mapping().ok_or_else(|| format!("{where_}: not a mapping (`- intent: name`)"))?;
+        let kind = ["intent", "synonym", "regex", "lookup"]
+            .into_iter()
+            .find(|k| map.contains_key(*k))
+            .ok_or_else(|| format!("{where_}: has none of `intent`, `synonym`, `regex`, `lookup`"))?;
+        if kind != "intent" {
+            *out.skipped.entry(kind.to_string()).or_default() += 1;
+            continue;
+        }
+        let intent = match map.get("intent") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            _ => return Err(format!("{where_}: `intent:` must be a non-empty string")),
+        };
+        for (k, _) in map.iter() {
+            match k.as_str() {
+                Some("intent" | "examples" | "metadata") => {}
+                Some(other) => return Err(format!("{source}: intent {intent:?}: unknown key `{other}`")),
+                None => return Err(format!("{source}: intent {intent:?}: a key is not a string")),
+            }
+        }
+        let raw = examples_of(map.get("examples"), source, &intent)?;
+        if raw.is_empty() {
+            return Err(format!("{source}: intent {intent:?}: no examples"));
+        }
+        for ex in raw {
+            let (text, spans) = parse_rasa_annotation(&ex)
+                .map_err(|e| format!("{source}: intent {intent:?}, example {ex:?}: {e}"))?;
+            if text.trim_matches(STRIP).is_empty() {
+                return Err(format!("{source}: intent {intent:?}, example {ex:?}: empty text"));
+            }
+            out.examples.push(Example { locale: locale.to_string(), text, intent: intent.clone(), spans });
+        }
+    }
+    Ok(out)
+}
+
+/// The example strings (still annotated) of one intent item.
+fn examples_of(v: Option<&Value>, source: &str, intent: &str) -> Result<Vec<String>, String> {
+    let at = |msg: String| format!("{source}: intent {intent:?}: {msg}");
+    match v {
+        None | Some(Value::Null) => Err(at("no `examples:`".into())),
+        // Block string: one example per `- ` line.
+        Some(Value::String(block)) => {
+            let mut out = Vec::new();
+            for line in block.lines() {
+                let line = line.trim_matches(STRIP);
+                if line.is_empty() {
+                    continue;
+                }
+                let Some(rest) = line.strip_prefix('-') else {
+                    return Err(at(format!("example line {line:?} does not start with `- `")));
+                };
+                let ex = rest.trim_matches(STRIP);
+                if ex.is_empty() {
+                    return Err(at("an example line is empty (`-` alone)".into()));
+                }
+                out.push(ex.to_string());
+            }
+            Ok(out)
+        }
+        // Extended format: `- text: ...` maps, each with optional `metadata:`.
+        Some(Value::Sequence(list)) => {
+            let mut out = Vec::new();
+            for (j, e) in list.iter().enumerate() {
+                let map = e
+                    .as_mapping()
+                    .ok_or_else(|| at(format!("examples item {} is not a mapping with `text:`", j + 1)))?;
+                for (k, _) in map.iter() {
+                    match k.as_str() {
+                        Some("text" | "metadata") => {}
+                        Some(other) => return Err(at(format!("examples item {}: unknown key `{other}`", j + 1))),
+                        None => return Err(at(format!("examples item {}: a key is not a string", j + 1))),
+                    }
+                }
+                match map.get("text") {
+                    Some(Value::String(t)) => {
+                        let t = t.trim_matches(STRIP);
+                        if t.is_empty() {
+                            return Err(at(format!("examples item {}: empty `text:`", j + 1)));
+                        }
+                        out.push(t.to_string());
+                    }
+                    _ => return Err(at(format!("examples item {}: `text:` missing or not a string", j + 1))),
+                }
+            }
+            Ok(out)
+        }
+        Some(_) => Err(at("`examples:` must be a block string of `- ` lines or a list of `text:` maps".into())),
+    }
+}
+
+/// An entity name: non-empty, no whitespace, no brackets (`rasa_nlu.py` has the same rule).
+fn valid_entity_name(name: &str) -> bool {
+    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || "[](){}".contains(c))
+}
+
+/// (entity, start, end) char spans, end exclusive.
+pub type Spans = Vec<(String, usize, usize)>;
+
+/// One annotated Rasa example → (plain text, [(entity, start, end)]) with char offsets.
+pub fn parse_rasa_annotation(annot: &str) -> Result<(String, Spans), String> {
+    let mut text = String::new();
+    let mut nchars = 0usize;
+    let mut spans = Vec::new();
+    let mut rest = annot;
+    loop {
+        let Some(pos) = rest.find(['[', ']', '\\']) else {
+            text.push_str(rest);
+            break;
+        };
+        let before = &rest[..pos];
+        text.push_str(before);
+        nchars += before.chars().count();
+        let c = rest.as_bytes()[pos];
+        let after = &rest[pos + 1..];
+        match c {
+            b'\\' => {
+                if after.starts_with(['[', ']']) {
+                    return Err("escaped bracket (`\\[` or `\\]`): Rasa annotations have no escapes; \
+                                remove the brackets from the text"
+                        .into());
+                }
+                text.push('\\');
+                nchars += 1;
+                rest = after;
+            }
+            b']' => return Err("`]` without an opening `[`".into()),
+            _ => {
+                // `[entity text]` then `(entity[:value])` or `{json}`.
+                let close = after.find(['[', ']']).ok_or("`[` without a closing `]`")?;
+                if after.as_bytes()[close] == b'[' {
+                    return Err("`[` inside `[...]`: nested or unclosed brackets".into());
+                }
+                let surface = &after[..close];
+                if surface.trim_matches(STRIP).is_empty() {
+                    return Err("empty entity text `[]`".into());
+                }
+                let tail = &after[close + 1..];
+                let (entity, consumed) = if let Some(paren) = tail.strip_prefix('(') {
+                    let end = paren.find(')').ok_or_else(|| format!("`[{surface}](` without a closing `)`"))?;
+                    let inner = &paren[..end];
+                    let entity = inner.split_once(':').map_or(inner, |(e, _)| e);
+                    if !valid_entity_name(entity) {
+                        return Err(format!("bad entity name {entity:?} in `[{surface}]({inner})`"));
+                    }
+                    (entity.to_string(), 1 + end + 1)
+                } else if tail.starts_with('{') {
+                    let mut it = serde_json::Deserializer::from_str(tail).into_iter::<serde_json::Value>();
+                    let v = match it.next() {
+                        Some(Ok(v)) => v,
+                        Some(Err(e)) => return Err(format!("`[{surface}]{{...}}` is not valid JSON: {e}")),
+                        None => return Err(format!("`[{surface}]{{` without JSON")),
+                    };
+                    let consumed = it.byte_offset();
+                    let entity = match v.get("entity") {
+                        Some(serde_json::Value::String(s)) if valid_entity_name(s) => s.clone(),
+                        Some(_) => return Err(format!("`[{surface}]{{...}}`: \"entity\" must be a non-empty name")),
+                        None => return Err(format!("`[{surface}]{{...}}` has no \"entity\" key")),
+                    };
+                    (entity, consumed)
+                } else if tail.starts_with('[') {
+                    return Err(format!("`[{surface}][...]` (several entities on one text) is not supported"));
+                } else {
+                    return Err(format!("`[{surface}]` is not followed by `(entity)` or `{{\"entity\": ...}}`"));
+                };
+                let start = nchars;
+                text.push_str(surface);
+                nchars += surface.chars().count();
+                spans.push((entity, start, nchars));
+                rest = &tail[consumed..];
+            }
+        }
+    }
+    Ok((text, spans))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(e: &str, s: usize, t: usize) -> (String, usize, usize) {
+        (e.to_string(), s, t)
+    }
+
+    #[test]
+    fn every_annotation_form() {
+        let (t, s) = parse_rasa_annotation("réveille-moi à [7h](time) le [lundi](date:monday)").unwrap();
+        assert_eq!(t, "réveille-moi à 7h le lundi");
+        assert_eq!(s, vec![sp("time", 15, 17), sp("date", 21, 26)]);
+        let (t, s) =
+            parse_rasa_annotation(r#"météo à [Paris]{"entity": "place_name", "value": "paris}", "role": "to"} demain"#).unwrap();
+        assert_eq!(t, "météo à Paris demain");
+        assert_eq!(s, vec![sp("place_name", 8, 13)]);
+        // plain parentheses and braces outside annotations are text
+        let (t, s) = parse_rasa_annotation("call me (maybe) {ok}").unwrap();
+        assert_eq!((t.as_str(), s.len()), ("call me (maybe) {ok}", 0));
+    }
+
+    #[test]
+    fn bad_annotations_are_errors() {
+        for bad in [
+            r"a \[b] c",
+            "a [b c",
+            "a b] c",
+            "a [b [c](x)](y)",
+            "a [b] c",
+            "a [b](x c",
+            "a [b]( x)",
+            "a [b]()",
+            "a [b]{\"value\": \"x\"}",
+            "a [b]{\"entity\": 3}",
+            "a [b]{not json}",
+            "a [b][{\"entity\": \"x\"}]",
+            "a [](x)",
+        ] {
+            assert!(parse_rasa_annotation(bad).is_err(), "{bad:?} should fail");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file_intent_and_example() {
+        let y = "nlu:\n- intent: alarm_set\n  examples: |\n    - wake me at [7am(time)\n";
+        let e = parse_rasa_nlu(y, "data/x.yml", "x").unwrap_err();
+        assert!(e.contains("data/x.yml") && e.contains("alarm_set") && e.contains("wake me at"), "{e}");
+        let e = parse_rasa_nlu("rules: []\n", "data/x.yml", "x").unwrap_err();
+        assert!(e.contains("data/x.yml") && e.contains("nlu"), "{e}");
+        let e = parse_rasa_nlu("nlu: [\n", "data/x.yml", "x").unwrap_err();
+        assert!(e.contains("data/x.yml") && e.contains("YAML"), "{e}");
+    }
+
+    #[test]
+    fn both_example_formats_and_skipped_items() {
+        let y = r#"
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hi
+    - hello [there](person)
+- synonym: nyc
+  examples: |
+    - new york
+- intent: greet
+  metadata: {sentiment: neutral}
+  examples:
+  - text: |
+      hey
+    metadata: {x: 1}
+rules: []
+"#;
+        let r = parse_rasa_nlu(y, "nlu.yml", "nlu").unwrap();
+        let texts: Vec<&str> = r.examples.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["hi", "hello there", "hey"]);
+        assert_eq!(r.examples[1].spans, vec![sp("person", 6, 11)]);
+        assert_eq!(r.skipped.get("synonym"), Some(&1));
+        assert!(r.skipped_note().unwrap().contains("1 synonym"));
+    }
+}
