@@ -395,6 +395,7 @@ impl Registry {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 outcome(false);
+                crate::batcher::release_freed_memory(); // what the refused bundle's load allocated
                 return Err(ReloadError::Refused(e));
             }
             Err(e) => {
