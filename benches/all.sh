@@ -48,3 +48,6 @@ bash benches/peer/compare.sh 15 | tee "$OUT/peer.txt"
 
 echo "== overload"
 bash benches/overload.sh 60 | tee "$OUT/overload.txt"
+
+echo "== reloads under load"
+bash benches/reload.sh 30 20 | tee "$OUT/reload.txt"
