@@ -33,11 +33,11 @@ PY
 
 echo "| setting | c=1 p50 ms | c=1 p99 ms | c=32 req/s | c=32 p50 ms | c=32 p99 ms | errors |"
 echo "|---|---|---|---|---|---|---|"
-measure "1 session × 2 threads (default)" --inference-workers 1 --intra-threads 2
-measure "2 sessions × 1 thread" --inference-workers 2 --intra-threads 1
-measure "1 session × 1 thread" --inference-workers 1 --intra-threads 1
-measure "1 session × 2 threads, spinning" --inference-workers 1 --intra-threads 2 --spinning
-measure "2 sessions × 1 thread, spinning" --inference-workers 2 --intra-threads 1 --spinning
+measure "1 session × 2 threads, spinning (default)" --inference-workers 1 --intra-threads 2 --spinning true
+measure "2 sessions × 1 thread, spinning" --inference-workers 2 --intra-threads 1 --spinning true
+measure "1 session × 1 thread, spinning" --inference-workers 1 --intra-threads 1 --spinning true
+measure "1 session × 2 threads, no spinning" --inference-workers 1 --intra-threads 2 --spinning false
+measure "2 sessions × 1 thread, no spinning" --inference-workers 2 --intra-threads 1 --spinning false
 measure "graph optimisation level 1 (basic)" --inference-workers 1 --intra-threads 2 --graph-optimization 1
 measure "no graph optimisation" --inference-workers 1 --intra-threads 2 --graph-optimization 0
 measure "max batch 8" --inference-workers 1 --intra-threads 2 --max-batch-size 8

@@ -46,8 +46,10 @@ pub struct ModelArgs {
     /// Inference workers, each with its own session; batches run on them concurrently.
     #[arg(long, env = "PARLANCE_INFERENCE_WORKERS", default_value_t = 1)]
     pub inference_workers: usize,
-    /// Let idle ONNX Runtime threads spin (lower latency, CPU busy while idle).
-    #[arg(long, env = "PARLANCE_SPINNING", default_value_t = false)]
+    /// Let ONNX Runtime's intra-op threads spin between the parallel parts of a graph run instead of
+    /// sleeping: 15 % lower median latency at concurrency 1; they go to sleep when the server is idle
+    /// (docs/performance.md, "Spinning"). `--spinning false` to save CPU beside other workloads.
+    #[arg(long, env = "PARLANCE_SPINNING", default_value_t = true, action = clap::ArgAction::Set)]
     pub spinning: bool,
     /// Graph optimisation level 0..=3.
     #[arg(long, env = "PARLANCE_GRAPH_OPT", default_value_t = 3)]
@@ -101,10 +103,15 @@ impl ModelArgs {
         Ok(f)
     }
 
-    /// Loads the bundle and starts the inference workers (one model, "default").
+    /// Loads one model and starts its inference workers: `--model`, or the default model of
+    /// `--models-config` (for `parse`, `eval` and `bench --in-process`).
     pub fn load(&self) -> anyhow::Result<Parser> {
-        let parser = Parser::load(self.model_path(), &self.session(), self.batch(), self.inference_workers, self.limits())?;
-        Ok(parser.with_fallback(self.fallback()?))
+        let config = self.models()?;
+        let name = config.default.clone().unwrap_or_else(|| config.models[0].name.clone());
+        let spec = config.models.iter().find(|m| m.name == name).expect("the config was checked");
+        let parser = Parser::load_as(&spec.name, &spec.path, &self.session(), self.batch(), self.inference_workers, self.limits())
+            .map_err(|e| anyhow::anyhow!("model {:?}: {e}", spec.name))?;
+        Ok(parser.with_fallback(spec.fallback()))
     }
 
     /// The models to serve: the config file's, or the one bundle as "default".

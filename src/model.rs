@@ -74,6 +74,10 @@ impl Model {
             .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads.max(1))?))
             .and_then(|b| Ok(b.with_inter_threads(1)?))
             .and_then(|b| Ok(b.with_intra_op_spinning(settings.spinning)?))
+            // Spin between the parallel parts of one run (that is the latency win), but stop as soon
+            // as the run returns, so that idle spinning never takes a core from the HTTP workers and
+            // the tokeniser between runs.
+            .and_then(|b| Ok(b.with_config_entry("session.force_spinning_stop", "1")?))
             .and_then(|mut b| b.commit_from_file(path))
             .map_err(|e| vec![format!("ONNX Runtime cannot load the graph: {e}")])?;
 

@@ -4,6 +4,7 @@
 # prints the ratios.
 #
 #     bash benches/peer/compare.sh [seconds per run, default 15]
+#     PARLANCE_ARGS="--spinning false" bash benches/peer/compare.sh   # extra `parlance serve` flags
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-15}
@@ -20,7 +21,7 @@ cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; }
 PIDS=()
 trap cleanup EXIT
 
-$BIN serve --model "$MODEL" --port 18181 >"$OUT/parlance.log" 2>&1 & PIDS+=($!)
+$BIN serve --model "$MODEL" --port 18181 ${PARLANCE_ARGS:-} >"$OUT/parlance.log" 2>&1 & PIDS+=($!)
 "$VENV/bin/python" benches/peer/server.py --model "$MODEL" --port 18182 >"$OUT/peer.log" 2>&1 & PIDS+=($!)
 for port in 18181 18182; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break; sleep 0.2; done
