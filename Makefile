@@ -5,7 +5,7 @@ setup:
 	./scripts/setup-ort.sh
 
 # Python for the tests that build models on the spot (onnx, tokenizers, onnxruntime, PyYAML; pinned)
-setup-test: setup-test
+setup-test: setup
 	./scripts/setup-testenv.sh
 
 build: setup
