@@ -267,8 +267,13 @@ async fn parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppStat
     let mut input = body.options.input(body.text);
     let served = state.models.route(&mut input);
     let result = served.parser.parse(input).await?;
-    let timing = server_timing(std::slice::from_ref(&result), started);
-    Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(result))
+    Ok(timed(HttpResponse::Ok(), std::slice::from_ref(&result), started).json(result))
+}
+
+/// A parse answer with its `Server-Timing` header.
+fn timed(mut res: actix_web::HttpResponseBuilder, results: &[ParseResult], started: Instant) -> actix_web::HttpResponseBuilder {
+    res.insert_header(("Server-Timing", server_timing(results, started)));
+    res
 }
 
 /// A batch request's texts, checked against the limits.
@@ -291,8 +296,7 @@ async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<A
     let body: BatchRequest = read_json(&req, payload, state.max_body_bytes).await?;
     let inputs = batch_inputs(body, &state.models.default_model().parser)?;
     let results = state.models.parse_routed(inputs).await?;
-    let timing = server_timing(&results, started);
-    Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(BatchResponse { results }))
+    Ok(timed(HttpResponse::Ok(), &results, started).json(BatchResponse { results }))
 }
 
 /// Rasa NLU's parse endpoint, with Rasa's request and response shapes; routed as `/v1/parse`.
@@ -321,8 +325,7 @@ async fn named_parse(
     let served = state.model(&name)?;
     let body: ParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
     let result = served.parser.parse(body.options.input(body.text)).await?;
-    let timing = server_timing(std::slice::from_ref(&result), started);
-    Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(result))
+    Ok(timed(HttpResponse::Ok(), std::slice::from_ref(&result), started).json(result))
 }
 
 /// Parse several texts with the model served under `name`.
@@ -340,8 +343,7 @@ async fn named_parse_batch(
     let served = state.model(&name)?;
     let body: BatchRequest = read_json(&req, payload, state.max_body_bytes).await?;
     let results = served.parser.parse_many(batch_inputs(body, &served.parser)?).await?;
-    let timing = server_timing(&results, started);
-    Ok(HttpResponse::Ok().insert_header(("Server-Timing", timing)).json(BatchResponse { results }))
+    Ok(timed(HttpResponse::Ok(), &results, started).json(BatchResponse { results }))
 }
 
 fn model_info_of(served: &Served, max_body_bytes: usize) -> HttpResponse {
