@@ -24,7 +24,7 @@ from tokenizers import Tokenizer
 from transformers import BertConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DEFAULT_DATA, LOCALES, load_split  # noqa: E402
+from common import DEFAULT_DATA, LOCALES, load_file, load_split  # noqa: E402
 from metrics import ece, fit_temperature, score  # noqa: E402
 from parlance_text import words  # noqa: E402
 from train import JointModel, encode, predict  # noqa: E402
@@ -218,6 +218,11 @@ def main():
                     help="quantised variants to build and compare (see args_variants)")
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--command", default="bash training/retrain.sh")
+    ap.add_argument("--dev-file", action="append", default=[],
+                    help="your own dev data instead of MASSIVE dev (Rasa NLU YAML or MASSIVE jsonl; "
+                         "repeatable; one metrics row per locale, a Rasa file's locale is its stem)")
+    ap.add_argument("--name", default="parlance-default", help="the bundle's name in parlance.json")
+    ap.add_argument("--languages", default="en,fr", help="languages the bundle serves (parlance.json)")
     args = ap.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     os.makedirs(args.work, exist_ok=True)
@@ -236,9 +241,21 @@ def main():
     intent_ix = {x: i for i, x in enumerate(intents)}
     slot_ix = {x: i for i, x in enumerate(slot_labels)}
     dev = {}
-    for loc in LOCALES:
-        rows = load_split(args.data, loc, "dev")
-        dev[loc] = (rows, encode(tok, rows, intent_ix, slot_ix, meta["max_length"]))
+    if args.dev_file:  # a user's own data (e.g. a Rasa project): grouped by locale
+        by_locale = {}
+        for path in args.dev_file:
+            for r in load_file(path):
+                by_locale.setdefault(r["locale"], []).append(r)
+        unknown = sorted({r["intent"] for rows in by_locale.values() for r in rows} - set(intent_ix))
+        if unknown:
+            print(f"WARNING: dev intents the model does not know (counted as misses): {unknown}", flush=True)
+        for loc, rows in by_locale.items():
+            dev[loc] = (rows, encode(tok, rows, intent_ix, slot_ix, meta["max_length"]))
+    else:
+        for loc in LOCALES:
+            rows = load_split(args.data, loc, "dev")
+            dev[loc] = (rows, encode(tok, rows, intent_ix, slot_ix, meta["max_length"]))
+    locales = list(dev)
 
     # reference: fp32 PyTorch
     ref = {}
@@ -261,7 +278,7 @@ def main():
             n += len(items)
         lat = latency(path, tok)
         print(f"{tag}: " + ", ".join(f"{l} {json.dumps({k: round(v, 4) for k, v in out[l][2].items()})}"
-                                      for l in LOCALES) +
+                                      for l in locales) +
               f"; intent agreement with fp32 torch {agree / n:.4%}; latency 1 thread {lat['median_ms']:.2f} ms "
               f"({os.path.getsize(path) / 1e6:.1f} MB)", flush=True)
         return out, agree / n, lat
@@ -274,7 +291,8 @@ def main():
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
     heads = [n.name for n in onnx.load(fp32_path).graph.node
              if n.op_type in ("MatMul", "Gemm") and ("/intent/" in n.name or "/slot/" in n.name)]
-    all_items = dev["fr-FR"][1] + dev["en-US"][1]
+    order = locales if args.dev_file else ["fr-FR", "en-US"]  # (the order the default bundle was checked in)
+    all_items = [it for loc in order for it in dev[loc][1]]
     for name, spec in args_variants(args):
         q_path = os.path.join(args.work, f"model.{name}.onnx")
         if spec["kind"] == "dynamic":
@@ -309,7 +327,7 @@ def main():
 
     def quality(c):
         return np.mean([c["res"][l][2]["intent_accuracy"] + c["res"][l][2]["slot_f1"] +
-                        c["res"][l][2]["exact_match"] for l in LOCALES])
+                        c["res"][l][2]["exact_match"] for l in locales])
     best_q = max(quality(c) for c in candidates.values())
     # among candidates within 0.3 points (summed metrics) of the best and agreeing >= 99 %:
     # prefer the smallest file, then the fastest
@@ -333,11 +351,11 @@ def main():
 
     # temperature refit on the shipped (int8) logits
     res = chosen["res"]
-    all_lg = np.concatenate([res[l][0] for l in LOCALES])
-    all_g = np.concatenate([[intent_ix.get(r["intent"], -1) for r in dev[l][0]] for l in LOCALES])
+    all_lg = np.concatenate([res[l][0] for l in locales])
+    all_g = np.concatenate([[intent_ix.get(r["intent"], -1) for r in dev[l][0]] for l in locales])
     T = fit_temperature(all_lg, all_g)
     metrics, fp32_metrics = {}, {}
-    for l in LOCALES:
+    for l in locales:
         g = np.array([intent_ix.get(r["intent"], -1) for r in dev[l][0]])
         m = {k: round(v, 4) for k, v in res[l][2].items()}
         m["ece"] = round(ece(res[l][0], g, T), 4)
@@ -354,13 +372,14 @@ def main():
     shutil.copy(os.path.join(args.model, "tokenizer.json"), os.path.join(args.bundle, "tokenizer.json"))
     manifest = {
         "format_version": 1,
-        "name": "parlance-default",
+        "name": args.name,
         "version": args.version,
         "description": (f"Joint intent + slot model for English and French voice-assistant requests: "
                         f"multilingual-e5-small (first {cfg.num_hidden_layers} of 12 layers, vocabulary "
-                        f"pruned to {cfg.vocab_size} pieces) fine-tuned on MASSIVE 1.1 en-US + fr-FR, "
-                        f"int8 ONNX."),
-        "languages": ["en", "fr"],
+                        f"pruned to {cfg.vocab_size} pieces) fine-tuned on "
+                        + (", ".join(os.path.basename(f) for f in meta["args"].get("train_file") or []) or "MASSIVE 1.1 en-US + fr-FR")
+                        + ", int8 ONNX."),
+        "languages": [x.strip() for x in args.languages.split(",") if x.strip()],
         "license": ("MIT (multilingual-e5-small weights, Parlance training code); trained on MASSIVE 1.1, "
                     "CC BY 4.0 (Amazon): attribution in MODEL_CARD.md"),
         "max_length": meta["max_length"],
@@ -382,10 +401,10 @@ def main():
     report = {"chosen": {k: v for k, v in chosen.items() if k != "res"}, "chosen_path": chosen_path,
               "candidates": {p: {"variant": c["variant"], "padding_ok": c["padding_ok"], "agree": c["agree"],
                                  "latency_ms": round(c["lat"]["median_ms"], 3), "size_mb": round(c["size"] / 1e6, 2),
-                                 "metrics": {l: {k: round(v, 4) for k, v in c["res"][l][2].items()} for l in LOCALES}}
+                                 "metrics": {l: {k: round(v, 4) for k, v in c["res"][l][2].items()} for l in locales}}
                              for p, c in candidates.items()},
               "fp32_onnx": {"latency_ms": round(lat_fp32["median_ms"], 3), "agree": agree_fp32,
-                            "metrics": {l: {k: round(v, 4) for k, v in res_fp32[l][2].items()} for l in LOCALES}},
+                            "metrics": {l: {k: round(v, 4) for k, v in res_fp32[l][2].items()} for l in locales}},
               "fp32_torch": fp32_metrics, "int8": metrics, "temperature": T, "temperature_fp32": meta["temperature"],
               "ece_all": ece_all, "padding": {"max_intent_diff": d_int, "max_slot_diff": d_slot, "same": same, "n": n},
               "latency": chosen["lat"], "layers": cfg.num_hidden_layers, "vocab": cfg.vocab_size,
@@ -393,7 +412,10 @@ def main():
               "calibration_fp32": meta.get("calibration")}
     with open(os.path.join(args.work, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
-    write_card(args, manifest, report, cfg)
+    if args.dev_file:
+        write_custom_card(args, manifest, report, cfg, meta)
+    else:
+        write_card(args, manifest, report, cfg)
     size = sum(os.path.getsize(os.path.join(args.bundle, x)) for x in os.listdir(args.bundle))
     print(f"bundle written to {args.bundle}: {size / 1e6:.1f} MB", flush=True)
     print(json.dumps({"int8": metrics, "fp32_torch": fp32_metrics, "temperature": T,
@@ -411,6 +433,34 @@ def quant_text(ch):
     return (f"weight-only, MatMul weights in {sp['bits']}-bit symmetric blocks of {sp['block']} "
             f"(`com.microsoft.MatMulNBits`, accuracy level {sp['acc']}: activations quantised to int8 per "
             f"token and block), word embeddings int8 (Gather + DequantizeLinear), the two heads fp32.")
+
+
+def write_custom_card(args, manifest, rep, cfg, meta):
+    """A short model card for a bundle trained on a user's own data (the MASSIVE card does not apply)."""
+    rows = "\n".join(
+        f"| {l} | {m['intent_accuracy']:.2%} | {m['slot_f1']:.2%} | {m['exact_match']:.2%} | {m['ece']:.2%} |"
+        for l, m in ((k[: -len(".dev")], v) for k, v in rep["int8"].items()))
+    train = ", ".join(meta["args"].get("train_file") or []) or "(see meta.json)"
+    text = f"""# {manifest['name']} {manifest['version']}
+
+Joint intent + slot model ({len(manifest['intents'])} intents, {(len(manifest['slot_labels']) - 1) // 2} slot types),
+`multilingual-e5-small` (MIT) cut to its first {cfg.num_hidden_layers} layers, fine-tuned with
+`training/train.py` on {train}; exported by `training/export_bundle.py` ({quant_text(rep['chosen'])}).
+
+## Dev metrics (the shipped int8 graph, {', '.join(args.dev_file)})
+
+| locale | intent accuracy | slot F1 | exact match | ECE |
+|---|---|---|---|---|
+{rows}
+
+Temperature {rep['temperature']:.4f}; one-thread latency of a 10-word utterance {rep['latency']['median_ms']:.2f} ms.
+
+## Licence
+
+Base weights MIT (intfloat/multilingual-e5-small); the training data's licence is its owner's.
+"""
+    with open(os.path.join(args.bundle, "MODEL_CARD.md"), "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def write_card(args, manifest, rep, cfg):
