@@ -377,7 +377,7 @@ def main():
         "description": (f"Joint intent + slot model for English and French voice-assistant requests: "
                         f"multilingual-e5-small (first {cfg.num_hidden_layers} of 12 layers, vocabulary "
                         f"pruned to {cfg.vocab_size} pieces) fine-tuned on "
-                        + (", ".join(os.path.basename(f) for f in meta["args"].get("train_file") or []) or "MASSIVE 1.1 en-US + fr-FR")
+                        + (", ".join(os.path.basename(f) for f in meta.get("args", {}).get("train_file") or []) or "MASSIVE 1.1 en-US + fr-FR")
                         + ", int8 ONNX."),
         "languages": [x.strip() for x in args.languages.split(",") if x.strip()],
         "license": ("MIT (multilingual-e5-small weights, Parlance training code); trained on MASSIVE 1.1, "
@@ -440,7 +440,7 @@ def write_custom_card(args, manifest, rep, cfg, meta):
     rows = "\n".join(
         f"| {l} | {m['intent_accuracy']:.2%} | {m['slot_f1']:.2%} | {m['exact_match']:.2%} | {m['ece']:.2%} |"
         for l, m in ((k[: -len(".dev")], v) for k, v in rep["int8"].items()))
-    train = ", ".join(meta["args"].get("train_file") or []) or "(see meta.json)"
+    train = ", ".join(meta.get("args", {}).get("train_file") or []) or "(see meta.json)"
     text = f"""# {manifest['name']} {manifest['version']}
 
 Joint intent + slot model ({len(manifest['intents'])} intents, {(len(manifest['slot_labels']) - 1) // 2} slot types),
