@@ -348,8 +348,12 @@ impl Parser {
         let (tx, rx) = tokio::sync::oneshot::channel();
         rayon::spawn(move || {
             use rayon::prelude::*;
-            let prepared: Result<Vec<Prepared>, ParseError> =
-                inputs.into_par_iter().map(|i| this.prepare(i)).collect();
+            // A panic here (a bug in a grammar or the tokenizer) fails this request only: uncaught in
+            // a rayon task it would abort the whole process.
+            let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                inputs.into_par_iter().map(|i| this.prepare(i)).collect::<Result<Vec<Prepared>, ParseError>>()
+            }))
+            .unwrap_or_else(|_| Err(ParseError::Inference("text preparation panicked".into())));
             let _ = tx.send(prepared);
         });
         let prepared = rx.await.map_err(|_| ParseError::Inference("tokenizer task lost".into()))??;

@@ -348,6 +348,24 @@ mod tests {
     }
 
     #[test]
+    fn relative_times_past_any_calendar_are_not_date_times() {
+        // found by cargo fuzz: chrono panicked on "in 777777777777774 h"
+        for (text, lang) in [
+            ("on0444447in777777777777774h444444", Lang::En),
+            ("in 777777777777774 hours", Lang::En),
+            ("in 99999999999999 days", Lang::En),
+            ("99999999999 years ago", Lang::En),
+            ("dans 99999999999 semaines", Lang::Fr),
+            ("il y a 9999999999999 mois", Lang::Fr),
+        ] {
+            let e = extract(text, &ctx(lang), None);
+            assert!(e.iter().all(|e| e.dim != Dimension::Time), "{text}: {e:?}");
+        }
+        let e = extract("in 3 hours", &ctx(Lang::En), None);
+        assert!(e.iter().any(|e| e.dim == Dimension::Time), "{e:?}");
+    }
+
+    #[test]
     fn must_pass_merged_date_time() {
         let e = extract("rappelle-moi d'appeler maman demain à 15h", &ctx(Lang::Fr), None);
         assert_eq!(e.len(), 1, "{e:?}");

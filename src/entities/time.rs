@@ -8,6 +8,9 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Off
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
+/// Largest count in a relative date-time ("in N days/hours…", "N years ago"); more is not a date.
+const MAX_RELATIVE: f64 = 100_000.0;
+
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) enum Grain {
     Second,
@@ -686,11 +689,16 @@ impl Cx<'_> {
             }
             e += 1;
         }
+        // "in 777777777777 hours" is past any calendar: no date-time (checked arithmetic throughout,
+        // found by fuzzing: chrono panics on out-of-range deltas).
+        if !(d.value.is_finite() && d.value.abs() <= MAX_RELATIVE) {
+            return None;
+        }
         let tv = match d.unit {
             Unit::Second | Unit::Minute | Unit::Hour => {
                 let secs = (d.seconds() * sign as f64).round() as i64;
                 let g = if d.unit == Unit::Hour { Grain::Minute } else { Grain::Second };
-                TV::Abs(self.abs + Duration::seconds(secs), g)
+                TV::Abs(self.abs.checked_add_signed(Duration::try_seconds(secs)?)?, g)
             }
             _ => {
                 if d.value.fract() != 0.0 {
@@ -699,14 +707,15 @@ impl Cx<'_> {
                 let n = d.value as i64 * sign;
                 let today = self.today();
                 let date = match d.unit {
-                    Unit::Day => today + Duration::days(n),
-                    Unit::Week => today + Duration::days(7 * n),
+                    Unit::Day => today.checked_add_signed(Duration::try_days(n)?)?,
+                    Unit::Week => today.checked_add_signed(Duration::try_days(7 * n)?)?,
                     Unit::Month | Unit::Year => {
                         let months = if d.unit == Unit::Year { 12 * n } else { n };
+                        let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
                         if months >= 0 {
-                            today.checked_add_months(Months::new(months as u32))?
+                            today.checked_add_months(m)?
                         } else {
-                            today.checked_sub_months(Months::new((-months) as u32))?
+                            today.checked_sub_months(m)?
                         }
                     }
                     _ => unreachable!(),
