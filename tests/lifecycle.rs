@@ -351,3 +351,18 @@ fn twenty_reloads_under_load_fail_no_request() {
     }
     assert_eq!(get(&a, "/health/ready").0, 200);
 }
+
+/// The example config in deploy/ is valid and loads: what the README shows works.
+#[test]
+fn the_example_models_config_loads() {
+    let file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/models.example.toml");
+    let config = ModelsConfig::read(&file).unwrap();
+    let models = Registry::load(config, settings()).unwrap();
+    assert_eq!(models.default_name(), "general");
+    let general = models.summary("general").unwrap();
+    assert_eq!((general.routes.len(), general.fallback.threshold), (2, 0.35));
+    let mut input = ParseInput::new("réveille-moi à sept heures demain");
+    let served = models.route(&mut input);
+    let r = block_on(served.parser.parse(input)).unwrap();
+    assert_eq!((r.model.id.as_str(), r.intent.name.as_str()), ("general", "alarm_set"));
+}
