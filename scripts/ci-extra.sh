@@ -44,5 +44,6 @@ done
 
 echo "== browser test of the playground"
 start 18302
+start 18303 --models-config deploy/models.example.toml
 mkdir -p target/browser
-"$VENV/bin/python" tests/browser/playground_test.py http://127.0.0.1:18302 target/browser
+"$VENV/bin/python" tests/browser/playground_test.py http://127.0.0.1:18302 target/browser http://127.0.0.1:18303

@@ -1,7 +1,10 @@
 """Drives the playground page (GET /) in Debian's headless Chromium: types a French and an English
 utterance, checks what the page shows, and saves a screenshot.
 
-    python tests/browser/playground_test.py http://127.0.0.1:PORT SCREENSHOT_DIR
+    python tests/browser/playground_test.py http://127.0.0.1:PORT SCREENSHOT_DIR [MODELS_URL]
+
+MODELS_URL, when given, is a server started with deploy/models.example.toml: the page must offer
+its models and parse with the one picked.
 
 Uses the system chromedriver (/usr/bin/chromedriver): nothing is downloaded.
 """
@@ -14,6 +17,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 URL, SHOTS = sys.argv[1], sys.argv[2]
+MODELS_URL = sys.argv[3] if len(sys.argv) > 3 else None
 
 opts = webdriver.ChromeOptions()
 opts.binary_location = "/usr/bin/chromium"
@@ -63,6 +67,19 @@ try:
     parse("what's the weather like in paris tomorrow", "en", "weather_query", ["place_name"])
     driver.save_screenshot(f"{SHOTS}/playground-en.png")
     print(f"screenshots: {SHOTS}/playground-fr.png, {SHOTS}/playground-en.png")
+    check(not driver.find_element(By.ID, "models").is_displayed(), "no model picker with one model")
+    if MODELS_URL:
+        driver.get(MODELS_URL + "/")
+        wait.until(EC.visibility_of_element_located((By.ID, "models")))
+        from selenium.webdriver.support.ui import Select
+        picker = Select(driver.find_element(By.ID, "models"))
+        ids = [o.get_attribute("value") for o in picker.options]
+        check(ids == ["", "general", "tiny"], f"model picker lists the served models ({ids})")
+        picker.select_by_value("tiny")
+        driver.find_element(By.ID, "parse").click()
+        wait.until(lambda d: d.find_element(By.ID, "served").text != "")
+        check(driver.find_element(By.ID, "served").text == "tiny", "the picked model answers")
+        driver.save_screenshot(f"{SHOTS}/playground-models.png")
 finally:
     driver.quit()
 
