@@ -229,28 +229,15 @@ fn ratio(a: usize, b: usize) -> f64 {
     }
 }
 
-/// Expected calibration error over equal-width confidence bins.
+/// Expected calibration error over equal-width confidence bins: the reliability table's gaps,
+/// weighted by the share of examples in each bin.
 pub fn expected_calibration_error(conf: &[(f32, bool)], bins: usize) -> f64 {
-    if conf.is_empty() {
-        return 0.0;
-    }
-    let mut sum_conf = vec![0.0f64; bins];
-    let mut sum_ok = vec![0.0f64; bins];
-    let mut count = vec![0usize; bins];
-    for &(c, ok) in conf {
-        let b = ((c as f64 * bins as f64) as usize).min(bins - 1);
-        sum_conf[b] += c as f64;
-        sum_ok[b] += ok as u8 as f64;
-        count[b] += 1;
-    }
-    (0..bins)
-        .filter(|&b| count[b] > 0)
-        .map(|b| (count[b] as f64 / conf.len() as f64) * ((sum_conf[b] - sum_ok[b]) / count[b] as f64).abs())
-        .sum()
+    let n = conf.len().max(1) as f64;
+    reliability_table(conf, bins).iter().filter_map(|b| b.gap.map(|g| b.count as f64 / n * g.abs())).sum()
 }
 
-/// Reliability table over equal-width confidence bins (the binning of
-/// [`expected_calibration_error`]: bin = ⌊confidence × bins⌋, 1.0 in the last). Empty bins are kept.
+/// Reliability table over equal-width confidence bins (bin = ⌊confidence × bins⌋, 1.0 in the
+/// last). Empty bins are kept.
 pub fn reliability_table(conf: &[(f32, bool)], bins: usize) -> Vec<ReliabilityBin> {
     let bins = bins.max(1);
     let mut sum_conf = vec![0.0f64; bins];

@@ -327,12 +327,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let path = path.unwrap_or_else(parlance::config::default_model_path);
             let problems = Bundle::validate(&path);
+            let format = parlance::bundle::detect_format(&path);
             if json {
-                let format = parlance::bundle::detect_format(&path);
                 let out = serde_json::json!({"path": path, "format": format, "valid": problems.is_empty(), "problems": problems});
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else if problems.is_empty() {
-                let kind = match parlance::bundle::detect_format(&path) {
+                let kind = match format {
                     parlance::bundle::BundleFormat::Parlance => "Parlance bundle",
                     parlance::bundle::BundleFormat::HuggingFace => "Hugging Face export (intent only)",
                 };

@@ -304,7 +304,7 @@ impl Parser {
         Ok(())
     }
 
-    /// Only called by `parse_many`, after `check` has passed for every input.
+    /// Only called by `parse_checked`, after `check` has passed for every input.
     fn prepare(&self, mut input: ParseInput) -> Result<Prepared, ParseError> {
         let started = Instant::now();
         let language = match (input.lang.as_deref().and_then(lang::normalize_tag), input.detected.take()) {
@@ -343,6 +343,12 @@ impl Parser {
         for input in &inputs {
             self.check(input)?;
         }
+        self.parse_checked(inputs).await
+    }
+
+    /// `parse_many` for inputs that have each passed `check` already (the registry checks a routed
+    /// batch across all its models before queueing any).
+    pub(crate) async fn parse_checked(&self, inputs: Vec<ParseInput>) -> Result<Vec<ParseResult>, ParseError> {
         // Tokenise on rayon's pool, in parallel, off the async workers.
         let this = self.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();

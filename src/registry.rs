@@ -321,6 +321,7 @@ impl Registry {
     /// Parses texts that may route to different models; results in input order. Every input is
     /// checked by its model before any is queued.
     pub async fn parse_routed(&self, inputs: Vec<ParseInput>) -> Result<Vec<ParseResult>, ParseError> {
+        let n = inputs.len();
         let mut groups: Vec<(Arc<Served>, Vec<usize>, Vec<ParseInput>)> = Vec::new();
         for (i, mut input) in inputs.into_iter().enumerate() {
             let served = self.route(&mut input);
@@ -333,8 +334,7 @@ impl Registry {
                 None => groups.push((served, vec![i], vec![input])),
             }
         }
-        let n = groups.iter().map(|g| g.1.len()).sum();
-        let runs = groups.iter_mut().map(|(s, _, items)| s.parser.parse_many(std::mem::take(items)));
+        let runs = groups.iter_mut().map(|(s, _, items)| s.parser.parse_checked(std::mem::take(items)));
         let outputs = futures_util::future::join_all(runs).await;
         let mut results: Vec<Option<ParseResult>> = (0..n).map(|_| None).collect();
         for ((_, idx, _), out) in groups.iter().zip(outputs) {
