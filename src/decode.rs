@@ -80,6 +80,74 @@ pub fn decode_bio(tags: &[Option<(usize, f32)>], labels: &[String]) -> Vec<SlotS
     spans
 }
 
+/// Picks one BIO tag per word under the scheme's one rule: `I-x` only continues a `B-x` or an
+/// `I-x`. Tags are chosen per word by the slot head, so its arg-max can break that rule (an `I-x`
+/// after `O` or after another type), which splits or shortens spans; the best valid sequence
+/// (Viterbi over the per-word log-probabilities) fixes that. On MASSIVE dev it raised slot F1 by
+/// 1.4 to 1.6 points over the per-word arg-max (training/README.md).
+#[derive(Debug, Clone)]
+pub struct BioDecoder {
+    /// For each `I-x` label, the index of `B-x` (None when the bundle has no `B-x`); None for others.
+    begin_of: Vec<Option<usize>>,
+    inside: Vec<bool>,
+}
+
+impl BioDecoder {
+    pub fn new(labels: &[String]) -> BioDecoder {
+        let index: std::collections::HashMap<&str, usize> =
+            labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let inside: Vec<bool> = labels.iter().map(|l| l.starts_with("I-")).collect();
+        let begin_of = labels
+            .iter()
+            .map(|l| l.strip_prefix("I-").and_then(|t| index.get(format!("B-{t}").as_str()).copied()))
+            .collect();
+        BioDecoder { begin_of, inside }
+    }
+
+    /// The best valid label sequence for `log_probs` (one row of label log-probabilities per word).
+    pub fn best_path(&self, log_probs: &[Vec<f32>]) -> Vec<usize> {
+        let k = self.inside.len();
+        let Some(first) = log_probs.first() else { return Vec::new() };
+        // score[j]: best total of a valid sequence ending in label j; an I- tag cannot start one
+        let mut score: Vec<f32> =
+            (0..k).map(|j| if self.inside[j] { f32::NEG_INFINITY } else { first[j] }).collect();
+        let mut back: Vec<Vec<usize>> = Vec::with_capacity(log_probs.len());
+        for row in &log_probs[1..] {
+            let best_prev = argmax(&score);
+            let mut next = vec![f32::NEG_INFINITY; k];
+            let mut from = vec![best_prev; k];
+            for j in 0..k {
+                let prev = if self.inside[j] {
+                    // continue the same type: from B-x or I-x, whichever scored more
+                    match self.begin_of[j] {
+                        Some(b) if score[b] >= score[j] => b,
+                        _ => j,
+                    }
+                } else {
+                    best_prev
+                };
+                next[j] = score[prev] + row[j];
+                from[j] = prev;
+            }
+            score = next;
+            back.push(from);
+        }
+        let mut j = argmax(&score);
+        let mut path = vec![j];
+        for from in back.iter().rev() {
+            j = from[j];
+            path.push(j);
+        }
+        path.reverse();
+        path
+    }
+}
+
+/// Index of the largest value (the first one on ties).
+fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+}
+
 /// Char span in the original text covered by words `first..=last`.
 pub fn word_span(words: &[Word], first: usize, last: usize) -> (usize, usize) {
     (words[first].start, words[last].end)
@@ -121,6 +189,40 @@ mod tests {
         assert_eq!((s[1].entity.as_str(), s[1].first_word, s[1].last_word), ("date", 3, 3));
         // I-date after O starts a new span, as seqeval does
         assert_eq!((s[2].entity.as_str(), s[2].first_word), ("date", 5));
+    }
+
+    fn log_rows(rows: &[[f32; 5]]) -> Vec<Vec<f32>> {
+        rows.iter().map(|r| r.iter().map(|p| p.ln()).collect()).collect()
+    }
+
+    #[test]
+    fn best_path_never_starts_or_switches_into_an_inside_tag() {
+        let d = BioDecoder::new(&labels());
+        // per-word arg-max would be: I-date O I-time I-time -> invalid three times
+        let lp = log_rows(&[
+            [0.05, 0.40, 0.45, 0.05, 0.05],
+            [0.60, 0.10, 0.10, 0.10, 0.10],
+            [0.30, 0.05, 0.05, 0.25, 0.35],
+            [0.10, 0.05, 0.05, 0.10, 0.70],
+        ]);
+        let path = d.best_path(&lp);
+        assert_eq!(path, [1, 0, 3, 4]); // B-date O B-time I-time
+        for w in path.windows(2) {
+            if let Some(b) = d.begin_of[w[1]] {
+                assert!(w[0] == b || w[0] == w[1], "{path:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn best_path_keeps_a_valid_arg_max_and_handles_empty_input() {
+        let d = BioDecoder::new(&labels());
+        let lp = log_rows(&[[0.1, 0.1, 0.1, 0.6, 0.1], [0.1, 0.1, 0.1, 0.1, 0.6], [0.6, 0.1, 0.1, 0.1, 0.1]]);
+        assert_eq!(d.best_path(&lp), [3, 4, 0]);
+        assert!(d.best_path(&[]).is_empty());
+        // a long run of a strong I- tag after a weak B- is kept as one span
+        let lp = log_rows(&[[0.5, 0.3, 0.0001, 0.1, 0.0999], [0.05, 0.05, 0.8, 0.05, 0.05], [0.05, 0.05, 0.8, 0.05, 0.05]]);
+        assert_eq!(d.best_path(&lp), [1, 2, 2]);
     }
 
     #[test]

@@ -188,6 +188,8 @@ pub struct Parser {
     /// The name this model is served under; labels its metrics.
     id: Arc<str>,
     manifest: Arc<Manifest>,
+    /// Valid-BIO decoding of the slot head, built once from the manifest's labels.
+    bio: Arc<decode::BioDecoder>,
     tokenizer: Arc<Tokenizer>,
     batcher: Batcher,
     limits: Arc<Limits>,
@@ -249,6 +251,7 @@ impl Parser {
         let batcher = Batcher::spawn(id, models, batch);
         Ok(Parser {
             id: id.into(),
+            bio: Arc::new(decode::BioDecoder::new(&bundle.manifest.slot_labels)),
             manifest: bundle.manifest,
             tokenizer: bundle.tokenizer,
             batcher,
@@ -399,14 +402,26 @@ impl Parser {
             let score = IntentScore { name: FALLBACK_INTENT.into(), confidence: self.fallback.threshold };
             intent_ranking.insert(0, score);
         }
-        let tags: Vec<Option<(usize, f32)>> = p
+        // label probabilities of each word's first token (None: the word was cut by truncation)
+        let word_probs: Vec<Option<Vec<f32>>> = p
             .first_token
             .iter()
             .map(|t| {
                 let row = out.slot_logits.row((*t)?);
-                let probs = decode::softmax(row.as_slice()?, 1.0);
-                let (best, &prob) = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-                Some((best, prob))
+                // an intent-only bundle has no slot labels: no tags
+                let row = row.as_slice().filter(|r| !r.is_empty())?;
+                Some(decode::softmax(row, 1.0))
+            })
+            .collect();
+        let log_probs: Vec<Vec<f32>> =
+            word_probs.iter().flatten().map(|pr| pr.iter().map(|x| x.max(f32::MIN_POSITIVE).ln()).collect()).collect();
+        let mut path = self.bio.best_path(&log_probs).into_iter();
+        let tags: Vec<Option<(usize, f32)>> = word_probs
+            .iter()
+            .map(|pr| {
+                let pr = pr.as_ref()?;
+                let label = path.next()?;
+                Some((label, pr[label]))
             })
             .collect();
         let slots = decode::decode_bio(&tags, &m.slot_labels)

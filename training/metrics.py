@@ -16,6 +16,39 @@ def spans(labels):
     return out
 
 
+def bio_path(slot_logits, slot_labels):
+    """Slot label per word as the service decodes it (src/decode.rs, BioDecoder): the best
+    sequence of per-word log-probabilities in which I-x only follows B-x or I-x (Viterbi).
+    slot_logits: [n_words, n_labels]."""
+    lg = np.asarray(slot_logits, dtype=np.float64)
+    if len(lg) == 0:
+        return []
+    lp = lg - lg.max(-1, keepdims=True)
+    lp = lp - np.log(np.exp(lp).sum(-1, keepdims=True))
+    k = len(slot_labels)
+    index = {l: i for i, l in enumerate(slot_labels)}
+    inside = np.array([l.startswith("I-") for l in slot_labels])
+    begin = np.array([index.get("B-" + l[2:], -1) if l.startswith("I-") else -1 for l in slot_labels])
+    score = np.where(inside, -np.inf, lp[0])
+    back = []
+    for row in lp[1:]:
+        best = int(np.argmax(score))
+        prev = np.full(k, best)
+        cont = inside.copy()  # I-x: from B-x or I-x, whichever scored more (ties: B-x)
+        prev[cont] = np.arange(k)[cont]
+        has_b = cont & (begin >= 0)
+        take_b = has_b & (score[np.where(begin >= 0, begin, 0)] >= score)
+        prev[take_b] = begin[take_b]
+        score = score[prev] + row
+        back.append(prev)
+    j = int(np.argmax(score))
+    path = [j]
+    for prev in reversed(back):
+        j = int(prev[j])
+        path.append(j)
+    return path[::-1]
+
+
 def softmax(x, T=1.0):
     z = x / T
     z = z - z.max(-1, keepdims=True)

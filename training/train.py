@@ -35,7 +35,7 @@ from transformers import BertConfig, BertModel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import DEFAULT_DATA, LOCALES, load_file, load_split  # noqa: E402
-from metrics import ece, fit_temperature, score  # noqa: E402
+from metrics import bio_path, ece, fit_temperature, score  # noqa: E402
 
 
 class JointModel(nn.Module):
@@ -104,8 +104,9 @@ def collate(items, pad_id, device):
 
 
 @torch.no_grad()
-def predict(model, items, pad_id, device, batch_size=128):
-    """Intent logits [N, I] and, per item, the slot label index per word."""
+def predict(model, items, pad_id, device, batch_size=128, slot_labels=None):
+    """Intent logits [N, I] and, per item, the slot label index per word: the per-word arg-max
+    (checkpoint selection), or with `slot_labels` the service's valid-BIO decoding (metrics.bio_path)."""
     model.eval()
     order = sorted(range(len(items)), key=lambda i: len(items[i]["ids"]))
     logits = [None] * len(items)
@@ -118,7 +119,8 @@ def predict(model, items, pad_id, device, batch_size=128):
         il, sl = il.float().cpu().numpy(), sl.float().cpu().numpy()
         for j, i in enumerate(idx):
             logits[i] = il[j]
-            pred = [int(sl[j, t].argmax()) for t in items[i]["first"]]
+            rows = sl[j, items[i]["first"]]
+            pred = bio_path(rows, slot_labels) if slot_labels else [int(r.argmax()) for r in rows]
             slots[i] = pred + [0] * (items[i]["n_words"] - len(pred))
     return np.stack(logits), slots
 
