@@ -183,10 +183,13 @@ fn init_logging(format: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
-    if matches!(cli.command, Command::Parse { .. } | Command::Eval { .. } | Command::Validate { .. }) {
+    if matches!(
+        cli.command,
+        Command::Parse { .. } | Command::Eval { .. } | Command::Validate { .. } | Command::Bench { in_process: true, .. }
+    ) {
         // Commands that print to a pipe (`parlance eval … | head`) end quietly when the reader
-        // goes, as Unix tools do, instead of panicking on the write. Not for `serve` and `bench`,
-        // whose sockets must never kill the process.
+        // goes, as Unix tools do, instead of panicking on the write. Not for `serve` and the HTTP
+        // `bench`, whose sockets must never kill the process.
         // SAFETY: restores the default disposition of one signal, before any thread starts.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
