@@ -14,6 +14,13 @@ pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
+/// `ln(softmax(logits))` in one stable pass (no logarithm of a probability rounded to zero).
+pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
+    logits.iter().map(|&l| l - max - log_sum).collect()
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct IntentScore {
     pub name: String,
@@ -105,14 +112,14 @@ impl BioDecoder {
     }
 
     /// The best valid label sequence for `log_probs` (one row of label log-probabilities per word).
-    pub fn best_path(&self, log_probs: &[Vec<f32>]) -> Vec<usize> {
+    pub fn best_path<R: AsRef<[f32]>>(&self, log_probs: &[R]) -> Vec<usize> {
         let k = self.inside.len();
-        let Some(first) = log_probs.first() else { return Vec::new() };
+        let Some(first) = log_probs.first().map(AsRef::as_ref) else { return Vec::new() };
         // score[j]: best total of a valid sequence ending in label j; an I- tag cannot start one
         let mut score: Vec<f32> =
             (0..k).map(|j| if self.inside[j] { f32::NEG_INFINITY } else { first[j] }).collect();
         let mut back: Vec<Vec<usize>> = Vec::with_capacity(log_probs.len());
-        for row in &log_probs[1..] {
+        for row in log_probs[1..].iter().map(AsRef::as_ref) {
             let best_prev = argmax(&score);
             let mut next = vec![f32::NEG_INFINITY; k];
             let mut from = vec![best_prev; k];
@@ -172,6 +179,15 @@ mod tests {
     }
 
     #[test]
+    fn log_softmax_is_the_log_of_softmax() {
+        let logits = [3.0, -1.0, 0.5, 80.0];
+        for (l, p) in log_softmax(&logits).iter().zip(softmax(&logits, 1.0)) {
+            assert!((l.exp() - p).abs() < 1e-6);
+            assert!(l.is_finite());
+        }
+    }
+
+    #[test]
     fn ranking_is_sorted_and_capped() {
         let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let r = rank_intents(&[0.2, 0.5, 0.3], &names, 2);
@@ -219,7 +235,7 @@ mod tests {
         let d = BioDecoder::new(&labels());
         let lp = log_rows(&[[0.1, 0.1, 0.1, 0.6, 0.1], [0.1, 0.1, 0.1, 0.1, 0.6], [0.6, 0.1, 0.1, 0.1, 0.1]]);
         assert_eq!(d.best_path(&lp), [3, 4, 0]);
-        assert!(d.best_path(&[]).is_empty());
+        assert!(d.best_path::<Vec<f32>>(&[]).is_empty());
         // a long run of a strong I- tag after a weak B- is kept as one span
         let lp = log_rows(&[[0.5, 0.3, 0.0001, 0.1, 0.0999], [0.05, 0.05, 0.8, 0.05, 0.05], [0.05, 0.05, 0.8, 0.05, 0.05]]);
         assert_eq!(d.best_path(&lp), [1, 2, 2]);

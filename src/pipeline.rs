@@ -402,26 +402,25 @@ impl Parser {
             let score = IntentScore { name: FALLBACK_INTENT.into(), confidence: self.fallback.threshold };
             intent_ranking.insert(0, score);
         }
-        // label probabilities of each word's first token (None: the word was cut by truncation)
-        let word_probs: Vec<Option<Vec<f32>>> = p
+        // label log-probabilities of each word's first token (None: the word was cut by truncation)
+        let word_log_probs: Vec<Option<Vec<f32>>> = p
             .first_token
             .iter()
             .map(|t| {
                 let row = out.slot_logits.row((*t)?);
                 // an intent-only bundle has no slot labels: no tags
                 let row = row.as_slice().filter(|r| !r.is_empty())?;
-                Some(decode::softmax(row, 1.0))
+                Some(decode::log_softmax(row))
             })
             .collect();
-        let log_probs: Vec<Vec<f32>> =
-            word_probs.iter().flatten().map(|pr| pr.iter().map(|x| x.max(f32::MIN_POSITIVE).ln()).collect()).collect();
-        let mut path = self.bio.best_path(&log_probs).into_iter();
-        let tags: Vec<Option<(usize, f32)>> = word_probs
+        let present: Vec<&Vec<f32>> = word_log_probs.iter().flatten().collect();
+        let mut path = self.bio.best_path(&present).into_iter();
+        let tags: Vec<Option<(usize, f32)>> = word_log_probs
             .iter()
-            .map(|pr| {
-                let pr = pr.as_ref()?;
+            .map(|lp| {
+                let lp = lp.as_ref()?;
                 let label = path.next()?;
-                Some((label, pr[label]))
+                Some((label, lp[label].exp()))
             })
             .collect();
         let slots = decode::decode_bio(&tags, &m.slot_labels)

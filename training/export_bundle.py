@@ -358,12 +358,13 @@ def main():
 
     # what the valid-BIO decoding adds: the same graph's slot F1 with the per-word arg-max
     argmax_f1 = {}
+    chosen_sess = session(chosen_path)
     for loc, (rows, items) in dev.items():
-        lg, sl = onnx_predict(session(chosen_path), items, pad_id, slot_labels, argmax=True)
+        lg, sl = onnx_predict(chosen_sess, items, pad_id, slot_labels, argmax=True)
         argmax_f1[loc] = score(rows, lg, sl, intents, slot_labels)["slot_f1"]
     print(f"slot F1 with per-word arg-max instead: {json.dumps(argmax_f1)}", flush=True)
 
-    d_int, d_slot, same, n = padding_check(session(chosen_path), all_items, pad_id, n=len(all_items))
+    d_int, d_slot, same, n = padding_check(chosen_sess, all_items, pad_id, n=len(all_items))
     print(f"padding check: max |intent diff| {d_int:.2e}, max |slot diff| {d_slot:.2e}, "
           f"identical predictions {same}/{n}", flush=True)
     if same != n or d_int > 1e-2:
