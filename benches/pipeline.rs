@@ -87,5 +87,29 @@ fn builtin_entities(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tokenize, model_run, parse, builtin_entities);
+/// Slot decoding of 10 words over the bundle's labels: valid BIO alone, and with the bundle's
+/// tag-bigram prior (O(words × labels²)). Log-probabilities are fixed pseudo-random rows.
+fn slot_decoding(c: &mut Criterion) {
+    let bundle = Bundle::load(model_dir(), &one_thread()).expect("bundle loads");
+    let k = bundle.manifest.slot_labels.len();
+    let mut x: u32 = 12345;
+    let rows: Vec<Vec<f32>> = (0..10)
+        .map(|_| {
+            let logits: Vec<f32> = (0..k)
+                .map(|_| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (x >> 8) as f32 / (1 << 24) as f32 * 8.0
+                })
+                .collect();
+            parlance::decode::log_softmax(&logits)
+        })
+        .collect();
+    let plain = parlance::decode::BioDecoder::new(&bundle.manifest.slot_labels);
+    let mut g = c.benchmark_group("slot_decoding_10_words");
+    g.bench_function("valid_bio", |b| b.iter(|| plain.best_path(&rows)));
+    g.bench_function("with_bundle_prior", |b| b.iter(|| bundle.decoder.best_path(&rows)));
+    g.finish();
+}
+
+criterion_group!(benches, tokenize, model_run, parse, builtin_entities, slot_decoding);
 criterion_main!(benches);

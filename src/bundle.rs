@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
+use crate::decode::BioDecoder;
 use crate::model::{Model, SessionSettings};
 
 pub const MANIFEST_FILE: &str = "parlance.json";
@@ -61,6 +62,33 @@ fn default_alignment() -> String {
 fn default_temperature() -> f32 {
     1.0
 }
+fn default_smoothing() -> f32 {
+    1.0
+}
+
+/// `slot_transitions` in `parlance.json`: a prior on slot-tag bigrams for decoding (docs/bundle.md).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlotTransitions {
+    /// A file of the bundle holding `{"counts": {from: {to: n}}}`, e.g. `slot_transitions.json`.
+    pub file: String,
+    /// Multiplies `ln P(to | from)`; 0 turns the prior off (valid BIO is still enforced).
+    pub weight: f32,
+    /// Added to every count before the probabilities are estimated.
+    #[serde(default = "default_smoothing")]
+    pub smoothing: f32,
+}
+
+/// The file `SlotTransitions::file` names.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransitionFile {
+    /// Free-form: what the counts were taken from.
+    #[serde(default)]
+    #[allow(dead_code)]
+    source: Option<String>,
+    counts: crate::decode::TransitionCounts,
+}
 
 /// `parlance.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -88,6 +116,9 @@ pub struct Manifest {
     /// BIO labels, "O" first; empty for an intent-only model.
     #[serde(default)]
     pub slot_labels: Vec<String>,
+    /// Optional prior on slot-tag bigrams used when decoding slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_transitions: Option<SlotTransitions>,
     /// Free-form: dev metrics as the bundle's author measured them.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -133,6 +164,8 @@ pub struct Bundle {
     pub path: PathBuf,
     pub manifest: Arc<Manifest>,
     pub tokenizer: Arc<Tokenizer>,
+    /// Slot decoding: valid BIO, plus the manifest's `slot_transitions` prior when it has one.
+    pub decoder: Arc<BioDecoder>,
     pub model: Model,
 }
 
@@ -180,6 +213,22 @@ impl Manifest {
             let ok = (l.starts_with("B-") || l.starts_with("I-")) && l.len() > 2;
             if !ok {
                 out.push(format!("slot label {l:?} is not of the form B-type or I-type"));
+            }
+        }
+        if let Some(t) = &self.slot_transitions {
+            if !self.has_slots() {
+                out.push("slot_transitions is set but the model has no slot_logits".into());
+            }
+            if !(t.weight.is_finite() && t.weight >= 0.0) {
+                out.push(format!("slot_transitions.weight {} must be a number >= 0", t.weight));
+            }
+            if !(t.smoothing.is_finite() && t.smoothing > 0.0) {
+                out.push(format!("slot_transitions.smoothing {} must be a positive number", t.smoothing));
+            }
+            // a file of the bundle itself: no paths out of the folder
+            let plain = Path::new(&t.file).file_name().is_some_and(|n| n == t.file.as_str());
+            if !plain || t.file == MANIFEST_FILE || t.file == MODEL_FILE || t.file == TOKENIZER_FILE {
+                out.push(format!("slot_transitions.file {:?} must name a file of its own in the bundle folder", t.file));
             }
         }
         out
@@ -330,6 +379,7 @@ fn read_hf_config(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifest> {
         outputs: GraphOutputs { intent_logits: "logits".into(), slot_logits: None },
         intents,
         slot_labels: Vec::new(),
+        slot_transitions: None,
         metrics: serde_json::Value::Null,
         format: BundleFormat::HuggingFace,
     };
@@ -346,12 +396,40 @@ pub fn detect_format(dir: &Path) -> BundleFormat {
     }
 }
 
-/// Reads and checks the manifest and tokenizer; returns what could be read and every problem.
-fn read_parts(dir: &Path) -> (Option<Manifest>, Option<Tokenizer>, Vec<Problem>) {
+/// The slot decoder a manifest asks for: with its `slot_transitions` prior (read from the bundle's
+/// file and checked against the labels) or without.
+fn read_decoder(dir: &Path, m: &Manifest, problems: &mut Vec<Problem>) -> Option<BioDecoder> {
+    let Some(t) = &m.slot_transitions else { return Some(BioDecoder::new(&m.slot_labels)) };
+    let text = match std::fs::read_to_string(dir.join(&t.file)) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.push(problem(&t.file, format!("cannot be read ({e}); parlance.json slot_transitions names it")));
+            return None;
+        }
+    };
+    let file: TransitionFile = match serde_json::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(problem(&t.file, format!("not a slot transition file: {e}")));
+            return None;
+        }
+    };
+    match BioDecoder::with_prior(&m.slot_labels, &file.counts, t.weight, t.smoothing) {
+        Ok(d) => Some(d),
+        Err(found) => {
+            problems.extend(found.into_iter().map(|msg| problem(&t.file, msg)));
+            None
+        }
+    }
+}
+
+/// Reads and checks the manifest, tokenizer and slot decoder; returns what could be read and every
+/// problem.
+fn read_parts(dir: &Path) -> (Option<Manifest>, Option<Tokenizer>, Option<BioDecoder>, Vec<Problem>) {
     let mut problems = Vec::new();
     if !dir.is_dir() {
         problems.push(problem(&dir.display().to_string(), "is not a directory"));
-        return (None, None, problems);
+        return (None, None, None, problems);
     }
     let format = detect_format(dir);
     let description = match format {
@@ -387,7 +465,8 @@ fn read_parts(dir: &Path) -> (Option<Manifest>, Option<Tokenizer>, Vec<Problem>)
             }
         }
     }
-    (manifest, tokenizer, problems)
+    let decoder = manifest.as_ref().filter(|m| m.check().is_empty()).and_then(|m| read_decoder(dir, m, &mut problems));
+    (manifest, tokenizer, decoder, problems)
 }
 
 impl Bundle {
@@ -395,7 +474,7 @@ impl Bundle {
     pub fn load(dir: impl AsRef<Path>, settings: &SessionSettings) -> Result<Bundle, BundleError> {
         let dir = dir.as_ref().to_path_buf();
         let fail = |problems| BundleError { path: dir.clone(), problems };
-        let (manifest, tokenizer, mut problems) = read_parts(&dir);
+        let (manifest, tokenizer, decoder, mut problems) = read_parts(&dir);
         let model = if dir.join(MODEL_FILE).is_file() {
             match &manifest {
                 Some(m) => match Model::load(&dir.join(MODEL_FILE), m, settings) {
@@ -413,7 +492,7 @@ impl Bundle {
         if !problems.is_empty() {
             return Err(fail(problems));
         }
-        let (Some(manifest), Some(mut tokenizer), Some(mut model)) = (manifest, tokenizer, model) else {
+        let (Some(manifest), Some(mut tokenizer), Some(decoder), Some(mut model)) = (manifest, tokenizer, decoder, model) else {
             return Err(fail(vec![problem(&dir.display().to_string(), "incomplete bundle")]));
         };
         if let Some(pid) = manifest.pad_id {
@@ -436,7 +515,7 @@ impl Bundle {
         if let Err(msg) = model.run(&[ids]) {
             return Err(fail(vec![problem(MODEL_FILE, format!("warm-up run failed: {msg}"))]));
         }
-        Ok(Bundle { path: dir, manifest: Arc::new(manifest), tokenizer: Arc::new(tokenizer), model })
+        Ok(Bundle { path: dir, manifest: Arc::new(manifest), tokenizer: Arc::new(tokenizer), decoder: Arc::new(decoder), model })
     }
 
     /// Every problem with a bundle, without keeping it (for `parlance validate`).

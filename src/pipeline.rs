@@ -188,7 +188,7 @@ pub struct Parser {
     /// The name this model is served under; labels its metrics.
     id: Arc<str>,
     manifest: Arc<Manifest>,
-    /// Valid-BIO decoding of the slot head, built once from the manifest's labels.
+    /// Slot decoding (valid BIO, the bundle's tag-bigram prior), built once at load.
     bio: Arc<decode::BioDecoder>,
     tokenizer: Arc<Tokenizer>,
     batcher: Batcher,
@@ -251,7 +251,7 @@ impl Parser {
         let batcher = Batcher::spawn(id, models, batch);
         Ok(Parser {
             id: id.into(),
-            bio: Arc::new(decode::BioDecoder::new(&bundle.manifest.slot_labels)),
+            bio: bundle.decoder,
             manifest: bundle.manifest,
             tokenizer: bundle.tokenizer,
             batcher,

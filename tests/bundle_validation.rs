@@ -74,3 +74,40 @@ fn manifest_errors_name_the_manifest() {
     std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
     assert!(problems(dir.path()).iter().any(|s| s == "tokenizer.json: missing"));
 }
+
+/// A fixture copy whose manifest names a slot transition file with these counts.
+fn with_transitions(counts: serde_json::Value, weight: f64) -> tempfile::TempDir {
+    let dir = fixture_copy();
+    std::fs::write(dir.path().join("slot_transitions.json"), serde_json::json!({"counts": counts}).to_string()).unwrap();
+    edit_manifest(dir.path(), |m| {
+        m["slot_transitions"] = serde_json::json!({"file": "slot_transitions.json", "weight": weight, "smoothing": 0.1});
+    });
+    dir
+}
+
+#[test]
+fn slot_transition_files_are_checked() {
+    let ok = with_transitions(serde_json::json!({"<start>": {"O": 3, "B-time": 1}, "B-time": {"I-time": 1}}), 0.2);
+    assert!(problems(ok.path()).is_empty(), "{:?}", problems(ok.path()));
+
+    // labels the manifest does not have, as a "from" and as a "to"
+    let dir = with_transitions(serde_json::json!({"B-nope": {"O": 1}, "O": {"I-colour": 2}}), 0.2);
+    let p = problems(dir.path());
+    assert!(p.iter().any(|s| s.starts_with("slot_transitions.json:") && s.contains("\"B-nope\"")), "{p:?}");
+    assert!(p.iter().any(|s| s.starts_with("slot_transitions.json:") && s.contains("\"I-colour\"")), "{p:?}");
+
+    // counts that are not whole non-negative numbers, a missing file, a file outside the folder
+    let dir = with_transitions(serde_json::json!({"O": {"O": -1}}), 0.2);
+    assert!(problems(dir.path()).iter().any(|s| s.starts_with("slot_transitions.json: not a slot transition file")));
+    std::fs::remove_file(dir.path().join("slot_transitions.json")).unwrap();
+    assert!(problems(dir.path()).iter().any(|s| s.starts_with("slot_transitions.json: cannot be read")));
+    edit_manifest(dir.path(), |m| m["slot_transitions"]["file"] = "../elsewhere.json".into());
+    assert!(problems(dir.path()).iter().any(|s| s.contains("must name a file of its own in the bundle folder")));
+
+    // the schema: a negative weight, an unknown key
+    let dir = with_transitions(serde_json::json!({}), -1.0);
+    edit_manifest(dir.path(), |m| m["slot_transitions"]["wieght"] = 1.into());
+    let p = problems(dir.path());
+    assert!(p.iter().any(|s| s.contains("schema: at /slot_transitions/weight")), "{p:?}");
+    assert!(p.iter().any(|s| s.contains("'wieght' was unexpected")), "{p:?}");
+}

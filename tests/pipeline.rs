@@ -29,6 +29,30 @@ async fn french_alarm_with_time_and_date() {
 }
 
 #[tokio::test]
+async fn the_bundle_slot_transition_prior_is_applied() {
+    use parlance::model::SessionSettings;
+    use parlance::pipeline::Parser;
+    // a prior from training data where every word was O: with a large weight no span survives;
+    // with weight 0 the slots are those of the plain fixture
+    let parse = |weight: f64| {
+        let dir = fixture_copy();
+        let counts = serde_json::json!({"counts": {"<start>": {"O": 1000}, "O": {"O": 5000}}});
+        std::fs::write(dir.path().join("slot_transitions.json"), counts.to_string()).unwrap();
+        edit_manifest(dir.path(), |m| {
+            m["slot_transitions"] = serde_json::json!({"file": "slot_transitions.json", "weight": weight});
+        });
+        let p = Parser::load(dir.path(), &SessionSettings::default(), BatchSettings::default(), 1, Limits::default())
+            .expect("the bundle with a prior loads");
+        async move { p.parse(input("Réveille-moi à sept heures demain")).await.unwrap() }
+    };
+    let plain = parse(0.0).await;
+    assert_eq!(spans(&plain), [("time", 15, 26, "sept heures"), ("date", 27, 33, "demain")]);
+    let all_o = parse(5.0).await;
+    assert!(all_o.entities.iter().all(|e| e.source != "model"), "{:?}", all_o.entities);
+    assert_eq!(all_o.intent.name, plain.intent.name, "the prior only touches slots");
+}
+
+#[tokio::test]
 async fn offsets_point_into_the_original_text() {
     let p = fixture_parser();
     let text = "🎉 WEATHER in New York?";

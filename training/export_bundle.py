@@ -25,7 +25,7 @@ from transformers import BertConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import DEFAULT_DATA, LOCALES, load_file, load_split  # noqa: E402
-from metrics import bio_path, ece, fit_temperature, score  # noqa: E402
+from metrics import bio_path, ece, fit_temperature, score, transition_counts, transitions  # noqa: E402
 from parlance_text import words  # noqa: E402
 from train import JointModel, encode, predict  # noqa: E402
 
@@ -64,9 +64,9 @@ def session(path, threads=2):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def onnx_predict(sess, items, pad_id, slot_labels, batch_size=64, argmax=False):
-    """Like train.predict with slot_labels: slots decoded as the service decodes them (or, with
-    argmax, the per-word arg-max, for comparison)."""
+def onnx_predict(sess, items, pad_id, slot_labels, batch_size=64, argmax=False, trans=None):
+    """Like train.predict with slot_labels: slots decoded as the service decodes them, with the
+    transition scores `trans` (or, with argmax, the per-word arg-max, for comparison)."""
     order = sorted(range(len(items)), key=lambda i: len(items[i]["ids"]))
     logits, slots = [None] * len(items), [None] * len(items)
     for s in range(0, len(order), batch_size):
@@ -82,7 +82,7 @@ def onnx_predict(sess, items, pad_id, slot_labels, batch_size=64, argmax=False):
         for j, i in enumerate(idx):
             logits[i] = il[j]
             rows = sl[j, items[i]["first"]]
-            pred = [int(r.argmax()) for r in rows] if argmax else bio_path(rows, slot_labels)
+            pred = [int(r.argmax()) for r in rows] if argmax else bio_path(rows, slot_labels, trans)
             slots[i] = pred + [0] * (items[i]["n_words"] - len(pred))
     return np.stack(logits), slots
 
@@ -227,13 +227,17 @@ def main():
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--variants", default="row-int8w8,row-int8,wo8b32a4,dynamic-int8",
                     help="quantised variants to build and compare (see args_variants)")
-    ap.add_argument("--version", default="1.1.0")
+    ap.add_argument("--version", default="1.2.0")
     ap.add_argument("--command", default="bash training/retrain.sh")
     ap.add_argument("--dev-file", action="append", default=[],
                     help="your own dev data instead of MASSIVE dev (Rasa NLU YAML or MASSIVE jsonl; "
                          "repeatable; one metrics row per locale, a Rasa file's locale is its stem)")
     ap.add_argument("--name", default="parlance-default", help="the bundle's name in parlance.json")
     ap.add_argument("--languages", default="en,fr", help="languages the bundle serves (parlance.json)")
+    ap.add_argument("--transition-weight", type=float, default=0.2,
+                    help="slot decoding: weight of the tag-bigram prior counted on the training data "
+                         "(docs/bundle.md slot_transitions; 0: valid BIO only, no prior file)")
+    ap.add_argument("--transition-smoothing", type=float, default=0.1, help="add-k smoothing of those counts")
     args = ap.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     os.makedirs(args.work, exist_ok=True)
@@ -251,6 +255,14 @@ def main():
 
     intent_ix = {x: i for i, x in enumerate(intents)}
     slot_ix = {x: i for i, x in enumerate(slot_labels)}
+    # slot decoding prior: tag bigrams counted on the model's own training data
+    train_files = meta.get("args", {}).get("train_file")
+    train_rows = ([r for p in train_files for r in load_file(p)] if train_files
+                  else [r for loc in LOCALES for r in load_split(args.data, loc, "train")])
+    counts = transition_counts(r["labels"] for r in train_rows)
+    trans = transitions(slot_labels, counts, args.transition_weight, args.transition_smoothing)
+    print(f"slot transitions: {sum(len(r) for r in counts.values())} tag bigrams from {len(train_rows)} "
+          f"training utterances, weight {args.transition_weight}, smoothing {args.transition_smoothing}", flush=True)
     dev = {}
     if args.dev_file:  # a user's own data (e.g. a Rasa project): grouped by locale
         by_locale = {}
@@ -271,7 +283,7 @@ def main():
     # reference: fp32 PyTorch
     ref = {}
     for loc, (rows, items) in dev.items():
-        lg, sl = predict(model, items, pad_id, torch.device("cpu"), slot_labels=slot_labels)
+        lg, sl = predict(model, items, pad_id, torch.device("cpu"), slot_labels=slot_labels, trans=trans)
         ref[loc] = (lg, sl, score(rows, lg, sl, intents, slot_labels))
         print(f"fp32 torch {loc}: {ref[loc][2]}", flush=True)
 
@@ -283,7 +295,7 @@ def main():
         sess = session(path)
         out, agree, n = {}, 0, 0
         for loc, (rows, items) in dev.items():
-            lg, sl = onnx_predict(sess, items, pad_id, slot_labels)
+            lg, sl = onnx_predict(sess, items, pad_id, slot_labels, trans=trans)
             out[loc] = (lg, sl, score(rows, lg, sl, intents, slot_labels))
             agree += int((lg.argmax(-1) == ref[loc][0].argmax(-1)).sum())
             n += len(items)
@@ -356,13 +368,17 @@ def main():
     if chosen["agree"] < 0.99:
         print("WARNING: int8 model agrees with fp32 PyTorch on < 99 % of dev intents", flush=True)
 
-    # what the valid-BIO decoding adds: the same graph's slot F1 with the per-word arg-max
-    argmax_f1 = {}
+    # what the decoding adds: the same graph's slot F1 with the per-word arg-max, and with valid
+    # BIO but no transition prior
+    argmax_f1, bio_only_f1 = {}, {}
     chosen_sess = session(chosen_path)
     for loc, (rows, items) in dev.items():
         lg, sl = onnx_predict(chosen_sess, items, pad_id, slot_labels, argmax=True)
         argmax_f1[loc] = score(rows, lg, sl, intents, slot_labels)["slot_f1"]
-    print(f"slot F1 with per-word arg-max instead: {json.dumps(argmax_f1)}", flush=True)
+        lg, sl = onnx_predict(chosen_sess, items, pad_id, slot_labels)
+        bio_only_f1[loc] = score(rows, lg, sl, intents, slot_labels)["slot_f1"]
+    print(f"slot F1 with per-word arg-max instead: {json.dumps(argmax_f1)}; valid BIO without the prior: "
+          f"{json.dumps(bio_only_f1)}", flush=True)
 
     d_int, d_slot, same, n = padding_check(chosen_sess, all_items, pad_id, n=len(all_items))
     print(f"padding check: max |intent diff| {d_int:.2e}, max |slot diff| {d_slot:.2e}, "
@@ -391,6 +407,16 @@ def main():
     os.makedirs(args.bundle, exist_ok=True)
     shutil.copy(chosen_path, os.path.join(args.bundle, "model.onnx"))
     shutil.copy(os.path.join(args.model, "tokenizer.json"), os.path.join(args.bundle, "tokenizer.json"))
+    prior_path = os.path.join(args.bundle, "slot_transitions.json")
+    if args.transition_weight > 0:
+        with open(prior_path, "w", encoding="utf-8") as f:
+            source = (", ".join(os.path.basename(p) for p in train_files) if train_files
+                      else "MASSIVE 1.1 en-US + fr-FR train")
+            json.dump({"source": f"slot tag bigrams of {source} ({len(train_rows)} utterances)",
+                       "counts": counts}, f, ensure_ascii=False, separators=(",", ":"))
+            f.write("\n")
+    elif os.path.exists(prior_path):
+        os.remove(prior_path)
     manifest = {
         "format_version": 1,
         "name": args.name,
@@ -412,6 +438,8 @@ def main():
         "outputs": {"intent_logits": "intent_logits", "slot_logits": "slot_logits"},
         "intents": intents,
         "slot_labels": slot_labels,
+        **({"slot_transitions": {"file": "slot_transitions.json", "weight": args.transition_weight,
+                                 "smoothing": args.transition_smoothing}} if args.transition_weight > 0 else {}),
         "metrics": {**{k: {kk: vv for kk, vv in v.items() if kk != "ece_uncalibrated"} for k, v in metrics.items()},
                     "measured_by": "python training/export_bundle.py (the shipped model.onnx through onnxruntime)"},
     }
@@ -428,7 +456,8 @@ def main():
                             "metrics": {l: {k: round(v, 4) for k, v in res_fp32[l][2].items()} for l in locales}},
               "fp32_torch": fp32_metrics, "int8": metrics, "temperature": T, "temperature_fp32": meta["temperature"],
               "ece_all": ece_all, "padding": {"max_intent_diff": d_int, "max_slot_diff": d_slot, "same": same, "n": n},
-              "argmax_slot_f1": argmax_f1, "latency": chosen["lat"], "layers": cfg.num_hidden_layers, "vocab": cfg.vocab_size,
+              "argmax_slot_f1": argmax_f1, "bio_only_slot_f1": bio_only_f1,
+              "transitions": {"weight": args.transition_weight, "smoothing": args.transition_smoothing}, "latency": chosen["lat"], "layers": cfg.num_hidden_layers, "vocab": cfg.vocab_size,
               "train_minutes": meta.get("train_minutes"), "history": meta.get("history"),
               "calibration_fp32": meta.get("calibration")}
     with open(os.path.join(args.work, "report.json"), "w") as f:
@@ -490,7 +519,9 @@ def training_recipe(model_dir):
     d = model_dir
     while d:
         a = json.load(open(os.path.join(d, "meta.json"))).get("args", {})
-        stages.insert(0, f"{a.get('epochs')} epochs at learning rate {a.get('lr'):g} (seed {a.get('seed')})")
+        consistency = a.get("consistency", 0.5)
+        extra = f", en/fr consistency weight {consistency:g}" if consistency != 0.5 else ""
+        stages.insert(0, f"{a.get('epochs')} epochs at learning rate {a.get('lr'):g} (seed {a.get('seed')}{extra})")
         init = a.get("init") or ""
         d = os.path.dirname(init) if init and os.path.exists(os.path.join(os.path.dirname(init), "meta.json")) else ""
     if len(stages) == 1:
@@ -561,8 +592,14 @@ def write_card(args, manifest, rep, cfg):
                    f"Only the first **{n_layers} of its 12 layers** are used (latency).")
     recipe_text = training_recipe(args.model)
     rust_eval_text, rates = rust_eval(args)
-    bio_gain = " and ".join(f"{100 * (rep['int8'][f'{l}.dev']['slot_f1'] - rep['argmax_slot_f1'][l]):+.2f} ({l})"
+    bio_gain = " and ".join(f"{100 * (rep['bio_only_slot_f1'][l] - rep['argmax_slot_f1'][l]):+.2f} ({l})"
                             for l in LOCALES)
+    tw = rep["transitions"]["weight"]
+    prior_gain = " and ".join(f"{100 * (rep['int8'][f'{l}.dev']['slot_f1'] - rep['bio_only_slot_f1'][l]):+.2f} ({l})"
+                              for l in LOCALES)
+    prior_text = (f" On top of that, a prior on tag bigrams counted on the training labels "
+                  f"(`slot_transitions.json`, weight {tw:g}, add-{rep['transitions']['smoothing']:g} smoothing, "
+                  f"chosen on dev) gave {prior_gain}." if tw > 0 else "")
     throughput_text = ("* Batched throughput of the graph on both cores (`parlance bench --in-process --batch-size B "
                        "--intra-threads 2`, pre-tokenised MASSIVE-like utterances): " + "; ".join(rates) + "."
                        if rates else "* Batched throughput: not measured (no `target/release/parlance`).")
@@ -570,8 +607,8 @@ def write_card(args, manifest, rep, cfg):
 
 Joint intent classification + slot filling for short English and French voice-assistant requests
 (60 intents, {(len(manifest['slot_labels']) - 1) // 2} slot types, BIO over words). One ONNX graph
-(`model.onnx`, int8), a Hugging Face tokenizer (`tokenizer.json`) and the manifest (`parlance.json`),
-per `docs/bundle.md`.
+(`model.onnx`, int8), a Hugging Face tokenizer (`tokenizer.json`), the manifest (`parlance.json`) and
+the slot decoding prior (`slot_transitions.json`), per `docs/bundle.md`.
 
 ## Model
 
@@ -585,7 +622,7 @@ per `docs/bundle.md`.
 * Heads: intent = linear layer on the masked mean of the last hidden states; slots = linear layer on
   each token, read on the first sub-token of each word and decoded as the best valid BIO sequence
   (Viterbi: `I-x` only after `B-x` or `I-x`), as the service does; this gave
-  {bio_gain} slot F1 points over the per-word arg-max on dev. Trained jointly (summed cross-entropies plus an
+  {bio_gain} slot F1 points over the per-word arg-max on dev.{prior_text} Trained jointly (summed cross-entropies plus an
   en/fr intent-consistency term on parallel utterances), word embeddings frozen; {recipe_text}
 * Export: ONNX opset {args.opset}, dynamic batch and tokens. Quantisation ({ch['variant']}):
   {quant_text(ch)}

@@ -16,30 +16,63 @@ def spans(labels):
     return out
 
 
-def bio_path(slot_logits, slot_labels):
+START = "<start>"
+
+
+def transition_counts(label_rows):
+    """Slot-tag bigram counts {from: {to: n}} over BIO label sequences (from = START for the
+    first word): the `counts` of a bundle's slot_transitions.json (docs/bundle.md)."""
+    out = {}
+    for labels in label_rows:
+        prev = START
+        for l in labels:
+            row = out.setdefault(prev, {})
+            row[l] = row.get(l, 0) + 1
+            prev = l
+    return {f: dict(sorted(r.items())) for f, r in sorted(out.items())}
+
+
+def transitions(slot_labels, counts=None, weight=0.0, smoothing=1.0):
+    """[(K + 1) x K] additive transition scores, as src/decode.rs BioDecoder builds them: -inf
+    where BIO forbids the pair (I-x only after B-x or I-x; row K is the start), else
+    weight * ln P(to | from) with add-`smoothing` estimates from `counts` (0 without counts)."""
+    k = len(slot_labels)
+    index = {l: i for i, l in enumerate(slot_labels)}
+    t = np.zeros((k + 1, k))
+    if counts:
+        c = np.zeros((k + 1, k))
+        for f, row in counts.items():
+            for to, n in row.items():
+                c[k if f == START else index[f], index[to]] = n
+        t = weight * np.log((c + smoothing) / (c.sum(1, keepdims=True) + smoothing * k))
+    for j, l in enumerate(slot_labels):
+        if l.startswith("I-"):
+            ok = {j, index.get("B-" + l[2:], -1)}
+            for f in range(k + 1):
+                if f not in ok:
+                    t[f, j] = -np.inf
+    return t
+
+
+def bio_path(slot_logits, slot_labels, trans=None):
     """Slot label per word as the service decodes it (src/decode.rs, BioDecoder): the best
-    sequence of per-word log-probabilities in which I-x only follows B-x or I-x (Viterbi).
-    slot_logits: [n_words, n_labels]."""
+    sequence (Viterbi) of per-word log-probabilities plus transition scores `trans` (from
+    `transitions`; default: valid BIO only, I-x only after B-x or I-x). Ties go to the lower
+    label index. slot_logits: [n_words, n_labels]."""
     lg = np.asarray(slot_logits, dtype=np.float64)
     if len(lg) == 0:
         return []
+    k = len(slot_labels)
+    if trans is None:
+        trans = transitions(slot_labels)
     lp = lg - lg.max(-1, keepdims=True)
     lp = lp - np.log(np.exp(lp).sum(-1, keepdims=True))
-    k = len(slot_labels)
-    index = {l: i for i, l in enumerate(slot_labels)}
-    inside = np.array([l.startswith("I-") for l in slot_labels])
-    begin = np.array([index.get("B-" + l[2:], -1) if l.startswith("I-") else -1 for l in slot_labels])
-    score = np.where(inside, -np.inf, lp[0])
+    score = lp[0] + trans[k]
     back = []
     for row in lp[1:]:
-        best = int(np.argmax(score))
-        prev = np.full(k, best)
-        cont = inside.copy()  # I-x: from B-x or I-x, whichever scored more (ties: B-x)
-        prev[cont] = np.arange(k)[cont]
-        has_b = cont & (begin >= 0)
-        take_b = has_b & (score[np.where(begin >= 0, begin, 0)] >= score)
-        prev[take_b] = begin[take_b]
-        score = score[prev] + row
+        m = score[:, None] + trans[:k]
+        prev = m.argmax(0)
+        score = m[prev, np.arange(k)] + row
         back.append(prev)
     j = int(np.argmax(score))
     path = [j]

@@ -104,9 +104,10 @@ def collate(items, pad_id, device):
 
 
 @torch.no_grad()
-def predict(model, items, pad_id, device, batch_size=128, slot_labels=None):
+def predict(model, items, pad_id, device, batch_size=128, slot_labels=None, trans=None):
     """Intent logits [N, I] and, per item, the slot label index per word: the per-word arg-max
-    (checkpoint selection), or with `slot_labels` the service's valid-BIO decoding (metrics.bio_path)."""
+    (checkpoint selection), or with `slot_labels` the service's decoding (metrics.bio_path: valid
+    BIO, plus the transition scores `trans` when given)."""
     model.eval()
     order = sorted(range(len(items)), key=lambda i: len(items[i]["ids"]))
     logits = [None] * len(items)
@@ -120,7 +121,7 @@ def predict(model, items, pad_id, device, batch_size=128, slot_labels=None):
         for j, i in enumerate(idx):
             logits[i] = il[j]
             rows = sl[j, items[i]["first"]]
-            pred = bio_path(rows, slot_labels) if slot_labels else [int(r.argmax()) for r in rows]
+            pred = bio_path(rows, slot_labels, trans) if slot_labels else [int(r.argmax()) for r in rows]
             slots[i] = pred + [0] * (items[i]["n_words"] - len(pred))
     return np.stack(logits), slots
 
