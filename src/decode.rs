@@ -112,12 +112,16 @@ pub struct BioDecoder {
     transitions: Vec<f32>,
 }
 
+/// Each label's index.
+fn label_index(labels: &[String]) -> std::collections::HashMap<&str, usize> {
+    labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect()
+}
+
 impl BioDecoder {
     /// Valid BIO only, no prior.
     pub fn new(labels: &[String]) -> BioDecoder {
         let k = labels.len();
-        let index: std::collections::HashMap<&str, usize> =
-            labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let index = label_index(labels);
         let mut transitions = vec![0.0; (k + 1) * k];
         for (to, label) in labels.iter().enumerate() {
             let Some(typ) = label.strip_prefix("I-") else { continue };
@@ -141,8 +145,7 @@ impl BioDecoder {
     ) -> Result<BioDecoder, Vec<String>> {
         let mut d = BioDecoder::new(labels);
         let k = labels.len();
-        let index: std::collections::HashMap<&str, usize> =
-            labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let index = label_index(labels);
         let mut table = vec![0.0f64; (k + 1) * k];
         let mut problems = Vec::new();
         for (from, row) in counts {

@@ -64,11 +64,10 @@ def session(path, threads=2):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def onnx_predict(sess, items, pad_id, slot_labels, batch_size=64, argmax=False, trans=None):
-    """Like train.predict with slot_labels: slots decoded as the service decodes them, with the
-    transition scores `trans` (or, with argmax, the per-word arg-max, for comparison)."""
+def onnx_outputs(sess, items, pad_id, batch_size=64):
+    """Intent logits [N, I] and, per item, the slot logits of each word's first sub-token."""
     order = sorted(range(len(items)), key=lambda i: len(items[i]["ids"]))
-    logits, slots = [None] * len(items), [None] * len(items)
+    logits, words = [None] * len(items), [None] * len(items)
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
         L = max(len(items[i]["ids"]) for i in idx)
@@ -81,10 +80,24 @@ def onnx_predict(sess, items, pad_id, slot_labels, batch_size=64, argmax=False, 
         il, sl = sess.run(["intent_logits", "slot_logits"], {"input_ids": ids, "attention_mask": mask})
         for j, i in enumerate(idx):
             logits[i] = il[j]
-            rows = sl[j, items[i]["first"]]
-            pred = [int(r.argmax()) for r in rows] if argmax else bio_path(rows, slot_labels, trans)
-            slots[i] = pred + [0] * (items[i]["n_words"] - len(pred))
-    return np.stack(logits), slots
+            words[i] = sl[j, items[i]["first"]]
+    return np.stack(logits), words
+
+
+def decode_slots(items, words, slot_labels, argmax=False, trans=None):
+    """Slot label index per word, as the service decodes them (the transition scores `trans`), or
+    with argmax the per-word arg-max, for comparison. Words cut by truncation are O."""
+    out = []
+    for it, rows in zip(items, words):
+        pred = [int(r.argmax()) for r in rows] if argmax else bio_path(rows, slot_labels, trans)
+        out.append(pred + [0] * (it["n_words"] - len(pred)))
+    return out
+
+
+def onnx_predict(sess, items, pad_id, slot_labels, trans=None):
+    """Like train.predict with slot_labels: intent logits and slots decoded as the service does."""
+    logits, words = onnx_outputs(sess, items, pad_id)
+    return logits, decode_slots(items, words, slot_labels, trans=trans)
 
 
 def padding_check(sess, items, pad_id, n=64, chunk=64):
@@ -373,10 +386,10 @@ def main():
     argmax_f1, bio_only_f1 = {}, {}
     chosen_sess = session(chosen_path)
     for loc, (rows, items) in dev.items():
-        lg, sl = onnx_predict(chosen_sess, items, pad_id, slot_labels, argmax=True)
-        argmax_f1[loc] = score(rows, lg, sl, intents, slot_labels)["slot_f1"]
-        lg, sl = onnx_predict(chosen_sess, items, pad_id, slot_labels)
-        bio_only_f1[loc] = score(rows, lg, sl, intents, slot_labels)["slot_f1"]
+        lg, words = onnx_outputs(chosen_sess, items, pad_id)
+        for out, argmax in ((argmax_f1, True), (bio_only_f1, False)):
+            sl = decode_slots(items, words, slot_labels, argmax=argmax)
+            out[loc] = score(rows, lg, sl, intents, slot_labels)["slot_f1"]
     print(f"slot F1 with per-word arg-max instead: {json.dumps(argmax_f1)}; valid BIO without the prior: "
           f"{json.dumps(bio_only_f1)}", flush=True)
 

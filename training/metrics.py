@@ -1,4 +1,6 @@
 """Dev metrics: intent accuracy, seqeval-style span micro-F1 over words, exact match, ECE, temperature."""
+import functools
+
 import numpy as np
 
 
@@ -54,6 +56,12 @@ def transitions(slot_labels, counts=None, weight=0.0, smoothing=1.0):
     return t
 
 
+@functools.lru_cache(maxsize=8)
+def _valid_bio(slot_labels):
+    """`transitions` without a prior, built once per label set (bio_path runs once per utterance)."""
+    return transitions(list(slot_labels))
+
+
 def bio_path(slot_logits, slot_labels, trans=None):
     """Slot label per word as the service decodes it (src/decode.rs, BioDecoder): the best
     sequence (Viterbi) of per-word log-probabilities plus transition scores `trans` (from
@@ -64,7 +72,7 @@ def bio_path(slot_logits, slot_labels, trans=None):
         return []
     k = len(slot_labels)
     if trans is None:
-        trans = transitions(slot_labels)
+        trans = _valid_bio(tuple(slot_labels))
     lp = lg - lg.max(-1, keepdims=True)
     lp = lp - np.log(np.exp(lp).sum(-1, keepdims=True))
     score = lp[0] + trans[k]
