@@ -217,18 +217,37 @@ def rowwise_int8(src, dst, exclude, wbits=7):
     return n_done
 
 
+def transformer_fusions(src, dst, cfg):
+    """onnxruntime's offline transformer optimizer: attention -> MultiHeadAttention, SkipLayerNorm,
+    BiasGelu. MultiHeadAttention (not Attention) leaves the Q, K and V MatMuls outside the fused op,
+    so the per-row int8 rewrite still quantises them; the embedding fusion is off so that the
+    word-embedding Gather can still be quantised. Returns the fused operator counts."""
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    opts = FusionOptions("bert")
+    opts.use_multi_head_attention = True
+    opts.enable_embed_layer_norm = False
+    m = optimizer.optimize_model(src, model_type="bert", num_heads=cfg.num_attention_heads,
+                                 hidden_size=cfg.hidden_size, optimization_options=opts, opt_level=0)
+    m.save_model_to_file(dst)
+    return {k: v for k, v in m.get_fused_operator_statistics().items() if v}
+
+
+def variant_spec(v):
+    """A --variants name -> what to build. A "fused-" prefix runs transformer_fusions first."""
+    if v.startswith("fused-"):
+        return dict(variant_spec(v[len("fused-"):]), fused=True)
+    if v == "dynamic-int8":
+        return {"kind": "dynamic"}
+    if v.startswith("row-int8"):  # row-int8 (7-bit weights) or row-int8w8 (8-bit weights)
+        return {"kind": "row", "wbits": int(v[len("row-int8w"):]) if "w" in v[5:] else 7}
+    bits, rest = v[2:].split("b")  # wo<bits>b<block>a<accuracy_level>, e.g. wo8b32a4
+    block, acc = rest.split("a")
+    return {"kind": "weight-only", "bits": int(bits), "block": int(block), "acc": int(acc)}
+
+
 def args_variants(args):
-    out = []
-    for v in args.variants.split(","):
-        if v == "dynamic-int8":
-            out.append((v, {"kind": "dynamic"}))
-        elif v.startswith("row-int8"):  # row-int8 (7-bit weights) or row-int8w8 (8-bit weights)
-            out.append((v, {"kind": "row", "wbits": int(v[len("row-int8w"):]) if "w" in v[5:] else 7}))
-        else:  # wo<bits>b<block>a<accuracy_level>, e.g. wo8b32a4
-            bits, rest = v[2:].split("b")
-            block, acc = rest.split("a")
-            out.append((v, {"kind": "weight-only", "bits": int(bits), "block": int(block), "acc": int(acc)}))
-    return out
+    return [(v, variant_spec(v)) for v in args.variants.split(",")]
 
 
 def main():
@@ -239,7 +258,8 @@ def main():
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--variants", default="row-int8w8,row-int8,wo8b32a4,dynamic-int8",
-                    help="quantised variants to build and compare (see args_variants)")
+                    help="quantised variants to build and compare (see variant_spec); a fused- prefix, "
+                         "e.g. fused-row-int8w8, applies onnxruntime's transformer fusions first")
     ap.add_argument("--version", default="1.2.0")
     ap.add_argument("--command", default="bash training/retrain.sh")
     ap.add_argument("--dev-file", action="append", default=[],
@@ -331,21 +351,25 @@ def main():
     all_items = [it for loc in order for it in dev[loc][1]]
     for name, spec in args_variants(args):
         q_path = os.path.join(args.work, f"model.{name}.onnx")
+        src = fp32_path
+        if spec.get("fused"):
+            src = os.path.join(args.work, "model.fp32-fused.onnx")
+            print(f"  transformer fusions: {transformer_fusions(fp32_path, src, cfg)}", flush=True)
         if spec["kind"] == "dynamic":
             # per-tensor dynamic activation quantisation: the scale is taken over the whole batch,
             # so results depend on padding and on the other requests of a batch (kept for the record)
-            quantize_dynamic(fp32_path, q_path, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"],
+            quantize_dynamic(src, q_path, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"],
                              per_channel=True, reduce_range=True, nodes_to_exclude=heads)
         elif spec["kind"] == "row":
             tmp = q_path + ".tmp"
-            print(f"  row-wise int8: {rowwise_int8(fp32_path, tmp, set(heads), spec['wbits'])} MatMuls", flush=True)
+            print(f"  row-wise int8: {rowwise_int8(src, tmp, set(heads), spec['wbits'])} MatMuls", flush=True)
             quantize_dynamic(tmp, q_path, weight_type=QuantType.QInt8, op_types_to_quantize=["Gather"])
             os.remove(tmp)
         else:
             # weight-only: MatMul weights in `bits`-bit blocks (MatMulNBits; with accuracy_level 4 the
             # activations are quantised per row and block, so each token is independent of the batch),
             # word embeddings int8 (Gather + DequantizeLinear)
-            q = MatMulNBitsQuantizer(onnx.load(fp32_path), bits=spec["bits"], block_size=spec["block"],
+            q = MatMulNBitsQuantizer(onnx.load(src), bits=spec["bits"], block_size=spec["block"],
                                      is_symmetric=True, accuracy_level=spec["acc"], nodes_to_exclude=heads,
                                      op_types_to_quantize=("MatMul",))
             q.process()
@@ -487,6 +511,12 @@ def main():
 
 def quant_text(ch):
     sp = ch["spec"]
+    fused = ("onnxruntime's transformer fusions (MultiHeadAttention, SkipLayerNorm, BiasGelu), then "
+             if sp.get("fused") else "")
+    return fused + quant_kind_text(sp)
+
+
+def quant_kind_text(sp):
     if sp["kind"] == "row":
         return ("dynamic int8 with one activation scale per token (each MatMul becomes a per-row "
                 f"quantisation + `MatMulInteger` with {sp['wbits']}-bit per-column weights), word embeddings int8 "
