@@ -6,7 +6,8 @@ prune_vocab.py), optionally cut to its first --layers layers, with
   * a BIO slot head read on the first sub-token of each word (words per parlance_text.words).
 One summed loss (intent CE + slot CE [+ a small en/fr consistency term on paired utterances: the
 locales are parallel by id, so each batch holds both versions of the same utterances]).
-Word embeddings are frozen. After training, a temperature is fitted on dev for the intent
+Word embeddings are frozen. With --teacher, a trained model's intent and slot distributions are
+distilled into this one (KL at a temperature; e.g. a 6-layer student of the 12-layer model). After training, a temperature is fitted on dev for the intent
 confidences (ECE with 15 bins is reported before/after).
 
 Usage: python training/train.py --base training/work/e5-pruned --out training/work/model
@@ -126,6 +127,32 @@ def predict(model, items, pad_id, device, batch_size=128, slot_labels=None, tran
     return np.stack(logits), slots
 
 
+def load_teacher(folder, intents, slot_labels, device):
+    """A trained JointModel to distil from; its labels must be ours, in the same order."""
+    meta = json.load(open(os.path.join(folder, "meta.json")))
+    if meta["intents"] != intents or meta["slot_labels"] != slot_labels:
+        sys.exit(f"--teacher {folder}: its intents or slot labels differ from the training data's")
+    cfg = BertConfig.from_pretrained(folder)
+    cfg._attn_implementation = "eager"
+    teacher = JointModel(cfg, len(intents), len(slot_labels))
+    teacher.load_state_dict(torch.load(os.path.join(folder, "model.pt"), map_location="cpu"))
+    print(f"distilling from {folder} ({cfg.num_hidden_layers} layers)", flush=True)
+    return teacher.to(device).eval().requires_grad_(False)
+
+
+def distill_loss(teacher, ids, mask, slot, il, sl, T):
+    """Hinton-style KL(teacher || student) at temperature T (scaled by T^2) on the intent and on the
+    slot distribution of each labelled word (first sub-tokens)."""
+    with torch.no_grad():
+        tl, ts = teacher(ids, mask)
+    words = slot.reshape(-1) != -100
+
+    def kl(student, target):
+        return F.kl_div(F.log_softmax(student / T, -1), F.log_softmax(target / T, -1),
+                        log_target=True, reduction="batchmean") * T * T
+    return kl(il, tl) + kl(sl.reshape(-1, sl.shape[-1])[words], ts.reshape(-1, ts.shape[-1])[words])
+
+
 def evaluate(model, dev, pad_id, device, intents, slot_labels):
     res = {}
     for loc, (rows, items) in dev.items():
@@ -152,7 +179,12 @@ def main():
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=int(os.environ.get("TRAIN_THREADS", "2")),
                     help="CPU threads (1 is more robust when other jobs share the cores)")
-    ap.add_argument("--init", default="", help="start from this model.pt (a second, lower-LR stage)")
+    ap.add_argument("--init", default="", help="start from this model.pt (a second, lower-LR stage); "
+                    "encoder layers past --layers are dropped, so a trained 12-layer model can seed a cut")
+    ap.add_argument("--teacher", default="", help="distil from this trained model folder (model.pt, config.json, "
+                    "meta.json with the same labels): KL to its intent and slot distributions is added")
+    ap.add_argument("--distill-weight", type=float, default=1.0, help="weight of the distillation terms")
+    ap.add_argument("--distill-temperature", type=float, default=2.0, help="softmax temperature of distillation")
     ap.add_argument("--max-steps", type=int, default=0, help="debug: stop after N steps")
     ap.add_argument("--eval-every", type=float, default=1.0, help="evaluate on dev every this many epochs")
     ap.add_argument("--train-file", action="append", metavar="PATH",
@@ -164,7 +196,8 @@ def main():
         ap.error("--dev-file needs --train-file")
     paired = not args.train_file  # MASSIVE en/fr, parallel by id
     # the new options appear in the log and meta.json only when used (default runs stay as before)
-    shown_args = {k: v for k, v in vars(args).items() if not (k in ("train_file", "dev_file") and v is None)}
+    shown_args = {k: v for k, v in vars(args).items() if not (k in ("train_file", "dev_file") and v is None)
+                  and not (k.startswith("distill_") and not args.teacher) and not (k == "teacher" and not v)}
 
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -215,8 +248,13 @@ def main():
 
     model, cfg = build_model(args.base, args.layers, len(intents), len(slot_labels))
     if args.init:
-        model.load_state_dict(torch.load(args.init, map_location="cpu"))
-        print(f"initialised from {args.init}", flush=True)
+        state = torch.load(args.init, map_location="cpu")
+        cut = {k for k in state if k.startswith("encoder.encoder.layer.")
+               and int(k.split(".")[3]) >= cfg.num_hidden_layers}
+        model.load_state_dict({k: v for k, v in state.items() if k not in cut})
+        print(f"initialised from {args.init}" +
+              (f" (its first {cfg.num_hidden_layers} encoder layers)" if cut else ""), flush=True)
+    teacher = load_teacher(args.teacher, intents, slot_labels, device) if args.teacher else None
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     model.to(device)
     enc_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
@@ -264,6 +302,9 @@ def main():
             il, sl = model(ids_t, mask)
             loss = F.cross_entropy(il, intent, ignore_index=-100) + \
                 F.cross_entropy(sl.reshape(-1, sl.shape[-1]), slot.reshape(-1), ignore_index=-100)
+            if teacher is not None:
+                loss = loss + args.distill_weight * distill_loss(teacher, ids_t, mask, slot, il, sl,
+                                                                 args.distill_temperature)
             if paired and args.consistency > 0:
                 n = len(b)
                 la, lb = F.log_softmax(il[:n], -1), F.log_softmax(il[n:], -1)
