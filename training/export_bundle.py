@@ -349,12 +349,15 @@ def main():
              if n.op_type in ("MatMul", "Gemm") and ("/intent/" in n.name or "/slot/" in n.name)]
     order = locales if args.dev_file else ["fr-FR", "en-US"]  # (the order the default bundle was checked in)
     all_items = [it for loc in order for it in dev[loc][1]]
+    fused_path = None  # the fp32 graph after transformer_fusions, built once for all fused- variants
     for name, spec in args_variants(args):
         q_path = os.path.join(args.work, f"model.{name}.onnx")
         src = fp32_path
         if spec.get("fused"):
-            src = os.path.join(args.work, "model.fp32-fused.onnx")
-            print(f"  transformer fusions: {transformer_fusions(fp32_path, src, cfg)}", flush=True)
+            if fused_path is None:
+                fused_path = os.path.join(args.work, "model.fp32-fused.onnx")
+                print(f"  transformer fusions: {transformer_fusions(fp32_path, fused_path, cfg)}", flush=True)
+            src = fused_path
         if spec["kind"] == "dynamic":
             # per-tensor dynamic activation quantisation: the scale is taken over the whole batch,
             # so results depend on padding and on the other requests of a batch (kept for the record)
