@@ -567,6 +567,9 @@ def training_recipe(model_dir):
         a = json.load(open(os.path.join(d, "meta.json"))).get("args", {})
         consistency = a.get("consistency", 0.5)
         extra = f", en/fr consistency weight {consistency:g}" if consistency != 0.5 else ""
+        if a.get("teacher"):  # train.py --teacher: a distilled (usually shallower) student
+            extra += (f"; {a.get('layers')} layers distilled from `{os.path.basename(a['teacher'].rstrip('/'))}`, "
+                      f"KL weight {a.get('distill_weight'):g}, temperature {a.get('distill_temperature'):g}")
         stages.insert(0, f"{a.get('epochs')} epochs at learning rate {a.get('lr'):g} (seed {a.get('seed')}{extra})")
         init = a.get("init") or ""
         d = os.path.dirname(init) if init and os.path.exists(os.path.join(os.path.dirname(init), "meta.json")) else ""
