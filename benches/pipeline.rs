@@ -74,6 +74,12 @@ fn parse(c: &mut Criterion) {
             b.iter(|| rt.block_on(parser.parse(ParseInput { dimensions: Some(vec![]), ..ParseInput::new(t) })).unwrap())
         });
     }
+    // the default skips ONNX Runtime's SkipLayerNormFusion; this is the same parse with every fusion on
+    let all_fusions = SessionSettings { disabled_optimizers: vec![], ..one_thread() };
+    let fused = Parser::load(model_dir(), &all_fusions, BatchSettings::default(), 1, Limits::default()).unwrap();
+    for (name, t) in [("fr_10_words", TEN_WORDS_FR), ("en_10_words", TEN_WORDS_EN)] {
+        g.bench_function(format!("{name}_all_fusions"), |b| b.iter(|| rt.block_on(fused.parse(ParseInput::new(t))).unwrap()));
+    }
     g.finish();
 }
 

@@ -23,11 +23,30 @@ pub struct SessionSettings {
     pub spinning: bool,
     /// 0 = none, 1 = basic, 2 = extended, 3 = all.
     pub optimization_level: u8,
+    /// ONNX Runtime graph transformers to skip at those levels, by name
+    /// (`optimization.disable_specified_optimizers`).
+    pub disabled_optimizers: Vec<String>,
+}
+
+/// Skipped by default: fusing Add + LayerNormalization into SkipLayerNormalization makes the
+/// default int8 graph 4–6 % slower on these CPUs, one thread or two, batch 1 to 32
+/// (docs/performance.md, "SkipLayerNormalization").
+/// Comma-separated, as `--disable-optimizers` takes it.
+pub const DEFAULT_DISABLED_OPTIMIZERS: &str = "SkipLayerNormFusion";
+
+/// The names of a comma-separated list, blanks dropped.
+pub fn optimizer_list(list: &[String]) -> Vec<String> {
+    list.iter().flat_map(|s| s.split(',')).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        SessionSettings { intra_threads: 1, spinning: false, optimization_level: 3 }
+        SessionSettings {
+            intra_threads: 1,
+            spinning: false,
+            optimization_level: 3,
+            disabled_optimizers: optimizer_list(&[DEFAULT_DISABLED_OPTIMIZERS.to_string()]),
+        }
     }
 }
 
@@ -78,6 +97,10 @@ impl Model {
             // as the run returns, so that idle spinning never takes a core from the HTTP workers and
             // the tokeniser between runs.
             .and_then(|b| Ok(b.with_config_entry("session.force_spinning_stop", "1")?))
+            // ONNX Runtime 1.31 splits this list on ';' (a ',' list is taken as one unknown name).
+            .and_then(|b| {
+                Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
+            })
             .and_then(|mut b| b.commit_from_file(path))
             .map_err(|e| vec![format!("ONNX Runtime cannot load the graph: {e}")])?;
 

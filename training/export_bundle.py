@@ -595,7 +595,9 @@ def rust_eval(args):
     table = "\n".join(l for l in out.splitlines() if l.startswith(("locale", "en-US", "fr-FR")))
     text = ("`parlance eval` runs the same dev files through the service's own pipeline (normalisation, word\n"
             "splitting, tokenisation, dynamic batching, decoding) on the shipped bundle:\n\n"
-            f"```text\n$ {shown}\n{table}\n```")
+            f"```text\n$ {shown}\n{table}\n```\n\n"
+            "The service skips onnxruntime's SkipLayerNormFusion (`--disable-optimizers`, 5 % faster,\n"
+            "docs/performance.md), so its numbers can differ from the onnxruntime rows above by float rounding.")
     # batched throughput of the graph on both cores, through the service's own session code
     rates = []
     for b in (1, 8, 32):
