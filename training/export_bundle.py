@@ -147,7 +147,7 @@ def latency(path, tok, text=TEN_WORDS, runs=100, rounds=5):
             "p90_ms": float(np.percentile(best, 90)), "threads": 1}
 
 
-def rowwise_int8(src, dst, exclude, wbits=7):
+def rowwise_int8(src, dst, exclude, wbits=7, quantize_linear=False):
     """Dynamic int8 quantisation with one activation scale per token (row) instead of per tensor.
 
     Each MatMul(X, W) with a constant W becomes
@@ -157,6 +157,8 @@ def rowwise_int8(src, dst, exclude, wbits=7):
     with W quantised per output column to `wbits`-bit signed integers (7 bits avoids int16
     saturation in the u8 x s8 kernels of CPUs without VNNI, like reduce_range in onnxruntime).
     Xq and s are computed once per input tensor: the query, key and value projections share them.
+    With `quantize_linear`, Round + Add + Cast become one QuantizeLinear(X / s, 1, 128): the same
+    bytes (both round half to even), 96 fewer nodes for 12 layers, ~4 % faster on one thread.
     """
     from onnx import helper, numpy_helper, TensorProto
     m = onnx.load(src)
@@ -165,7 +167,9 @@ def rowwise_int8(src, dst, exclude, wbits=7):
     qmax = 2 ** (wbits - 1) - 1
     consts = [numpy_helper.from_array(np.array(1.0 / 127, dtype=np.float32), "rq_inv127"),
               numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "rq_eps"),
-              numpy_helper.from_array(np.array(128.0, dtype=np.float32), "rq_128f"),
+              numpy_helper.from_array(np.array(1.0, dtype=np.float32) if quantize_linear
+                                      else np.array(128.0, dtype=np.float32),
+                                      "rq_one" if quantize_linear else "rq_128f"),
               numpy_helper.from_array(np.array(128, dtype=np.uint8), "rq_zp")]
     new_nodes, drop_inits = [], set()
     n_done = 0
@@ -193,10 +197,13 @@ def rowwise_int8(src, dst, exclude, wbits=7):
                 helper.make_node("Mul", [a + "_max", "rq_inv127"], [a + "_s0"], name=a + "_Scale"),
                 helper.make_node("Max", [a + "_s0", "rq_eps"], [a + "_s"], name=a + "_ScaleEps"),
                 helper.make_node("Div", [x, a + "_s"], [a + "_xs"], name=a + "_Div"),
+            ]
+            new_nodes += ([helper.make_node("QuantizeLinear", [a + "_xs", "rq_one", "rq_zp"], [a + "_xq"],
+                                            name=a + "_QuantizeLinear")] if quantize_linear else [
                 helper.make_node("Round", [a + "_xs"], [a + "_xr"], name=a + "_Round"),
                 helper.make_node("Add", [a + "_xr", "rq_128f"], [a + "_xa"], name=a + "_Shift"),
                 helper.make_node("Cast", [a + "_xa"], [a + "_xq"], name=a + "_CastU8", to=TensorProto.UINT8),
-            ]
+            ])
             quantised[x] = (a + "_xq", a + "_s")
         xq, s = quantised[x]
         new_nodes += [
@@ -237,6 +244,8 @@ def variant_spec(v):
     """A --variants name -> what to build. A "fused-" prefix runs transformer_fusions first."""
     if v.startswith("fused-"):
         return dict(variant_spec(v[len("fused-"):]), fused=True)
+    if v.startswith("row-int8") and v.endswith("-ql"):  # e.g. row-int8w8-ql: QuantizeLinear (rowwise_int8)
+        return dict(variant_spec(v[:-len("-ql")]), ql=True)
     if v == "dynamic-int8":
         return {"kind": "dynamic"}
     if v.startswith("row-int8"):  # row-int8 (7-bit weights) or row-int8w8 (8-bit weights)
@@ -259,7 +268,8 @@ def main():
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--variants", default="row-int8w8,row-int8,wo8b32a4,dynamic-int8",
                     help="quantised variants to build and compare (see variant_spec); a fused- prefix, "
-                         "e.g. fused-row-int8w8, applies onnxruntime's transformer fusions first")
+                         "e.g. fused-row-int8w8, applies onnxruntime's transformer fusions first; a -ql "
+                         "suffix on a row- variant quantises the activations with QuantizeLinear")
     ap.add_argument("--version", default="1.2.0")
     ap.add_argument("--command", default="bash training/retrain.sh")
     ap.add_argument("--dev-file", action="append", default=[],
@@ -365,7 +375,7 @@ def main():
                              per_channel=True, reduce_range=True, nodes_to_exclude=heads)
         elif spec["kind"] == "row":
             tmp = q_path + ".tmp"
-            print(f"  row-wise int8: {rowwise_int8(src, tmp, set(heads), spec['wbits'])} MatMuls", flush=True)
+            print(f"  row-wise int8: {rowwise_int8(src, tmp, set(heads), spec['wbits'], spec.get('ql', False))} MatMuls", flush=True)
             quantize_dynamic(tmp, q_path, weight_type=QuantType.QInt8, op_types_to_quantize=["Gather"])
             os.remove(tmp)
         else:
@@ -522,7 +532,8 @@ def quant_text(ch):
 def quant_kind_text(sp):
     if sp["kind"] == "row":
         return ("dynamic int8 with one activation scale per token (each MatMul becomes a per-row "
-                f"quantisation + `MatMulInteger` with {sp['wbits']}-bit per-column weights), word embeddings int8 "
+                f"quantisation{' (QuantizeLinear)' if sp.get('ql') else ''} + `MatMulInteger` with "
+                f"{sp['wbits']}-bit per-column weights), word embeddings int8 "
                 "(Gather + DequantizeLinear), the two heads fp32.")
     if sp["kind"] == "dynamic":
         return "dynamic int8 (MatMul weights per channel, activations per tensor), word embeddings int8."
