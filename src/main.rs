@@ -409,6 +409,8 @@ fn serve(
         inference_workers = model.inference_workers,
         intra_threads = session.intra_threads,
         spinning = session.spinning,
+        graph_optimization = session.optimization_level,
+        disabled_optimizers = ?session.disabled_optimizers,
         max_batch_size = model.max_batch_size,
         max_batch_tokens = model.max_batch_tokens,
         queue_capacity = model.queue_capacity,

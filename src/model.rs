@@ -30,7 +30,7 @@ pub struct SessionSettings {
 
 /// Skipped by default: fusing Add + LayerNormalization into SkipLayerNormalization makes the
 /// default int8 graph 4–6 % slower on these CPUs, one thread or two, batch 1 to 32
-/// (docs/performance.md, "SkipLayerNormalization").
+/// (docs/performance.md, "Where the graph's time goes").
 /// Comma-separated, as `--disable-optimizers` takes it.
 pub const DEFAULT_DISABLED_OPTIMIZERS: &str = "SkipLayerNormFusion";
 
