@@ -28,10 +28,9 @@ pub struct SessionSettings {
     pub disabled_optimizers: Vec<String>,
 }
 
-/// Skipped by default: fusing Add + LayerNormalization into SkipLayerNormalization makes the
-/// default int8 graph 4–6 % slower on these CPUs, one thread or two, batch 1 to 32
-/// (docs/performance.md, "Where the graph's time goes").
-/// Comma-separated, as `--disable-optimizers` takes it.
+/// Skipped by default, comma-separated as `--disable-optimizers` takes it: fusing Add +
+/// LayerNormalization into SkipLayerNormalization makes the default int8 graph 4–6 % slower on
+/// these CPUs, one thread or two, batch 1 to 32 (docs/performance.md, "Where the graph's time goes").
 pub const DEFAULT_DISABLED_OPTIMIZERS: &str = "SkipLayerNormFusion";
 
 /// The names of a comma-separated list, blanks dropped.

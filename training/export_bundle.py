@@ -165,11 +165,10 @@ def rowwise_int8(src, dst, exclude, wbits=7, quantize_linear=False):
     g = m.graph
     inits = {i.name: i for i in g.initializer}
     qmax = 2 ** (wbits - 1) - 1
+    shift = ("rq_one", 1.0) if quantize_linear else ("rq_128f", 128.0)  # QuantizeLinear's scale, or the +128
     consts = [numpy_helper.from_array(np.array(1.0 / 127, dtype=np.float32), "rq_inv127"),
               numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "rq_eps"),
-              numpy_helper.from_array(np.array(1.0, dtype=np.float32) if quantize_linear
-                                      else np.array(128.0, dtype=np.float32),
-                                      "rq_one" if quantize_linear else "rq_128f"),
+              numpy_helper.from_array(np.array(shift[1], dtype=np.float32), shift[0]),
               numpy_helper.from_array(np.array(128, dtype=np.uint8), "rq_zp")]
     new_nodes, drop_inits = [], set()
     n_done = 0

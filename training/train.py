@@ -7,8 +7,9 @@ prune_vocab.py), optionally cut to its first --layers layers, with
 One summed loss (intent CE + slot CE [+ a small en/fr consistency term on paired utterances: the
 locales are parallel by id, so each batch holds both versions of the same utterances]).
 Word embeddings are frozen. With --teacher, a trained model's intent and slot distributions are
-distilled into this one (KL at a temperature; e.g. a 6-layer student of the 12-layer model). After training, a temperature is fitted on dev for the intent
-confidences (ECE with 15 bins is reported before/after).
+distilled into this one (KL at a temperature; e.g. a 6-layer student of the 12-layer model).
+After training, a temperature is fitted on dev for the intent confidences (ECE with 15 bins is
+reported before/after).
 
 Usage: python training/train.py --base training/work/e5-pruned --out training/work/model
 Runs on CUDA when present, else CPU (torch.set_num_threads(2)).
