@@ -9,7 +9,8 @@ WORKDIR /ort
 RUN pip download --quiet --no-deps --only-binary=:all: onnxruntime==1.31.1 \
  && python -c "import glob,zipfile; zipfile.ZipFile(glob.glob('onnxruntime-*.whl')[0]).extract('onnxruntime/capi/libonnxruntime.so.1.31.1', '.')"
 
-# 2. The binary.
+# 2. The binary. Exactly these paths are its build context (src/ holds the manifest schema it
+#    compiles in); `scripts/check-dockerfile.sh` (CI) compiles from a copy holding only them.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -33,6 +34,6 @@ ENV PARLANCE_HOST=0.0.0.0 \
     PARLANCE_DRAIN_SECONDS=5
 USER 10001
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=2s CMD curl -fsS http://127.0.0.1:8080/health/live || exit 1
+HEALTHCHECK --interval=10s --timeout=2s CMD ["curl", "-fsS", "http://127.0.0.1:8080/health/live"]
 ENTRYPOINT ["/opt/parlance/parlance"]
 CMD ["serve"]

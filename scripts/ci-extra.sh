@@ -3,6 +3,7 @@
 #   1. schemathesis against /openapi.json of a running server: no 5xx, no schema violation;
 #   2. cargo fuzz on request decoding, text and entities, and the whole parse path;
 #   3. the playground page in Debian's headless Chromium, leaving screenshots in target/browser/.
+#   4. the Dockerfile: hadolint, and a compile from exactly the paths it copies.
 # Installs what it needs: Python tools in .ort/ci-venv (pinned), chromium from Debian, cargo-fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +48,6 @@ start 18302
 start 18303 --models-config deploy/models.example.toml
 mkdir -p target/browser
 "$VENV/bin/python" tests/browser/playground_test.py http://127.0.0.1:18302 target/browser http://127.0.0.1:18303
+
+echo "== Dockerfile: hadolint and its build context"
+./scripts/check-dockerfile.sh

@@ -117,19 +117,23 @@ fn worker(name: &str, mut model: Model, rx: Receiver<Job>, depth: Arc<AtomicUsiz
         m.inference_seconds.with_label_values(&[name]),
     );
     let mut carried: Option<Job> = None;
+    // Whether batches ran since memory was last handed back (see `IDLE_TRIM_AFTER`).
+    let mut busy_since_trim = false;
     loop {
-        let first = match carried.take() {
-            Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => {
-                    // Every Batcher handle is gone (shutdown, or a reload replaced this model).
-                    drop(model);
-                    release_freed_memory();
-                    return;
-                }
-            },
+        let next = match carried.take() {
+            Some(j) => Ok(j),
+            None => next_job(&rx, &mut busy_since_trim),
         };
+        let first = match next {
+            Ok(j) => j,
+            Err(_) => {
+                // Every Batcher handle is gone (shutdown, or a reload replaced this model).
+                drop(model);
+                release_freed_memory();
+                return;
+            }
+        };
+        busy_since_trim = true;
         let mut longest = first.ids.len().max(1);
         let mut batch = vec![first];
         while batch.len() < settings.max_batch_size {
@@ -185,6 +189,27 @@ fn run_batch(model: &mut Model, batch: Vec<Job>) {
             }
         }
     }
+}
+
+/// How long a worker waits idle after a burst before it hands freed memory back to the OS.
+pub const IDLE_TRIM_AFTER: Duration = Duration::from_secs(2);
+
+/// The next job; a worker that has run batches and then finds nothing for [`IDLE_TRIM_AFTER`]
+/// trims the heap once before it waits on. Burst buffers (tokenised batches, outputs, the
+/// HTTP bodies of thousands of requests) are freed after the burst but kept by glibc's arenas:
+/// without this, the resident size stayed at its burst peak while idle.
+fn next_job(rx: &Receiver<Job>, busy_since_trim: &mut bool) -> Result<Job, crossbeam_channel::RecvError> {
+    if *busy_since_trim {
+        match rx.recv_timeout(IDLE_TRIM_AFTER) {
+            Ok(j) => return Ok(j),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Err(crossbeam_channel::RecvError),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                release_freed_memory();
+                *busy_since_trim = false;
+            }
+        }
+    }
+    rx.recv()
 }
 
 /// Hands memory freed by a dropped model back to the OS. glibc keeps freed heap in its per-thread

@@ -25,8 +25,44 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// A Hugging Face export's model config (transformers' `config.json`).
 pub const HF_CONFIG_FILE: &str = "config.json";
 
+/// Size limits of a bundle's files: a file over its limit is refused, never read whole.
+pub const MAX_JSON_BYTES: u64 = 16 << 20;
+pub const MAX_TOKENIZER_BYTES: u64 = 64 << 20;
+pub const MAX_MODEL_BYTES: u64 = 4 << 30;
+
+/// Reads a bundle file: a regular file only (a named pipe or a device could block a reload
+/// forever or never end), at most `max` bytes. The file is opened without blocking and checked on
+/// the open descriptor, so it cannot be swapped for a pipe between the check and the read.
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot be read ({e})"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot be read ({e})"))?;
+    if !meta.is_file() {
+        return Err("is not a regular file".into());
+    }
+    if meta.len() > max {
+        return Err(format!("is {} bytes; the limit is {max}", meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot be read ({e})"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!("is over the limit of {max} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+fn read_text(path: &Path, max: u64) -> Result<String, String> {
+    String::from_utf8(read_bounded(path, max)?).map_err(|_| "is not UTF-8".to_string())
+}
+
 /// JSON Schema of `parlance.json` (draft 2020-12); `parlance validate --schema` prints it.
-pub const MANIFEST_SCHEMA: &str = include_str!("../docs/parlance.schema.json");
+pub const MANIFEST_SCHEMA: &str = include_str!("parlance.schema.json");
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GraphInputs {
@@ -278,7 +314,13 @@ pub fn schema_problems(manifest: &serde_json::Value) -> Vec<String> {
 
 /// Reads `parlance.json`: JSON syntax, then the schema, then the rules a schema cannot state.
 fn read_manifest(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifest> {
-    let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).ok()?;
+    let text = match read_text(&dir.join(MANIFEST_FILE), MAX_JSON_BYTES) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(problem(MANIFEST_FILE, e));
+            return None;
+        }
+    };
     let value: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
@@ -332,7 +374,13 @@ fn hf_max_length(config: &HfConfig) -> usize {
 /// A manifest for a Hugging Face sequence-classification export: labels from `id2label` (in id
 /// order), the graph names optimum uses, no slots.
 fn read_hf_config(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifest> {
-    let text = std::fs::read_to_string(dir.join(HF_CONFIG_FILE)).ok()?;
+    let text = match read_text(&dir.join(HF_CONFIG_FILE), MAX_JSON_BYTES) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(problem(HF_CONFIG_FILE, e));
+            return None;
+        }
+    };
     let config: HfConfig = match serde_json::from_str(&text) {
         Ok(c) => c,
         Err(e) => {
@@ -400,10 +448,10 @@ pub fn detect_format(dir: &Path) -> BundleFormat {
 /// file and checked against the labels) or without.
 fn read_decoder(dir: &Path, m: &Manifest, problems: &mut Vec<Problem>) -> Option<BioDecoder> {
     let Some(t) = &m.slot_transitions else { return Some(BioDecoder::new(&m.slot_labels)) };
-    let text = match std::fs::read_to_string(dir.join(&t.file)) {
+    let text = match read_text(&dir.join(&t.file), MAX_JSON_BYTES) {
         Ok(text) => text,
         Err(e) => {
-            problems.push(problem(&t.file, format!("cannot be read ({e}); parlance.json slot_transitions names it")));
+            problems.push(problem(&t.file, format!("{e}; parlance.json slot_transitions names it")));
             return None;
         }
     };
@@ -437,20 +485,36 @@ fn read_parts(dir: &Path) -> (Option<Manifest>, Option<Tokenizer>, Option<BioDec
         BundleFormat::HuggingFace => HF_CONFIG_FILE,
     };
     for f in [description, MODEL_FILE, TOKENIZER_FILE] {
-        if !dir.join(f).is_file() {
-            let hint = if f == MANIFEST_FILE { " (or a Hugging Face config.json with id2label)" } else { "" };
-            problems.push(problem(f, format!("missing{hint}")));
+        match std::fs::metadata(dir.join(f)) {
+            Err(_) => {
+                let hint = if f == MANIFEST_FILE { " (or a Hugging Face config.json with id2label)" } else { "" };
+                problems.push(problem(f, format!("missing{hint}")));
+            }
+            Ok(m) if !m.is_file() => problems.push(problem(f, "is not a regular file")),
+            Ok(m) if f == MODEL_FILE && m.len() > MAX_MODEL_BYTES => {
+                problems.push(problem(f, format!("is {} bytes; the limit is {MAX_MODEL_BYTES}", m.len())))
+            }
+            Ok(_) => {}
         }
+    }
+    if problems.iter().any(|p| p.message == "is not a regular file") {
+        return (None, None, None, problems);
     }
     let manifest = match format {
         BundleFormat::Parlance => read_manifest(dir, &mut problems),
         BundleFormat::HuggingFace => read_hf_config(dir, &mut problems),
     };
     let tokenizer = if dir.join(TOKENIZER_FILE).is_file() {
-        match Tokenizer::from_file(dir.join(TOKENIZER_FILE)) {
-            Ok(t) => Some(t),
+        match read_bounded(&dir.join(TOKENIZER_FILE), MAX_TOKENIZER_BYTES) {
+            Ok(bytes) => match Tokenizer::from_bytes(&bytes) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problems.push(problem(TOKENIZER_FILE, format!("does not load: {e}")));
+                    None
+                }
+            },
             Err(e) => {
-                problems.push(problem(TOKENIZER_FILE, format!("does not load: {e}")));
+                problems.push(problem(TOKENIZER_FILE, e));
                 None
             }
         }

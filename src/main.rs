@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use actix_web::{App, HttpServer};
 use clap::{Parser as ClapParser, Subcommand};
 
 use parlance::bundle::Bundle;
@@ -43,6 +42,9 @@ struct SecurityArgs {
     /// Seconds a client has to send its request head.
     #[arg(long, env = "PARLANCE_CLIENT_TIMEOUT", default_value_t = 5.0)]
     client_timeout: f64,
+    /// Seconds a client has to send its request body once the head is in; past it, 408.
+    #[arg(long, env = "PARLANCE_BODY_TIMEOUT", default_value_t = 10.0)]
+    body_timeout: f64,
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, env = "PARLANCE_KEEP_ALIVE", default_value_t = 15.0)]
     keep_alive: f64,
@@ -427,22 +429,20 @@ fn serve(
             intents = summary.intents, slot_types = summary.slot_types.len(), default = summary.default,
             routes = ?summary.routes, path = %summary.path, "model loaded");
     }
-    let state = AppState::with_models(models.clone(), max_body_bytes, keys, security.cors_origins.clone());
     let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
+    let state = AppState::with_models(models.clone(), max_body_bytes, keys, security.cors_origins.clone());
+    let state = AppState::with_body_timeout(state, secs(security.body_timeout));
     let sys = actix_web::rt::System::new();
     sys.block_on(async move {
-        let app_state = state.clone();
-        let server = HttpServer::new(move || App::new().configure(http::configure(app_state.clone())))
-            .workers(http_workers.max(1))
-            .disable_signals() // handled below: readiness goes off before the listener closes
-            .shutdown_timeout(30)
-            .client_request_timeout(secs(security.client_timeout))
-            .keep_alive(secs(security.keep_alive))
-            .bind((host.as_str(), port))?;
-        for addr in server.addrs() {
-            tracing::info!("listening on http://{addr}");
-        }
-        let server = server.run();
+        let listener = std::net::TcpListener::bind((host.as_str(), port))?;
+        tracing::info!("listening on http://{}", listener.local_addr()?);
+        let settings = http::server::ServerSettings {
+            workers: http_workers.max(1),
+            client_request_timeout: secs(security.client_timeout),
+            keep_alive: secs(security.keep_alive),
+            shutdown_timeout: 30,
+        };
+        let server = http::server::serve(listener, state.clone(), &settings)?;
         let handle = server.handle();
         actix_web::rt::spawn(reload_on_sighup(models));
         actix_web::rt::spawn(async move {

@@ -53,7 +53,8 @@ pub enum ParseError {
     UnknownDimension(String),
 }
 
-/// One entity in a result. `source` is "model" for slots the model tagged, "rule" for built-ins.
+/// One entity in a result. `source` is "model" for slots the model tagged, "rule" for built-ins,
+/// "payload" for the entities of a Rasa button payload.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Entity {
     pub entity: String,
@@ -65,7 +66,7 @@ pub struct Entity {
     /// One past its last char.
     pub end: usize,
     pub confidence: f32,
-    /// "model" or "rule".
+    /// "model", "rule" or "payload".
     #[schema(value_type = String)]
     pub source: &'static str,
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
@@ -208,7 +208,12 @@ pub struct Registry {
     default: String,
     routes: BTreeMap<String, String>,
     settings: LoadSettings,
+    reload_timeout: Duration,
 }
+
+/// How long a reload may take (reading, checking, building sessions, warming up) before it is
+/// abandoned with an error; the old model keeps serving.
+pub const DEFAULT_RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn load_parser(spec: &ModelSpec, settings: &LoadSettings) -> Result<Parser, BundleError> {
     let parser = Parser::load_as(
@@ -266,7 +271,13 @@ impl Registry {
             };
             entries.insert(spec.name, entry);
         }
-        Ok(Registry { entries, default, routes: config.routes, settings })
+        Ok(Registry { entries, default, routes: config.routes, settings, reload_timeout: DEFAULT_RELOAD_TIMEOUT })
+    }
+
+    /// The same registry with another reload time limit.
+    pub fn with_reload_timeout(mut self, limit: Duration) -> Registry {
+        self.reload_timeout = limit;
+        self
     }
 
     /// A registry of one parser, served as its id (tests and embedding).
@@ -384,9 +395,17 @@ impl Registry {
         let load_spec = spec.clone();
         // Loading builds ONNX Runtime sessions and runs the warm-up batch: blocking work, kept off
         // the HTTP workers.
-        let loaded = tokio::task::spawn_blocking(move || load_parser(&load_spec, &settings))
-            .await
-            .map_err(|e| ReloadError::Failed(e.to_string()));
+        // Past the limit the load is abandoned: its thread finishes on its own and what it built is
+        // dropped; this name can be reloaded again at once.
+        let limit = self.reload_timeout;
+        let loaded = match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || load_parser(&load_spec, &settings))).await {
+            Ok(joined) => joined.map_err(|e| ReloadError::Failed(e.to_string())),
+            Err(_) => Err(ReloadError::Failed(format!(
+                "loading {} took longer than {:.1} s and was abandoned; the model in service is unchanged",
+                spec.path.display(),
+                limit.as_secs_f64()
+            ))),
+        };
         let outcome = |ok: bool| {
             let label = if ok { "ok" } else { "refused" };
             crate::metrics::METRICS.reloads.with_label_values(&[name, label]).inc();

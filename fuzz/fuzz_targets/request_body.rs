@@ -1,4 +1,5 @@
-//! Request decoding: any bytes as a body of any parse route, any content type. Must never panic;
+//! Request decoding: any bytes as a body of any parse route, any content type, and as a Rasa
+//! button payload. Must never panic;
 //! every failure must be a client error.
 #![no_main]
 
@@ -20,4 +21,12 @@ fuzz_target!(|data: &[u8]| {
     client_error(decode_json::<ParseRequest>(body));
     client_error(decode_json::<BatchRequest>(body));
     client_error(decode_json::<RasaParseRequest>(body));
+    // a Rasa button payload in any text: found or not, never a panic
+    if let Ok(text) = std::str::from_utf8(body) {
+        if let Some(p) = parlance::http::payload::parse(text, |_| true) {
+            let language = parlance::lang::DetectedLanguage { code: "en".into(), confidence: 1.0, source: "request" };
+            let model = parlance::pipeline::ModelRef { id: "m".into(), name: "m".into(), version: "0".into() };
+            let _ = p.into_result(text.to_string(), language, model);
+        }
+    }
 });

@@ -4,8 +4,11 @@
 
 use std::path::Path;
 
-use actix_web::dev::ServiceRequest;
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, ResponseError};
 use subtle::ConstantTimeEq;
 
 #[derive(Default, Clone)]
@@ -61,13 +64,13 @@ impl Keys {
         Ok(keys)
     }
 
-    pub fn parse_keys_configured(&self) -> bool {
-        !self.parse.is_empty()
-    }
-
     /// Whether `req` may use a route of `access`. Admin routes are closed when no admin key is set.
     pub fn allows(&self, req: &ServiceRequest, access: Access) -> bool {
-        let presented = presented_key(req);
+        self.allows_key(presented_key(req).as_deref(), access)
+    }
+
+    /// Whether a presented key (or none) opens a route of `access`.
+    pub fn allows_key(&self, presented: Option<&str>, access: Access) -> bool {
         match access {
             Access::Open => true,
             Access::Parse if self.parse.is_empty() => true,
@@ -85,7 +88,7 @@ fn any_equal(keys: &[Vec<u8>], presented: &[u8]) -> bool {
     keys.iter().fold(0u8, |acc, k| acc | k.as_slice().ct_eq(presented).unwrap_u8()) == 1
 }
 
-/// `Authorization: Bearer KEY`, `X-API-Key: KEY`, or Rasa's `?token=KEY`.
+/// `Authorization: Bearer KEY`, `X-API-Key: KEY`, or Rasa's `?token=KEY` (percent-decoded).
 fn presented_key(req: &ServiceRequest) -> Option<String> {
     if let Some(v) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         if let Some(k) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
@@ -95,21 +98,44 @@ fn presented_key(req: &ServiceRequest) -> Option<String> {
     if let Some(v) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(v.trim().to_string());
     }
-    req.query_string()
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token="))
-        .map(|t| t.to_string())
+    query_token(req.query_string())
 }
 
-/// The access a path needs.
-pub fn access_for(path: &str) -> Access {
-    if path.starts_with("/admin") {
-        Access::Admin
-    } else if path.starts_with("/v1/") || path == "/model/parse" {
-        Access::Parse
-    } else {
-        Access::Open
+/// The `token` parameter of a query string, decoded as a form value (`%2B` is `+`, `+` a space).
+pub fn query_token(query: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find_map(|(k, v)| (k == "token").then_some(v))
+}
+
+/// Set on a request to a route that also takes its key in the body (Rasa's `/model/parse`) when
+/// no valid key came in the headers or the query: the handler must find one in the body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTokenRequired;
+
+/// The key check of one route, run after routing: `access` belongs to the matched resource, so
+/// an encoded or otherwise disguised path is checked as the route it reaches, and a path that
+/// reaches no route never gets here (it is a 404). `body_token` lets the request through to the
+/// handler with [`BodyTokenRequired`] instead of refusing it.
+pub async fn authorize(
+    access: Access,
+    body_token: bool,
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
+    let keys = match req.app_data::<web::Data<super::AppState>>() {
+        Some(state) => &state.keys,
+        None => return Ok(next.call(req).await?.map_into_left_body()),
+    };
+    if keys.allows(&req, access) {
+        return Ok(next.call(req).await?.map_into_left_body());
     }
+    if body_token && access == Access::Parse {
+        req.extensions_mut().insert(BodyTokenRequired);
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    Ok(req.into_response(super::ApiError::Unauthorized.error_response()).map_into_right_body())
 }
 
 #[cfg(test)]
@@ -154,9 +180,16 @@ mod tests {
         let k = Keys::default();
         assert!(k.allows(&TestRequest::default().to_srv_request(), Access::Parse));
         assert!(!format!("{:?}", keys()).contains("k1"));
-        assert_eq!(access_for("/admin/models/x/reload"), Access::Admin);
-        assert_eq!(access_for("/model/parse"), Access::Parse);
-        assert_eq!(access_for("/health/live"), Access::Open);
-        assert_eq!(access_for("/metrics"), Access::Open);
+    }
+
+    #[test]
+    fn query_tokens_are_decoded() {
+        assert_eq!(query_token("token=a%2Bb%20c").as_deref(), Some("a+b c"));
+        assert_eq!(query_token("x=1&token=k1").as_deref(), Some("k1"));
+        assert_eq!(query_token("tokens=k1"), None);
+        assert_eq!(query_token(""), None);
+        let k = keys();
+        let encoded = TestRequest::default().uri("/model/parse?token=%6B1").to_srv_request();
+        assert!(k.allows(&encoded, Access::Parse));
     }
 }

@@ -29,6 +29,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("the request was not received within {0} s")]
+    RequestTimeout(f64),
     #[error("model is not ready")]
     NotReady,
     #[error("a valid API key is required (Authorization: Bearer KEY, X-API-Key, or ?token=)")]
@@ -44,6 +46,24 @@ pub enum ApiError {
     ReloadFailed(String),
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// An error answer made outside our handlers (actix's extractors, middleware, the HTTP codec).
+    #[error("{}", message.clone().unwrap_or_else(|| status.canonical_reason().unwrap_or("HTTP error").to_string()))]
+    Http { status: StatusCode, message: Option<String> },
+}
+
+/// The code of an error answer that only has a status (see [`ApiError::Http`]).
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        431 => "headers_too_large",
+        s if s >= 500 => "internal_error",
+        _ => "http_error",
+    }
 }
 
 impl From<crate::registry::ReloadError> for ApiError {
@@ -87,6 +107,7 @@ impl ApiError {
             ApiError::EmptyBatch => "empty_batch",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::NotReady => "not_ready",
             ApiError::Unauthorized => "unauthorized",
             ApiError::UnknownModel(_) => "unknown_model",
@@ -100,6 +121,7 @@ impl ApiError {
             ApiError::Parse(ParseError::Inference(_)) => "inference_failed",
             ApiError::Parse(ParseError::InvalidTimeReference(_)) => "invalid_time_reference",
             ApiError::Parse(ParseError::UnknownDimension(_)) => "unknown_dimension",
+            ApiError::Http { status, .. } => code_for_status(*status),
         }
     }
 }
@@ -115,6 +137,7 @@ impl ResponseError for ApiError {
             ApiError::BatchTooLarge(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::UnknownModel(_) => StatusCode::NOT_FOUND,
@@ -129,6 +152,7 @@ impl ResponseError for ApiError {
             ApiError::Parse(ParseError::InvalidTimeReference(_)) | ApiError::Parse(ParseError::UnknownDimension(_)) => {
                 StatusCode::BAD_REQUEST
             }
+            ApiError::Http { status, .. } => *status,
         }
     }
 

@@ -4,21 +4,24 @@
 pub mod auth;
 pub mod error;
 pub mod openapi;
+pub mod payload;
+pub mod server;
 pub mod types;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{HttpServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 pub use error::ApiError;
+use auth::Access;
 use types::*;
 
 use crate::pipeline::{ParseResult, Parser};
@@ -32,6 +35,8 @@ enum ParseErrors {
     BadRequest(ErrorBody),
     #[response(status = 401, description = "unauthorized: API keys are configured and none valid was given")]
     Unauthorized(ErrorBody),
+    #[response(status = 408, description = "request_timeout: the body did not arrive within the body deadline")]
+    Timeout(ErrorBody),
     #[response(status = 413, description = "payload_too_large: the body is over the limit")]
     TooLarge(ErrorBody),
     #[response(status = 415, description = "unsupported_media_type")]
@@ -55,7 +60,13 @@ pub struct AppState {
     pub keys: auth::Keys,
     /// Origins allowed to call the API from a browser; empty = CORS off.
     pub cors_origins: Vec<String>,
+    /// Time a client has to send a request's body, counted from when its head was read (the head
+    /// has its own limit, the server's client request timeout); past it, 408.
+    pub body_timeout: std::time::Duration,
 }
+
+/// The body deadline when none is set: the head's default limit.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AppState {
     pub fn new(parser: Parser, max_body_bytes: usize) -> Arc<AppState> {
@@ -67,7 +78,21 @@ impl AppState {
     }
 
     pub fn with_models(models: Arc<Registry>, max_body_bytes: usize, keys: auth::Keys, cors_origins: Vec<String>) -> Arc<AppState> {
-        Arc::new(AppState { models, ready: AtomicBool::new(true), max_body_bytes, keys, cors_origins })
+        Arc::new(AppState {
+            models,
+            ready: AtomicBool::new(true),
+            max_body_bytes,
+            keys,
+            cors_origins,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        })
+    }
+
+    /// The same state with another body deadline.
+    pub fn with_body_timeout(state: Arc<AppState>, body_timeout: std::time::Duration) -> Arc<AppState> {
+        let mut state = Arc::into_inner(state).expect("a new state is not shared yet");
+        state.body_timeout = body_timeout;
+        Arc::new(state)
     }
 
     /// The model named in a path, now.
@@ -98,20 +123,20 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
             web::scope("")
                 .wrap(from_fn(observe))
                 .wrap(actix_web::middleware::Condition::new(cors_on, cors))
-                .service(resource("/v1/parse", POST, web::post().to(parse)))
-                .service(resource("/v1/parse/batch", POST, web::post().to(parse_batch)))
-                .service(resource("/model/parse", POST, web::post().to(rasa_parse)))
-                .service(resource("/v1/model", GET, web::get().to(model_info)))
-                .service(resource("/v1/models", GET, web::get().to(models_list)))
-                .service(resource("/v1/models/{name}", GET, web::get().to(named_model_info)))
-                .service(resource("/v1/models/{name}/parse", POST, web::post().to(named_parse)))
-                .service(resource("/v1/models/{name}/parse/batch", POST, web::post().to(named_parse_batch)))
-                .service(resource("/admin/models/{name}/reload", POST, web::post().to(reload)))
-                .service(resource("/health/live", GET, web::get().to(live)))
-                .service(resource("/health/ready", GET, web::get().to(ready)))
-                .service(resource("/metrics", GET, web::get().to(metrics)))
-                .service(resource("/", GET, web::get().to(playground)))
-                .service(resource("/openapi.json", GET, web::get().to(openapi::serve)))
+                .service(resource("/v1/parse", POST, Access::Parse, web::post().to(parse)))
+                .service(resource("/v1/parse/batch", POST, Access::Parse, web::post().to(parse_batch)))
+                .service(rasa_resource("/model/parse", web::post().to(rasa_parse)))
+                .service(resource("/v1/model", GET, Access::Parse, get().to(model_info)))
+                .service(resource("/v1/models", GET, Access::Parse, get().to(models_list)))
+                .service(resource("/v1/models/{name}", GET, Access::Parse, get().to(named_model_info)))
+                .service(resource("/v1/models/{name}/parse", POST, Access::Parse, web::post().to(named_parse)))
+                .service(resource("/v1/models/{name}/parse/batch", POST, Access::Parse, web::post().to(named_parse_batch)))
+                .service(resource("/admin/models/{name}/reload", POST, Access::Admin, web::post().to(reload)))
+                .service(resource("/health/live", GET, Access::Open, get().to(live)))
+                .service(resource("/health/ready", GET, Access::Open, get().to(ready)))
+                .service(resource("/metrics", GET, Access::Open, get().to(metrics)))
+                .service(resource("/", GET, Access::Open, get().to(playground)))
+                .service(resource("/openapi.json", GET, Access::Open, get().to(openapi::serve)))
                 .default_service(web::to(not_found)),
         );
     }
@@ -136,25 +161,26 @@ fn request_id(req: &ServiceRequest) -> String {
 
 /// Around every request: a request id (echoed back, and in every log line of the request), and
 /// the request count and latency metrics by route pattern (never by raw path, to bound cardinality).
-/// Also where API keys are checked, before any handler runs.
-async fn observe(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+/// Also where every error answer becomes JSON in the documented shape, actix's own included.
+async fn observe(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(&req);
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), route = %route);
-    let allowed = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => state.keys.allows(&req, auth::access_for(req.path())),
-        None => true,
+    req.extensions_mut().insert(HeadRead(started));
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), route = tracing::field::Empty);
+    let mut res = match next.call(req).instrument(span.clone()).await {
+        Ok(res) => json_error(res.map_into_boxed_body()),
+        Err(e) => {
+            // an error from a middleware inside (CORS): answered by actix from the error, so the
+            // error itself is made to answer in JSON
+            use actix_web::ResponseError;
+            let status = e.as_response_error().status_code();
+            let answer = ApiError::Http { status, message: Some(e.to_string()) }.error_response();
+            return Err(actix_web::error::InternalError::from_response(e.to_string(), answer).into());
+        }
     };
-    let mut res = if allowed {
-        next.call(req).instrument(span.clone()).await?.map_into_left_body()
-    } else {
-        use actix_web::ResponseError;
-        req.into_response(ApiError::Unauthorized.error_response()).map_into_right_body()
-    };
+    // The pattern of the route that answered, known once routing has run (on the decoded path).
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    span.record("route", route.as_str());
     let status = res.status();
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
@@ -170,6 +196,29 @@ async fn observe(
         }
     });
     Ok(res)
+}
+
+/// An error answer that is not already JSON (actix's extractors and middleware answer in plain
+/// text, or with no body) gets the documented JSON body for its status.
+fn json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    use actix_web::ResponseError;
+    let error = ApiError::Http { status, message: None };
+    let mut answer = error.error_response();
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !answer.headers().contains_key(name) {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    res.into_response(answer)
 }
 
 /// Prometheus metrics, text format.
@@ -190,14 +239,39 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 const GET: &str = "GET";
 const POST: &str = "POST";
 
-/// One path, one method; any other method gets a JSON 405 with `Allow` (RFC 9110).
-fn resource(path: &str, allow: &'static str, route: actix_web::Route) -> actix_web::Resource {
-    web::resource(path).route(route).default_service(web::to(move || async move {
-        use actix_web::ResponseError;
-        let mut res = ApiError::MethodNotAllowed.error_response();
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
-        res
-    }))
+/// `GET`, and `HEAD` on the same handler (actix sends the head without the body).
+fn get() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+}
+
+/// One path, one method, the key it needs; any other method gets a JSON 405 with `Allow` (RFC 9110).
+/// The key is checked by [`auth::authorize`] around the resource, so only after routing.
+fn resource(path: &str, allow: &'static str, access: Access, route: actix_web::Route) -> impl HttpServiceFactory {
+    guarded(path, allow, access, false, route)
+}
+
+/// Rasa's parse route: its key may also come in the body (`token`), as Rasa's client sends it.
+fn rasa_resource(path: &str, route: actix_web::Route) -> impl HttpServiceFactory {
+    guarded(path, POST, Access::Parse, true, route)
+}
+
+fn guarded(
+    path: &str,
+    allow: &'static str,
+    access: Access,
+    body_token: bool,
+    route: actix_web::Route,
+) -> impl HttpServiceFactory {
+    let allow = if allow == GET { "GET, HEAD" } else { allow };
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(move || async move {
+            use actix_web::ResponseError;
+            let mut res = ApiError::MethodNotAllowed.error_response();
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            res
+        }))
+        .wrap(from_fn(move |req, next| auth::authorize(access, body_token, req, next)))
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -210,13 +284,26 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 async fn read_json<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<T, ApiError> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     check_content_type(content_type)?;
-    let body = payload
-        .to_bytes_limited(limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))?
-        .map_err(|e| ApiError::MalformedJson(format!("cannot read body: {e}")))?;
+    let body = read_body(req, payload, limit).await?;
     decode_json(&body)
 }
+
+/// The whole body, bounded in size (counted while reading) and in time: the body must be in
+/// before the state's body deadline, counted from when the request's head was read.
+async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let timeout = req.app_data::<web::Data<AppState>>().map_or(DEFAULT_BODY_TIMEOUT, |s| s.body_timeout);
+    let since = req.extensions().get::<HeadRead>().map_or_else(Instant::now, |h| h.0);
+    let deadline = tokio::time::Instant::from_std(since + timeout);
+    tokio::time::timeout_at(deadline, payload.to_bytes_limited(limit))
+        .await
+        .map_err(|_| ApiError::RequestTimeout(timeout.as_secs_f64()))?
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?
+        .map_err(|e| ApiError::MalformedJson(format!("cannot read body: {e}")))
+}
+
+/// When the request's head had been read (set by [`observe`], the outermost middleware).
+#[derive(Clone, Copy)]
+struct HeadRead(Instant);
 
 /// JSON only (`application/json` or any `+json` type), any charset parameter.
 pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
@@ -266,8 +353,28 @@ async fn parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppStat
     let body: ParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
     let mut input = body.options.input(body.text);
     let served = state.models.route(&mut input);
-    let result = served.parser.parse(input).await?;
+    let result = match body.rasa_payloads.then(|| payload_answer(&served, &input)).flatten() {
+        Some(answer) => answer,
+        None => served.parser.parse(input).await?,
+    };
     Ok(timed(HttpResponse::Ok(), std::slice::from_ref(&result), started).json(result))
+}
+
+/// A Rasa button payload (`/intent{...}`) answered without the model, when `input` is one for an
+/// intent of `served` (or a Rasa default intent).
+fn payload_answer(served: &Served, input: &crate::pipeline::ParseInput) -> Option<ParseResult> {
+    let manifest = served.parser.manifest();
+    let found = payload::parse(&input.text, |intent| manifest.intents.iter().any(|i| i == intent))?;
+    let language = match input.lang.as_deref().and_then(crate::lang::normalize_tag) {
+        Some(code) => crate::lang::DetectedLanguage { code, confidence: 1.0, source: "request" },
+        None => input.detected.clone().unwrap_or_else(|| crate::lang::detect(&input.text)),
+    };
+    let model = crate::pipeline::ModelRef {
+        id: served.parser.id().to_string(),
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+    };
+    Some(found.into_result(input.text.clone(), language, model))
 }
 
 /// A parse answer with its `Server-Timing` header.
@@ -300,13 +407,26 @@ async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Data<A
 }
 
 /// Rasa NLU's parse endpoint, with Rasa's request and response shapes; routed as `/v1/parse`.
+/// Button payloads (`/intent`, `/intent{"entity": "value"}`, `/intent@0.8`) are answered as Rasa
+/// answers them, without the model. The key may also come as `token` in the body.
 #[utoipa::path(post, path = "/model/parse", tag = "rasa", request_body = RasaParseRequest,
     responses((status = 200, body = RasaParseResult), ParseErrors), security((), ("api_key" = [])))]
 async fn rasa_parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let body: RasaParseRequest = read_json(&req, payload, state.max_body_bytes).await?;
+    let body = read_json::<RasaParseRequest>(&req, payload, state.max_body_bytes).await;
+    if req.extensions().get::<auth::BodyTokenRequired>().is_some() {
+        // No valid key in the headers or the query: Rasa's client sends it as `token` in the body.
+        let token = body.as_ref().ok().and_then(|b| b.token.as_deref());
+        if !state.keys.allows_key(token, Access::Parse) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    let body = body?;
     let mut input = body.options.input(body.text);
     let served = state.models.route(&mut input);
-    let result = served.parser.parse(input).await?;
+    let result = match payload_answer(&served, &input) {
+        Some(answer) => answer,
+        None => served.parser.parse(input).await?,
+    };
     Ok(HttpResponse::Ok().json(RasaParseResult::from(result)))
 }
 
@@ -402,8 +522,7 @@ async fn reload(
     let started = Instant::now();
     state.model(&name)?;
     // The body is optional: no body (or an empty one) reloads from the model's current path.
-    let body = payload.to_bytes_limited(state.max_body_bytes).await.map_err(|_| ApiError::PayloadTooLarge(state.max_body_bytes))?
-        .map_err(|e| ApiError::MalformedJson(format!("cannot read body: {e}")))?;
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
     let request: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ReloadRequest::default()
     } else {

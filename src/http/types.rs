@@ -42,6 +42,10 @@ impl ParseOptions {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ParseRequest {
     pub text: String,
+    /// Answer Rasa button payloads (`/intent{"entity": "value"}`) as Rasa does, without the
+    /// model (entities get `source: "payload"`). Default false: the text is parsed as words.
+    #[serde(default)]
+    pub rasa_payloads: bool,
     #[serde(flatten)]
     pub options: ParseOptions,
 }
@@ -59,11 +63,19 @@ pub struct BatchResponse {
     pub results: Vec<ParseResult>,
 }
 
-/// `POST /model/parse`, as Rasa's HTTP API takes it (other fields such as `message_id` are
-/// ignored); Parlance's time options are accepted too.
+/// `POST /model/parse`, as Rasa's HTTP API takes it (`text`, and from Rasa's own client `token`
+/// and `message_id`); Parlance's time options are accepted too.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RasaParseRequest {
     pub text: String,
+    /// Rasa's client sends the API token here; accepted as a parse key when none came in the
+    /// headers or the query.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Sent by Rasa's client; not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub message_id: Option<serde_json::Value>,
     #[serde(flatten)]
     pub options: ParseOptions,
 }
@@ -94,10 +106,11 @@ pub struct RasaEntity {
     pub extractor: &'static str,
 }
 
-/// Rasa's `extractor` names for our two sources of entities.
+/// Rasa's `extractor` names for our sources of entities.
 pub fn rasa_extractor(source: &str) -> &'static str {
     match source {
         "rule" => "ParlanceRules",
+        "payload" => "RegexMessageHandler",
         _ => "ParlanceModel",
     }
 }
