@@ -82,6 +82,39 @@ class Encoder:
         return out
 
 
+class DefaultModelEncoder:
+    """The default bundle's fine-tuned encoder (models/default): its masked mean-pooled last layer
+    (the intent head's input, /m/Div_output_0) exposed as an extra output. Lowercased, no prefix,
+    64 tokens, as the bundle is served."""
+
+    def __init__(self, bundle, threads=2):
+        import onnx
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+        m = onnx.load(os.path.join(bundle, "model.onnx"))
+        m.graph.output.append(onnx.helper.make_tensor_value_info("/m/Div_output_0", onnx.TensorProto.FLOAT, None))
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        self.sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        self.tok = Tokenizer.from_file(os.path.join(bundle, "tokenizer.json"))
+        self.meta = json.load(open(os.path.join(bundle, "parlance.json")))
+
+    def features(self, texts, batch=32, progress=False):
+        texts = [t.lower() for t in texts] if self.meta.get("lowercase") else texts
+        enc = [e.ids[:self.meta["max_length"]] for e in self.tok.encode_batch(texts)]
+        out = np.zeros((len(texts), 384), np.float32)
+        for b in range(0, len(enc), batch):
+            chunk = enc[b:b + batch]
+            T = max(map(len, chunk))
+            ids = np.full((len(chunk), T), self.meta["pad_id"], np.int64)
+            mask = np.zeros_like(ids)
+            for j, e in enumerate(chunk):
+                ids[j, :len(e)] = e
+                mask[j, :len(e)] = 1
+            out[b:b + len(chunk)] = self.sess.run(["/m/Div_output_0"], {"input_ids": ids, "attention_mask": mask})[0]
+        return {"mean_L12": out}
+
+
 def cmd_embed(a):
     enc = Encoder(a.model)
     prefix = "" if a.no_prefix else "query: "
@@ -213,7 +246,8 @@ def cmd_rasa(a):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     import re
-    enc = Encoder(a.model)
+    enc = DefaultModelEncoder(a.default_bundle) if a.default_bundle else Encoder(a.model)
+    prefixes = ("",) if a.default_bundle else ("query: ", "")
     rdir = os.path.join(DATA, "rasa")
     tot = defaultdict(lambda: [0, 0])
     for fn in sorted(os.listdir(rdir)):
@@ -240,7 +274,7 @@ def cmd_rasa(a):
             print(f"rasa {fn}: {len(ex)} examples, {len(cnt)} intents: skipped (< 4 intents with >= 5 examples)")
             continue
         texts, y = [t for t, _ in keep], np.array([l for _, l in keep])
-        for pre in ("query: ", ""):
+        for pre in prefixes:
             F = enc.features([pre + t for t in texts], progress=False)
             for pooling in a.pooling.split(","):
                 X = feature(F, pooling)
@@ -281,7 +315,8 @@ def main():
     b.add_argument("--n", type=int, default=1024)
     b.add_argument("--batches", default="1,8,32,64")
     r = sp.add_parser("rasa")
-    r.add_argument("--model", required=True)
+    r.add_argument("--model", default="")
+    r.add_argument("--default-bundle", default="", help="score the default bundle's fine-tuned encoder instead")
     r.add_argument("--C", type=float, default=10)
     r.add_argument("--pooling", default="mean,cls,mean_last2,mean_last4")
     a = ap.parse_args()
