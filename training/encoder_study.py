@@ -228,6 +228,48 @@ def cmd_eval(a):
                 f.write(json.dumps(r) + "\n")
 
 
+def cmd_oos(a):
+    """Off-topic rejection with the max softmax probability: MASSIVE scenarios held out of training
+    play the off-topic questions. Three disjoint groups of 3 scenarios, each held out in turn."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    d = np.load(os.path.join(FEATS, a.name + ".npz"))
+    F = {k: d[k] for k in d.files if k not in ("labels", "part")}
+    y, part = d["labels"], d["part"]
+    scen = np.array([l.split("_", 1)[0] for l in y])
+    groups = [("weather", "music", "transport"), ("calendar", "email", "cooking"), ("iot", "news", "takeaway")]
+    for loc in a.locales.split(","):
+        for pooling in a.pooling.split(","):
+            X = feature(F, pooling)
+            X = X / np.linalg.norm(X, axis=1, keepdims=True)
+            for shots in a.shots.split(","):
+                rows = []
+                for g in groups:
+                    out = np.isin(scen, g)
+                    tr = np.where((part == f"{loc}.train") & ~out)[0]
+                    if shots != "full":
+                        tr = tr[few_shot(y[tr], int(shots), 0)]
+                    ins = np.where((part == f"{loc}.dev") & ~out)[0]
+                    oos = np.where((part == f"{loc}.dev") & out)[0]
+                    m = LogisticRegression(C=a.C, max_iter=300, tol=1e-3).fit(X[tr], y[tr])
+                    p_in, p_out = m.predict_proba(X[ins]), m.predict_proba(X[oos])
+                    acc = float((m.classes_[p_in.argmax(1)] == y[ins]).mean())
+                    s_in, s_out = p_in.max(1), p_out.max(1)
+                    auc = roc_auc_score(np.r_[np.ones(len(s_in)), np.zeros(len(s_out))], np.r_[s_in, s_out])
+                    t95 = np.quantile(s_in, 0.05)  # keeps 95 % of in-scope questions
+                    # second score: cosine similarity to the nearest training example
+                    k_in, k_out = (X[ins] @ X[tr].T).max(1), (X[oos] @ X[tr].T).max(1)
+                    auc_k = roc_auc_score(np.r_[np.ones(len(k_in)), np.zeros(len(k_out))], np.r_[k_in, k_out])
+                    k95 = np.quantile(k_in, 0.05)
+                    rows.append((acc, auc, float((s_out < t95).mean()), float(t95),
+                                 auc_k, float((k_out < k95).mean()), float(k95)))
+                r = np.mean(rows, 0)
+                print(f"oos {a.name} {loc} {pooling:10s} {shots:>4s}-shot: in-scope acc {100 * r[0]:.1f}; max prob: AUROC {r[1]:.3f}, "
+                      f"off-topic rejected at the threshold keeping 95 % in-scope {100 * r[2]:.1f} % (threshold {r[3]:.2f}); "
+                      f"nearest-example cosine: AUROC {r[4]:.3f}, rejected {100 * r[5]:.1f} % (threshold {r[6]:.2f}); "
+                      f"mean of 3 held-out scenario groups", flush=True)
+
+
 def cmd_bench(a):
     enc = Encoder(a.model, threads=a.threads, spin=False)
     texts = []
@@ -314,6 +356,12 @@ def main():
     v.add_argument("--norm", default="l2", choices=["l2", "std", "none"])
     v.add_argument("--log", default="")
     v.add_argument("--train-per-locale", type=int, default=0, help="score on this train subsample (same rows as embed's)")
+    o = sp.add_parser("oos")
+    o.add_argument("--name", required=True)
+    o.add_argument("--locales", default="en-US,fr-FR")
+    o.add_argument("--pooling", default="mean,mean_last2")
+    o.add_argument("--shots", default="full,10")
+    o.add_argument("--C", type=float, default=10)
     b = sp.add_parser("bench")
     b.add_argument("--model", required=True)
     b.add_argument("--threads", type=int, default=2)
@@ -325,7 +373,7 @@ def main():
     r.add_argument("--C", type=float, default=10)
     r.add_argument("--pooling", default="mean,cls,mean_last2,mean_last4")
     a = ap.parse_args()
-    {"embed": cmd_embed, "eval": cmd_eval, "bench": cmd_bench, "rasa": cmd_rasa}[a.cmd](a)
+    {"embed": cmd_embed, "eval": cmd_eval, "bench": cmd_bench, "rasa": cmd_rasa, "oos": cmd_oos}[a.cmd](a)
 
 
 if __name__ == "__main__":
