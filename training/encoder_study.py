@@ -270,6 +270,82 @@ def cmd_oos(a):
                       f"mean of 3 held-out scenario groups", flush=True)
 
 
+def word_features(enc, rows, prefix, batch=32, max_tokens=128):
+    """Per word: the first sub-token's rows of last_hidden_state and hidden_states_11 (the tagger's
+    input, as train.py aligns words), from pre-tokenised words; `prefix` is one extra leading word."""
+    pre = [prefix.strip()] if prefix else []
+    encs = enc.tok.encode_batch([pre + r["words"] for r in rows], is_pretokenized=True)
+    order = sorted(range(len(rows)), key=lambda i: len(encs[i].ids))
+    out = [None] * len(rows)
+    for b in range(0, len(order), batch):
+        idx = order[b:b + batch]
+        T = min(max(len(encs[i].ids) for i in idx), max_tokens)
+        ids = np.ones((len(idx), T), np.int64)
+        mask = np.zeros_like(ids)
+        for j, i in enumerate(idx):
+            e = encs[i].ids[:T]
+            ids[j, :len(e)] = e
+            mask[j, :len(e)] = 1
+        names = ["last_hidden_state"] + (["hidden_states_11"] if "hidden_states_11" in enc.outputs else [])
+        hs = enc.sess.run(names, {"input_ids": ids, "attention_mask": mask})
+        for j, i in enumerate(idx):
+            first, seen = {}, set()
+            for t, w in enumerate(encs[i].word_ids[:T]):
+                if w is not None and w not in seen:
+                    seen.add(w)
+                    first[w] = t
+            n = len(rows[i]["words"])
+            cols = [first.get(w + len(pre), 0) for w in range(n)]
+            out[i] = [h[j, cols] for h in hs]
+    return out
+
+
+def cmd_slots(a):
+    """A slot tagger on frozen token features: per-word logistic regression over BIO labels,
+    decoded with valid-BIO Viterbi (training/metrics.py bio_path), span micro-F1 on dev."""
+    sys.path.insert(0, HERE)
+    from common import load_split
+    from metrics import bio_path, spans, transition_counts, transitions
+    from sklearn.linear_model import LogisticRegression
+    enc = Encoder(a.model)
+    mdir = os.path.join(DATA, "massive")
+    for loc in a.locales.split(","):
+        rng = random.Random(0)
+        train = load_split(mdir, loc, "train")
+        train = [train[i] for i in sorted(rng.sample(range(len(train)), a.train_per_locale))]
+        dev = load_split(mdir, loc, "dev")
+        dev = [dev[i] for i in sorted(random.Random(1).sample(range(len(dev)), a.dev_per_locale))]
+        t0 = time.time()
+        ftr, fdv = word_features(enc, train, a.prefix), word_features(enc, dev, a.prefix)
+        emb_s = time.time() - t0
+        ytr = np.array([l for r in train for l in r["labels"]])
+        labels = sorted(set(ytr))
+        trans = transitions(labels, transition_counts([r["labels"] for r in train]), weight=1.0)
+        for feat in a.features.split(","):
+            def X(fs):
+                if feat == "L12":
+                    return np.concatenate([f[0] for f in fs])
+                return np.concatenate([np.concatenate([f[1], f[0]], 1) for f in fs])
+            Xtr = X(ftr)
+            mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-6
+            t1 = time.time()
+            m = LogisticRegression(C=a.C, max_iter=300, tol=1e-3).fit((Xtr - mu) / sd, ytr)
+            fit_s = time.time() - t1
+            col = {l: i for i, l in enumerate(m.classes_)}
+            for decode in ("valid BIO", "BIO + learnt transitions"):
+                tp = fp = fn = 0
+                for r, f in zip(dev, fdv):
+                    lp = m.predict_log_proba((X([f]) - mu) / sd)
+                    lg = np.stack([lp[:, col[l]] for l in labels], 1)
+                    path = bio_path(lg, labels, None if decode == "valid BIO" else trans)
+                    g = spans(r["labels"])  # a dev-only slot type counts as a miss
+                    p = spans([labels[i] for i in path])
+                    tp, fp, fn = tp + len(g & p), fp + len(p - g), fn + len(g - p)
+                f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+                print(f"slots {loc} prefix={a.prefix!r} {feat}: train {len(train)} utts ({len(ytr)} words, {len(labels)} labels), "
+                      f"dev {len(dev)}: span F1 {100 * f1:.1f} ({decode}); fit {fit_s:.0f} s, embed {emb_s:.0f} s", flush=True)
+
+
 def cmd_bench(a):
     enc = Encoder(a.model, threads=a.threads, spin=False)
     texts = []
@@ -362,6 +438,14 @@ def main():
     o.add_argument("--pooling", default="mean,mean_last2")
     o.add_argument("--shots", default="full,10")
     o.add_argument("--C", type=float, default=10)
+    sl = sp.add_parser("slots")
+    sl.add_argument("--model", required=True)
+    sl.add_argument("--locales", default="en-US,fr-FR")
+    sl.add_argument("--train-per-locale", type=int, default=2000)
+    sl.add_argument("--dev-per-locale", type=int, default=1000)
+    sl.add_argument("--features", default="L12,L11+L12")
+    sl.add_argument("--prefix", default="query: ")
+    sl.add_argument("--C", type=float, default=1.0)
     b = sp.add_parser("bench")
     b.add_argument("--model", required=True)
     b.add_argument("--threads", type=int, default=2)
@@ -373,7 +457,7 @@ def main():
     r.add_argument("--C", type=float, default=10)
     r.add_argument("--pooling", default="mean,cls,mean_last2,mean_last4")
     a = ap.parse_args()
-    {"embed": cmd_embed, "eval": cmd_eval, "bench": cmd_bench, "rasa": cmd_rasa, "oos": cmd_oos}[a.cmd](a)
+    {"embed": cmd_embed, "eval": cmd_eval, "bench": cmd_bench, "rasa": cmd_rasa, "oos": cmd_oos, "slots": cmd_slots}[a.cmd](a)
 
 
 if __name__ == "__main__":
