@@ -325,6 +325,11 @@ def cmd_slots(a):
             def X(fs):
                 if feat == "L12":
                     return np.concatenate([f[0] for f in fs])
+                if feat == "L12win":  # the word, the previous and the next word (zeros at the edges)
+                    def win(h):
+                        z = np.zeros((1, h.shape[1]), h.dtype)
+                        return np.concatenate([np.r_[z, h[:-1]], h, np.r_[h[1:], z]], 1)
+                    return np.concatenate([win(f[0]) for f in fs])
                 return np.concatenate([np.concatenate([f[1], f[0]], 1) for f in fs])
             Xtr = X(ftr)
             mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-6
