@@ -11,8 +11,13 @@ scikit-learn`). Data is read from ../shared/data (never copied); features are ca
   python training/encoder_study.py eval --name NAME [...]
   # 3. throughput of the encoder (utterances/s, batched, length-sorted)
   python training/encoder_study.py bench --model DIR
-  # 4. the Rasa projects (leave-one-out style: k-fold cross-validation on their examples)
-  python training/encoder_study.py rasa --model DIR
+  # 4. the Rasa projects (stratified 5-fold cross-validation on their examples)
+  python training/encoder_study.py rasa --model DIR [--default-bundle models/default]
+  # 5. off-topic rejection (held-out MASSIVE scenarios) on cached features
+  python training/encoder_study.py oos --name NAME
+  # 6. a per-word slot tagger on frozen token features (embeds a subsample itself)
+  python training/encoder_study.py slots --model DIR [--features L12,L11+L12,L12win]
+The numbers and the commands that produced them: docs/training-choices.md.
 """
 import argparse
 import json
