@@ -3,6 +3,7 @@
 
 setup:
 	./scripts/setup-ort.sh
+	./scripts/setup-encoder.sh
 
 # Python for the tests that build models on the spot (onnx, tokenizers, onnxruntime, PyYAML; pinned)
 setup-test: setup

