@@ -95,6 +95,10 @@ pub struct Scores {
     pub slot_precision: f64,
     pub slot_recall: f64,
     pub slot_f1: f64,
+    /// Gold slot spans and predicted ones: with no gold span, slot recall and F1 mean nothing (the
+    /// reports print n/a), and with no predicted span, precision.
+    pub slot_gold: usize,
+    pub slot_predicted: usize,
     pub exact_match: f64,
     /// Expected calibration error of the intent confidence, 15 equal-width bins.
     pub ece: f64,
@@ -323,6 +327,8 @@ impl Scores {
         self.slot_recall = ratio(t.tp, t.gold);
         let (p, r) = (self.slot_precision, self.slot_recall);
         self.slot_f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        self.slot_gold = t.gold;
+        self.slot_predicted = t.pred;
         self.exact_match = ratio(t.exact, t.n);
         self.ece = expected_calibration_error(&t.conf, 15);
         self.language_accuracy = ratio(t.lang_ok, t.lang_n);

@@ -15,6 +15,13 @@ pub const REPORT_MD: &str = "report.md";
 pub const RELIABILITY_SVG: &str = "reliability.svg";
 pub const CONFUSION_SVG: &str = "confusion.svg";
 
+/// Slot precision, recall and F1 as printed: `n/a` where the data gives them no meaning (no gold
+/// span: recall and F1; no predicted span: precision).
+fn slot_cells(m: &Scores) -> [String; 3] {
+    let cell = |x: f64, defined: bool| if defined { format!("{:.2}", pct(x)) } else { "n/a".to_string() };
+    [cell(m.slot_precision, m.slot_predicted > 0), cell(m.slot_recall, m.slot_gold > 0), cell(m.slot_f1, m.slot_gold > 0)]
+}
+
 fn pct(x: f64) -> f64 {
     100.0 * x
 }
@@ -54,13 +61,11 @@ impl Report {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let row = |name: &str, m: &Scores| {
+            let [p, r, f] = slot_cells(m);
             format!(
-                "{name:<10} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>6}\n",
+                "{name:<10} {:>6} {:>8.2} {p:>8} {r:>8} {f:>8} {:>8.2} {:>7.2} {:>6}\n",
                 m.examples,
                 pct(m.intent_accuracy),
-                pct(m.slot_precision),
-                pct(m.slot_recall),
-                pct(m.slot_f1),
                 pct(m.exact_match),
                 pct(m.ece),
                 lang_cell(m)
@@ -154,13 +159,11 @@ impl Report {
         s.push_str("## Scores\n\n| locale | examples | intent | slot P | slot R | slot F1 | exact | ECE | language |\n");
         s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         let row = |name: &str, m: &Scores| {
+            let [p, r, f] = slot_cells(m);
             format!(
-                "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |\n",
+                "| {name} | {} | {:.2} | {p} | {r} | {f} | {:.2} | {:.2} | {} |\n",
                 m.examples,
                 pct(m.intent_accuracy),
-                pct(m.slot_precision),
-                pct(m.slot_recall),
-                pct(m.slot_f1),
                 pct(m.exact_match),
                 pct(m.ece),
                 lang_cell(m)

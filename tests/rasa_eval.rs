@@ -289,3 +289,35 @@ fn the_binary_writes_a_report() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken.yml"));
 }
+
+/// Intents named like YAML 1.1 booleans (`yes`, `no`, `on`, `off`) are names, in both readers, as
+/// Rasa (YAML 1.2) reads them.
+#[test]
+fn yes_and_no_are_intent_names_in_both_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("version: \"3.1\"\nnlu:\n");
+    for intent in ["yes", "no", "on", "off", "y", "n"] {
+        text.push_str(&format!("- intent: {intent}\n  examples: |\n    - say {intent}\n"));
+    }
+    let yml = write(dir.path(), "yn.yml", &text);
+    let rust: Vec<String> = parlance::rasa::read_rasa_nlu(&yml).unwrap().into_iter().map(|e| e.intent).collect();
+    let out = Command::new(common::test_python()).current_dir(repo()).arg("training/rasa_nlu.py").arg(&yml).output().expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let python: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["intent"].as_str().unwrap_or("(not a string)").to_string())
+        .collect();
+    assert_eq!(rust, ["yes", "no", "on", "off", "y", "n"]);
+    assert_eq!(python, rust);
+    // data without a single entity: slot recall and F1 are n/a, not 0.00
+    let out = Command::new(env!("CARGO_BIN_EXE_parlance"))
+        .current_dir(repo())
+        .args(["eval", "--latency-samples", "0", "--model", "tests/fixtures/tiny", "--data"])
+        .arg(&yml)
+        .output()
+        .expect("parlance eval runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text.lines().find(|l| l.starts_with("yn ")).unwrap_or_else(|| panic!("no yn row in:\n{text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!((cells[4], cells[5]), ("n/a", "n/a"), "slot R and F1 in {row}");
+}

@@ -466,18 +466,26 @@ def main():
             f.write("\n")
     elif os.path.exists(prior_path):
         os.remove(prior_path)
+    train_files = [os.path.basename(f) for f in meta.get("args", {}).get("train_file") or []]
+    if train_files:  # a user's own data: the bundle describes that, not the MASSIVE model
+        description = (f"Intent + slot model for {', '.join(train_files)} ({len(intents)} intents, "
+                       f"{len({l[2:] for l in slot_labels if l != 'O'})} slot types): multilingual-e5-small (first {cfg.num_hidden_layers} of 12 "
+                       f"layers, vocabulary pruned to {cfg.vocab_size} pieces) fine-tuned on that data, int8 ONNX.")
+        licence = ("MIT (multilingual-e5-small weights, Parlance training code); the training data's own "
+                   "licence applies to what the model learnt from it")
+    else:
+        description = (f"Joint intent + slot model for English and French voice-assistant requests: "
+                       f"multilingual-e5-small (first {cfg.num_hidden_layers} of 12 layers, vocabulary "
+                       f"pruned to {cfg.vocab_size} pieces) fine-tuned on MASSIVE 1.1 en-US + fr-FR, int8 ONNX.")
+        licence = ("MIT (multilingual-e5-small weights, Parlance training code); trained on MASSIVE 1.1, "
+                   "CC BY 4.0 (Amazon): attribution in MODEL_CARD.md")
     manifest = {
         "format_version": 1,
         "name": args.name,
         "version": args.version,
-        "description": (f"Joint intent + slot model for English and French voice-assistant requests: "
-                        f"multilingual-e5-small (first {cfg.num_hidden_layers} of 12 layers, vocabulary "
-                        f"pruned to {cfg.vocab_size} pieces) fine-tuned on "
-                        + (", ".join(os.path.basename(f) for f in meta.get("args", {}).get("train_file") or []) or "MASSIVE 1.1 en-US + fr-FR")
-                        + ", int8 ONNX."),
+        "description": description,
         "languages": [x.strip() for x in args.languages.split(",") if x.strip()],
-        "license": ("MIT (multilingual-e5-small weights, Parlance training code); trained on MASSIVE 1.1, "
-                    "CC BY 4.0 (Amazon): attribution in MODEL_CARD.md"),
+        "license": licence,
         "max_length": meta["max_length"],
         "lowercase": True,
         "pad_id": pad_id,

@@ -134,11 +134,30 @@ def _examples_of(value, at):
     raise RasaError(at("`examples:` must be a block string of `- ` lines or a list of `text:` maps"))
 
 
+def yaml12_loader():
+    """PyYAML's safe loader with YAML 1.2's booleans (true/false only), as Rasa reads its files
+    (ruamel.yaml, YAML 1.2) and as the Rust reader does: `- intent: yes` is the intent "yes", not
+    True. YAML 1.1's yes/no/on/off booleans are dropped."""
+    import re
+    import yaml
+
+    class Yaml12Loader(yaml.SafeLoader):
+        pass
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    Yaml12Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Yaml12Loader.add_implicit_resolver(bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    return Yaml12Loader
+
+
 def parse_rasa_nlu(text, source, locale):
     """-> (examples as (intent, text, [(entity, start, end)]), {skipped kind: count})."""
     import yaml
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=yaml12_loader())
     except yaml.YAMLError as e:
         raise RasaError(f"{source}: not valid YAML: {e}") from None
     if not isinstance(doc, dict):

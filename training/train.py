@@ -208,6 +208,10 @@ def main():
         torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
     print(f"device {device}, threads {torch.get_num_threads()}, args {shown_args}", flush=True)
 
+    if not os.path.isfile(os.path.join(args.base, "tokenizer.json")):
+        hint = ("bash training/prepare_base.sh, then --base training/work/e5-fp32" if args.train_file
+                else "bash training/retrain.sh builds it (steps 1 and 2)")
+        sys.exit(f"--base {args.base}: no encoder there (no tokenizer.json); {hint}")
     tok = Tokenizer.from_file(os.path.join(args.base, "tokenizer.json"))
     pad_id = tok.token_to_id("<pad>")
     if paired:
