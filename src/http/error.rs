@@ -51,6 +51,56 @@ pub enum ApiError {
     Http { status: StatusCode, message: Option<String> },
 }
 
+/// One row of the error table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub code: &'static str,
+    /// The HTTP status; 0 where it is the status actix gave (`http_error`).
+    pub status: u16,
+    pub when: &'static str,
+}
+
+const fn row(status: u16, code: &'static str, when: &'static str) -> ErrorCode {
+    ErrorCode { code, status, when }
+}
+
+/// Every error code the API sends, with its status: the one table. `ApiError::status_code` reads
+/// the status from it, and a test keeps the README's error table equal to it.
+pub const ERROR_CODES: &[ErrorCode] = &[
+    row(400, "malformed_json", "the body is not JSON"),
+    row(422, "invalid_request", "JSON, but not the expected fields and types (`text` missing, not a string…)"),
+    row(415, "unsupported_media_type", "`Content-Type` is not `application/json`"),
+    row(400, "invalid_utf8", "the body is not UTF-8"),
+    row(400, "empty_text", "`text` is empty or only spaces"),
+    row(422, "text_too_long", "a text is longer than 2,000 characters (`--max-text-chars`)"),
+    row(422, "batch_too_large", "a batch holds more than 64 texts (`--max-batch-texts`)"),
+    row(400, "empty_batch", "`texts` is empty"),
+    row(413, "payload_too_large", "the body is over 1 MiB (`--max-body-bytes`)"),
+    row(400, "unsupported_language", "`lang` is not a language of the model"),
+    row(400, "invalid_time_reference", "`reference_time` or `timezone` cannot be read (or is empty)"),
+    row(400, "unknown_dimension", "`dimensions` names an unknown dimension"),
+    row(401, "unauthorized", "API keys are configured and none valid was given (or no admin key for `/admin`)"),
+    row(404, "unknown_model", "`/v1/models/{name}/…` names no served model"),
+    row(422, "invalid_bundle", "a reload found problems in the bundle; `error.problems` lists each with its file; the old model keeps serving"),
+    row(409, "reload_conflict", "the new bundle does not serve a language that is routed to it"),
+    row(500, "reload_failed", "a reload could not finish (it took over 120 s and was abandoned, or its loader failed); the old model keeps serving"),
+    row(404, "not_found", "unknown path (whatever its encoding)"),
+    row(405, "method_not_allowed", "wrong method for the path (`Allow` lists the right ones)"),
+    row(408, "request_timeout", "the head did not arrive within `--client-timeout`, or the body within `--body-timeout`"),
+    row(400, "bad_request", "the request is not valid HTTP/1.1"),
+    row(431, "headers_too_large", "the request head is too large"),
+    row(503, "overloaded", "the parse queue is full; `Retry-After: 1`"),
+    row(503, "not_ready", "readiness is off; `Retry-After: 1`"),
+    row(500, "inference_failed", "ONNX Runtime failed on a batch"),
+    row(500, "internal_error", "any other server-side failure"),
+    row(0, "http_error", "any other error status of the HTTP layer"),
+];
+
+/// The status of a code in [`ERROR_CODES`].
+pub fn status_of(code: &str) -> Option<u16> {
+    ERROR_CODES.iter().find(|r| r.code == code).map(|r| r.status)
+}
+
 /// The code of an error answer that only has a status (see [`ApiError::Http`]).
 pub fn code_for_status(status: StatusCode) -> &'static str {
     match status.as_u16() {
@@ -61,7 +111,7 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         413 => "payload_too_large",
         415 => "unsupported_media_type",
         431 => "headers_too_large",
-        s if s >= 500 => "internal_error",
+        500 => "internal_error",
         _ => "http_error",
     }
 }
@@ -129,30 +179,11 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson(_) | ApiError::InvalidUtf8 | ApiError::EmptyBatch => StatusCode::BAD_REQUEST,
-            ApiError::InvalidRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            // a field over its limit is a validation error; 413 is for the body itself
-            ApiError::BatchTooLarge(..) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::UnknownModel(_) => StatusCode::NOT_FOUND,
-            ApiError::BundleRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::ReloadConflict(_) => StatusCode::CONFLICT,
-            ApiError::ReloadFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Parse(ParseError::EmptyText) => StatusCode::BAD_REQUEST,
-            ApiError::Parse(ParseError::TextTooLong { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Parse(ParseError::UnsupportedLanguage(..)) => StatusCode::BAD_REQUEST,
-            ApiError::Parse(ParseError::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Parse(ParseError::Inference(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Parse(ParseError::InvalidTimeReference(_)) | ApiError::Parse(ParseError::UnknownDimension(_)) => {
-                StatusCode::BAD_REQUEST
-            }
             ApiError::Http { status, .. } => *status,
+            other => {
+                let status = status_of(other.code()).expect("every code is in ERROR_CODES (tested)");
+                StatusCode::from_u16(status).expect("a valid status")
+            }
         }
     }
 
@@ -182,6 +213,68 @@ mod tests {
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
         assert_eq!(res.headers().get(header::CONTENT_TYPE).unwrap(), "application/json");
+    }
+
+    #[test]
+    fn every_code_is_in_the_table_once() {
+        let errors = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::InvalidRequest(String::new()),
+            ApiError::UnsupportedMediaType,
+            ApiError::InvalidUtf8,
+            ApiError::PayloadTooLarge(1),
+            ApiError::BatchTooLarge(2, 1),
+            ApiError::EmptyBatch,
+            ApiError::NotFound(String::new()),
+            ApiError::MethodNotAllowed,
+            ApiError::RequestTimeout(1.0),
+            ApiError::NotReady,
+            ApiError::Unauthorized,
+            ApiError::UnknownModel(String::new()),
+            ApiError::BundleRefused { message: String::new(), problems: vec![] },
+            ApiError::ReloadConflict(String::new()),
+            ApiError::ReloadFailed(String::new()),
+            ApiError::Parse(ParseError::EmptyText),
+            ApiError::Parse(ParseError::TextTooLong { chars: 2, max: 1 }),
+            ApiError::Parse(ParseError::UnsupportedLanguage(String::new(), String::new())),
+            ApiError::Parse(ParseError::Overloaded),
+            ApiError::Parse(ParseError::Inference(String::new())),
+            ApiError::Parse(ParseError::InvalidTimeReference(String::new())),
+            ApiError::Parse(ParseError::UnknownDimension(String::new())),
+        ];
+        for e in &errors {
+            assert!(status_of(e.code()).is_some_and(|s| s == e.status_code().as_u16()), "{}", e.code());
+        }
+        for s in [400, 404, 405, 408, 413, 415, 431, 500, 502, 418] {
+            let code = code_for_status(StatusCode::from_u16(s).unwrap());
+            assert!(status_of(code).is_some_and(|t| t == s || t == 0), "{s} {code}");
+        }
+        let mut codes: Vec<_> = ERROR_CODES.iter().map(|r| r.code).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), ERROR_CODES.len(), "a code twice in ERROR_CODES");
+    }
+
+    /// The README's error table is this table: the same codes, statuses and order.
+    #[test]
+    fn readme_error_table_is_the_code_table() {
+        let readme = include_str!("../../README.md");
+        let section = readme.split("### Errors and limits").nth(1).expect("README has the error section");
+        let rows: Vec<(String, String)> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| status"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells[1].to_string(), cells[2].trim_matches('`').to_string())
+            })
+            .collect();
+        let want: Vec<(String, String)> = ERROR_CODES
+            .iter()
+            .map(|r| (if r.status == 0 { "4xx/5xx".to_string() } else { r.status.to_string() }, r.code.to_string()))
+            .collect();
+        assert_eq!(rows, want, "README's error table differs from http::error::ERROR_CODES");
     }
 
     #[test]
