@@ -228,10 +228,15 @@ fn candidates(text: &str, ctx: &Context, chars: &[char]) -> Vec<Cand> {
     out
 }
 
-/// True when the span [s, e) starts or ends inside a word (letter/digit on both sides of a boundary).
+/// True when the span [s, e) starts or ends inside a word (letter/digit on both sides of a
+/// boundary), or starts right after a `-`, `/` or `:` glued to a letter or digit ("midi" in
+/// "l'après-midi", "2 hour" in "1/2 hour", "30" in "9:30").
 fn inside_word(chars: &[char], s: usize, e: usize) -> bool {
     let w = |c: char| c.is_alphanumeric();
-    (s > 0 && s < chars.len() && w(chars[s - 1]) && w(chars[s])) || (e > 0 && e < chars.len() && w(chars[e - 1]) && w(chars[e]))
+    let after_joiner = s >= 2 && s < chars.len() && matches!(chars[s - 1], '-' | '/' | ':') && w(chars[s - 2]) && w(chars[s]);
+    after_joiner
+        || (s > 0 && s < chars.len() && w(chars[s - 1]) && w(chars[s]))
+        || (e > 0 && e < chars.len() && w(chars[e - 1]) && w(chars[e]))
 }
 
 /// Overlap policy: the longest span wins; equal lengths → dimension priority (email, url, phone,

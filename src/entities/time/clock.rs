@@ -223,17 +223,17 @@ impl Cx<'_> {
         } else {
             (&["from"], &["to", "until", "till", "-"])
         };
-        if !t.any(i, open) {
-            return None;
-        }
-        let (e1, mut a, _) = self.tod_core(i + 1, true).or_else(|| {
+        // "9:30 - 11:00", "3-4pm", "15h30-18h": no opening word, a dash, an explicit end
+        let dashed = !t.any(i, open);
+        let (first, closes) = if dashed { (i, &["-"][..]) } else { (i + 1, closes) };
+        let (e1, mut a, _) = self.tod_core(first, true).or_else(|| {
             // bare hour before the connector: "de 9 à 17h", "between 2 and 4pm"
-            let (h, n) = t.int(i + 1)?;
-            (n <= 2 && h <= 23).then_some((i + 2, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12 }, false))
+            let (h, n) = t.int(first)?;
+            (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12 }, false))
         })?;
         let j = t.phrases(e1, closes)?;
         let (mut e2, mut b, strong) = self.tod_core(j, false)?;
-        if !strong && !self.fr() {
+        if !strong && (!self.fr() || dashed) {
             return None;
         }
         if let Some((e3, pod)) = self.qualifier_at(e2) {

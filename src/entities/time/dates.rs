@@ -5,16 +5,36 @@ use super::*;
 impl Cx<'_> {
     // ------------------------------------------------------------ dates
 
+    /// A month name or its abbreviation ("oct", "sept", "fév", "juil").
     pub(super) fn month_at(&self, j: usize) -> Option<u32> {
-        let names = if self.fr() { &FR_MONTHS } else { &EN_MONTHS };
+        let (names, abbr): (&[&str; 12], &[(&str, u32)]) = if self.fr() {
+            (&FR_MONTHS, &[("janv", 1), ("fev", 2), ("fevr", 2), ("avr", 4), ("juil", 7), ("sept", 9), ("oct", 10), ("nov", 11), ("dec", 12)])
+        } else {
+            (
+                &EN_MONTHS,
+                &[("jan", 1), ("feb", 2), ("mar", 3), ("apr", 4), ("jun", 6), ("jul", 7), ("aug", 8), ("sep", 9), ("sept", 9), ("oct", 10), ("nov", 11), ("dec", 12)],
+            )
+        };
         let k = self.t.key(j);
-        names.iter().position(|m| *m == k).map(|p| p as u32 + 1)
+        names.iter().position(|m| *m == k).map(|p| p as u32 + 1).or_else(|| abbr.iter().find(|a| a.0 == k).map(|a| a.1))
     }
 
+    /// A weekday name, or its abbreviation: English "mon", "tue(s)", "thu(rs)", "fri" always,
+    /// "wed", "sat", "sun" (also words) and French "lun", "mer", "jeu", "ven", "sam", "dim" only
+    /// before "." or "," or a day number.
     pub(super) fn weekday_at(&self, j: usize) -> Option<u32> {
         let names = if self.fr() { &FR_DAYS } else { &EN_DAYS };
         let k = self.t.key(j);
-        names.iter().position(|m| *m == k).map(|p| p as u32)
+        if let Some(p) = names.iter().position(|m| *m == k) {
+            return Some(p as u32);
+        }
+        let marked = self.t.any(j + 1, &[".", ","]) || self.t.is_num(j + 1);
+        let (always, marked_only): (&[(&str, u32)], &[(&str, u32)]) = if self.fr() {
+            (&[], &[("lun", 0), ("mer", 2), ("jeu", 3), ("ven", 4), ("sam", 5), ("dim", 6)])
+        } else {
+            (&[("mon", 0), ("tue", 1), ("tues", 1), ("thu", 3), ("thur", 3), ("thurs", 3), ("fri", 4)], &[("wed", 2), ("sat", 5), ("sun", 6)])
+        };
+        always.iter().chain(marked_only.iter().filter(|_| marked)).find(|a| a.0 == k).map(|a| a.1)
     }
 
     pub(super) fn year_at(&self, j: usize) -> Option<i32> {
@@ -151,6 +171,61 @@ impl Cx<'_> {
     }
 
     /// Weekday, optionally qualified: (end, date).
+    /// After a weekday: the week it is in ("mardi de la semaine prochaine", "wednesday of this
+    /// week", "mardi suivant" = next week's), "en huit" / "en quinze" (the day on or after today, a
+    /// week or two later), "after next".
+    fn weekday_modifier(&self, e: usize, wd: u32) -> Option<(usize, NaiveDate)> {
+        let t = self.t;
+        let today = self.today();
+        let weeks: &[(&str, i64)] = if self.fr() {
+            &[
+                ("de la semaine prochaine", 1),
+                ("la semaine prochaine", 1),
+                ("de la semaine suivante", 1),
+                ("la semaine suivante", 1),
+                ("de la semaine d apres", 1),
+                ("la semaine d apres", 1),
+                ("suivant", 1),
+                ("suivante", 1),
+                ("d apres", 1),
+                ("de cette semaine", 0),
+                ("cette semaine", 0),
+                ("de la semaine derniere", -1),
+                ("la semaine derniere", -1),
+                ("de la semaine passee", -1),
+                ("la semaine passee", -1),
+            ]
+        } else {
+            &[
+                ("of next week", 1),
+                ("next week", 1),
+                ("of this week", 0),
+                ("this week", 0),
+                ("of last week", -1),
+                ("from last week", -1),
+                ("last week", -1),
+            ]
+        };
+        let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64);
+        for (p, k) in weeks {
+            if let Some(e2) = t.phrase(e, p) {
+                return Some((e2, monday + Duration::days(7 * k + wd as i64)));
+            }
+        }
+        let diff = (wd as i64 - today.weekday().num_days_from_monday() as i64).rem_euclid(7);
+        let later: &[(&str, i64)] = if self.fr() {
+            &[("en huit", 7), ("en 8", 7), ("en quinze", 14), ("en 15", 14)]
+        } else {
+            &[("after next", 7 + if diff == 0 { 7 } else { 0 })]
+        };
+        for (p, k) in later {
+            if let Some(e2) = t.phrase(e, p) {
+                return Some((e2, today + Duration::days(diff + k)));
+            }
+        }
+        None
+    }
+
     pub(super) fn weekday_date_at(&self, i: usize) -> Option<(usize, NaiveDate)> {
         let t = self.t;
         let today = self.today();
@@ -180,6 +255,9 @@ impl Cx<'_> {
         }
         let wd = self.weekday_at(j)?;
         let mut end = j + 1;
+        if let Some(r) = self.weekday_modifier(end, wd) {
+            return Some(r);
+        }
         if self.fr() {
             if t.any(end, &["prochain", "prochaine"]) {
                 mode = 0;
@@ -222,7 +300,21 @@ impl Cx<'_> {
         let t = self.t;
         let today = self.today();
         let rel: &[(&str, i64)] = if self.fr() {
-            &[("apres demain", 2), ("avant hier", -2), ("aujourd hui", 0), ("demain", 1), ("hier", -1)]
+            &[
+                ("apres demain", 2),
+                ("avant hier", -2),
+                ("aujourd hui", 0),
+                ("demain", 1),
+                ("hier", -1),
+                ("le lendemain", 1),
+                ("la veille", -1),
+                ("le jour d apres", 1),
+                ("le jour suivant", 1),
+                ("jour suivant", 1),
+                ("le jour d avant", -1),
+                ("le jour precedent", -1),
+                ("ce jour", 0),
+            ]
         } else {
             &[
                 ("the day after tomorrow", 2),

@@ -11,19 +11,29 @@ impl Cx<'_> {
             } else if let Some(e) = t.phrase(i, "il y a") {
                 (e, -1)
             } else {
-                return None;
+                (i, 0) // "<durée> plus tard", "<durée> après"
             }
         } else if t.is(i, "in") {
             (i + 1, 1)
         } else {
-            (i, -1) // "<duration> ago"
+            (i, 0) // "<duration> ago", "<duration> from now"
         };
         let (mut e, d) = duration_at(t, dur_start, self.lang)?;
-        if !self.fr() && sign == -1 {
-            if !t.is(e, "ago") {
+        let mut sign = sign;
+        if self.fr() && sign == 0 {
+            e = t.phrases(e, &["plus tard", "apres"])?;
+            sign = 1;
+        }
+        if !self.fr() && sign == 0 {
+            if let Some(e2) = t.phrases(e, &["ago", "back"]) {
+                sign = -1;
+                e = e2;
+            } else if let Some(e2) = t.phrases(e, &["from right now", "from now", "from today", "hence", "later"]) {
+                sign = 1;
+                e = e2;
+            } else {
                 return None;
             }
-            e += 1;
         }
         // "in 777777777777 hours" is past any calendar: no date-time (checked arithmetic throughout,
         // found by fuzzing: chrono panics on out-of-range deltas).
@@ -210,7 +220,7 @@ impl Cx<'_> {
     }
 
     pub(super) fn now_at(&self, i: usize) -> Option<(usize, TV)> {
-        let ps: &[&str] = if self.fr() { &["maintenant", "tout de suite", "immediatement"] } else { &["right now", "now", "right away"] };
+        let ps: &[&str] = if self.fr() { &["maintenant", "tout de suite", "immediatement", "en ce moment"] } else { &["right now", "just now", "at the moment", "now", "right away"] };
         let e = self.t.phrases(i, ps)?;
         Some((e, TV::Abs(self.abs, Grain::Second)))
     }
