@@ -44,7 +44,8 @@ const FUNCTION_WORDS: [&str; 34] = [
 fn inner_rule<'r>(slot: &Entity, rules: &'r [RuleEntity]) -> Option<&'r RuleEntity> {
     let chars: Vec<char> = slot.text.chars().collect();
     rules.iter().filter(|r| r.start >= slot.start && r.end <= slot.end && r.end > r.start).find(|r| {
-        let (a, b) = (r.start - slot.start, (r.end - slot.start).min(chars.len()));
+        let b = (r.end - slot.start).min(chars.len());
+        let a = (r.start - slot.start).min(b);
         let rest: String = chars[..a].iter().chain([' '].iter()).chain(chars[b..].iter()).collect();
         rest.split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())

@@ -55,7 +55,8 @@ async fn the_reminder_carries_one_date_time() {
     };
     let r = p.parse(input).await.unwrap();
     // one slot of the model carries the date-time, and the rule entity is listed beside it
-    let with_instant: Vec<_> = r.entities.iter().filter(|e| e.value["value"] == "2026-03-11T15:00:00+01:00").map(|e| e.source).collect();
+    let mut with_instant: Vec<_> = r.entities.iter().filter(|e| e.value["value"] == "2026-03-11T15:00:00+01:00").map(|e| e.source).collect();
+    with_instant.sort();
     assert_eq!(with_instant, ["model", "rule"], "{:?}", r.entities);
 }
 

@@ -94,12 +94,14 @@ async fn rasa_parse_has_rasa_shape_exactly() {
     assert_eq!(keys(&v["intent_ranking"][0]), ["confidence", "name"]);
     assert_eq!(v["intent"]["name"], "alarm_set");
     let ents = v["entities"].as_array().unwrap();
-    assert_eq!(ents.len(), 3, "{v}");
+    // the rule expression "at seven am tomorrow" is listed beside the model's time and date slots
+    assert_eq!(ents.len(), 4, "{v}");
     assert_eq!(keys(&ents[0]), ["confidence_entity", "end", "entity", "extractor", "start", "value"]);
     // a date-time instant is its ISO string, as Rasa's Duckling extractor gives it
-    assert_eq!((&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceModel")));
-    assert_eq!(ents[1]["entity"], "date");
-    assert_eq!((&ents[2]["entity"], &ents[2]["value"], &ents[2]["extractor"]),
+    assert_eq!((&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceRules")));
+    assert_eq!((&ents[1]["entity"], &ents[1]["value"], &ents[1]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceModel")));
+    assert_eq!(ents[2]["entity"], "date");
+    assert_eq!((&ents[3]["entity"], &ents[3]["value"], &ents[3]["extractor"]),
                (&json!("amount_of_money"), &json!({"amount": 3.99, "currency": "USD"}), &json!("ParlanceRules")));
 }
 

@@ -418,7 +418,8 @@ fn negative_word(t: &Toks, i: usize, lang: Lang) -> Option<NumMatch> {
         Lang::En => t.any(i, &["minus", "negative"]),
         Lang::Fr => t.is(i, "moins") && t.is_num(i + 1),
     };
-    if !ok || !(t.is_num(i + 1) || t.is_word(i + 1)) {
+    // one sign only: no recursion on "minus minus minus …"
+    if !ok || !(t.is_num(i + 1) || t.is_word(i + 1)) || t.any(i + 1, &["minus", "negative", "moins"]) {
         return None;
     }
     let m = number_at(t, i + 1, lang, false).filter(|m| !m.ordinal && m.value > 0.0)?;

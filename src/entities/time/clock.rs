@@ -32,43 +32,105 @@ impl Cx<'_> {
 
     /// Time of day without prefix: (end, tod, strong). Weak readings ("quinze heures", "15 h 30",
     /// bare "3") need a prefix ("à", "at") or an interval connector.
+    /// French minutes after an hour `h` (12 for "midi", 24 for "minuit"): "et quart", "et demie",
+    /// "trois quarts", "moins le quart", "moins cinq", "trente", "trois" → (end, hour, minute).
+    pub(super) fn fr_minutes(&self, e: usize, h: u32) -> Option<(usize, u32, u32)> {
+        let t = self.t;
+        if !self.fr() {
+            return None;
+        }
+        for (p, m) in [("et demie", 30), ("et demi", 30), ("et quart", 15), ("trois quarts", 45)] {
+            if let Some(e2) = t.phrase(e, p) {
+                return Some((e2, h, m));
+            }
+        }
+        if let Some(e2) = t.phrase(e, "moins le quart") {
+            return (h > 0).then_some((e2, h - 1, 45));
+        }
+        let before = t.is(e, "moins");
+        let j = if before { e + 1 } else { e };
+        let mm = number_at(t, j, self.lang, false)?;
+        if mm.ordinal || mm.value.fract() != 0.0 || !(1.0..60.0).contains(&mm.value) || h == 0 {
+            return None;
+        }
+        // not "midi 3 personnes": nothing but punctuation, "minutes" or a time word after
+        if t.is_word(mm.end) && !t.any(mm.end, &["minute", "minutes", "demain", "ce", "du", "de", "le", "aujourd"]) {
+            return None;
+        }
+        let end = if t.any(mm.end, &["minute", "minutes"]) { mm.end + 1 } else { mm.end };
+        let m = mm.value as u32;
+        Some(if before { (end, h - 1, 60 - m) } else { (end, h, m) })
+    }
+
+    /// English "half past seven", "a quarter to noon", "20 past 3pm", "twenty after 3pm", "15
+    /// minutes past noon", "15 to noon" (with a bare number of minutes, "to" only before noon or
+    /// midnight or after "minutes": "from 5 to 10" is a range).
+    fn en_past_to(&self, j: usize) -> Option<(usize, Tod, bool)> {
+        let t = self.t;
+        let (e, m, word) = if let Some(e) = t.phrase(j, "half") {
+            (e, 30, true)
+        } else if let Some(e) = t.phrases(j, &["a quarter", "quarter"]) {
+            (e, 15, true)
+        } else {
+            let mm = number_at(t, j, self.lang, false)?;
+            if mm.ordinal || mm.value.fract() != 0.0 || !(1.0..60.0).contains(&mm.value) {
+                return None;
+            }
+            match t.phrases(mm.end, &["minutes", "minute", "mins", "min"]) {
+                Some(e) => (e, mm.value as u32, true),
+                None => (mm.end, mm.value as u32, false),
+            }
+        };
+        let (e, fwd) = if let Some(e2) = t.phrases(e, &["past", "after"]) {
+            (e2, true)
+        } else if let Some(e2) = t.phrases(e, &["to", "till", "before", "of"]) {
+            (e2, false)
+        } else {
+            return None;
+        };
+        let (hend, h, noonish) = if t.is(e, "noon") {
+            (e + 1, 12u32, true)
+        } else if t.is(e, "midnight") {
+            (e + 1, 24, true)
+        } else {
+            let hn = number_at(t, e, self.lang, false)?;
+            if hn.ordinal || hn.value.fract() != 0.0 || !(1.0..=12.0).contains(&hn.value) {
+                return None;
+            }
+            (hn.end, hn.value as u32, false)
+        };
+        if !fwd && !word && !noonish {
+            return None;
+        }
+        let (h, m) = if fwd { (h, m) } else { (if h == 1 { 12 } else { h - 1 }, 60 - m) };
+        if let Some((e2, pm)) = self.meridiem_at(hend).filter(|_| !noonish) {
+            return Some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false }, true));
+        }
+        let h = if noonish && h == 24 { 0 } else { h };
+        Some((hend, Tod { h, m, grain: Grain::Minute, amb: !noonish }, true))
+    }
+
     pub(super) fn tod_core(&self, j: usize, bare_ok: bool) -> Option<(usize, Tod, bool)> {
         let t = self.t;
         let k = t.key(j);
         let fr = self.fr();
         let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
         if (fr && k == "midi") || (!fr && k == "noon") {
-            if fr {
-                if let Some(e) = t.phrases(j + 1, &["et demie", "et demi"]) {
-                    return Some((e, hm(12, 30, Grain::Minute, false), true));
-                }
+            if let Some((e, h, m)) = self.fr_minutes(j + 1, 12) {
+                return Some((e, hm(h, m, Grain::Minute, false), true));
             }
             return Some((j + 1, hm(12, 0, Grain::Hour, false), true));
         }
         if (fr && k == "minuit") || (!fr && k == "midnight") {
-            if fr {
-                if let Some(e) = t.phrases(j + 1, &["et demie", "et demi"]) {
-                    return Some((e, hm(24, 30, Grain::Minute, false), true));
-                }
+            if let Some((e, h, m)) = self.fr_minutes(j + 1, 24) {
+                return Some((e, hm(if h == 23 { 23 } else { 24 }, m, Grain::Minute, false), true));
             }
             return Some((j + 1, hm(24, 0, Grain::Hour, false), true));
         }
-        // half past seven, (a) quarter past / to nine
+        // half past seven, (a) quarter past / to nine, 20 (minutes) past 3pm, 15 to noon
         if !fr {
-            let rel: &[(&str, i32)] = &[("half past", 30), ("quarter past", 15), ("a quarter past", 15), ("quarter to", -15), ("a quarter to", -15)];
-            for (p, off) in rel {
-                if let Some(e) = t.phrase(j, p) {
-                    let hn = number_at(t, e, self.lang, false)?;
-                    if hn.ordinal || hn.value.fract() != 0.0 || !(1.0..=12.0).contains(&hn.value) {
-                        return None;
-                    }
-                    let h = hn.value as u32;
-                    let (h, m) = if *off < 0 { (if h == 1 { 12 } else { h - 1 }, 45) } else { (h, *off as u32) };
-                    if let Some((e2, pm)) = self.meridiem_at(hn.end) {
-                        return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, m, Grain::Minute, false), true));
-                    }
-                    return Some((hn.end, hm(h, m, Grain::Minute, true), true));
-                }
+            if let Some(r) = self.en_past_to(j) {
+                return Some(r);
             }
         }
         // the hour: digits or spelled
@@ -140,23 +202,10 @@ impl Cx<'_> {
         // quinze heures [trente | et demie | et quart | moins le quart | moins dix]
         if fr && t.any(e, &["heure", "heures"]) {
             let e1 = e + 1;
-            if let Some(e2) = t.phrases(e1, &["et demie", "et demi"]) {
-                return Some((e2, hm(h, 30, Grain::Minute, false), false));
-            }
-            if let Some(e2) = t.phrase(e1, "et quart") {
-                return Some((e2, hm(h, 15, Grain::Minute, false), false));
-            }
-            if let Some(e2) = t.phrase(e1, "moins le quart") {
-                if h == 0 {
-                    return None;
-                }
-                return Some((e2, hm(h - 1, 45, Grain::Minute, false), false));
-            }
-            if t.is(e1, "moins") {
-                if let Some(mm) = number_at(t, e1 + 1, self.lang, false) {
-                    if !mm.ordinal && mm.value >= 1.0 && mm.value < 60.0 && mm.value.fract() == 0.0 && h > 0 {
-                        return Some((mm.end, hm(h - 1, 60 - mm.value as u32, Grain::Minute, false), false));
-                    }
+            // "et quart", "et demie", "trois quarts", "moins le quart", "moins dix"
+            if t.any(e1, &["moins", "et"]) || t.phrase(e1, "trois quarts").is_some() {
+                if let Some((e2, hh, m)) = self.fr_minutes(e1, h) {
+                    return Some((e2, hm(hh, m, Grain::Minute, false), false));
                 }
             }
             if let Some(mm) = number_at(t, e1, self.lang, false) {

@@ -272,7 +272,8 @@ impl Cx<'_> {
         if let Some((e2, d, m, y)) = self.daymonth_at(k) {
             return Some((e2, self.resolve_dm(d, m, y)?));
         }
-        // "mardi 17": the next Tuesday the 17th (within a year)
+        // "mardi 17", "tuesday the 19th": the next Tuesday the 17th (within a year)
+        let k = if !self.fr() && t.is(k, "the") { k + 1 } else { k };
         if let Some((e2, dn)) = self.dayn_at(k) {
             let next_ok = e2 >= t.len()
                 || (t.kind(e2) == Some(Kind::Punct) && !t.any(e2, &[":", "/", "%", "€", "$", "°"]))

@@ -182,7 +182,7 @@ impl Cx<'_> {
                 out.push((e2, self.itv_on(d2, a, b)));
             }
         }
-        for f in [Self::count_run_interval_at, Self::date_interval_at, Self::weekend_at, Self::period_at, Self::month_in_at, Self::relative_at, Self::now_at] {
+        for f in [Self::count_run_interval_at, Self::weekday_count_at, Self::date_interval_at, Self::weekend_at, Self::period_at, Self::month_in_at, Self::relative_at, Self::now_at] {
             if let Some(r) = f(self, i) {
                 out.push(r);
             }

@@ -43,7 +43,8 @@ impl Cx<'_> {
         let tv = match d.unit {
             Unit::Second | Unit::Minute | Unit::Hour => {
                 let secs = (d.seconds() * sign as f64).round() as i64;
-                let g = if d.unit == Unit::Hour { Grain::Minute } else { Grain::Second };
+                // whole hours: grain minute; minutes, seconds, "1/2 hour", "2.5 hours": second
+                let g = if d.unit == Unit::Hour && d.value.fract() == 0.0 { Grain::Minute } else { Grain::Second };
                 TV::Abs(self.abs.checked_add_signed(Duration::try_seconds(secs)?)?, g)
             }
             _ => {
@@ -70,6 +71,26 @@ impl Cx<'_> {
             }
         };
         Some((e, tv))
+    }
+
+    /// English "this/current/next/coming/following/last/past/previous week|month|year|yr",
+    /// optionally after "the".
+    fn en_period(&self, i: usize) -> Option<(usize, i64, Grain)> {
+        let t = self.t;
+        let j = if t.is(i, "the") { i + 1 } else { i };
+        let n = match t.key(j) {
+            "this" | "current" => 0,
+            "next" | "coming" | "upcoming" | "following" => 1,
+            "last" | "past" | "previous" => -1,
+            _ => return None,
+        };
+        let g = match t.key(j + 1) {
+            "week" => Grain::Week,
+            "month" => Grain::Month,
+            "year" | "yr" => Grain::Year,
+            _ => return None,
+        };
+        Some((j + 2, n, g))
     }
 
     pub(super) fn period_at(&self, i: usize) -> Option<(usize, TV)> {
@@ -103,20 +124,19 @@ impl Cx<'_> {
             ]
         };
         let today = self.today();
-        for (p, n, g) in ps {
-            if let Some(e) = self.t.phrase(i, p) {
-                let d = match g {
-                    Grain::Week => {
-                        today - Duration::days(today.weekday().num_days_from_monday() as i64) + Duration::days(7 * n)
-                    }
-                    Grain::Month => {
-                        let m0 = today.year() as i64 * 12 + today.month0() as i64 + n;
-                        NaiveDate::from_ymd_opt((m0.div_euclid(12)) as i32, (m0.rem_euclid(12) + 1) as u32, 1)?
-                    }
-                    _ => NaiveDate::from_ymd_opt(today.year() + *n as i32, 1, 1)?,
-                };
-                return Some((e, TV::Inst(at(d, 0, 0), *g)));
-            }
+        let en = if self.fr() { None } else { self.en_period(i) };
+        if let Some((e, n, g)) = en.or_else(|| ps.iter().find_map(|(p, n, g)| Some((self.t.phrase(i, p)?, *n, *g)))) {
+            let d = match g {
+                Grain::Week => {
+                    today - Duration::days(today.weekday().num_days_from_monday() as i64) + Duration::days(7 * n)
+                }
+                Grain::Month => {
+                    let m0 = today.year() as i64 * 12 + today.month0() as i64 + n;
+                    NaiveDate::from_ymd_opt((m0.div_euclid(12)) as i32, (m0.rem_euclid(12) + 1) as u32, 1)?
+                }
+                _ => NaiveDate::from_ymd_opt(today.year() + n as i32, 1, 1)?,
+            };
+            return Some((e, TV::Inst(at(d, 0, 0), g)));
         }
         None
     }

@@ -106,3 +106,33 @@ impl Cx<'_> {
         Some((e, TV::Itv(from, to, g)))
     }
 }
+
+impl Cx<'_> {
+    /// "3 fridays from now" (the third Friday after today), "2 thursdays ago", "two sundays back".
+    pub(super) fn weekday_count_at(&self, i: usize) -> Option<(usize, TV)> {
+        let t = self.t;
+        if self.fr() {
+            return None;
+        }
+        let q = quantity_at(t, i, self.lang, false)?;
+        if q.value.fract() != 0.0 || !(1.0..=520.0).contains(&q.value) {
+            return None;
+        }
+        let k = t.key(q.end);
+        let wd = EN_DAYS.iter().position(|d| k.strip_suffix('s') == Some(*d))? as i64;
+        let (e, fwd) = if let Some(e) = t.phrases(q.end + 1, &["from now", "from today", "hence"]) {
+            (e, true)
+        } else {
+            (t.phrases(q.end + 1, &["ago", "back"])?, false)
+        };
+        let today = self.today();
+        let diff = (wd - today.weekday().num_days_from_monday() as i64).rem_euclid(7);
+        let n = q.value as i64;
+        let date = if fwd {
+            today + Duration::days(if diff == 0 { 7 } else { diff } + 7 * (n - 1))
+        } else {
+            today - Duration::days(if diff == 0 { 7 } else { 7 - diff } + 7 * (n - 1))
+        };
+        Some((e, TV::Inst(at(date, 0, 0), Grain::Day)))
+    }
+}
