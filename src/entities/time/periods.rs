@@ -191,18 +191,23 @@ impl Cx<'_> {
                 (i + 1, &["a", "jusqu a"])
             } else if t.is(i, "entre") {
                 (if t.is(i + 1, "le") { i + 2 } else { i + 1 }, &["et le", "et"])
+            } else if t.is_num(i) {
+                (i, &["au"]) // "13 au 15 juillet": no opener, a day number first
             } else {
                 return None;
             }
         } else if t.is(i, "from") {
-            (i + 1, &["to", "until", "till", "through", "-"])
+            (if t.is(i + 1, "the") { i + 2 } else { i + 1 }, &["to the", "to", "until", "till", "through", "thru", "-"])
         } else if t.is(i, "between") {
-            (i + 1, &["and"])
+            (if t.is(i + 1, "the") { i + 2 } else { i + 1 }, &["and the", "and"])
+        } else if self.month_at(i).is_some() {
+            (i, &["-", "to", "through", "thru", "till", "until"]) // "July 13-15", "Aug 8 - Aug 12"
         } else {
             return None;
         };
+        let opener = j != i;
         // weekdays
-        if let Some(w1) = self.weekday_at(j) {
+        if let Some(w1) = self.weekday_at(j).filter(|_| opener) {
             let k = t.phrases(j + 1, closes)?;
             let w2 = self.weekday_at(k)?;
             let (_, d1) = self.weekday_date_at(j)?;
