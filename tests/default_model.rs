@@ -54,8 +54,35 @@ async fn the_reminder_carries_one_date_time() {
         ..ParseInput::new("rappelle-moi d'appeler maman demain à 15h")
     };
     let r = p.parse(input).await.unwrap();
-    let with_instant: Vec<_> = r.entities.iter().filter(|e| e.value["value"] == "2026-03-11T15:00:00+01:00").collect();
-    assert_eq!(with_instant.len(), 1, "{:?}", r.entities);
+    // one slot of the model carries the date-time, and the rule entity is listed beside it
+    let mut with_instant: Vec<_> = r.entities.iter().filter(|e| e.value["value"] == "2026-03-11T15:00:00+01:00").map(|e| e.source).collect();
+    with_instant.sort();
+    assert_eq!(with_instant, ["model", "rule"], "{:?}", r.entities);
+}
+
+/// The five losses of issue 16 through the shipped model: each rule entity reaches the response,
+/// and a slot that is that entity (up to function words) carries its value.
+#[tokio::test]
+async fn no_rule_entity_is_lost_to_a_model_slot() {
+    use serde_json::json;
+    let p = parser();
+    let two_hours = json!({"value": 2, "unit": "hour", "seconds": 7200, "iso": "PT2H"});
+    let cases = [
+        ("set a timer for two hours", "duration", two_hours.clone()),
+        ("appelle le 06 12 34 56 78", "phone_number", json!("+33612345678")),
+        ("email john.smith@example.com about the report", "email", json!("john.smith@example.com")),
+        ("baisse le volume de 15 %", "percentage", json!(15)),
+        ("mets un minuteur de deux heures", "duration", two_hours),
+    ];
+    for (text, dim, value) in cases {
+        let r = p.parse(ParseInput::new(text)).await.unwrap();
+        let rule = r.entities.iter().find(|e| e.source == "rule" && e.entity == dim);
+        assert_eq!(rule.map(|e| &e.value), Some(&value), "{text}: {:?}", r.entities);
+        let rule = rule.unwrap();
+        for slot in r.entities.iter().filter(|e| e.source == "model" && e.start <= rule.start && rule.end <= e.end) {
+            assert_eq!(slot.value, value, "{text}: the slot {:?} carries the rule value", slot.entity);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

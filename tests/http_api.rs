@@ -55,16 +55,20 @@ async fn parse_returns_intent_ranking_entities_and_model() {
     assert!(v["intent"]["confidence"].as_f64().unwrap() > 0.5);
     assert_eq!(v["intent_ranking"].as_array().unwrap().len(), 4);
     assert_eq!(v["model"], json!({"id": "default", "name": "parlance-tiny", "version": "0.0.1"}));
-    let e = &v["entities"][0];
+    // the rule entity the slots overlap comes first (it starts at "à"), then the slots
+    let r = &v["entities"][0];
+    assert_eq!((r["entity"].as_str(), r["text"].as_str(), r["source"].as_str()), (Some("time"), Some("à sept heures demain"), Some("rule")));
+    assert_eq!(r["value"], json!({"type": "instant", "value": "2026-03-11T07:00:00+01:00", "grain": "hour"}));
+    let e = &v["entities"][1];
     assert_eq!((e["entity"].as_str(), e["start"].as_u64(), e["end"].as_u64()), (Some("time"), Some(15), Some(26)));
     assert_eq!((e["text"].as_str(), e["source"].as_str()), (Some("sept heures"), Some("model")));
     assert!(e["confidence"].as_f64().is_some());
     // the time slot carries the whole expression's value: 7:00 tomorrow, in Paris
     assert_eq!(e["value"], json!({"type": "instant", "value": "2026-03-11T07:00:00+01:00", "grain": "hour"}));
-    let d = &v["entities"][1];
+    let d = &v["entities"][2];
     assert_eq!((d["entity"].as_str(), d["text"].as_str()), (Some("date"), Some("demain")));
     assert_eq!(d["value"]["value"], "2026-03-11T00:00:00+01:00");
-    assert_eq!(v["entities"].as_array().unwrap().len(), 2, "the rule expression is not listed again");
+    assert_eq!(v["entities"].as_array().unwrap().len(), 3, "two slots and the rule expression beside them");
 }
 
 #[actix_web::test]
@@ -90,12 +94,14 @@ async fn rasa_parse_has_rasa_shape_exactly() {
     assert_eq!(keys(&v["intent_ranking"][0]), ["confidence", "name"]);
     assert_eq!(v["intent"]["name"], "alarm_set");
     let ents = v["entities"].as_array().unwrap();
-    assert_eq!(ents.len(), 3, "{v}");
+    // the rule expression "at seven am tomorrow" is listed beside the model's time and date slots
+    assert_eq!(ents.len(), 4, "{v}");
     assert_eq!(keys(&ents[0]), ["confidence_entity", "end", "entity", "extractor", "start", "value"]);
     // a date-time instant is its ISO string, as Rasa's Duckling extractor gives it
-    assert_eq!((&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceModel")));
-    assert_eq!(ents[1]["entity"], "date");
-    assert_eq!((&ents[2]["entity"], &ents[2]["value"], &ents[2]["extractor"]),
+    assert_eq!((&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceRules")));
+    assert_eq!((&ents[1]["entity"], &ents[1]["value"], &ents[1]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceModel")));
+    assert_eq!(ents[2]["entity"], "date");
+    assert_eq!((&ents[3]["entity"], &ents[3]["value"], &ents[3]["extractor"]),
                (&json!("amount_of_money"), &json!({"amount": 3.99, "currency": "USD"}), &json!("ParlanceRules")));
 }
 

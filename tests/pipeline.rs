@@ -10,8 +10,13 @@ fn input(text: &str) -> ParseInput {
     ParseInput::new(text)
 }
 
+/// The model's slots (rule entities are listed beside them; see `rule_spans`).
 fn spans(r: &ParseResult) -> Vec<(&str, usize, usize, &str)> {
-    r.entities.iter().map(|e| (e.entity.as_str(), e.start, e.end, e.text.as_str())).collect()
+    r.entities.iter().filter(|e| e.source == "model").map(|e| (e.entity.as_str(), e.start, e.end, e.text.as_str())).collect()
+}
+
+fn rule_spans(r: &ParseResult) -> Vec<(&str, usize, usize, &str)> {
+    r.entities.iter().filter(|e| e.source == "rule").map(|e| (e.entity.as_str(), e.start, e.end, e.text.as_str())).collect()
 }
 
 #[tokio::test]
@@ -22,7 +27,9 @@ async fn french_alarm_with_time_and_date() {
     assert_eq!(r.language.code, "fr");
     // "-moi" is tagged B-date in the fixture: it must be ignored (not the first sub-token).
     assert_eq!(spans(&r), [("time", 15, 26, "sept heures"), ("date", 27, 33, "demain")]);
-    assert!(r.entities.iter().all(|e| e.source == "model" && e.confidence > 0.5 && e.confidence <= 1.0));
+    // the rule entity that the slots overlap is listed beside them (issue 16: nothing lost)
+    assert_eq!(rule_spans(&r), [("time", 13, 33, "à sept heures demain")]);
+    assert!(r.entities.iter().all(|e| e.confidence > 0.5 && e.confidence <= 1.0));
     let sum: f32 = r.intent_ranking.iter().map(|s| s.confidence).sum();
     assert!((sum - 1.0).abs() < 1e-4, "fixture has 4 intents, all ranked");
     assert!(r.intent_ranking.windows(2).all(|w| w[0].confidence >= w[1].confidence));

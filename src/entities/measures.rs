@@ -30,6 +30,20 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
             ("pounds sterling", "GBP"),
             ("swiss francs", "CHF"),
             ("swiss franc", "CHF"),
+            ("egyptian pounds", "EGP"),
+            ("egyptian pound", "EGP"),
+            ("lebanese pounds", "LBP"),
+            ("lebanese pound", "LBP"),
+            ("kuwaiti dinars", "KWD"),
+            ("kuwaiti dinar", "KWD"),
+            ("qatari riyals", "QAR"),
+            ("qatari riyal", "QAR"),
+            ("saudi riyals", "SAR"),
+            ("saudi riyal", "SAR"),
+            ("malaysian ringgits", "MYR"),
+            ("malaysian ringgit", "MYR"),
+            ("malaysia ringgits", "MYR"),
+            ("malaysia ringgit", "MYR"),
         ],
     };
     for (p, c) in multi {
@@ -38,20 +52,46 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
         }
     }
     let k = t.key(j);
+    if let Some(code) = iso_code(k) {
+        return Some((j + 1, code, false));
+    }
     let code = match k {
-        "€" | "euro" | "euros" | "eur" => "EUR",
-        "$" | "dollar" | "dollars" | "usd" => "USD",
-        "£" | "gbp" => "GBP",
-        "¥" | "yen" | "yens" | "jpy" => "JPY",
-        "chf" => "CHF",
-        "cad" => "CAD",
+        "€" | "euro" | "euros" => "EUR",
+        "$" | "dollar" | "dollars" => "USD",
+        "£" => "GBP",
+        "¥" | "yen" | "yens" => "JPY",
+        "yuan" | "yuans" | "renminbi" => "CNY",
+        "rupee" | "rupees" | "roupie" | "roupies" | "rs" => "INR",
+        "ringgit" | "ringgits" | "rm" => "MYR",
+        "shekel" | "shekels" | "sheqel" | "sheqels" => "ILS",
+        "tugrik" | "tugriks" => "MNT",
+        "rouble" | "roubles" | "ruble" | "rubles" => "RUB",
+        "won" if lang == Lang::Fr => "KRW",
+        "zloty" | "zlotys" => "PLN",
+        // the name of several currencies: no ISO code
+        "dinar" | "dinars" | "riyal" | "riyals" | "rial" | "rials" => "",
+        "balle" | "balles" if lang == Lang::Fr => "",
         "buck" | "bucks" if lang == Lang::En => "USD",
-        "pound" | "pounds" if lang == Lang::En => "GBP",
+        "pound" | "pounds" => "GBP",
         "centime" | "centimes" if lang == Lang::Fr => return Some((j + 1, "EUR", true)),
         "cent" | "cents" if lang == Lang::En => return Some((j + 1, "USD", true)),
         _ => return None,
     };
     Some((j + 1, code, false))
+}
+
+/// ISO 4217 codes of the world's common currencies, written as codes ("EUR", "usd"). Codes that
+/// are also common words ("try", "mad", "all") are left out.
+fn iso_code(k: &str) -> Option<&'static str> {
+    const CODES: [&str; 48] = [
+        "EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "CNY", "INR", "KRW", "SGD", "HKD", "SEK", "NOK", "DKK",
+        "PLN", "CZK", "HUF", "RUB", "BRL", "MXN", "ZAR", "AED", "SAR", "QAR", "KWD", "EGP", "LBP", "ILS", "MYR", "THB",
+        "IDR", "PHP", "VND", "UAH", "BGN", "RON", "TND", "DZD", "XOF", "XAF", "MNT", "JOD", "BHD", "OMR", "NGN", "KES",
+    ];
+    if k.len() != 3 || !k.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    CODES.iter().copied().find(|c| c.eq_ignore_ascii_case(k))
 }
 
 fn is_unit_word(t: &Toks, j: usize, lang: Lang) -> bool {
@@ -60,12 +100,37 @@ fn is_unit_word(t: &Toks, j: usize, lang: Lang) -> bool {
         || t.any(j, &["%", "°", "degre", "degres", "degree", "degrees", "pour", "percent", "per", "fois", "times"])
 }
 
+/// An amount; an empty code (dinars, riyals, "balles") has no currency.
 fn money(amount: f64, code: &str) -> Value {
-    json!({"amount": num_json(amount), "currency": code})
+    let currency = if code.is_empty() { Value::Null } else { Value::from(code) };
+    json!({"amount": num_json(amount), "currency": currency})
+}
+
+/// A currency written before its amount as a code or short name: "EUR 20", "USD3.14", "Rs. 20",
+/// "RM42", "US$ 3.14". Returns (end of the currency, code).
+fn code_before(t: &Toks, i: usize) -> Option<(usize, &'static str)> {
+    if t.is(i, "us") && t.is(i + 1, "$") && t.adj(i + 1) {
+        return Some((i + 2, "USD"));
+    }
+    let code = iso_code(t.key(i)).or(match t.key(i) {
+        "rs" => Some("INR"),
+        "rm" => Some("MYR"),
+        "ringgit" => Some("MYR"),
+        _ => None,
+    })?;
+    let e = if t.is(i + 1, ".") && t.adj(i + 1) { i + 2 } else { i + 1 };
+    Some((e, code))
 }
 
 /// Money at token `i`: (end, value).
 pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
+    // code first: "EUR 20", "USD3.14", "Rs. 20"
+    if let Some((e, code)) = code_before(t, i) {
+        if t.is_num(e) {
+            let q = quantity_at(t, e, lang, false)?;
+            return Some((q.end, money(q.value, code)));
+        }
+    }
     // symbol first: "$3.99", "€15", "£5"
     if t.kind(i) == Some(Kind::Punct) {
         if let Some((e, code, false)) = currency_at(t, i, lang) {
@@ -129,19 +194,29 @@ pub(crate) fn temperature_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, V
     if neg && q.value < 0.0 {
         v = q.value;
     }
-    let mut j = q.end;
-    if t.is(j, "°") || t.is(j, "º") {
-        j += 1;
-        let (e, unit) = scale_at(t, j, true);
-        return Some((e, json!({"value": num_json(v), "unit": unit})));
-    }
-    if t.any(j, &["degre", "degres", "degree", "degrees", "deg"]) {
-        j += 1;
-        let (e, unit) = scale_at(t, j, false);
-        return Some((e, json!({"value": num_json(v), "unit": unit})));
-    }
-    let _ = lang;
-    None
+    let j = q.end;
+    let (e, unit) = if t.is(j, "°") || t.is(j, "º") {
+        scale_at(t, j + 1, true)
+    } else if t.any(j, &["degre", "degres", "degree", "degrees", "deg"]) {
+        scale_at(t, j + 1, false)
+    } else if t.any(j, &["celsius", "centigrade", "centigrades", "fahrenheit"]) {
+        // "thirty seven celsius": the scale alone
+        scale_at(t, j, false)
+    } else if below_zero(t, j).is_some() {
+        (j, Value::Null)
+    } else {
+        return None;
+    };
+    // "2 degrees below zero", "10 degrés en dessous de zéro", "2 below zero"
+    let (e, v) = match below_zero(t, e) {
+        Some(end) if v > 0.0 => (end, -v),
+        _ => (e, v),
+    };
+    Some((e, json!({"value": num_json(v), "unit": unit})))
+}
+
+fn below_zero(t: &Toks, j: usize) -> Option<usize> {
+    t.phrases(j, &["below zero", "en dessous de zero", "au dessous de zero", "sous zero"])
 }
 
 fn scale_at(t: &Toks, j: usize, after_sign: bool) -> (usize, Value) {
@@ -271,7 +346,35 @@ fn fmt_num(v: f64) -> String {
 }
 
 /// Duration at token `i`: (end, duration).
+/// A duration at token `i`, compound ones summed and given in their smallest unit: "2 years and
+/// 3 months", "1 year, 2 days, 3 hours and 4 seconds", "1 hour thirty", "2 hours ten".
 pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
+    let (mut e, mut d) = duration_one(t, i, lang)?;
+    loop {
+        let mut j = if t.is(e, ",") { e + 1 } else { e };
+        if t.any(j, &["and", "et"]) {
+            j += 1;
+        }
+        if let Some((e2, next)) = duration_one(t, j, lang).filter(|(_, n)| n.unit.seconds() < d.unit.seconds() && n.value >= 0.0) {
+            d = Dur { value: (d.seconds() + next.seconds()) / next.unit.seconds(), unit: next.unit };
+            e = e2;
+            continue;
+        }
+        // "1 hour thirty", "2 hours and 10": minutes without their unit, at the end
+        if d.unit == Unit::Hour && d.value.fract() == 0.0 {
+            if let Some(m) = quantity_at(t, j, lang, false) {
+                if m.value.fract() == 0.0 && (1.0..60.0).contains(&m.value) && !t.is_word(m.end) && !t.any(m.end, &["%", "°", "€", "$", ":", "/"]) {
+                    d = Dur { value: d.value * 60.0 + m.value, unit: Unit::Minute };
+                    e = m.end;
+                }
+            }
+        }
+        break;
+    }
+    Some((e, d))
+}
+
+fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
     // fixed phrases
     let fixed: &[(&str, f64, Unit)] = match lang {
         Lang::Fr => &[
@@ -291,6 +394,8 @@ pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)
             ("half a day", 12.0, Unit::Hour),
             ("a quarter of an hour", 15.0, Unit::Minute),
             ("a quarter hour", 15.0, Unit::Minute),
+            ("half hour", 30.0, Unit::Minute),
+            ("half day", 12.0, Unit::Hour),
         ],
     };
     for (p, v, u) in fixed {
@@ -301,6 +406,15 @@ pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)
     let q: NumMatch = quantity_at(t, i, lang, true)?;
     if q.value < 0.0 {
         return None;
+    }
+    // "5 and a half minutes", "deux et demi jours"
+    if let Some(e2) = t.phrases(q.end, &["and a half", "and an half", "and half", "et demi", "et demie"]) {
+        let unit = duration_unit(t, e2, lang)?;
+        let v = q.value + 0.5;
+        return Some(match unit.smaller() {
+            Some(s) => (e2 + 1, Dur { value: v * unit.seconds() / s.seconds(), unit: s }),
+            None => (e2 + 1, Dur { value: v, unit }),
+        });
     }
     let unit = duration_unit(t, q.end, lang)?;
     // "h" and "min" glued to digits or separated by a space only

@@ -228,10 +228,15 @@ fn candidates(text: &str, ctx: &Context, chars: &[char]) -> Vec<Cand> {
     out
 }
 
-/// True when the span [s, e) starts or ends inside a word (letter/digit on both sides of a boundary).
+/// True when the span [s, e) starts or ends inside a word (letter/digit on both sides of a
+/// boundary), or starts right after a `-`, `/` or `:` glued to a letter or digit ("midi" in
+/// "l'après-midi", "2 hour" in "1/2 hour", "30" in "9:30").
 fn inside_word(chars: &[char], s: usize, e: usize) -> bool {
     let w = |c: char| c.is_alphanumeric();
-    (s > 0 && s < chars.len() && w(chars[s - 1]) && w(chars[s])) || (e > 0 && e < chars.len() && w(chars[e - 1]) && w(chars[e]))
+    let after_joiner = s >= 2 && s < chars.len() && matches!(chars[s - 1], '-' | '/' | ':') && w(chars[s - 2]) && w(chars[s]);
+    after_joiner
+        || (s > 0 && s < chars.len() && w(chars[s - 1]) && w(chars[s]))
+        || (e > 0 && e < chars.len() && w(chars[e - 1]) && w(chars[e]))
 }
 
 /// Overlap policy: the longest span wins; equal lengths → dimension priority (email, url, phone,
@@ -465,6 +470,42 @@ mod tests {
         let c = Context::from_request(Some("2026-03-10T09:00:00"), None, Lang::En).unwrap();
         assert_eq!(c.reference_time.to_rfc3339(), "2026-03-10T09:00:00+00:00");
         assert!(Context::from_request(None, None, Lang::Fr).is_ok());
+    }
+
+    /// Families added for issue 16 (Duckling's corpora), one case each, and the guard after - / :.
+    #[test]
+    fn issue_16_families() {
+        let (fr, en) = (ctx(Lang::Fr), ctx(Lang::En));
+        let one = |text: &str, c: &Context, dim: Dimension| {
+            let e = extract(text, c, Some(&[dim]));
+            assert_eq!(e.len(), 1, "{text}: {e:?}");
+            assert_eq!(e[0].text, text, "{text}: parsed whole");
+            e[0].value.clone()
+        };
+        assert_eq!(one("vingt-et-un", &fr, Dimension::Number), json!(21));
+        assert_eq!(one("100k", &en, Dimension::Number), json!(100000));
+        assert_eq!(one("1.2M", &en, Dimension::Number), json!(1200000));
+        assert_eq!(one("minus 5", &en, Dimension::Number), json!(-5));
+        assert_eq!(one("EUR 20", &en, Dimension::AmountOfMoney), json!({"amount": 20, "currency": "EUR"}));
+        assert_eq!(one("10 dinars", &en, Dimension::AmountOfMoney), json!({"amount": 10, "currency": null}));
+        assert_eq!(one("2 degrees below zero", &en, Dimension::Temperature), json!({"value": -2, "unit": null}));
+        assert_eq!(one("1/2 hour", &en, Dimension::Duration)["seconds"], json!(1800));
+        assert_eq!(one("2 years and 3 months", &en, Dimension::Duration)["seconds"], json!(2 * 31536000 + 3 * 2592000));
+        assert_eq!(one("alice arobase exemple.fr", &fr, Dimension::Email), json!("alice@exemple.fr"));
+        // reference Tuesday 2026-03-10 09:00 Paris
+        assert_eq!(one("le lendemain", &fr, Dimension::Time)["value"], json!("2026-03-11T00:00:00+01:00"));
+        assert_eq!(one("mardi en huit", &fr, Dimension::Time)["value"], json!("2026-03-17T00:00:00+01:00"));
+        assert_eq!(one("midi moins cinq", &fr, Dimension::Time)["value"], json!("2026-03-10T11:55:00+01:00"));
+        assert_eq!(one("20 past 3pm", &en, Dimension::Time)["value"], json!("2026-03-10T15:20:00+01:00"));
+        let next3 = one("the next 3 weeks", &en, Dimension::Time);
+        assert_eq!((next3["from"].as_str(), next3["to"].as_str()), (Some("2026-03-16T00:00:00+01:00"), Some("2026-04-06T00:00:00+02:00")));
+        // the guard after - / :
+        assert!(extract("plus tard dans l'après-midi", &fr, Some(&[Dimension::Time])).iter().all(|e| e.text != "midi"));
+        // not a spoken email: "at" as a preposition
+        assert!(extract("look at example.com", &en, Some(&[Dimension::Email])).is_empty());
+        // one sign only, no recursion
+        let many = "minus ".repeat(20_000) + "5";
+        assert!(extract(&many, &en, Some(&[Dimension::Number])).len() <= 1);
     }
 
     #[test]

@@ -276,7 +276,9 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
         let k = t.key(j);
         // connectors: "et" (fr: vingt et un, soixante et onze), "and" (en: one hundred and five)
         if words > 0 && (k == "et" || k == "and") {
-            let nk = t.key(j + 1);
+            // "vingt-et-un": a hyphen may follow the connector
+            let hy = usize::from(t.is(j + 1, "-") && t.adj(j + 1) && t.adj(j + 2));
+            let nk = t.key(j + 1 + hy);
             let nw = lex(lang, nk).or_else(|| ordinal_base(lang, nk).and_then(|b| lex(lang, &b)));
             let ok = match (lang, acc.last, nw) {
                 (Lang::Fr, Last::Tens(tv), Some(W::Unit(1) | W::Teen(11))) => (20..=60).contains(&tv),
@@ -286,7 +288,7 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
             if !ok {
                 break;
             }
-            j += 1;
+            j += 1 + hy;
             continue;
         }
         if let Some(w) = lex(lang, k) {
@@ -333,7 +335,7 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
     }
     let mut m = NumMatch { end, value: acc.value(), spelled: true, ordinal };
     // a lone "douzaine" needs its article/number: "une douzaine"
-    if t.key(end - 1).starts_with("douzaine") && words == 1 {
+    if (t.key(end - 1).starts_with("douzaine") || t.key(end - 1).starts_with("dozen")) && words == 1 && end == i + 1 {
         return None;
     }
     if !ordinal {
@@ -382,19 +384,17 @@ pub(crate) fn number_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Op
                 }
             }
             let mut m = NumMatch { end: i + 1, value: tok.val, spelled: false, ordinal: false };
-            decimal_tail(t, &mut m, lang);
-            // "1.5 million", "3 milliards"
-            if let Some(W::Scale(s)) = lex(lang, t.key(m.end)) {
-                if t.is_word(m.end) {
-                    m.value *= s;
-                    m.end += 1;
-                }
+            if let Some(f) = fraction(t, i) {
+                return Some(f);
             }
+            decimal_tail(t, &mut m, lang);
+            digit_multiplier(t, &mut m, lang);
             Some(m)
         }
         Kind::Punct => {
-            // sign: "-5", "+3" (not inside "2026-04-15" or "06-12")
-            if (tok.key == "-" || tok.key == "+") && t.is_num(i + 1) && t.adj(i + 1) {
+            // sign: "-5", "+3" (not inside "2026-04-15" or "06-12"); "- 5" after no number
+            let spaced_ok = !t.adj(i + 1) && (i == 0 || !t.is_num(i - 1) && t.is_word(i - 1) && tok.sp);
+            if (tok.key == "-" || tok.key == "+") && t.is_num(i + 1) && (t.adj(i + 1) || spaced_ok) {
                 let prev_ok = i == 0 || tok.sp || t.kind(i - 1) == Some(Kind::Punct) && !t.is(i - 1, "-");
                 if prev_ok {
                     let m = number_at(t, i + 1, lang, false)?;
@@ -407,8 +407,57 @@ pub(crate) fn number_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Op
             }
             None
         }
-        Kind::Word => spelled(t, i, lang, article_one),
+        Kind::Word => negative_word(t, i, lang).or_else(|| spelled(t, i, lang, article_one)),
     }
+}
+
+/// "minus 5", "negative five hundred", "moins 1200" (French "moins" only before digits: "midi
+/// moins cinq" is a time).
+fn negative_word(t: &Toks, i: usize, lang: Lang) -> Option<NumMatch> {
+    let ok = match lang {
+        Lang::En => t.any(i, &["minus", "negative"]),
+        Lang::Fr => t.is(i, "moins") && t.is_num(i + 1),
+    };
+    // one sign only: no recursion on "minus minus minus …"
+    if !ok || !(t.is_num(i + 1) || t.is_word(i + 1)) || t.any(i + 1, &["minus", "negative", "moins"]) {
+        return None;
+    }
+    let m = number_at(t, i + 1, lang, false).filter(|m| !m.ordinal && m.value > 0.0)?;
+    Some(NumMatch { end: m.end, value: -m.value, spelled: m.spelled, ordinal: false })
+}
+
+/// A fraction of two plain integers written with a slash and no spaces: "1/5", "3/4", "1/2".
+fn fraction(t: &Toks, i: usize) -> Option<NumMatch> {
+    let (a, _) = t.int(i)?;
+    if !(t.is(i + 1, "/") && t.adj(i + 1) && t.adj(i + 2)) {
+        return None;
+    }
+    let (b, _) = t.int(i + 2)?;
+    // "1/5/2027" is a date, not a fraction
+    if b == 0 || t.is(i + 3, "/") || t.is(i + 3, "-") {
+        return None;
+    }
+    Some(NumMatch { end: i + 3, value: a as f64 / b as f64, spelled: false, ordinal: false })
+}
+
+/// After digits: "1.5 million", "3 milliards", "2 dozens", and glued suffixes "100k", "10K",
+/// "3M", "1.2M", "5G" (upper-case M and G only: "3m" is three metres or minutes).
+fn digit_multiplier(t: &Toks, m: &mut NumMatch, lang: Lang) {
+    let j = m.end;
+    if !t.is_word(j) {
+        return;
+    }
+    let glued = t.adj(j);
+    let f = match lex(lang, t.key(j)) {
+        Some(W::Scale(s)) => s,
+        Some(W::Dozen) => 12.0,
+        _ if glued && t.is(j, "k") => 1e3,
+        _ if glued && t.upper(j) && t.is(j, "m") => 1e6,
+        _ if glued && t.upper(j) && t.is(j, "g") => 1e9,
+        _ => return,
+    };
+    m.value *= f;
+    m.end += 1;
 }
 
 /// Cardinal quantity (no ordinal) at `i`, articles counting as one when `article_one`.

@@ -26,6 +26,8 @@ pub(crate) struct Tok {
     pub val: f64,
     /// A `Num` token made of digits only (no separator), e.g. "15", "06".
     pub plain: bool,
+    /// The first character is upper-case in the original text ("M" in "3M").
+    pub upper: bool,
 }
 
 pub(crate) struct Toks {
@@ -130,7 +132,7 @@ pub(crate) fn tokenize(text: &str, lang: Lang) -> Toks {
         }
         if ch.is_ascii_digit() {
             let (e, val, plain) = scan_number(&c, i, lang);
-            t.push(Tok { key: c[i..e].iter().collect(), kind: Kind::Num, s: i, e, sp, val, plain });
+            t.push(Tok { key: c[i..e].iter().collect(), kind: Kind::Num, s: i, e, sp, val, plain, upper: false });
             i = e;
         } else if ch.is_alphabetic() {
             let mut e = i;
@@ -139,10 +141,10 @@ pub(crate) fn tokenize(text: &str, lang: Lang) -> Toks {
                 strip_accent(c[e], &mut key);
                 e += 1;
             }
-            t.push(Tok { key, kind: Kind::Word, s: i, e, sp, val: 0.0, plain: false });
+            t.push(Tok { key, kind: Kind::Word, s: i, e, sp, val: 0.0, plain: false, upper: orig[i].is_uppercase() });
             i = e;
         } else {
-            t.push(Tok { key: ch.to_string(), kind: Kind::Punct, s: i, e: i + 1, sp, val: 0.0, plain: false });
+            t.push(Tok { key: ch.to_string(), kind: Kind::Punct, s: i, e: i + 1, sp, val: 0.0, plain: false, upper: false });
             i += 1;
         }
         sp = false;
@@ -175,6 +177,10 @@ impl Toks {
     /// Token `i` follows token `i-1` with no whitespace.
     pub fn adj(&self, i: usize) -> bool {
         self.t.get(i).is_some_and(|t| !t.sp)
+    }
+    /// Token `i` starts with an upper-case letter in the original text.
+    pub fn upper(&self, i: usize) -> bool {
+        self.t.get(i).is_some_and(|t| t.upper)
     }
     /// Plain integer token (digits only) at `i`, with its digit count.
     pub fn int(&self, i: usize) -> Option<(i64, usize)> {

@@ -8,9 +8,20 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("email regex")
 });
 
+/// A spelled-out address: "alice arobase exemple.fr", "asdf dot k at gmail dot com".
+static SPOKEN_EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)([a-z0-9][a-z0-9_%+\-]*(?:(?:\.|\s+(?:dot|point)\s+)[a-z0-9_%+\-]+)*)",
+        r"(\s*@\s*|\s+(?:at|arobase)\s+)",
+        r"([a-z0-9][a-z0-9\-]*(?:(?:\.|\s+(?:dot|point)\s+)[a-z0-9\-]+)+)"
+    ))
+    .expect("spoken email regex")
+});
+
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)(?:(?:https?|ftp)://[^\s<>'\x22]+",
+        r"|localhost(?::\d{1,5})?(?:/[^\s<>'\x22]*)?",
         r"|www\.[^\s<>'\x22]+",
         r"|[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*",
         r"\.(?:com|org|net|fr|io|eu|dev|app|ai|co|uk|de|be|ch|ca|us|info|biz|gouv\.fr)",
@@ -32,7 +43,7 @@ static PHONE_INTL: LazyLock<Regex> =
 
 /// Compiles the regular expressions now rather than on the first request (≈ 3 ms).
 pub(crate) fn warm_up() {
-    for r in [&EMAIL, &URL, &PHONE_FR, &PHONE_NA, &PHONE_INTL] {
+    for r in [&EMAIL, &SPOKEN_EMAIL, &URL, &PHONE_FR, &PHONE_NA, &PHONE_INTL] {
         LazyLock::force(r);
     }
 }
@@ -65,7 +76,8 @@ pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
             out.push(WebMatch { dim: D::Email, bs: m.start(), be: m.end(), value });
         }
     }
-    if text.contains('.') {
+    spoken_emails(text, out);
+    if text.contains('.') || text.contains("://") || text.contains("localhost") {
         for m in URL.find_iter(text) {
             if prev_char(text, m.start()).is_some_and(|c| c.is_alphanumeric() || c == '@' || c == '.' || c == '/') {
                 continue;
@@ -128,6 +140,41 @@ pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
         let d = only_digits(m.as_str());
         if (8..=15).contains(&d.len()) && ok_bounds(m.start(), m.end()) {
             out.push(WebMatch { dim: D::PhoneNumber, bs: m.start(), be: m.end(), value: format!("+{d}") });
+        }
+    }
+}
+
+/// Emails said aloud: "arobase" always; "at" (also a preposition: "look at example.com") only
+/// when "dot" is said or the local part has a digit or one of `+ . _ -`.
+fn spoken_emails(text: &str, out: &mut Vec<WebMatch>) {
+    let lower = text.to_ascii_lowercase();
+    if !(lower.contains(" at ") || lower.contains("arobase") || lower.contains(" dot ") || lower.contains(" point ")) {
+        return;
+    }
+    let spoken_dot = |s: &str| {
+        let w: Vec<&str> = s.split_whitespace().collect();
+        w.join(" ").replace(" dot ", ".").replace(" point ", ".")
+    };
+    for c in SPOKEN_EMAIL.captures_iter(text) {
+        let m = c.get(0).unwrap();
+        if prev_char(text, m.start()).is_some_and(|ch| ch.is_alphanumeric() || ch == '.') || next_char(text, m.end()).is_some_and(|ch| ch.is_alphanumeric()) {
+            continue;
+        }
+        let (local, sep, domain) = (&c[1], c[2].trim().to_ascii_lowercase(), &c[3]);
+        let said_dot = [local, domain].iter().any(|p| {
+            let l = p.to_ascii_lowercase();
+            l.contains(" dot ") || l.contains(" point ")
+        });
+        let marked_local = local.chars().any(|ch| ch.is_ascii_digit() || "+._-".contains(ch));
+        let ok = match sep.as_str() {
+            "arobase" => true,
+            "at" => said_dot || marked_local,
+            _ => said_dot, // a written "@" with a spoken dot; the plain form is EMAIL's
+        };
+        let (local, domain) = (spoken_dot(local), spoken_dot(domain).to_lowercase());
+        let tld_ok = domain.rsplit('.').next().is_some_and(|t| t.len() >= 2 && t.chars().all(|ch| ch.is_ascii_alphabetic()));
+        if ok && tld_ok && !local.contains(' ') && !domain.contains(' ') {
+            out.push(WebMatch { dim: super::Dimension::Email, bs: m.start(), be: m.end(), value: format!("{local}@{domain}") });
         }
     }
 }

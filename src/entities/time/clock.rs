@@ -1,0 +1,399 @@
+//! Times of day, their qualifiers and intervals, parts of the day.
+
+use super::*;
+
+impl Cx<'_> {
+    // ------------------------------------------------------------ time of day
+
+    pub(super) fn meridiem_at(&self, j: usize) -> Option<(usize, bool)> {
+        let t = self.t;
+        match t.key(j) {
+            "am" => return Some((j + 1, false)),
+            "pm" => return Some((j + 1, true)),
+            _ => {}
+        }
+        for (p, pm) in [("a . m", false), ("p . m", true)] {
+            if let Some(e) = t.phrase(j, p) {
+                let e = if t.is(e, ".") && t.adj(e) { e + 1 } else { e };
+                return Some((e, pm));
+            }
+        }
+        None
+    }
+
+    pub(super) fn qualifier_at(&self, j: usize) -> Option<(usize, Pod)> {
+        let ps: &[(&str, u32, u32)] = if self.fr() {
+            &[("du matin", 4, 12), ("du mat", 4, 12), ("de l apres midi", 12, 19), ("de l aprem", 12, 19), ("du soir", 18, 24)]
+        } else {
+            &[("in the morning", 4, 12), ("in the afternoon", 12, 19), ("in the evening", 18, 24), ("at night", 18, 24)]
+        };
+        ps.iter().find_map(|(p, a, b)| self.t.phrase(j, p).map(|e| (e, Pod { from: *a, to: *b })))
+    }
+
+    /// Time of day without prefix: (end, tod, strong). Weak readings ("quinze heures", "15 h 30",
+    /// bare "3") need a prefix ("à", "at") or an interval connector.
+    /// French minutes after an hour `h` (12 for "midi", 24 for "minuit"): "et quart", "et demie",
+    /// "trois quarts", "moins le quart", "moins cinq", "trente", "trois" → (end, hour, minute).
+    pub(super) fn fr_minutes(&self, e: usize, h: u32) -> Option<(usize, u32, u32)> {
+        let t = self.t;
+        if !self.fr() {
+            return None;
+        }
+        for (p, m) in [("et demie", 30), ("et demi", 30), ("et quart", 15), ("trois quarts", 45)] {
+            if let Some(e2) = t.phrase(e, p) {
+                return Some((e2, h, m));
+            }
+        }
+        if let Some(e2) = t.phrase(e, "moins le quart") {
+            return (h > 0).then_some((e2, h - 1, 45));
+        }
+        let before = t.is(e, "moins");
+        let j = if before { e + 1 } else { e };
+        let mm = number_at(t, j, self.lang, false)?;
+        if mm.ordinal || mm.value.fract() != 0.0 || !(1.0..60.0).contains(&mm.value) || h == 0 {
+            return None;
+        }
+        // not "midi 3 personnes": nothing but punctuation, "minutes" or a time word after
+        if t.is_word(mm.end) && !t.any(mm.end, &["minute", "minutes", "demain", "ce", "du", "de", "le", "aujourd"]) {
+            return None;
+        }
+        let end = if t.any(mm.end, &["minute", "minutes"]) { mm.end + 1 } else { mm.end };
+        let m = mm.value as u32;
+        Some(if before { (end, h - 1, 60 - m) } else { (end, h, m) })
+    }
+
+    /// English "half past seven", "a quarter to noon", "20 past 3pm", "twenty after 3pm", "15
+    /// minutes past noon", "15 to noon" (with a bare number of minutes, "to" only before noon or
+    /// midnight or after "minutes": "from 5 to 10" is a range).
+    fn en_past_to(&self, j: usize) -> Option<(usize, Tod, bool)> {
+        let t = self.t;
+        let (e, m, word) = if let Some(e) = t.phrase(j, "half") {
+            (e, 30, true)
+        } else if let Some(e) = t.phrases(j, &["a quarter", "quarter"]) {
+            (e, 15, true)
+        } else {
+            let mm = number_at(t, j, self.lang, false)?;
+            if mm.ordinal || mm.value.fract() != 0.0 || !(1.0..60.0).contains(&mm.value) {
+                return None;
+            }
+            match t.phrases(mm.end, &["minutes", "minute", "mins", "min"]) {
+                Some(e) => (e, mm.value as u32, true),
+                None => (mm.end, mm.value as u32, false),
+            }
+        };
+        let (e, fwd) = if let Some(e2) = t.phrases(e, &["past", "after"]) {
+            (e2, true)
+        } else if let Some(e2) = t.phrases(e, &["to", "till", "before", "of"]) {
+            (e2, false)
+        } else {
+            return None;
+        };
+        let (hend, h, noonish) = if t.is(e, "noon") {
+            (e + 1, 12u32, true)
+        } else if t.is(e, "midnight") {
+            (e + 1, 24, true)
+        } else {
+            let hn = number_at(t, e, self.lang, false)?;
+            if hn.ordinal || hn.value.fract() != 0.0 || !(1.0..=12.0).contains(&hn.value) {
+                return None;
+            }
+            (hn.end, hn.value as u32, false)
+        };
+        if !fwd && !word && !noonish {
+            return None;
+        }
+        let (h, m) = if fwd { (h, m) } else { (if h == 1 { 12 } else { h - 1 }, 60 - m) };
+        if let Some((e2, pm)) = self.meridiem_at(hend).filter(|_| !noonish) {
+            return Some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false }, true));
+        }
+        let h = if noonish && h == 24 { 0 } else { h };
+        Some((hend, Tod { h, m, grain: Grain::Minute, amb: !noonish }, true))
+    }
+
+    pub(super) fn tod_core(&self, j: usize, bare_ok: bool) -> Option<(usize, Tod, bool)> {
+        let t = self.t;
+        let k = t.key(j);
+        let fr = self.fr();
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
+        if (fr && k == "midi") || (!fr && k == "noon") {
+            if let Some((e, h, m)) = self.fr_minutes(j + 1, 12) {
+                return Some((e, hm(h, m, Grain::Minute, false), true));
+            }
+            return Some((j + 1, hm(12, 0, Grain::Hour, false), true));
+        }
+        if (fr && k == "minuit") || (!fr && k == "midnight") {
+            if let Some((e, h, m)) = self.fr_minutes(j + 1, 24) {
+                return Some((e, hm(if h == 23 { 23 } else { 24 }, m, Grain::Minute, false), true));
+            }
+            return Some((j + 1, hm(24, 0, Grain::Hour, false), true));
+        }
+        // half past seven, (a) quarter past / to nine, 20 (minutes) past 3pm, 15 to noon
+        if !fr {
+            if let Some(r) = self.en_past_to(j) {
+                return Some(r);
+            }
+        }
+        // the hour: digits or spelled
+        let num = number_at(t, j, self.lang, false)?;
+        if num.ordinal || num.value.fract() != 0.0 || !(0.0..=24.0).contains(&num.value) {
+            return None;
+        }
+        let digits = t.kind(j) == Some(Kind::Num);
+        if digits && (!t.t[j].plain || t.t[j].key.len() > 2) {
+            return None;
+        }
+        let h = num.value as u32;
+        let e = num.end;
+        // 15h, 15h30, 15 h 30
+        if digits && t.is(e, "h") {
+            let glued = t.adj(e);
+            if let Some((m, n)) = t.int(e + 1) {
+                if n == 2 && m < 60 && duration_unit(t, e + 2, self.lang).is_none() && glued == t.adj(e + 1) {
+                    return Some((e + 2, hm(h, m as u32, Grain::Minute, false), glued));
+                }
+            }
+            return Some((e + 1, hm(h, 0, Grain::Hour, false), glued));
+        }
+        // 17:45, 5:30 pm
+        if digits && t.is(e, ":") && t.adj(e) && t.adj(e + 1) {
+            let (m, n) = t.int(e + 1)?;
+            if n != 2 || m >= 60 {
+                return None;
+            }
+            if let Some((e2, pm)) = self.meridiem_at(e + 2) {
+                if !(1..=12).contains(&h) {
+                    return None;
+                }
+                return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, m as u32, Grain::Minute, false), true));
+            }
+            return Some((e + 2, hm(h, m as u32, Grain::Minute, !fr && (1..=12).contains(&h)), true));
+        }
+        // 3pm, seven pm
+        if let Some((e2, pm)) = self.meridiem_at(e) {
+            if !(1..=12).contains(&h) {
+                return None;
+            }
+            return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, 0, Grain::Hour, false), true));
+        }
+        // three thirty [pm]
+        if !fr && !digits && (1..=12).contains(&h) {
+            if let Some(mm) = number_at(t, e, self.lang, false) {
+                let ok = mm.spelled && !mm.ordinal && mm.value.fract() == 0.0 && (1.0..60.0).contains(&mm.value);
+                if ok && duration_unit(t, mm.end, self.lang).is_none() && !t.any(mm.end, &["%", "percent", "dollars", "euros", "degrees"]) {
+                    let m = mm.value as u32;
+                    if let Some((e2, pm)) = self.meridiem_at(mm.end) {
+                        return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, m, Grain::Minute, false), true));
+                    }
+                    if bare_ok {
+                        return Some((mm.end, hm(h, m, Grain::Minute, true), false));
+                    }
+                }
+            }
+        }
+        // seven o'clock
+        if !fr {
+            if let Some(e2) = t.phrase(e, "o clock") {
+                if !(1..=12).contains(&h) {
+                    return None;
+                }
+                return Some((e2, hm(h, 0, Grain::Hour, true), true));
+            }
+        }
+        // quinze heures [trente | et demie | et quart | moins le quart | moins dix]
+        if fr && t.any(e, &["heure", "heures"]) {
+            let e1 = e + 1;
+            // "et quart", "et demie", "trois quarts", "moins le quart", "moins dix"
+            if t.any(e1, &["moins", "et"]) || t.phrase(e1, "trois quarts").is_some() {
+                if let Some((e2, hh, m)) = self.fr_minutes(e1, h) {
+                    return Some((e2, hm(hh, m, Grain::Minute, false), false));
+                }
+            }
+            if let Some(mm) = number_at(t, e1, self.lang, false) {
+                if !mm.ordinal && mm.value < 60.0 && mm.value.fract() == 0.0 && !t.any(mm.end, &["heure", "heures", "%"]) {
+                    let mut end = mm.end;
+                    if t.any(end, &["minute", "minutes"]) {
+                        end += 1;
+                    }
+                    if duration_unit(t, end, self.lang).is_none() || end > mm.end {
+                        return Some((end, hm(h, mm.value as u32, Grain::Minute, false), false));
+                    }
+                }
+            }
+            return Some((e1, hm(h, 0, Grain::Hour, false), false));
+        }
+        if bare_ok && h <= 23 {
+            // bare hour after "at" / "between": not before a unit ("at 20 degrees")
+            let nk = t.key(e);
+            let unitish = duration_unit(t, e, self.lang).is_some()
+                || matches!(nk, "%" | "°" | "degrees" | "degree" | "degres" | "degre" | "percent" | "euros" | "dollars" | "$" | "€")
+                || t.is_num(e)
+                || (t.is(e, ".") || t.is(e, ",") || t.is(e, "/")) && t.is_num(e + 1);
+            if !unitish && !fr {
+                return Some((e, hm(h, 0, Grain::Hour, (1..=12).contains(&h)), false));
+            }
+        }
+        None
+    }
+
+    /// Time of day with its optional prefix and qualifier: (end, tod).
+    pub(super) fn tod_at(&self, i: usize) -> Option<(usize, Tod)> {
+        let t = self.t;
+        let prefixes: &[&str] = if self.fr() { &["a", "vers", "des"] } else { &["at", "around", "by"] };
+        let pre = t.any(i, prefixes);
+        let j = if pre { i + 1 } else { i };
+        if !pre {
+            // "pendant 2h", "ça dure 1h30", "for 15h": durations, not times of day
+            let triggers = ["pendant", "durant", "dure", "duree", "for", "during", "lasts", "lasted", "takes", "took", "en", "in"];
+            if i > 0 && t.any(i - 1, &triggers) {
+                return None;
+            }
+        }
+        let (mut e, mut tod, strong) = self.tod_core(j, pre && !self.fr())?;
+        if let Some((e2, pod)) = self.qualifier_at(e) {
+            tod = apply_pod(tod, pod);
+            e = e2;
+        } else if !(pre || strong) {
+            return None;
+        }
+        Some((e, tod))
+    }
+
+    /// "de 9h à 17h", "entre 14h et 16h", "from 10am to 5pm", "between 2 and 4pm".
+    pub(super) fn tod_interval_at(&self, i: usize) -> Option<(usize, Tod, Tod)> {
+        let t = self.t;
+        let (open, closes): (&[&str], &[&str]) = if self.fr() {
+            if t.is(i, "de") {
+                (&["de"], &["a", "jusqu a"])
+            } else {
+                (&["entre"], &["et"])
+            }
+        } else if t.is(i, "between") {
+            (&["between"], &["and"])
+        } else {
+            (&["from"], &["to", "until", "till", "-"])
+        };
+        // "9:30 - 11:00", "3-4pm", "15h30-18h": no opening word, a dash, an explicit end
+        let dashed = !t.any(i, open);
+        let (first, closes) = if dashed { (i, &["-"][..]) } else { (i + 1, closes) };
+        let (e1, mut a, _) = self.tod_core(first, true).or_else(|| {
+            // bare hour before the connector: "de 9 à 17h", "between 2 and 4pm"
+            let (h, n) = t.int(first)?;
+            (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12 }, false))
+        })?;
+        let j = t.phrases(e1, closes)?;
+        let (mut e2, mut b, strong) = self.tod_core(j, false)?;
+        if !strong && (!self.fr() || dashed) {
+            return None;
+        }
+        if let Some((e3, pod)) = self.qualifier_at(e2) {
+            b = apply_pod(b, pod);
+            if a.amb {
+                a = apply_pod(a, pod);
+            }
+            e2 = e3;
+        }
+        if a.amb && !b.amb && b.h >= 12 && a.h < 12 && a.h + 12 <= b.h {
+            a.h += 12;
+        }
+        a.amb = false;
+        Some((e2, a, b))
+    }
+
+    /// French "[en] début / milieu / fin de matinée, d'après-midi, de journée, de soirée" (hours as
+    /// Duckling: début de matinée 7–9, milieu 9–11, fin 10–12; après-midi 12–14, 14–17, 17–19;
+    /// journée 6–10, 11–16, 17–21; soirée 18–21, fin 21–24).
+    fn fr_boundary_pod(&self, j: usize) -> Option<(usize, Pod)> {
+        let t = self.t;
+        if !self.fr() {
+            return None;
+        }
+        let j = t.phrases(j, &["en", "au", "a la"]).unwrap_or(j);
+        let which = match t.key(j) {
+            "debut" => 0,
+            "milieu" => 1,
+            "fin" => 2,
+            _ => return None,
+        };
+        let k = t.phrases(j + 1, &["de la", "de", "d"])?;
+        let table: [(&str, [(u32, u32); 3]); 4] = [
+            ("matinee", [(7, 9), (9, 11), (10, 12)]),
+            ("apres midi", [(12, 14), (14, 17), (17, 19)]),
+            ("journee", [(6, 10), (11, 16), (17, 21)]),
+            ("soiree", [(18, 21), (0, 0), (21, 24)]),
+        ];
+        table.iter().find_map(|(p, hours)| {
+            let e = t.phrase(k, p)?;
+            let (a, b) = hours[which];
+            (b > a).then_some((e, Pod { from: a, to: b }))
+        })
+    }
+
+    pub(super) fn pod_word_at(&self, j: usize) -> Option<(usize, Pod)> {
+        let t = self.t;
+        if let Some(r) = self.fr_boundary_pod(j) {
+            return Some(r);
+        }
+        let j = t.phrases(j, &["dans la", "dans l", "in the", "en"]).unwrap_or(j);
+        let ps: &[(&str, u32, u32)] = if self.fr() {
+            &[("matin", 4, 12), ("matinee", 4, 12), ("apres midi", 12, 19), ("aprem", 12, 19), ("soir", 18, 24), ("soiree", 18, 24)]
+        } else {
+            &[("morning", 4, 12), ("afternoon", 12, 19), ("evening", 18, 24), ("night", 18, 24)]
+        };
+        ps.iter().find_map(|(p, a, b)| t.phrase(j, p).map(|e| (e, Pod { from: *a, to: *b })))
+    }
+
+    /// "ce soir", "tonight", "this morning": (end, pod, date).
+    pub(super) fn pod_standalone_at(&self, i: usize) -> Option<(usize, Pod, NaiveDate)> {
+        let t = self.t;
+        let ps: &[(&str, u32, u32)] = if self.fr() {
+            &[("ce matin", 4, 12), ("cet apres midi", 12, 19), ("cet aprem", 12, 19), ("ce soir", 18, 24), ("cette soiree", 18, 24)]
+        } else {
+            &[("tonight", 18, 24), ("tonite", 18, 24), ("this morning", 4, 12), ("this afternoon", 12, 19), ("this evening", 18, 24)]
+        };
+        if let Some((e, pod)) = self.fr_boundary_pod(i) {
+            return Some((e, pod, self.today()));
+        }
+        ps.iter().find_map(|(p, a, b)| t.phrase(i, p).map(|e| (e, Pod { from: *a, to: *b }, self.today())))
+    }
+
+    // ------------------------------------------------------------ resolution
+
+    /// A time of day on a given date. An ambiguous 12-hour reading ("tomorrow at 3") is read as
+    /// 13:00–19:00 for 1–7 and as said for 8–12; a part of day ("ce soir à 8h") moves it to the pm.
+    pub(super) fn on_date(&self, d: NaiveDate, tod: Tod, pod: Option<Pod>) -> NaiveDateTime {
+        let mut h = tod.h;
+        if let Some(p) = pod {
+            if p.from >= 12 && h < 12 {
+                h += 12;
+            }
+        } else if tod.amb && (1..=7).contains(&h) {
+            h += 12;
+        }
+        at(d, h, tod.m)
+    }
+
+    /// A time of day alone: the first occurrence not before the reference (today or tomorrow).
+    pub(super) fn tod_alone(&self, tod: Tod) -> NaiveDateTime {
+        let hours: Vec<u32> = if tod.amb { if tod.h == 12 { vec![12, 24] } else { vec![tod.h, tod.h + 12] } } else { vec![tod.h] };
+        let floor = truncate(self.now, tod.grain);
+        for day in 0..2 {
+            let d = self.today() + Duration::days(day);
+            for &h in &hours {
+                let x = at(d, h, tod.m);
+                if x >= floor {
+                    return x;
+                }
+            }
+        }
+        at(self.today() + Duration::days(1), hours[0], tod.m)
+    }
+
+    pub(super) fn itv_on(&self, d: NaiveDate, a: Tod, b: Tod) -> TV {
+        let from = at(d, a.h, a.m);
+        let mut to = at(d, b.h, b.m);
+        if to <= from {
+            to += Duration::days(1);
+        }
+        TV::Itv(from, to, a.grain.min(b.grain))
+    }
+}

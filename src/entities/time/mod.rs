@@ -1,0 +1,211 @@
+//! Dates, times and intervals, resolved against the reference time in its IANA zone.
+
+use super::measures::{duration_at, duration_unit, Unit};
+use super::numbers::number_at;
+use super::text::{Kind, Toks};
+use super::Lang;
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike};
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+mod clock;
+mod dates;
+mod periods;
+mod spans;
+
+/// Largest count in a relative date-time ("in N days/hours…", "N years ago"); more is not a date.
+const MAX_RELATIVE: f64 = 100_000.0;
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum Grain {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Grain {
+    fn name(self) -> &'static str {
+        match self {
+            Grain::Second => "second",
+            Grain::Minute => "minute",
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Year => "year",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum TV {
+    /// Wall-clock instant in the context zone.
+    Inst(NaiveDateTime, Grain),
+    /// Absolute instant (reference ± an exact duration).
+    Abs(DateTime<Tz>, Grain),
+    /// Wall-clock interval, `to` exclusive.
+    Itv(NaiveDateTime, NaiveDateTime, Grain),
+}
+
+/// Wall-clock time → zoned time. Ambiguous (clocks going back): the earlier instant. Skipped
+/// (clocks going forward): shifted forward by the length of the gap (02:30 → 03:30).
+pub(crate) fn localize(tz: &Tz, n: NaiveDateTime) -> DateTime<Tz> {
+    match tz.from_local_datetime(&n) {
+        chrono::LocalResult::Single(d) => d,
+        chrono::LocalResult::Ambiguous(a, _) => a,
+        chrono::LocalResult::None => {
+            let before = n - Duration::hours(3);
+            let off = tz
+                .offset_from_local_datetime(&before)
+                .earliest()
+                .map(|o| o.fix().local_minus_utc())
+                .unwrap_or(0);
+            tz.from_utc_datetime(&(n - Duration::seconds(off as i64)))
+        }
+    }
+}
+
+fn fmt(d: &DateTime<Tz>) -> String {
+    d.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+impl TV {
+    pub fn to_json(&self, tz: &Tz) -> Value {
+        match self {
+            TV::Inst(n, g) => json!({"type": "instant", "value": fmt(&localize(tz, *n)), "grain": g.name()}),
+            TV::Abs(d, g) => json!({"type": "instant", "value": fmt(d), "grain": g.name()}),
+            TV::Itv(a, b, g) => json!({"type": "interval", "from": fmt(&localize(tz, *a)), "to": fmt(&localize(tz, *b)), "grain": g.name()}),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Tod {
+    h: u32, // 0..=24 (24 = midnight at the end of the day)
+    m: u32,
+    grain: Grain,
+    /// 12-hour clock reading without am/pm ("at 3"): 3:00 or 15:00.
+    amb: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Pod {
+    from: u32,
+    to: u32,
+}
+
+pub(crate) struct Cx<'a> {
+    pub t: &'a Toks,
+    pub lang: Lang,
+    pub now: NaiveDateTime,
+    pub abs: DateTime<Tz>,
+}
+
+const FR_MONTHS: [&str; 12] =
+    ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre"];
+const EN_MONTHS: [&str; 12] =
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+const FR_DAYS: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
+const EN_DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+fn at(d: NaiveDate, h: u32, m: u32) -> NaiveDateTime {
+    d.and_hms_opt(0, 0, 0).unwrap() + Duration::minutes((h * 60 + m) as i64)
+}
+
+impl Cx<'_> {
+    fn fr(&self) -> bool {
+        self.lang == Lang::Fr
+    }
+    fn today(&self) -> NaiveDate {
+        self.now.date()
+    }
+
+    fn skip_sep(&self, e: usize) -> usize {
+        if self.t.is(e, ",") {
+            e + 1
+        } else {
+            e
+        }
+    }
+
+    /// All time readings starting at token `i` (the overlap policy keeps the longest).
+    pub fn time_at(&self, i: usize, out: &mut Vec<(usize, TV)>) {
+        let t = self.t;
+        if t.kind(i) == Some(Kind::Punct) && !t.is(i, "-") {
+            return;
+        }
+        if let Some((e, d)) = self.date_at(i) {
+            out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
+            let j = self.skip_sep(e);
+            if let Some((e2, tod)) = self.tod_at(j) {
+                out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+            }
+            if let Some((e2, a, b)) = self.tod_interval_at(j) {
+                out.push((e2, self.itv_on(d, a, b)));
+            }
+            if let Some((e2, pod)) = self.pod_word_at(j) {
+                out.push((e2, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
+                let k = self.skip_sep(e2);
+                if let Some((e3, tod)) = self.tod_at(k) {
+                    out.push((e3, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+                }
+            }
+        }
+        if let Some((e, tod)) = self.tod_at(i) {
+            out.push((e, TV::Inst(self.tod_alone(tod), tod.grain)));
+            let j = self.skip_sep(e);
+            if let Some((e2, d)) = self.date_at(j) {
+                out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+            }
+            if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
+                out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+            }
+        }
+        if let Some((e, pod, d)) = self.pod_standalone_at(i) {
+            out.push((e, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
+            if let Some((e2, tod)) = self.tod_at(self.skip_sep(e)) {
+                out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+            }
+        }
+        if let Some((e, a, b)) = self.tod_interval_at(i) {
+            let probe = self.itv_on(self.today(), a, b);
+            let d = match probe {
+                TV::Itv(_, to, _) if to <= self.now => self.today() + Duration::days(1),
+                _ => self.today(),
+            };
+            out.push((e, self.itv_on(d, a, b)));
+            if let Some((e2, d2)) = self.date_at(self.skip_sep(e)) {
+                out.push((e2, self.itv_on(d2, a, b)));
+            }
+        }
+        for f in [Self::count_run_interval_at, Self::weekday_count_at, Self::date_interval_at, Self::weekend_at, Self::period_at, Self::month_in_at, Self::relative_at, Self::now_at] {
+            if let Some(r) = f(self, i) {
+                out.push(r);
+            }
+        }
+    }
+}
+
+fn apply_pod(mut tod: Tod, pod: Pod) -> Tod {
+    if pod.from >= 12 && tod.h < 12 {
+        tod.h += 12;
+    } else if pod.from < 12 && tod.h == 12 {
+        tod.h = 0;
+    }
+    tod.amb = false;
+    tod
+}
+
+fn truncate(n: NaiveDateTime, g: Grain) -> NaiveDateTime {
+    let d = n.date();
+    match g {
+        Grain::Second => n.with_nanosecond(0).unwrap_or(n),
+        Grain::Minute => at(d, n.hour(), n.minute()),
+        Grain::Hour => at(d, n.hour(), 0),
+        _ => at(d, 0, 0),
+    }
+}

@@ -1,0 +1,252 @@
+//! Relative times, periods, weekends, months, date intervals, "now".
+
+use super::*;
+
+impl Cx<'_> {
+    pub(super) fn relative_at(&self, i: usize) -> Option<(usize, TV)> {
+        let t = self.t;
+        let (dur_start, sign) = if self.fr() {
+            if t.is(i, "dans") {
+                (i + 1, 1)
+            } else if let Some(e) = t.phrase(i, "il y a") {
+                (e, -1)
+            } else {
+                (i, 0) // "<durée> plus tard", "<durée> après"
+            }
+        } else if t.is(i, "in") {
+            (i + 1, 1)
+        } else {
+            (i, 0) // "<duration> ago", "<duration> from now"
+        };
+        let (mut e, d) = duration_at(t, dur_start, self.lang)?;
+        let mut sign = sign;
+        if self.fr() && sign == 0 {
+            e = t.phrases(e, &["plus tard", "apres"])?;
+            sign = 1;
+        }
+        if !self.fr() && sign == 0 {
+            if let Some(e2) = t.phrases(e, &["ago", "back"]) {
+                sign = -1;
+                e = e2;
+            } else if let Some(e2) = t.phrases(e, &["from right now", "from now", "from today", "hence", "later"]) {
+                sign = 1;
+                e = e2;
+            } else {
+                return None;
+            }
+        }
+        // "in 777777777777 hours" is past any calendar: no date-time (checked arithmetic throughout,
+        // found by fuzzing: chrono panics on out-of-range deltas).
+        if !(d.value.is_finite() && d.value.abs() <= MAX_RELATIVE) {
+            return None;
+        }
+        let tv = match d.unit {
+            Unit::Second | Unit::Minute | Unit::Hour => {
+                let secs = (d.seconds() * sign as f64).round() as i64;
+                // whole hours: grain minute; minutes, seconds, "1/2 hour", "2.5 hours": second
+                let g = if d.unit == Unit::Hour && d.value.fract() == 0.0 { Grain::Minute } else { Grain::Second };
+                TV::Abs(self.abs.checked_add_signed(Duration::try_seconds(secs)?)?, g)
+            }
+            _ => {
+                if d.value.fract() != 0.0 {
+                    return None;
+                }
+                let n = d.value as i64 * sign;
+                let today = self.today();
+                let date = match d.unit {
+                    Unit::Day => today.checked_add_signed(Duration::try_days(n)?)?,
+                    Unit::Week => today.checked_add_signed(Duration::try_days(7 * n)?)?,
+                    Unit::Month | Unit::Year => {
+                        let months = if d.unit == Unit::Year { 12 * n } else { n };
+                        let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
+                        if months >= 0 {
+                            today.checked_add_months(m)?
+                        } else {
+                            today.checked_sub_months(m)?
+                        }
+                    }
+                    _ => unreachable!(),
+                };
+                TV::Inst(at(date, 0, 0), Grain::Day)
+            }
+        };
+        Some((e, tv))
+    }
+
+    /// English "this/current/next/coming/following/last/past/previous week|month|year|yr",
+    /// optionally after "the".
+    fn en_period(&self, i: usize) -> Option<(usize, i64, Grain)> {
+        let t = self.t;
+        let j = if t.is(i, "the") { i + 1 } else { i };
+        let n = match t.key(j) {
+            "this" | "current" => 0,
+            "next" | "coming" | "upcoming" | "following" => 1,
+            "last" | "past" | "previous" => -1,
+            _ => return None,
+        };
+        let g = match t.key(j + 1) {
+            "week" => Grain::Week,
+            "month" => Grain::Month,
+            "year" | "yr" => Grain::Year,
+            _ => return None,
+        };
+        Some((j + 2, n, g))
+    }
+
+    pub(super) fn period_at(&self, i: usize) -> Option<(usize, TV)> {
+        let ps: &[(&str, i64, Grain)] = if self.fr() {
+            &[
+                ("cette semaine", 0, Grain::Week),
+                ("la semaine prochaine", 1, Grain::Week),
+                ("la semaine derniere", -1, Grain::Week),
+                ("la semaine passee", -1, Grain::Week),
+                ("ce mois ci", 0, Grain::Month),
+                ("ce mois", 0, Grain::Month),
+                ("le mois prochain", 1, Grain::Month),
+                ("le mois dernier", -1, Grain::Month),
+                ("cette annee", 0, Grain::Year),
+                ("l annee prochaine", 1, Grain::Year),
+                ("l an prochain", 1, Grain::Year),
+                ("l annee derniere", -1, Grain::Year),
+                ("l an dernier", -1, Grain::Year),
+            ]
+        } else {
+            &[
+                ("this week", 0, Grain::Week),
+                ("next week", 1, Grain::Week),
+                ("last week", -1, Grain::Week),
+                ("this month", 0, Grain::Month),
+                ("next month", 1, Grain::Month),
+                ("last month", -1, Grain::Month),
+                ("this year", 0, Grain::Year),
+                ("next year", 1, Grain::Year),
+                ("last year", -1, Grain::Year),
+            ]
+        };
+        let today = self.today();
+        let en = if self.fr() { None } else { self.en_period(i) };
+        if let Some((e, n, g)) = en.or_else(|| ps.iter().find_map(|(p, n, g)| Some((self.t.phrase(i, p)?, *n, *g)))) {
+            let d = match g {
+                Grain::Week => {
+                    today - Duration::days(today.weekday().num_days_from_monday() as i64) + Duration::days(7 * n)
+                }
+                Grain::Month => {
+                    let m0 = today.year() as i64 * 12 + today.month0() as i64 + n;
+                    NaiveDate::from_ymd_opt((m0.div_euclid(12)) as i32, (m0.rem_euclid(12) + 1) as u32, 1)?
+                }
+                _ => NaiveDate::from_ymd_opt(today.year() + n as i32, 1, 1)?,
+            };
+            return Some((e, TV::Inst(at(d, 0, 0), g)));
+        }
+        None
+    }
+
+    pub(super) fn weekend_at(&self, i: usize) -> Option<(usize, TV)> {
+        let ps: &[(&str, i64)] = if self.fr() {
+            &[
+                ("le week end prochain", 1),
+                ("le weekend prochain", 1),
+                ("le prochain week end", 1),
+                ("le prochain weekend", 1),
+                ("ce week end", 0),
+                ("ce weekend", 0),
+                ("le week end", 0),
+                ("le weekend", 0),
+            ]
+        } else {
+            &[("next weekend", 1), ("next week end", 1), ("this weekend", 0), ("this week end", 0), ("the weekend", 0)]
+        };
+        let (e, n) = ps.iter().find_map(|(p, n)| self.t.phrase(i, p).map(|e| (e, *n)))?;
+        let today = self.today();
+        let wd = today.weekday().num_days_from_monday() as i64;
+        let fri = if wd <= 4 { today + Duration::days(4 - wd) } else { today - Duration::days(wd - 4) } + Duration::days(7 * n);
+        Some((e, TV::Itv(at(fri, 18, 0), at(fri + Duration::days(3), 0, 0), Grain::Hour)))
+    }
+
+    pub(super) fn month_in_at(&self, i: usize) -> Option<(usize, TV)> {
+        let t = self.t;
+        let j = if self.fr() { t.phrases(i, &["au mois de", "au mois d", "en"]) } else { t.phrases(i, &["in"]) };
+        let j = match j {
+            Some(j) => j,
+            // "mars 2027" needs its year
+            None if self.month_at(i).is_some() && self.year_at(i + 1).is_some() => i,
+            None => return None,
+        };
+        let m = self.month_at(j)?;
+        let today = self.today();
+        let (e, y) = match self.year_at(j + 1) {
+            Some(y) => (j + 2, y),
+            None => (j + 1, if m < today.month() { today.year() + 1 } else { today.year() }),
+        };
+        Some((e, TV::Inst(at(NaiveDate::from_ymd_opt(y, m, 1)?, 0, 0), Grain::Month)))
+    }
+
+    /// "du 3 au 5 mars", "du lundi au mercredi", "from march 13 to march 15", "from monday to wednesday".
+    pub(super) fn date_interval_at(&self, i: usize) -> Option<(usize, TV)> {
+        let t = self.t;
+        let (j, closes): (usize, &[&str]) = if self.fr() {
+            if t.is(i, "du") {
+                (i + 1, &["au", "jusqu au"])
+            } else if t.is(i, "de") && self.weekday_at(i + 1).is_some() {
+                (i + 1, &["a", "jusqu a"])
+            } else if t.is(i, "entre") {
+                (if t.is(i + 1, "le") { i + 2 } else { i + 1 }, &["et le", "et"])
+            } else if t.is_num(i) {
+                (i, &["au"]) // "13 au 15 juillet": no opener, a day number first
+            } else {
+                return None;
+            }
+        } else if t.is(i, "from") {
+            (if t.is(i + 1, "the") { i + 2 } else { i + 1 }, &["to the", "to", "until", "till", "through", "thru", "-"])
+        } else if t.is(i, "between") {
+            (if t.is(i + 1, "the") { i + 2 } else { i + 1 }, &["and the", "and"])
+        } else if self.month_at(i).is_some() {
+            (i, &["-", "to", "through", "thru", "till", "until"]) // "July 13-15", "Aug 8 - Aug 12"
+        } else {
+            return None;
+        };
+        let opener = j != i;
+        // weekdays
+        if let Some(w1) = self.weekday_at(j).filter(|_| opener) {
+            let k = t.phrases(j + 1, closes)?;
+            let w2 = self.weekday_at(k)?;
+            let (_, d1) = self.weekday_date_at(j)?;
+            let diff = (w2 as i64 - w1 as i64).rem_euclid(7);
+            let d2 = d1 + Duration::days(diff);
+            return Some((k + 1, TV::Itv(at(d1, 0, 0), at(d2 + Duration::days(1), 0, 0), Grain::Day)));
+        }
+        // first date: full day-month, or a bare day number (month from the second date)
+        let full1 = self.daymonth_at(j);
+        let (e1, d1, m1, y1) = match full1 {
+            Some(x) => (x.0, x.1, Some(x.2), x.3),
+            None => {
+                let (e, d) = self.dayn_at(j)?;
+                (e, d, None, None)
+            }
+        };
+        let k = t.phrases(e1, closes)?;
+        let k = if self.fr() && t.is(k, "le") { k + 1 } else { k };
+        let (e2, d2, m2, y2) = match self.daymonth_at(k) {
+            Some(x) => x,
+            None => {
+                let m1 = m1?;
+                let (e, d) = self.dayn_at(k)?;
+                (e, d, m1, y1)
+            }
+        };
+        let m1 = m1.unwrap_or(m2);
+        let y = y1.or(y2);
+        let start = self.resolve_dm(d1, m1, y)?;
+        let mut end = NaiveDate::from_ymd_opt(start.year(), m2, d2)?;
+        if end < start {
+            end = NaiveDate::from_ymd_opt(start.year() + 1, m2, d2)?;
+        }
+        Some((e2, TV::Itv(at(start, 0, 0), at(end + Duration::days(1), 0, 0), Grain::Day)))
+    }
+
+    pub(super) fn now_at(&self, i: usize) -> Option<(usize, TV)> {
+        let ps: &[&str] = if self.fr() { &["maintenant", "tout de suite", "immediatement", "en ce moment"] } else { &["right now", "just now", "at the moment", "now", "right away"] };
+        let e = self.t.phrases(i, ps)?;
+        Some((e, TV::Abs(self.abs, Grain::Second)))
+    }
+}
