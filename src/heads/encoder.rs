@@ -287,3 +287,25 @@ pub fn shared(
 pub fn shared_sessions() -> usize {
     SHARED.get().map_or(0, |m| m.lock().unwrap_or_else(|e| e.into_inner()).values().filter(|w| w.strong_count() > 0).count())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_encoder_json_layouts_read() {
+        let flat = serde_json::json!({"name": "t", "hidden_size": 32, "pooling": "mean", "query_prefix": "query: ",
+            "lowercase": true, "max_length": 64, "model_sha256": "ab"});
+        let i = EncoderInfo::from_json(&flat).unwrap();
+        assert_eq!((i.hidden_size, i.pooling.as_str(), i.lowercase, i.max_length, i.normalize), (32, "mean", true, 64, false));
+        // scripts/build-encoder.py's layout
+        let built = serde_json::json!({"name": "multilingual-e5-small", "hidden_size": 384,
+            "pooling": "mean of last_hidden_state over tokens with attention_mask 1", "normalize": "L2 after pooling",
+            "prefix": "query: ", "max_tokens": 512, "tokenizer": {"lowercase": false},
+            "files": {"model": {"path": "model.onnx", "sha256": "cd"}}});
+        let i = EncoderInfo::from_json(&built).unwrap();
+        assert_eq!((i.model_sha256.as_str(), i.query_prefix.as_deref(), i.normalize, i.max_length), ("cd", Some("query: "), true, 512));
+        let bad = serde_json::json!({"name": "x", "hidden_size": 3, "pooling": "max", "model_sha256": "ab"});
+        assert!(EncoderInfo::from_json(&bad).unwrap_err().contains("pooling"));
+    }
+}

@@ -26,7 +26,7 @@ pub struct EncoderRef {
     /// sha256 of the encoder's model.onnx: the encoder is found by path, and must have this hash.
     pub sha256: String,
     /// Where the encoder folder is: relative to the bundle folder, or absolute. When it is not
-    /// there, `models/encoders/{name}` under the working directory is tried.
+    /// there, every folder of `models/encoders/` whose encoder.json records the same hash is tried.
     pub path: String,
     pub hidden_size: usize,
 }
@@ -46,19 +46,35 @@ pub enum HeadsError {
     File(String, String),
 }
 
-/// The folders where a bundle's encoder may be, in the order they are tried.
+/// The folders where a bundle's encoder may be, in the order they are tried: the path hint, then
+/// every folder of `models/encoders/` (under the working directory) whose `encoder.json` records
+/// the same hash.
 pub fn encoder_candidates(bundle_dir: &Path, r: &EncoderRef) -> Vec<PathBuf> {
     let hint = PathBuf::from(&r.path);
-    let first = if hint.is_absolute() { hint } else { bundle_dir.join(hint) };
-    vec![first, PathBuf::from("models/encoders").join(&r.name)]
+    let mut out = vec![if hint.is_absolute() { hint } else { bundle_dir.join(hint) }];
+    let mut local: Vec<PathBuf> = std::fs::read_dir("models/encoders")
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    local.sort();
+    out.extend(local.into_iter().filter(|d| recorded_hash(d).is_some_and(|h| h.eq_ignore_ascii_case(&r.sha256))));
+    out
+}
+
+/// The model hash an encoder folder's `encoder.json` records.
+fn recorded_hash(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(encoder::ENCODER_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    encoder::EncoderInfo::from_json(&v).ok().map(|i| i.model_sha256)
 }
 
 /// The encoder folder a bundle names: the first candidate holding an encoder.json.
 pub fn resolve_encoder(bundle_dir: &Path, r: &EncoderRef) -> Result<PathBuf, String> {
     let tried = encoder_candidates(bundle_dir, r);
     tried.iter().find(|d| d.join(encoder::ENCODER_FILE).is_file()).cloned().ok_or_else(|| {
-        let names: Vec<String> = tried.iter().map(|d| d.display().to_string()).collect();
-        format!("encoder {:?} (sha256 {}) not found; tried {}", r.name, r.sha256, names.join(", "))
+        format!(
+            "encoder {:?} (sha256 {}) not found at {} nor in models/encoders/ (build it, or fix encoder.path)",
+            r.name, r.sha256, tried[0].display()
+        )
     })
 }
 
@@ -102,7 +118,14 @@ impl Heads {
             .collect::<Result<_, _>>()
             .map_err(|e| err(e.to_string()))?;
         let meta = HashMap::from([("format".to_string(), "parlance-heads".to_string())]);
-        safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| err(e.to_string()))
+        safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| err(e.to_string()))?;
+        // the crate writes through a private temporary file (0600): readable like the other files
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(|e| err(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Reads heads and checks their shapes: `hidden` inputs, `intents` and `slot_labels` outputs
