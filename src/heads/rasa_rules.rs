@@ -133,7 +133,7 @@ mod tests {
         rules.apply("météo à paris et big apple 75001", &mut found);
         let got: Vec<(&str, &str, usize, &'static str)> =
             found.iter().map(|e| (e.entity.as_str(), e.value.as_str().unwrap(), e.start, e.source)).collect();
-        assert_eq!(got, [("city", "paris", 9, "lookup"), ("city", "New York City", 18, "lookup"), ("zipcode", "75001", 28, "regex")]);
+        assert_eq!(got, [("city", "paris", 8, "lookup"), ("city", "New York City", 17, "lookup"), ("zipcode", "75001", 27, "regex")]);
         let bad = RasaData { regexes: vec![NamedList { entity: "x".into(), items: vec!["(".into()] }], ..Default::default() };
         let e = RasaRules::compile(bad).unwrap_err();
         assert!(e[0].contains("\"x\"") && e[0].contains("\"(\""), "{e:?}");
