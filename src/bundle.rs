@@ -593,7 +593,11 @@ impl Bundle {
         if let Err(msg) = model.run(&[ids]) {
             return Err(fail(vec![problem(MODEL_FILE, format!("warm-up run failed: {msg}"))]));
         }
-        Ok(Bundle { path: dir, manifest: Arc::new(manifest), tokenizer: Arc::new(tokenizer), decoder: Arc::new(decoder), rasa, model })
+        let tokenizer = match manifest.encoder.as_ref().filter(|_| manifest.is_heads()) {
+            Some(e) => crate::heads::encoder::share_tokenizer(&e.sha256, manifest.max_length, tokenizer),
+            None => Arc::new(tokenizer),
+        };
+        Ok(Bundle { path: dir, manifest: Arc::new(manifest), tokenizer, decoder: Arc::new(decoder), rasa, model })
     }
 
     /// Every problem with a bundle, without keeping it (for `parlance validate`).

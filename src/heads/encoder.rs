@@ -283,6 +283,27 @@ pub fn shared(
     Ok(enc)
 }
 
+/// Tokenizers shared by heads bundles: key (encoder hash, max length).
+static TOKENIZERS: OnceLock<Mutex<HashMap<(String, usize), Weak<Tokenizer>>>> = OnceLock::new();
+
+/// One tokenizer per (encoder hash, max length) for all heads bundles on an encoder: the encoder's
+/// tokenizer (XLM-R's: 250,002 pieces) is large and the same for every bot. `fresh` is dropped
+/// when one is already shared, and the memory it held handed back.
+pub fn share_tokenizer(sha256: &str, max_length: usize, fresh: Tokenizer) -> Arc<Tokenizer> {
+    let map = TOKENIZERS.get_or_init(Default::default);
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (sha256.to_ascii_lowercase(), max_length);
+    if let Some(shared) = map.get(&key).and_then(Weak::upgrade) {
+        drop(fresh);
+        crate::batcher::release_freed_memory();
+        return shared;
+    }
+    map.retain(|_, w| w.strong_count() > 0);
+    let t = Arc::new(fresh);
+    map.insert(key, Arc::downgrade(&t));
+    t
+}
+
 /// Encoder sessions alive now (each shared one counted once).
 pub fn shared_sessions() -> usize {
     SHARED.get().map_or(0, |m| m.lock().unwrap_or_else(|e| e.into_inner()).values().filter(|w| w.strong_count() > 0).count())
