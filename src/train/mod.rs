@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
+use tokenizers::Tokenizer;
 
 use crate::bundle::Manifest;
-use crate::heads::encoder::{read_encoder_dir, Encoder};
+use crate::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
 use crate::heads::{EncoderRef, Heads, Linear};
 use crate::model::SessionSettings;
 use calibrate::ThresholdChoice;
@@ -127,14 +128,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.read = secs(t);
 
     let t = Instant::now();
-    let (info, tokenizer) = read_encoder_dir(&opts.encoder, None).map_err(|e| TrainError::Encoder(e.to_string()))?;
-    let settings = SessionSettings { intra_threads: opts.threads.max(1), spinning: false, ..Default::default() };
-    let mut encoder =
-        Encoder::load(&opts.encoder, info.clone(), &tokenizer, &settings).map_err(|e| TrainError::Encoder(e.to_string()))?;
-    let mut tokenizer = tokenizer;
-    let max_length = info.max_length.min(MAX_TOKENS).saturating_sub(encoder.prefix_len()).clamp(2, 4096);
-    let trunc = tokenizers::TruncationParams { max_length, ..Default::default() };
-    tokenizer.with_truncation(Some(trunc)).map_err(|e| TrainError::Encoder(e.to_string()))?;
+    let (info, tokenizer, mut encoder, max_length) = open_encoder(opts)?;
     took.encoder_load = secs(t);
 
     let t = Instant::now();
@@ -156,24 +150,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.embed = secs(t);
 
     let t = Instant::now();
-    let index: HashMap<&str, usize> = intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    let y: Vec<usize> = data.examples.iter().map(|s| index[s.example.intent.as_str()]).collect();
-    // scikit-learn's C as a penalty on the mean loss: λ = 1 / (C·n)
-    let l2 = 1.0 / (opts.c.max(1e-6) * data.examples.len() as f32);
-    let cfg = FitConfig { l2, standardize: false, ..Default::default() };
-    let (intent_head, heldout, calib) = match (&dev, &dev_f) {
-        (Some(d), Some(f)) => {
-            let (head, _) = logreg::fit(&train_f.pooled, &y, intents.len(), &cfg);
-            let gold: Vec<Option<usize>> = d.examples.iter().map(|s| index.get(s.example.intent.as_str()).copied()).collect();
-            let oos = d.examples.iter().map(|s| out_of_scope(&s.example.intent, &index)).collect();
-            let logits = logreg::logits(&head, &f.pooled);
-            (head, "dev", (logits, gold, oos))
-        }
-        _ => held_out_split(&train_f, &y, &intents, &cfg),
-    };
-    let temperature = calibrate::fit_temperature(&calib.0, &calib.1);
-    let heldout = held_out_report(heldout, &calib.0, &calib.1, &calib.2);
-    let threshold = calibrate::choose_threshold(&confidence_rows(&calib.0, &calib.1, &calib.2, temperature));
+    let (intent_head, temperature, heldout, threshold) = fit_intent(&data, dev.as_ref(), &train_f, dev_f.as_ref(), &intents, opts.c);
     took.intent_fit = secs(t);
 
     let t = Instant::now();
@@ -186,28 +163,12 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let t = Instant::now();
     let heads = Heads { intent: intent_head, slot };
     let counts = features::transition_counts(&train_items, &labels);
-    let encoder_ref = EncoderRef {
-        name: info.name.clone(),
-        sha256: info.model_sha256.to_ascii_lowercase(),
-        path: std::fs::canonicalize(&opts.encoder).unwrap_or_else(|_| opts.encoder.clone()).display().to_string(),
-        hidden_size: info.hidden_size,
-    };
-    let name = opts.name.clone().unwrap_or_else(|| {
-        opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bot".into())
-    });
     let n_types = (labels.len() - 1) / 2;
-    let files: Vec<String> = opts.data.iter().map(|p| p.display().to_string()).collect();
+    let (encoder_ref, name, description) = describe(opts, &info, data.examples.len(), intents.len(), n_types);
     let spec = write::BundleSpec {
         name,
         version: opts.version.clone(),
-        description: format!(
-            "Trained by `parlance train` on {} examples ({}): {} intents, {} slot types; linear heads on the frozen encoder {}.",
-            data.examples.len(),
-            files.join(", "),
-            intents.len(),
-            n_types,
-            info.name
-        ),
+        description,
         languages: if data.languages.is_empty() { crate::lang::SUPPORTED.iter().map(|s| s.to_string()).collect() } else { data.languages.clone() },
         max_length,
         lowercase: info.lowercase,
@@ -236,6 +197,70 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         rasa_notes: rasa.notes,
         manifest,
     })
+}
+
+/// The encoder session for training (all `opts.threads`), its tokenizer truncated to the bundle's
+/// max length, and that length.
+fn open_encoder(opts: &TrainOptions) -> Result<(EncoderInfo, Tokenizer, Encoder, usize), TrainError> {
+    let err = |e: String| TrainError::Encoder(e);
+    let (info, mut tokenizer) = read_encoder_dir(&opts.encoder, None).map_err(|e| err(e.to_string()))?;
+    let settings = SessionSettings { intra_threads: opts.threads.max(1), spinning: false, ..Default::default() };
+    let encoder = Encoder::load(&opts.encoder, info.clone(), &tokenizer, &settings).map_err(|e| err(e.to_string()))?;
+    let max_length = info.max_length.min(MAX_TOKENS).saturating_sub(encoder.prefix_len()).clamp(2, 4096);
+    let trunc = tokenizers::TruncationParams { max_length, ..Default::default() };
+    tokenizer.with_truncation(Some(trunc)).map_err(|e| err(e.to_string()))?;
+    Ok((info, tokenizer, encoder, max_length))
+}
+
+/// The intent head, its temperature, its held-out accuracy and the fallback threshold: on `--dev`
+/// when given, else on a held-out fifth of the training data (then refitted on all of it).
+fn fit_intent(
+    data: &data::Dataset,
+    dev: Option<&data::Dataset>,
+    train_f: &Features,
+    dev_f: Option<&Features>,
+    intents: &[String],
+    c: f32,
+) -> (Linear, f32, HeldOut, ThresholdChoice) {
+    let index: HashMap<&str, usize> = intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let y: Vec<usize> = data.examples.iter().map(|s| index[s.example.intent.as_str()]).collect();
+    // scikit-learn's C as a penalty on the mean loss: λ = 1 / (C·n)
+    let l2 = 1.0 / (c.max(1e-6) * data.examples.len() as f32);
+    let cfg = FitConfig { l2, standardize: false, ..Default::default() };
+    let (head, source, calib) = match (dev, dev_f) {
+        (Some(d), Some(f)) => {
+            let (head, _) = logreg::fit(&train_f.pooled, &y, intents.len(), &cfg);
+            let gold: Vec<Option<usize>> = d.examples.iter().map(|s| index.get(s.example.intent.as_str()).copied()).collect();
+            let oos = d.examples.iter().map(|s| out_of_scope(&s.example.intent, &index)).collect();
+            let logits = logreg::logits(&head, &f.pooled);
+            (head, "dev", (logits, gold, oos))
+        }
+        _ => held_out_split(train_f, &y, intents, &cfg),
+    };
+    let temperature = calibrate::fit_temperature(&calib.0, &calib.1);
+    let heldout = held_out_report(source, &calib.0, &calib.1, &calib.2);
+    let threshold = calibrate::choose_threshold(&confidence_rows(&calib.0, &calib.1, &calib.2, temperature));
+    (head, temperature, heldout, threshold)
+}
+
+/// The encoder reference, the bundle name and its description.
+fn describe(opts: &TrainOptions, info: &EncoderInfo, examples: usize, intents: usize, slot_types: usize) -> (EncoderRef, String, String) {
+    let encoder_ref = EncoderRef {
+        name: info.name.clone(),
+        sha256: info.model_sha256.to_ascii_lowercase(),
+        path: std::fs::canonicalize(&opts.encoder).unwrap_or_else(|_| opts.encoder.clone()).display().to_string(),
+        hidden_size: info.hidden_size,
+    };
+    let name = opts.name.clone().unwrap_or_else(|| {
+        opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bot".into())
+    });
+    let files: Vec<String> = opts.data.iter().map(|p| p.display().to_string()).collect();
+    let description = format!(
+        "Trained by `parlance train` on {examples} examples ({}): {intents} intents, {slot_types} slot types; linear heads on the frozen encoder {}.",
+        files.join(", "),
+        info.name
+    );
+    (encoder_ref, name, description)
 }
 
 fn out_of_scope(intent: &str, index: &HashMap<&str, usize>) -> bool {
