@@ -56,8 +56,26 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// The problem of a bundle file that is a pipe, a device or a folder.
+const NOT_REGULAR: &str = "is not a regular file";
+
+/// Notes a bundle file that is missing, not a regular file, or (the graph) over its size limit.
+fn check_regular(dir: &Path, f: &str, problems: &mut Vec<Problem>) {
+    match std::fs::metadata(dir.join(f)) {
+        Err(_) => {
+            let hint = if f == MANIFEST_FILE { " (or a Hugging Face config.json with id2label)" } else { "" };
+            problems.push(problem(f, format!("missing{hint}")));
+        }
+        Ok(m) if !m.is_file() => problems.push(problem(f, NOT_REGULAR)),
+        Ok(m) if f == MODEL_FILE && m.len() > MAX_MODEL_BYTES => {
+            problems.push(problem(f, format!("is {} bytes; the limit is {MAX_MODEL_BYTES}", m.len())))
+        }
+        Ok(_) => {}
+    }
+}
+
 /// [`read_bounded`] as UTF-8 text.
-fn read_text(path: &Path, max: u64) -> Result<String, String> {
+pub fn read_text(path: &Path, max: u64) -> Result<String, String> {
     String::from_utf8(read_bounded(path, max)?).map_err(|_| "is not UTF-8".to_string())
 }
 
@@ -155,6 +173,22 @@ pub struct Manifest {
     /// Optional prior on slot-tag bigrams used when decoding slots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_transitions: Option<SlotTransitions>,
+    /// "heads" for a trained bundle whose logits are linear heads on a shared encoder
+    /// (docs/bundle.md, "Heads bundles"); absent for a bundle with its own whole graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The encoder a heads bundle runs on, by content hash and path hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<crate::heads::EncoderRef>,
+    /// The heads file of a heads bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads: Option<crate::heads::HeadsRef>,
+    /// The fallback threshold `parlance train` chose on dev; applied when serving sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_threshold: Option<f32>,
+    /// Rasa synonyms, lookup tables and regexes the bundle applies at parse time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rasa: Option<crate::heads::HeadsRef>,
     /// Free-form: dev metrics as the bundle's author measured them.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -202,6 +236,8 @@ pub struct Bundle {
     pub tokenizer: Arc<Tokenizer>,
     /// Slot decoding: valid BIO, plus the manifest's `slot_transitions` prior when it has one.
     pub decoder: Arc<BioDecoder>,
+    /// Rasa synonyms, lookups and regexes applied at parse time (`rasa` in the manifest).
+    pub rasa: Option<Arc<crate::heads::rasa_rules::RasaRules>>,
     pub model: Model,
 }
 
@@ -251,6 +287,7 @@ impl Manifest {
                 out.push(format!("slot label {l:?} is not of the form B-type or I-type"));
             }
         }
+        out.extend(self.check_heads());
         if let Some(t) = &self.slot_transitions {
             if !self.has_slots() {
                 out.push("slot_transitions is set but the model has no slot_logits".into());
@@ -270,6 +307,11 @@ impl Manifest {
         out
     }
 
+    /// Whether the bundle is linear heads on a shared encoder (`kind: "heads"`).
+    pub fn is_heads(&self) -> bool {
+        self.kind.as_deref() == Some(crate::heads::KIND_HEADS)
+    }
+
     /// Whether the model tags slots (else it is intent-only).
     pub fn has_slots(&self) -> bool {
         self.outputs.slot_logits.is_some()
@@ -284,6 +326,36 @@ impl Manifest {
             .filter(|t| seen.insert(t.to_string()))
             .map(str::to_string)
             .collect()
+    }
+}
+
+impl Manifest {
+    /// The rules of `kind`, `encoder`, `heads`, `fallback_threshold` and `rasa`.
+    fn check_heads(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.kind.as_deref() {
+            None => {
+                if self.encoder.is_some() || self.heads.is_some() {
+                    out.push("encoder and heads are only for kind \"heads\"".into());
+                }
+            }
+            Some(crate::heads::KIND_HEADS) => {
+                if self.encoder.is_none() || self.heads.is_none() {
+                    out.push("kind \"heads\" needs both `encoder` and `heads`".into());
+                }
+            }
+            Some(other) => out.push(format!("kind {other:?} is not known (only \"heads\")")),
+        }
+        let own = |f: &str| Path::new(f).file_name().is_some_and(|n| n == f) && ![MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE].contains(&f);
+        for (what, r) in [("heads.file", &self.heads), ("rasa.file", &self.rasa)] {
+            if let Some(r) = r.as_ref().filter(|r| !own(&r.file)) {
+                out.push(format!("{what} {:?} must name a file of its own in the bundle folder", r.file));
+            }
+        }
+        if let Some(t) = self.fallback_threshold.filter(|t| !(0.0..=1.0).contains(t)) {
+            out.push(format!("fallback_threshold {t} is outside 0..=1"));
+        }
+        out
     }
 }
 
@@ -428,6 +500,11 @@ fn read_hf_config(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifest> {
         intents,
         slot_labels: Vec::new(),
         slot_transitions: None,
+        kind: None,
+        encoder: None,
+        heads: None,
+        fallback_threshold: None,
+        rasa: None,
         metrics: serde_json::Value::Null,
         format: BundleFormat::HuggingFace,
     };
@@ -484,27 +561,28 @@ fn read_parts(dir: &Path) -> (Option<Manifest>, Option<Tokenizer>, Option<BioDec
         BundleFormat::Parlance => MANIFEST_FILE,
         BundleFormat::HuggingFace => HF_CONFIG_FILE,
     };
-    for f in [description, MODEL_FILE, TOKENIZER_FILE] {
-        match std::fs::metadata(dir.join(f)) {
-            Err(_) => {
-                let hint = if f == MANIFEST_FILE { " (or a Hugging Face config.json with id2label)" } else { "" };
-                problems.push(problem(f, format!("missing{hint}")));
-            }
-            Ok(m) if !m.is_file() => problems.push(problem(f, "is not a regular file")),
-            Ok(m) if f == MODEL_FILE && m.len() > MAX_MODEL_BYTES => {
-                problems.push(problem(f, format!("is {} bytes; the limit is {MAX_MODEL_BYTES}", m.len())))
-            }
-            Ok(_) => {}
-        }
-    }
-    if problems.iter().any(|p| p.message == "is not a regular file") {
+    check_regular(dir, description, &mut problems);
+    if problems.iter().any(|p| p.message == NOT_REGULAR) {
         return (None, None, None, problems);
     }
     let manifest = match format {
         BundleFormat::Parlance => read_manifest(dir, &mut problems),
         BundleFormat::HuggingFace => read_hf_config(dir, &mut problems),
     };
-    let tokenizer = if dir.join(TOKENIZER_FILE).is_file() {
+    let heads = manifest.as_ref().filter(|m| m.is_heads());
+    let own_files = match heads {
+        Some(m) => m.heads.iter().map(|h| h.file.as_str()).chain(m.rasa.iter().map(|r| r.file.as_str())).collect(),
+        None => vec![MODEL_FILE, TOKENIZER_FILE],
+    };
+    for f in own_files {
+        check_regular(dir, f, &mut problems);
+    }
+    if problems.iter().any(|p| p.message == NOT_REGULAR) {
+        return (None, None, None, problems);
+    }
+    let tokenizer = if let Some(m) = heads {
+        crate::heads::encoder_tokenizer(dir, m).map_err(|msg| problems.push(problem(MANIFEST_FILE, msg))).ok()
+    } else if dir.join(TOKENIZER_FILE).is_file() {
         match read_bounded(&dir.join(TOKENIZER_FILE), MAX_TOKENIZER_BYTES) {
             Ok(bytes) => match Tokenizer::from_bytes(&bytes) {
                 Ok(t) => Some(t),
@@ -541,19 +619,26 @@ impl Bundle {
         let dir = dir.as_ref().to_path_buf();
         let fail = |problems| BundleError { path: dir.clone(), problems };
         let (manifest, tokenizer, decoder, mut problems) = read_parts(&dir);
-        let model = if dir.join(MODEL_FILE).is_file() {
-            match &manifest {
-                Some(m) => match Model::load(&dir.join(MODEL_FILE), m, settings) {
-                    Ok(model) => Some(model),
-                    Err(found) => {
-                        problems.extend(found.into_iter().map(|msg| problem(MODEL_FILE, msg)));
-                        None
-                    }
-                },
-                None => None,
-            }
-        } else {
-            None
+        let rasa = match manifest.as_ref().and_then(|m| m.rasa.as_ref()) {
+            Some(r) if dir.join(&r.file).is_file() => match crate::heads::rasa_rules::RasaRules::load(&dir.join(&r.file)) {
+                Ok(rules) => Some(Arc::new(rules)),
+                Err(found) => {
+                    problems.extend(found.into_iter().map(|msg| problem(&r.file, msg)));
+                    None
+                }
+            },
+            _ => None,
+        };
+        let loadable = |m: &Manifest| if m.is_heads() { problems.is_empty() } else { dir.join(MODEL_FILE).is_file() };
+        let model = match manifest.as_ref().filter(|m| loadable(m)) {
+            Some(m) => match Model::load_bundle(&dir, m, settings, 0) {
+                Ok(model) => Some(model),
+                Err(found) => {
+                    problems.extend(found.into_iter().map(|(file, msg)| problem(&file, msg)));
+                    None
+                }
+            },
+            None => None,
         };
         if !problems.is_empty() {
             return Err(fail(problems));
@@ -581,7 +666,11 @@ impl Bundle {
         if let Err(msg) = model.run(&[ids]) {
             return Err(fail(vec![problem(MODEL_FILE, format!("warm-up run failed: {msg}"))]));
         }
-        Ok(Bundle { path: dir, manifest: Arc::new(manifest), tokenizer: Arc::new(tokenizer), decoder: Arc::new(decoder), model })
+        let tokenizer = match manifest.encoder.as_ref().filter(|_| manifest.is_heads()) {
+            Some(e) => crate::heads::encoder::share_tokenizer(&e.sha256, manifest.max_length, tokenizer),
+            None => Arc::new(tokenizer),
+        };
+        Ok(Bundle { path: dir, manifest: Arc::new(manifest), tokenizer, decoder: Arc::new(decoder), rasa, model })
     }
 
     /// Every problem with a bundle, without keeping it (for `parlance validate`).

@@ -77,6 +77,20 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The flags' defaults (and environment), serving one bundle.
+    pub fn for_bundle(path: &std::path::Path) -> ModelArgs {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            model: ModelArgs,
+        }
+        let mut args = Wrapper::parse_from(["parlance"]).model;
+        args.model = Some(path.to_path_buf());
+        args.models_config = None;
+        args
+    }
+
     pub fn model_path(&self) -> PathBuf {
         self.model.clone().unwrap_or_else(default_model_path)
     }

@@ -155,6 +155,44 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Train a bot from a Rasa project (folder or NLU files) or MASSIVE jsonl: embed every example
+    /// with a frozen encoder, fit intent and slot heads, calibrate, write a heads bundle, and print
+    /// `parlance eval`'s report on --dev.
+    Train {
+        /// A Rasa project folder (every NLU .yml in it), Rasa NLU YAML, or MASSIVE jsonl; repeatable.
+        #[arg(long = "data", required = true)]
+        data: Vec<PathBuf>,
+        /// Dev data (same formats): calibration, fallback threshold and the report. Default: a
+        /// held-out fifth of --data.
+        #[arg(long)]
+        dev: Vec<PathBuf>,
+        /// Bundle folder to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Bundle name (default: the --out folder's name).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "0.1.0")]
+        version: String,
+        /// Encoder folder (model.onnx, tokenizer.json, encoder.json).
+        #[arg(long, env = "PARLANCE_ENCODER", default_value = "models/encoders/e5-small")]
+        encoder: PathBuf,
+        /// Inverse L2 strength of the intent head, as scikit-learn's C (the encoder's measured choice: 10).
+        #[arg(long, default_value_t = 10.0)]
+        c: f32,
+        /// L2 penalty of the slot head (mean loss, standardised token vectors).
+        #[arg(long, default_value_t = 1e-3)]
+        slot_l2: f32,
+        /// Examples per encoder run.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// ONNX Runtime threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a bundle and print every problem found.
     Validate {
         /// Bundle folder (a Parlance bundle or a Hugging Face export). Default: models/default.
@@ -187,7 +225,7 @@ fn main() -> ExitCode {
     init_logging(&cli.log_format);
     if matches!(
         cli.command,
-        Command::Parse { .. } | Command::Eval { .. } | Command::Validate { .. } | Command::Bench { in_process: true, .. }
+        Command::Parse { .. } | Command::Eval { .. } | Command::Validate { .. } | Command::Train { .. } | Command::Bench { in_process: true, .. }
     ) {
         // Commands that print to a pipe (`parlance eval … | head`) end quietly when the reader
         // goes, as Unix tools do, instead of panicking on the write. Not for `serve` and the HTTP
@@ -325,6 +363,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Train { data, dev, out, name, version, encoder, c, slot_l2, batch_size, threads, json } => {
+            let opts = parlance::train::TrainOptions {
+                data,
+                dev: dev.clone(),
+                out,
+                name,
+                version,
+                encoder,
+                c,
+                slot_l2,
+                batch_size,
+                threads: threads.unwrap_or_else(parlance::config::available_cores),
+                progress: !json && std::io::stderr().is_terminal(),
+            };
+            train(opts, &dev, json)
+        }
         Command::Validate { path, schema, json } => {
             if schema {
                 print!("{}", parlance::bundle::MANIFEST_SCHEMA);
@@ -351,6 +405,45 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
+}
+
+/// `parlance train`: trains, writes the bundle, loads it as the server would and prints the eval
+/// report on dev. Bad data exits 1 with every problem.
+fn train(opts: parlance::train::TrainOptions, dev: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    parlance::runtime::init()?;
+    let started = std::time::Instant::now();
+    let summary = match parlance::train::train(&opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let trained = started.elapsed().as_secs_f64();
+    let args = parlance::config::ModelArgs::for_bundle(&summary.out);
+    let parser = args.load().map_err(|e| anyhow::anyhow!("the trained bundle does not load: {e:#}"))?;
+    let mut report = None;
+    if !dev.is_empty() {
+        let mut examples = Vec::new();
+        for d in dev {
+            examples.extend(parlance::eval::read_examples(d)?);
+        }
+        let opts = parlance::eval::EvalOptions { chunk: 64, latency_samples: 0 };
+        let mut r = runtime()?.block_on(parlance::eval::evaluate_with(&parser, &examples, &opts, |_| {}))?;
+        r.data = dev.iter().map(|d| d.display().to_string()).collect();
+        report = Some(r);
+    }
+    if json {
+        let out = serde_json::json!({"summary": summary, "seconds_total": trained, "eval": report});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", parlance::train::report::summary_text(&summary, trained));
+    if let Some(r) = report {
+        println!("\nparlance eval of {} {} on {}", r.model.name, r.model.version, r.data.join(", "));
+        print!("{}", r.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Reloads every model on each SIGHUP, for as long as the server runs.

@@ -12,7 +12,11 @@ use ort::session::Session;
 use ort::value::{Tensor, TensorElementType};
 use serde::Serialize;
 
+use std::sync::{Arc, Mutex};
+
 use crate::bundle::Manifest;
+use crate::heads::encoder::Encoder;
+use crate::heads::Heads;
 
 /// How an ONNX Runtime session is built.
 #[derive(Debug, Clone, Serialize)]
@@ -58,7 +62,8 @@ pub struct ModelOutput {
     pub slot_logits: Array3<f32>,
 }
 
-pub struct Model {
+/// A whole graph that gives the logits itself.
+struct GraphBackend {
     session: Session,
     input_ids: String,
     attention_mask: String,
@@ -66,6 +71,17 @@ pub struct Model {
     token_type_ids: Option<String>,
     intent_output: String,
     slot_output: Option<String>,
+}
+
+/// What computes the logits: a whole graph, or a frozen encoder and linear heads on its outputs.
+enum Backend {
+    Graph(GraphBackend),
+    /// The encoder session is shared by every model loaded on the same encoder (and worker slot).
+    Heads { encoder: Arc<Mutex<Encoder>>, heads: Arc<Heads> },
+}
+
+pub struct Model {
+    backend: Backend,
     n_intents: usize,
     n_slot_labels: usize,
     pub pad_id: i64,
@@ -76,32 +92,37 @@ fn fixed_last_dim(outlet: &ort::value::Outlet) -> Option<i64> {
     outlet.dtype().tensor_shape().and_then(|s| s.last().copied()).filter(|d| *d > 0)
 }
 
+/// An ONNX Runtime session on a graph file, built with `settings`.
+pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session, String> {
+    let env = crate::runtime::environment().map_err(|e| e.to_string())?;
+    let level = match settings.optimization_level {
+        0 => GraphOptimizationLevel::Disable,
+        1 => GraphOptimizationLevel::Level1,
+        2 => GraphOptimizationLevel::Level2,
+        _ => GraphOptimizationLevel::All,
+    };
+    Session::builder(env)
+        .and_then(|b| Ok(b.with_optimization_level(level)?))
+        .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads.max(1))?))
+        .and_then(|b| Ok(b.with_inter_threads(1)?))
+        .and_then(|b| Ok(b.with_intra_op_spinning(settings.spinning)?))
+        // Spin between the parallel parts of one run (that is the latency win), but stop as soon
+        // as the run returns, so that idle spinning never takes a core from the HTTP workers and
+        // the tokeniser between runs.
+        .and_then(|b| Ok(b.with_config_entry("session.force_spinning_stop", "1")?))
+        // ONNX Runtime 1.31 splits this list on ';' (a ',' list is taken as one unknown name).
+        .and_then(|b| {
+            Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
+        })
+        .and_then(|mut b| b.commit_from_file(path))
+        .map_err(|e| format!("ONNX Runtime cannot load the graph: {e}"))
+}
+
 impl Model {
     /// Builds the session and checks the graph's inputs and outputs against the manifest.
     /// Returns every mismatch found.
     pub fn load(path: &Path, manifest: &Manifest, settings: &SessionSettings) -> Result<Model, Vec<String>> {
-        let env = crate::runtime::environment().map_err(|e| vec![e.to_string()])?;
-        let level = match settings.optimization_level {
-            0 => GraphOptimizationLevel::Disable,
-            1 => GraphOptimizationLevel::Level1,
-            2 => GraphOptimizationLevel::Level2,
-            _ => GraphOptimizationLevel::All,
-        };
-        let session = Session::builder(env)
-            .and_then(|b| Ok(b.with_optimization_level(level)?))
-            .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads.max(1))?))
-            .and_then(|b| Ok(b.with_inter_threads(1)?))
-            .and_then(|b| Ok(b.with_intra_op_spinning(settings.spinning)?))
-            // Spin between the parallel parts of one run (that is the latency win), but stop as soon
-            // as the run returns, so that idle spinning never takes a core from the HTTP workers and
-            // the tokeniser between runs.
-            .and_then(|b| Ok(b.with_config_entry("session.force_spinning_stop", "1")?))
-            // ONNX Runtime 1.31 splits this list on ';' (a ',' list is taken as one unknown name).
-            .and_then(|b| {
-                Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
-            })
-            .and_then(|mut b| b.commit_from_file(path))
-            .map_err(|e| vec![format!("ONNX Runtime cannot load the graph: {e}")])?;
+        let session = build_session(path, settings).map_err(|e| vec![e])?;
 
         let mut problems = Vec::new();
         let has_input = |name: &str| session.inputs().iter().any(|i| i.name() == name);
@@ -161,16 +182,56 @@ impl Model {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Model {
+        let graph = GraphBackend {
             session,
             input_ids: manifest.inputs.input_ids.clone(),
             attention_mask: manifest.inputs.attention_mask.clone(),
             token_type_ids,
             intent_output: manifest.outputs.intent_logits.clone(),
             slot_output: manifest.outputs.slot_logits.clone(),
+        };
+        Ok(Model {
+            backend: Backend::Graph(graph),
             n_intents: manifest.intents.len(),
             n_slot_labels: if manifest.has_slots() { manifest.slot_labels.len() } else { 0 },
             pad_id: 0,
+        })
+    }
+
+    /// Loads what a bundle's manifest asks for: its own graph, or (kind `heads`) its encoder and
+    /// heads. Returns every problem found, each with the file it concerns.
+    /// `slot` numbers the inference workers of one model: heads bundles on the same encoder share
+    /// one encoder session per slot.
+    pub fn load_bundle(dir: &Path, manifest: &Manifest, settings: &SessionSettings, slot: usize) -> Result<Model, Vec<(String, String)>> {
+        if manifest.is_heads() {
+            return Model::load_heads(dir, manifest, settings, slot);
+        }
+        let file = crate::bundle::MODEL_FILE;
+        Model::load(&dir.join(file), manifest, settings).map_err(|p| p.into_iter().map(|m| (file.to_string(), m)).collect())
+    }
+
+    /// A heads bundle: the encoder it names (hash checked) and its heads file.
+    fn load_heads(dir: &Path, manifest: &Manifest, settings: &SessionSettings, slot: usize) -> Result<Model, Vec<(String, String)>> {
+        let man = crate::bundle::MANIFEST_FILE.to_string();
+        let (Some(r), Some(h)) = (&manifest.encoder, &manifest.heads) else {
+            return Err(vec![(man, "kind \"heads\" needs `encoder` and `heads`".into())]);
+        };
+        let enc_dir = crate::heads::resolve_encoder(dir, r).map_err(|m| vec![(man.clone(), m)])?;
+        let (info, tokenizer) = crate::heads::encoder::read_encoder_dir(&enc_dir, Some((&r.sha256, crate::bundle::MANIFEST_FILE)))
+            .map_err(|e| vec![(man.clone(), e.to_string())])?;
+        if info.hidden_size != r.hidden_size {
+            return Err(vec![(man, format!("encoder.hidden_size is {}, the encoder's is {}", r.hidden_size, info.hidden_size))]);
+        }
+        let n_slots = if manifest.has_slots() { manifest.slot_labels.len() } else { 0 };
+        let heads = Heads::load(&dir.join(&h.file), info.hidden_size, manifest.intents.len(), n_slots)
+            .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
+        let encoder = crate::heads::encoder::shared(&enc_dir, info, &tokenizer, settings, slot).map_err(|e| vec![(man, e.to_string())])?;
+        let pad_id = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?.pad_id;
+        Ok(Model {
+            backend: Backend::Heads { encoder, heads: Arc::new(heads) },
+            n_intents: manifest.intents.len(),
+            n_slot_labels: n_slots,
+            pad_id,
         })
     }
 
@@ -178,7 +239,36 @@ impl Model {
     pub fn run(&mut self, items: &[Vec<i64>]) -> Result<ModelOutput, String> {
         let batch = items.len();
         let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
-        let mut ids = Array2::<i64>::from_elem((batch, width), self.pad_id);
+        let out = match &mut self.backend {
+            Backend::Graph(g) => g.run(items, self.pad_id)?,
+            Backend::Heads { encoder, heads } => {
+                let out = encoder.lock().map_err(|_| "encoder lock poisoned")?.run(items)?;
+                heads.apply(&out)
+            }
+        };
+        if out.intent_logits.shape() != [batch, self.n_intents] {
+            return Err(format!(
+                "intent output has shape {:?}, expected [{batch}, {}] (batch, intents in the manifest)",
+                out.intent_logits.shape(),
+                self.n_intents
+            ));
+        }
+        if out.slot_logits.shape() != [batch, width, self.n_slot_labels] {
+            return Err(format!(
+                "slot output has shape {:?}, expected [{batch}, {width}, {}] (batch, tokens, slot labels in the manifest)",
+                out.slot_logits.shape(),
+                self.n_slot_labels
+            ));
+        }
+        Ok(out)
+    }
+}
+
+impl GraphBackend {
+    fn run(&mut self, items: &[Vec<i64>], pad_id: i64) -> Result<ModelOutput, String> {
+        let batch = items.len();
+        let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut ids = Array2::<i64>::from_elem((batch, width), pad_id);
         let mut mask = Array2::<i64>::zeros((batch, width));
         for (r, item) in items.iter().enumerate() {
             for (c, &id) in item.iter().enumerate() {
@@ -208,20 +298,6 @@ impl Model {
                 .into_owned(),
             None => ndarray::ArrayD::zeros(vec![batch, width, 0]),
         };
-        if intent.shape() != [batch, self.n_intents] {
-            return Err(format!(
-                "intent output has shape {:?}, expected [{batch}, {}] (batch, intents in the manifest)",
-                intent.shape(),
-                self.n_intents
-            ));
-        }
-        if slots.shape() != [batch, width, self.n_slot_labels] {
-            return Err(format!(
-                "slot output has shape {:?}, expected [{batch}, {width}, {}] (batch, tokens, slot labels in the manifest)",
-                slots.shape(),
-                self.n_slot_labels
-            ));
-        }
         let intent_logits = intent.into_dimensionality().map_err(|e| e.to_string())?.to_owned();
         let slot_logits = slots.into_dimensionality().map_err(|e| e.to_string())?;
         Ok(ModelOutput { intent_logits, slot_logits })

@@ -192,6 +192,8 @@ pub struct Parser {
     /// Slot decoding (valid BIO, the bundle's tag-bigram prior), built once at load.
     bio: Arc<decode::BioDecoder>,
     tokenizer: Arc<Tokenizer>,
+    /// The bundle's Rasa synonyms, lookups and regexes, if it has any.
+    rasa: Option<Arc<crate::heads::rasa_rules::RasaRules>>,
     batcher: Batcher,
     limits: Arc<Limits>,
     fallback: Fallback,
@@ -222,15 +224,10 @@ impl Parser {
         let path = path.as_ref();
         let bundle = Bundle::load(path, session)?;
         let mut models = vec![bundle.model];
-        for _ in 1..workers.max(1) {
-            let mut extra = Model::load(&path.join(crate::bundle::MODEL_FILE), &bundle.manifest, session).map_err(|p| {
-                BundleError {
-                    path: path.to_path_buf(),
-                    problems: p
-                        .into_iter()
-                        .map(|m| crate::bundle::Problem { file: crate::bundle::MODEL_FILE.into(), message: m })
-                        .collect(),
-                }
+        for slot in 1..workers.max(1) {
+            let mut extra = Model::load_bundle(path, &bundle.manifest, session, slot).map_err(|p| BundleError {
+                path: path.to_path_buf(),
+                problems: p.into_iter().map(|(file, message)| crate::bundle::Problem { file, message }).collect(),
             })?;
             extra.pad_id = models[0].pad_id;
             models.push(extra);
@@ -255,6 +252,7 @@ impl Parser {
             bio: bundle.decoder,
             manifest: bundle.manifest,
             tokenizer: bundle.tokenizer,
+            rasa: bundle.rasa,
             batcher,
             limits: Arc::new(limits),
             fallback: Fallback::default(),
@@ -262,7 +260,11 @@ impl Parser {
     }
 
     /// The same parser with a fallback policy.
-    pub fn with_fallback(mut self, fallback: Fallback) -> Parser {
+    /// A threshold of 0 takes the bundle's own `fallback_threshold` when it has one.
+    pub fn with_fallback(mut self, mut fallback: Fallback) -> Parser {
+        if fallback.threshold == 0.0 {
+            fallback.threshold = self.manifest.fallback_threshold.unwrap_or(0.0);
+        }
         self.fallback = fallback;
         self
     }
@@ -440,7 +442,10 @@ impl Parser {
                 }
             })
             .collect();
-        let entities = crate::merge::merge(slots, p.rules, &p.context);
+        let mut entities = crate::merge::merge(slots, p.rules, &p.context);
+        if let Some(rules) = &self.rasa {
+            rules.apply(&p.text, &mut entities);
+        }
         ParseResult {
             text: p.text,
             language: p.language,

@@ -366,3 +366,23 @@ fn the_example_models_config_loads() {
     let r = block_on(served.parser.parse(input)).unwrap();
     assert_eq!((r.model.id.as_str(), r.intent.name.as_str()), ("general", "alarm_set"));
 }
+
+/// A reload that outlasts its time limit is abandoned with a clear error; the model in service
+/// keeps serving, and the next reload of the same name is not blocked by the abandoned one.
+#[test]
+fn a_reload_past_its_time_limit_is_abandoned() {
+    block_on(async {
+        let config = ModelsConfig::single(fixture_dir(), Fallback::default());
+        let models = Registry::load(config, settings()).unwrap().with_reload_timeout(Duration::from_millis(1));
+        let before = models.get("default").unwrap().generation;
+        let err = models.reload("default", None).await.err().expect("abandoned").to_string();
+        assert!(err.contains("abandoned") && err.contains("unchanged"), "{err}");
+        let served = models.get("default").unwrap();
+        assert_eq!(served.generation, before);
+        let r = served.parser.parse(ParseInput::new("play some jazz")).await.unwrap();
+        assert!(!r.intent.name.is_empty());
+        // a later reload with time to finish goes through (the abandoned one held no lock)
+        let models = models.with_reload_timeout(Duration::from_secs(60));
+        assert_eq!(models.reload("default", None).await.unwrap().generation, before + 1);
+    });
+}

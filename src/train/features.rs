@@ -1,0 +1,150 @@
+//! Examples → words → tokens, exactly as the serving pipeline cuts them, then one encoder pass over
+//! every example (batched by length, a progress bar with ETA): the pooled vector of each example
+//! and the vector of each word's first sub-token.
+
+use std::collections::HashMap;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{s, Array2};
+use tokenizers::Tokenizer;
+
+use crate::eval::Example;
+use crate::heads::encoder::Encoder;
+use crate::train::TrainError;
+
+/// One example made ready for the encoder.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub ids: Vec<i64>,
+    /// Token index of each word's first sub-token (None: cut by truncation).
+    pub first_token: Vec<Option<usize>>,
+    /// BIO label index of each word.
+    pub word_labels: Vec<usize>,
+}
+
+/// BIO labels ("O", then B-/I- of each type, types sorted) of a set of examples.
+pub fn slot_labels(examples: &[&Example]) -> Vec<String> {
+    let mut types: Vec<&str> = examples.iter().flat_map(|e| e.spans.iter().map(|s| s.0.as_str())).collect();
+    types.sort_unstable();
+    types.dedup();
+    let mut labels = vec!["O".to_string()];
+    for t in types {
+        labels.push(format!("B-{t}"));
+        labels.push(format!("I-{t}"));
+    }
+    labels
+}
+
+/// The label of each word: B- on the first word a span overlaps, I- on the next ones; spans of types
+/// not in `index` are left out (O).
+fn word_labels(ex: &Example, words: &[crate::text::Word], index: &HashMap<&str, usize>) -> Vec<usize> {
+    let mut out = vec![0; words.len()];
+    for (typ, start, end) in &ex.spans {
+        let mut first = true;
+        for (i, w) in words.iter().enumerate() {
+            if w.start < *end && w.end > *start {
+                let label = format!("{}-{typ}", if first { "B" } else { "I" });
+                if let Some(&l) = index.get(label.as_str()) {
+                    out[i] = l;
+                }
+                first = false;
+            }
+        }
+    }
+    out
+}
+
+/// Tokenises an example as `Parser::prepare` does (words, normalised, pre-tokenised encoding).
+pub fn prepare(ex: &Example, tokenizer: &Tokenizer, lowercase: bool, labels: &[String]) -> Result<Prepared, TrainError> {
+    let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    let words = crate::text::words(&ex.text, lowercase);
+    let norms: Vec<&str> = words.iter().map(|w| w.norm.as_str()).collect();
+    let enc = tokenizer
+        .encode(&norms[..], true)
+        .map_err(|e| TrainError::Encoder(format!("tokenizer on {:?}: {e}", ex.text)))?;
+    let mut first_token = vec![None; words.len()];
+    for (t, w) in enc.get_word_ids().iter().enumerate() {
+        if let Some(w) = w {
+            let slot = &mut first_token[*w as usize];
+            if slot.is_none() {
+                *slot = Some(t);
+            }
+        }
+    }
+    let ids = enc.get_ids().iter().map(|&i| i as i64).collect();
+    Ok(Prepared { ids, first_token, word_labels: word_labels(ex, &words, &index) })
+}
+
+/// What the encoder gave for a set of examples.
+pub struct Features {
+    /// [examples, hidden]
+    pub pooled: Array2<f32>,
+    /// [words, hidden]: the first sub-token of every word not cut by truncation, example by example.
+    pub tokens: Array2<f32>,
+    pub token_labels: Vec<usize>,
+    /// The example each token row belongs to.
+    pub token_example: Vec<usize>,
+}
+
+/// A progress bar on stderr (hidden when `show` is false).
+pub fn progress_bar(len: usize, what: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    let template = format!("{what:>10} {{bar:40}} {{pos}}/{{len}}  {{per_sec}}  eta {{eta}}");
+    bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
+    bar
+}
+
+/// Runs every example through the encoder, `batch` at a time, shortest first.
+pub fn embed(encoder: &mut Encoder, items: &[Prepared], batch: usize, bar: &ProgressBar) -> Result<Features, TrainError> {
+    let hidden = encoder.info.hidden_size;
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].ids.len());
+    let mut pooled = Array2::<f32>::zeros((items.len(), hidden));
+    let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
+    for chunk in order.chunks(batch.max(1)) {
+        let ids: Vec<Vec<i64>> = chunk.iter().map(|&i| items[i].ids.clone()).collect();
+        let out = encoder.run(&ids).map_err(TrainError::Encoder)?;
+        for (r, &i) in chunk.iter().enumerate() {
+            pooled.row_mut(i).assign(&out.pooled.row(r));
+            for t in items[i].first_token.iter().flatten() {
+                rows[i].extend(out.hidden.slice(s![r, *t, ..]).iter());
+            }
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let mut token_labels = Vec::new();
+    let mut token_example = Vec::new();
+    for (i, p) in items.iter().enumerate() {
+        for (w, t) in p.first_token.iter().enumerate() {
+            if t.is_some() {
+                token_labels.push(p.word_labels[w]);
+                token_example.push(i);
+            }
+        }
+    }
+    let flat: Vec<f32> = rows.into_iter().flatten().collect();
+    let tokens = Array2::from_shape_vec((token_labels.len(), hidden), flat)
+        .map_err(|e| TrainError::Encoder(format!("token rows: {e}")))?;
+    Ok(Features { pooled, tokens, token_labels, token_example })
+}
+
+/// Tag-bigram counts of the training words, for the decoder's transition prior.
+pub fn transition_counts(items: &[Prepared], labels: &[String]) -> crate::decode::TransitionCounts {
+    let mut counts = crate::decode::TransitionCounts::new();
+    for p in items {
+        let mut from = crate::decode::START.to_string();
+        for (w, t) in p.first_token.iter().enumerate() {
+            if t.is_none() {
+                continue;
+            }
+            let to = labels[p.word_labels[w]].clone();
+            *counts.entry(from).or_default().entry(to.clone()).or_default() += 1;
+            from = to;
+        }
+    }
+    counts
+}

@@ -1,0 +1,43 @@
+//! The text `parlance train` prints: what was trained, the time breakdown, held-out accuracy,
+//! the temperature and the fallback threshold table.
+
+use std::fmt::Write;
+
+use crate::train::TrainSummary;
+
+pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
+    let mut out = String::new();
+    let t = &s.seconds;
+    let _ = writeln!(
+        out,
+        "trained {} ({} intents, {} slot types) on {} examples in {total_seconds:.1} s",
+        s.out.display(),
+        s.intents,
+        s.slot_types,
+        s.examples
+    );
+    let _ = writeln!(
+        out,
+        "  read {:.1} s, encoder load {:.1} s, embedding {:.1} s, intent head {:.1} s, slot head {:.1} s, write {:.1} s",
+        t.read, t.encoder_load, t.embed, t.intent_fit, t.slot_fit, t.write
+    );
+    let h = &s.heldout;
+    let _ = writeln!(
+        out,
+        "  intent accuracy on the {} ({} examples, {} in scope): {:.3} (before fallback)",
+        h.source, h.examples, h.in_scope, h.intent_accuracy
+    );
+    let _ = writeln!(out, "  intent temperature: {:.3}", s.temperature);
+    let _ = writeln!(out, "  fallback threshold: {:.2} ({})", s.threshold.chosen, s.threshold.rule);
+    let _ = writeln!(out, "    threshold  in-scope acc  in-scope rejected  oos recall");
+    let chosen = |t: f32| (t - s.threshold.chosen).abs() < 1e-6;
+    for r in s.threshold.table.iter().enumerate().filter(|(i, r)| i % 2 == 0 || chosen(r.threshold)).map(|(_, r)| r) {
+        let oos = r.oos_recall.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+        let mark = if chosen(r.threshold) { " <" } else { "" };
+        let _ = writeln!(out, "    {:9.2}  {:12.3}  {:17.3}  {oos:>10}{mark}", r.threshold, r.in_scope_accuracy, r.in_scope_rejected);
+    }
+    for n in &s.rasa_notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    out
+}

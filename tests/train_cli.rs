@@ -1,0 +1,199 @@
+//! `parlance train` end to end on the tiny fixture encoder (tests/fixtures/tiny-encoder, random
+//! weights: the point is the path, not the accuracy) and tests/data/shop_nlu.yml (a small FR/EN
+//! customer-service bot with synonyms, a lookup table and regexes): train → validate → parse →
+//! eval → serve, and every bad input exits 1 with a message naming the file, intent and example.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn encoder() -> PathBuf {
+    root().join("tests/fixtures/tiny-encoder")
+}
+
+fn parlance(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_parlance")).current_dir(root()).args(args).output().expect("runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn train(data: &[&Path], out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = vec!["train".into()];
+    for d in data {
+        args.push("--data".into());
+        args.push(d.display().to_string());
+    }
+    args.extend(["--out".into(), out.display().to_string(), "--encoder".into(), encoder().display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    parlance(&refs)
+}
+
+/// Trains a bot on tests/data/nlu.yml once per test binary.
+fn trained_bot() -> PathBuf {
+    static BOT: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    BOT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("shop-bot");
+        let nlu = root().join("tests/data/shop_nlu.yml");
+        let o = train(&[&nlu], &out, &["--dev", nlu.to_str().unwrap(), "--c", "100"]);
+        assert!(o.status.success(), "{}", text(&o));
+        (dir, out)
+    })
+    .1
+    .clone()
+}
+
+#[test]
+fn train_writes_a_heads_bundle_that_validates_parses_and_evals() {
+    let bot = trained_bot();
+    for f in ["parlance.json", "heads.safetensors", "slot_transitions.json"] {
+        assert!(bot.join(f).is_file(), "{f} missing");
+    }
+    assert!(!bot.join("model.onnx").exists(), "a heads bundle holds no graph of its own");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bot.join("parlance.json")).unwrap()).unwrap();
+    assert_eq!(m["kind"], "heads");
+    assert_eq!(m["name"], "shop-bot");
+    assert_eq!(m["encoder"]["name"], "parlance-tiny-encoder");
+    assert!(m["description"].as_str().unwrap().contains("parlance train"), "{m}");
+    assert!(m["intents"].as_array().unwrap().iter().any(|i| i == "refund"));
+    assert!(bot.join("rasa.json").is_file(), "synonyms, lookup and regexes kept");
+
+    let v = parlance(&["validate", bot.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", text(&v));
+
+    let p = parlance(&["parse", "where is my order A12345", "--model", bot.to_str().unwrap()]);
+    assert!(p.status.success(), "{}", text(&p));
+    let r: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
+    assert_eq!(r["model"]["name"], "shop-bot");
+    let top = r["intent_ranking"].as_array().unwrap().iter().find(|s| s["name"] != "nlu_fallback").unwrap();
+    assert!(m["intents"].as_array().unwrap().contains(&top["name"]), "{r}");
+
+    let e = parlance(&["eval", "--model", bot.to_str().unwrap(), "--data", "tests/data/shop_nlu.yml", "--json", "--latency-samples", "0"]);
+    assert!(e.status.success(), "{}", text(&e));
+    let report: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    // trained and scored on the same sentences: the heads must at least fit them
+    let acc = report["overall"]["intent_accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.8, "training-set intent accuracy {acc}: {report}");
+}
+
+#[test]
+fn train_prints_the_breakdown_threshold_and_eval_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let nlu = root().join("tests/data/shop_nlu.yml");
+    let o = train(&[&nlu], &dir.path().join("b"), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    for want in ["embedding", "intent temperature", "fallback threshold", "held-out split"] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
+    let dev = train(&[&nlu], &dir.path().join("c"), &["--dev", nlu.to_str().unwrap()]);
+    assert!(text(&dev).contains("parlance eval of c"), "{}", text(&dev));
+}
+
+#[test]
+fn the_served_pipeline_runs_a_trained_bundle() {
+    let bot = trained_bot();
+    let parser = parlance::pipeline::Parser::load(
+        &bot,
+        &parlance::model::SessionSettings::default(),
+        parlance::batcher::BatchSettings::default(),
+        2,
+        parlance::pipeline::Limits::default(),
+    )
+    .expect("loads with two workers");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let texts = ["je veux être remboursé", "ship it to New York", "où en est ma commande C99999"];
+    let inputs = texts.iter().map(|t| parlance::pipeline::ParseInput::new(*t)).collect();
+    let results = rt.block_on(parser.parse_many(inputs)).unwrap();
+    assert_eq!(results.len(), 3);
+    // lookup match with the synonym's canonical value; regex match
+    // the lookup table matches "New York" (unless the tagger found the same span): canonical value
+    let city = results[1].entities.iter().find(|e| e.entity == "city" && e.text == "New York").expect("city entity");
+    assert_eq!(city.value.as_str(), Some("NYC"), "{:?}", results[1].entities);
+    assert!(["lookup", "model"].contains(&city.source));
+    let order = results[2].entities.iter().find(|e| e.source == "regex").expect("regex entity");
+    assert_eq!((order.entity.as_str(), order.text.as_str()), ("order_id", "C99999"));
+    assert_eq!(parser.manifest().kind.as_deref(), Some("heads"));
+    for r in &results {
+        assert!(!r.intent_ranking.is_empty());
+        for e in &r.entities {
+            assert!(e.end <= r.text.chars().count() && e.start < e.end, "{e:?}");
+        }
+    }
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn assert_fails(o: &Output, wants: &[&str]) {
+    assert_eq!(o.status.code(), Some(1), "{}", text(o));
+    let t = text(o);
+    for w in wants {
+        assert!(t.contains(w), "{w:?} not in: {t}");
+    }
+}
+
+#[test]
+fn bad_training_data_exits_1_naming_file_intent_and_example() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let one = write(d.path(), "one.yml", "nlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello\n");
+    assert_fails(&train(&[&one], &out, &[]), &["one.yml", "only one intent", "greet"]);
+    let single = write(d.path(), "single.yml", "nlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello\n- intent: bye\n  examples: |\n    - ciao\n");
+    assert_fails(&train(&[&single], &out, &[]), &["single.yml", "\"bye\"", "ciao", "at least 2"]);
+    let broken = write(d.path(), "broken.yml", "nlu:\n- intent: alarm_set\n  examples: |\n    - wake me at [7am(time)\n");
+    assert_fails(&train(&[&broken], &out, &[]), &["broken.yml", "alarm_set", "wake me at"]);
+    let empty = d.path().join("empty-project");
+    std::fs::create_dir_all(&empty).unwrap();
+    write(&empty, "domain.yml", "intents: []\n");
+    assert_fails(&train(&[&empty], &out, &[]), &["empty-project", "no Rasa NLU file"]);
+    let german = d.path().join("german");
+    std::fs::create_dir_all(german.join("data")).unwrap();
+    write(&german, "config.yml", "language: de\npipeline: []\n");
+    std::fs::copy(root().join("tests/data/shop_nlu.yml"), german.join("data/nlu.yml")).unwrap();
+    let badre = write(d.path(), "badre.yml", "nlu:\n- intent: a\n  examples: |\n    - x [A1](code)\n    - y\n- intent: b\n  examples: |\n    - z\n    - w\n- regex: code\n  examples: |\n    - [A-(\n");
+    assert_fails(&train(&[&badre], &out, &[]), &["badre.yml", "regex \"code\"", "does not compile"]);
+    let nolookup = write(d.path(), "nolookup.yml", "nlu:\n- intent: a\n  examples: |\n    - x [Paris](city)\n    - y\n- intent: b\n  examples: |\n    - z\n    - w\n- lookup: city\n  examples: |\n    - cities.txt\n");
+    assert_fails(&train(&[&nolookup], &out, &[]), &["nolookup.yml", "lookup \"city\"", "cities.txt"]);
+    assert_fails(&train(&[&german], &out, &[]), &["config.yml", "\"de\""]);
+    let big = d.path().join("big.yml");
+    let line = format!("# {}\n", "x".repeat(1000));
+    std::fs::write(&big, line.repeat(50_000)).unwrap();
+    assert_fails(&train(&[&big], &out, &[]), &["big.yml", "MB", "limit"]);
+    assert!(!out.exists(), "nothing written after bad input");
+}
+
+#[test]
+fn a_missing_or_mismatched_encoder_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let nlu = root().join("tests/data/shop_nlu.yml");
+    let o = parlance(&["train", "--data", nlu.to_str().unwrap(), "--out", d.path().join("x").to_str().unwrap(), "--encoder", "no/such/encoder"]);
+    assert_fails(&o, &["no/such/encoder", "encoder.json"]);
+    // a trained bundle whose encoder changed under it
+    let enc = d.path().join("enc");
+    std::fs::create_dir_all(&enc).unwrap();
+    for f in ["model.onnx", "tokenizer.json", "encoder.json"] {
+        std::fs::copy(encoder().join(f), enc.join(f)).unwrap();
+    }
+    let out = d.path().join("bot");
+    let o = parlance(&["train", "--data", nlu.to_str().unwrap(), "--out", out.to_str().unwrap(), "--encoder", enc.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut bytes = std::fs::read(enc.join("model.onnx")).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    std::fs::write(enc.join("model.onnx"), bytes).unwrap();
+    let v = parlance(&["validate", out.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains("sha256"), "{}", text(&v));
+}
