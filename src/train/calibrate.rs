@@ -18,7 +18,18 @@ fn nll(logits: &Array2<f32>, y: &[usize], t: f32) -> f64 {
 
 /// The temperature in [0.05, 20] that minimises the held-out NLL (golden-section search on ln t).
 /// Rows whose label is `None` (not an intent of the model) are left out; without any row, 1.
+/// When every held-out row is ranked right, the NLL falls all the way to the smallest temperature:
+/// such data cannot set one (a small bot's few held-out examples do this), and 1 is kept.
 pub fn fit_temperature(logits: &Array2<f32>, y: &[Option<usize>]) -> f32 {
+    let all_right = y.iter().enumerate().all(|(i, label)| {
+        label.is_none_or(|l| {
+            let row = logits.row(i);
+            row.iter().all(|&v| v <= row[l])
+        })
+    });
+    if all_right {
+        return 1.0;
+    }
     let keep: Vec<usize> = (0..y.len()).filter(|&i| y[i].is_some()).collect();
     if keep.is_empty() {
         return 1.0;
@@ -108,6 +119,15 @@ mod tests {
         assert!(t > 5.0, "{t}");
         let p = softmax(&[5.0, 0.0], t)[0];
         assert!((p - 0.6).abs() < 0.02, "{p}");
+    }
+
+    #[test]
+    fn a_held_out_set_ranked_all_right_keeps_temperature_one() {
+        // every row right: the NLL keeps falling as t shrinks, so no temperature is fitted
+        let logits = Array2::from_shape_vec((3, 2), vec![3.0f32, 1.0, 0.0, 2.0, 4.0, 0.5]).unwrap();
+        assert_eq!(fit_temperature(&logits, &[Some(0), Some(1), Some(0)]), 1.0);
+        // one wrong row is enough to fit one
+        assert_ne!(fit_temperature(&logits, &[Some(0), Some(1), Some(1)]), 1.0);
     }
 
     #[test]
