@@ -17,15 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::{ModelRef, ParseInput, Parser};
 
-/// One labelled utterance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Example {
-    pub locale: String,
-    pub text: String,
-    pub intent: String,
-    /// (slot type, start, end) in chars of `text`.
-    pub spans: Vec<(String, usize, usize)>,
-}
+pub use crate::example::Example;
 
 #[derive(Deserialize)]
 struct MassiveRow {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod decode;
 pub mod entities;
 pub mod eval;
+pub mod example;
 pub mod eval_report;
 pub mod heads;
 pub mod http;

@@ -22,7 +22,7 @@ use std::path::Path;
 
 use serde_norway::Value;
 
-use crate::eval::Example;
+use crate::example::Example;
 
 /// Characters stripped from both ends of an example's text (the same set in `rasa_nlu.py`).
 const STRIP: &[char] = &[' ', '\t', '\r', '\n'];

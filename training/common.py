@@ -2,20 +2,11 @@
 import json
 import os
 
-from parlance_text import bio_labels, parse_massive_annotation, words
+from parlance_text import make_record, parse_massive_annotation
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.environ.get("PARLANCE_MASSIVE", os.path.join(HERE, "..", "..", "shared", "data", "massive"))
 LOCALES = ("en-US", "fr-FR")
-
-
-def make_record(id_, locale, intent, utt, ents, raw_utt=None):
-    """One training record: `ents` are (slot_type, start, end) char spans of `utt`; the record's
-    "utt" is `raw_utt` when given (MASSIVE's own `utt` field), else `utt`."""
-    ws, spans = words(utt, lowercase=True)
-    return {"id": id_, "locale": locale, "intent": intent, "utt": utt if raw_utt is None else raw_utt,
-            "words": ws, "labels": bio_labels(spans, ents),
-            "types": [e[0] for e in ents]}
 
 
 def load_split(data_dir, locale, split):

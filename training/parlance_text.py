@@ -65,3 +65,12 @@ def bio_labels(spans, entities):
                 labels[i] = ("B-" if first else "I-") + typ
                 first = False
     return labels
+
+
+def make_record(id_, locale, intent, utt, ents, raw_utt=None):
+    """One training record: `ents` are (slot_type, start, end) char spans of `utt`; the record's
+    "utt" is `raw_utt` when given (MASSIVE's own `utt` field), else `utt`."""
+    ws, spans = words(utt, lowercase=True)
+    return {"id": id_, "locale": locale, "intent": intent, "utt": utt if raw_utt is None else raw_utt,
+            "words": ws, "labels": bio_labels(spans, ents),
+            "types": [e[0] for e in ents]}

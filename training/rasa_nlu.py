@@ -22,8 +22,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import make_record  # noqa: E402
-from parlance_text import parse_massive_annotation  # noqa: E402
+from parlance_text import make_record, parse_massive_annotation  # noqa: E402
 
 STRIP = " \t\r\n"
 ITEM_KINDS = ("intent", "synonym", "regex", "lookup")

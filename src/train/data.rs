@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
-use crate::eval::Example;
+use crate::example::Example;
 use crate::train::TrainError;
 
 /// Largest data file read, in bytes.

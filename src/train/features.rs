@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{s, Array2};
 use tokenizers::Tokenizer;
 
-use crate::eval::Example;
+use crate::example::Example;
 use crate::heads::encoder::Encoder;
 use crate::train::TrainError;
 
@@ -57,21 +57,8 @@ fn word_labels(ex: &Example, words: &[crate::text::Word], index: &HashMap<&str, 
 /// Tokenises an example as `Parser::prepare` does (words, normalised, pre-tokenised encoding).
 pub fn prepare(ex: &Example, tokenizer: &Tokenizer, lowercase: bool, labels: &[String]) -> Result<Prepared, TrainError> {
     let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
-    let words = crate::text::words(&ex.text, lowercase);
-    let norms: Vec<&str> = words.iter().map(|w| w.norm.as_str()).collect();
-    let enc = tokenizer
-        .encode(&norms[..], true)
+    let crate::pipeline::Encoded { words, ids, first_token } = crate::pipeline::encode(tokenizer, &ex.text, lowercase)
         .map_err(|e| TrainError::Encoder(format!("tokenizer on {:?}: {e}", ex.text)))?;
-    let mut first_token = vec![None; words.len()];
-    for (t, w) in enc.get_word_ids().iter().enumerate() {
-        if let Some(w) = w {
-            let slot = &mut first_token[*w as usize];
-            if slot.is_none() {
-                *slot = Some(t);
-            }
-        }
-    }
-    let ids = enc.get_ids().iter().map(|&i| i as i64).collect();
     Ok(Prepared { ids, first_token, word_labels: word_labels(ex, &words, &index) })
 }
 

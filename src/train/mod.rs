@@ -132,9 +132,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.encoder_load = secs(t);
 
     let t = Instant::now();
-    let train_ex: Vec<&crate::eval::Example> = data.examples.iter().map(|s| &s.example).collect();
+    let train_ex: Vec<&crate::example::Example> = data.examples.iter().map(|s| &s.example).collect();
     let labels = features::slot_labels(&train_ex);
-    let prep = |exs: Vec<&crate::eval::Example>| -> Result<Vec<Prepared>, TrainError> {
+    let prep = |exs: Vec<&crate::example::Example>| -> Result<Vec<Prepared>, TrainError> {
         exs.par_iter().map(|e| features::prepare(e, &tokenizer, info.lowercase, &labels)).collect()
     };
     let train_items = prep(train_ex)?;
