@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use parlance::batcher::BatchSettings;
-use parlance::bundle::Bundle;
+use parlance::model::Bundle;
 use parlance::model::SessionSettings;
 use parlance::pipeline::{Limits, ParseInput, Parser};
 use parlance::text;

@@ -8,7 +8,7 @@ use clap::Args;
 use crate::batcher::BatchSettings;
 use crate::model::SessionSettings;
 use crate::pipeline::{Fallback, Limits, Parser};
-use crate::registry::{LoadSettings, ModelsConfig, Registry};
+use crate::service::{LoadSettings, ModelsConfig, Registry};
 
 /// The bundle served when none is named: `models/default` under the working directory, else the
 /// one in the checkout this binary was built from.

@@ -1,28 +1,25 @@
 //! Parlance: French/English natural-language understanding as a service.
 //!
-//! The path of a request: `http` (routes, bodies, errors) → `registry` (which model: by name, by
-//! language, or the default) → `pipeline` (text → words → language → tokens → `batcher` queue →
-//! `model` → `decode`) → response. `bundle` loads and checks a model
-//! bundle; `runtime` finds ONNX Runtime; `eval` scores a bundle through the same pipeline.
+//! The folders follow a request's path (README, "How a request flows"):
+//! `http` (routes, wire types, auth, the error table) → `service` (the served models: select,
+//! parse, reload) → `pipeline` (input checks, text → ids, merge, results) → `batcher` (the queue
+//! and the inference workers) → `model` (bundles, sessions, the engine, trained heads) → `decode`
+//! (logits → intent ranking and BIO spans) → `entities` (the built-in grammar and the entity type).
+//! Beside the path: `data` (MASSIVE and Rasa readers), `train` (`parlance train`), `tools`
+//! (`eval`, `bench`), and the leaves `text`, `lang` and `metrics`. `config` turns the command
+//! line into a loaded service.
 
 pub mod batcher;
-pub mod bundle;
 pub mod config;
+pub mod data;
 pub mod decode;
 pub mod entities;
-pub mod eval;
-pub mod example;
-pub mod eval_report;
-pub mod heads;
 pub mod http;
 pub mod lang;
-pub mod loadgen;
-pub mod merge;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
-pub mod rasa;
-pub mod registry;
-pub mod runtime;
+pub mod service;
 pub mod text;
+pub mod tools;
 pub mod train;

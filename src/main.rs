@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser as ClapParser, Subcommand};
 
-use parlance::bundle::Bundle;
+use parlance::model::Bundle;
 use parlance::config::ModelArgs;
 use parlance::http::{self, AppState};
 use parlance::pipeline::ParseInput;
@@ -273,7 +273,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Eval { data, json, chunk, report: report_dir, latency_samples, model } => {
             let mut examples = Vec::new();
             for d in &data {
-                examples.extend(parlance::eval::read_examples(d)?);
+                examples.extend(parlance::data::read_examples(d)?);
             }
             let parser = model.load()?;
             let bar = if std::io::stderr().is_terminal() {
@@ -286,9 +286,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            let opts = parlance::eval::EvalOptions { chunk, latency_samples };
+            let opts = parlance::tools::eval::EvalOptions { chunk, latency_samples };
             let mut report =
-                runtime()?.block_on(parlance::eval::evaluate_with(&parser, &examples, &opts, |n| bar.inc(n as u64)))?;
+                runtime()?.block_on(parlance::tools::eval::evaluate_with(&parser, &examples, &opts, |n| bar.inc(n as u64)))?;
             bar.finish_and_clear();
             report.data = data.iter().map(|d| d.display().to_string()).collect();
             if json {
@@ -313,13 +313,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     let files = if data.is_empty() { default_bench_data() } else { data };
                     let mut texts = Vec::new();
                     for f in &files {
-                        texts.extend(parlance::loadgen::read_texts(f)?);
+                        texts.extend(parlance::tools::bench::read_texts(f)?);
                     }
                     texts
                 }
             };
             if in_process {
-                let report = parlance::loadgen::model_throughput(&model, &texts, batch_size.max(1), std::time::Duration::from_secs_f64(duration.max(0.1)))?;
+                let report = parlance::tools::bench::model_throughput(&model, &texts, batch_size.max(1), std::time::Duration::from_secs_f64(duration.max(0.1)))?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report)?);
                 } else {
@@ -327,13 +327,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            parlance::loadgen::check_target(&url, allow_remote)?;
+            parlance::tools::bench::check_target(&url, allow_remote)?;
             let mode = match rate {
-                Some(r) if r > 0.0 => parlance::loadgen::Mode::Open { rate: r },
+                Some(r) if r > 0.0 => parlance::tools::bench::Mode::Open { rate: r },
                 Some(_) => anyhow::bail!("--rate must be positive"),
-                None => parlance::loadgen::Mode::Closed { concurrency: concurrency.max(1) },
+                None => parlance::tools::bench::Mode::Closed { concurrency: concurrency.max(1) },
             };
-            let cfg = parlance::loadgen::LoadConfig {
+            let cfg = parlance::tools::bench::LoadConfig {
                 url,
                 texts,
                 mode,
@@ -344,11 +344,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             let sys = actix_rt::System::new();
             let reports = match &sweep {
-                None => vec![sys.block_on(parlance::loadgen::run(&cfg))],
-                Some(_) => sys.block_on(parlance::loadgen::sweep(&cfg, concurrency.max(1), &SWEEP_FRACTIONS)),
+                None => vec![sys.block_on(parlance::tools::bench::run(&cfg))],
+                Some(_) => sys.block_on(parlance::tools::bench::sweep(&cfg, concurrency.max(1), &SWEEP_FRACTIONS)),
             };
             if let Some(svg) = &sweep {
-                parlance::loadgen::draw_sweep(&reports, svg, &format!("{} — latency against throughput", cfg.url))?;
+                parlance::tools::bench::draw_sweep(&reports, svg, &format!("{} — latency against throughput", cfg.url))?;
             }
             if json {
                 let out = if reports.len() == 1 { serde_json::to_string_pretty(&reports[0])? } else { serde_json::to_string_pretty(&reports)? };
@@ -381,19 +381,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Validate { path, schema, json } => {
             if schema {
-                print!("{}", parlance::bundle::MANIFEST_SCHEMA);
+                print!("{}", parlance::model::MANIFEST_SCHEMA);
                 return Ok(ExitCode::SUCCESS);
             }
             let path = path.unwrap_or_else(parlance::config::default_model_path);
             let problems = Bundle::validate(&path);
-            let format = parlance::bundle::detect_format(&path);
+            let format = parlance::model::detect_format(&path);
             if json {
                 let out = serde_json::json!({"path": path, "format": format, "valid": problems.is_empty(), "problems": problems});
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else if problems.is_empty() {
                 let kind = match format {
-                    parlance::bundle::BundleFormat::Parlance => "Parlance bundle",
-                    parlance::bundle::BundleFormat::HuggingFace => "Hugging Face export (intent only)",
+                    parlance::model::BundleFormat::Parlance => "Parlance bundle",
+                    parlance::model::BundleFormat::HuggingFace => "Hugging Face export (intent only)",
                 };
                 println!("{}: valid {kind}", path.display());
             } else {
@@ -410,7 +410,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// `parlance train`: trains, writes the bundle, loads it as the server would and prints the eval
 /// report on dev. Bad data exits 1 with every problem.
 fn train(opts: parlance::train::TrainOptions, dev: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    parlance::runtime::init()?;
+    parlance::model::runtime::init()?;
     let started = std::time::Instant::now();
     let summary = match parlance::train::train(&opts) {
         Ok(s) => s,
@@ -426,10 +426,10 @@ fn train(opts: parlance::train::TrainOptions, dev: &[PathBuf], json: bool) -> an
     if !dev.is_empty() {
         let mut examples = Vec::new();
         for d in dev {
-            examples.extend(parlance::eval::read_examples(d)?);
+            examples.extend(parlance::data::read_examples(d)?);
         }
-        let opts = parlance::eval::EvalOptions { chunk: 64, latency_samples: 0 };
-        let mut r = runtime()?.block_on(parlance::eval::evaluate_with(&parser, &examples, &opts, |_| {}))?;
+        let opts = parlance::tools::eval::EvalOptions { chunk: 64, latency_samples: 0 };
+        let mut r = runtime()?.block_on(parlance::tools::eval::evaluate_with(&parser, &examples, &opts, |_| {}))?;
         r.data = dev.iter().map(|d| d.display().to_string()).collect();
         report = Some(r);
     }
@@ -447,7 +447,7 @@ fn train(opts: parlance::train::TrainOptions, dev: &[PathBuf], json: bool) -> an
 }
 
 /// Reloads every model on each SIGHUP, for as long as the server runs.
-async fn reload_on_sighup(models: std::sync::Arc<parlance::registry::Registry>) {
+async fn reload_on_sighup(models: std::sync::Arc<parlance::service::Registry>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reload with POST /admin/models/{{name}}/reload");
@@ -491,7 +491,7 @@ fn serve(
         security.admin_key.as_deref(),
         security.admin_key_file.as_deref(),
     )?;
-    let lib = parlance::runtime::init()?;
+    let lib = parlance::model::runtime::init()?;
     let bundles = match &model.models_config {
         Some(file) => format!("models config {}", file.display()),
         None => model.model_path().display().to_string(),

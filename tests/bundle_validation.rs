@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use parlance::bundle::Bundle;
+use parlance::model::Bundle;
 use parlance::model::SessionSettings;
 
 fn problems(dir: &std::path::Path) -> Vec<String> {

@@ -11,11 +11,11 @@ use actix_web::http::StatusCode;
 use actix_web::{test as at, App};
 use common::*;
 use parlance::batcher::BatchSettings;
-use parlance::bundle::{self, Bundle, BundleFormat};
+use parlance::model::{self, Bundle, BundleFormat};
 use parlance::http::{self, auth::Keys, AppState};
 use parlance::model::SessionSettings;
 use parlance::pipeline::{Fallback, Limits, ParseInput, Parser, FALLBACK_INTENT};
-use parlance::registry::{LoadSettings, ModelsConfig, Registry};
+use parlance::service::{LoadSettings, ModelsConfig, Registry};
 use serde_json::{json, Value};
 
 fn settings() -> LoadSettings {
@@ -33,8 +33,8 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 #[test]
 fn hugging_face_export_is_served_without_a_manifest() {
     let dir = hf_export();
-    assert!(!dir.path().join(bundle::MANIFEST_FILE).exists());
-    assert_eq!(bundle::detect_format(dir.path()), BundleFormat::HuggingFace);
+    assert!(!dir.path().join(model::MANIFEST_FILE).exists());
+    assert_eq!(model::detect_format(dir.path()), BundleFormat::HuggingFace);
     assert_eq!(Bundle::validate(dir.path()), vec![]);
     let parser = Parser::load(dir.path(), &SessionSettings::default(), BatchSettings::default(), 1, Limits::default()).unwrap();
     let m = parser.manifest();
@@ -78,7 +78,7 @@ async fn hugging_face_export_over_http() {
 #[test]
 fn hugging_face_export_problems_are_named() {
     let dir = hf_export();
-    let config_path = dir.path().join(bundle::HF_CONFIG_FILE);
+    let config_path = dir.path().join(model::HF_CONFIG_FILE);
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
     // three labels for a graph that gives five scores
     config["id2label"] = json!({"0": "a", "1": "b", "2": "c"});
@@ -97,7 +97,7 @@ fn hugging_face_export_problems_are_named() {
 fn manifest_schema_reports_every_violation_with_its_path() {
     for dir in [fixture_dir(), default_model_dir()] {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("parlance.json")).unwrap()).unwrap();
-        assert_eq!(bundle::schema_problems(&v), Vec::<String>::new(), "{}", dir.display());
+        assert_eq!(model::schema_problems(&v), Vec::<String>::new(), "{}", dir.display());
     }
     let copy = fixture_copy();
     edit_manifest(copy.path(), |m| {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use parlance::batcher::BatchSettings;
-use parlance::eval::{self, EvalOptions, Example, Report};
+use parlance::tools::eval::{self, EvalOptions, Example, Report};
 use parlance::model::SessionSettings;
 use parlance::pipeline::{Limits, Parser};
 
@@ -29,22 +29,22 @@ fn parser() -> Parser {
 
 #[test]
 fn rust_reader_gives_the_expected_examples() {
-    let got = parlance::rasa::read_rasa_nlu(&nlu_yml()).unwrap();
-    let want = eval::read_massive(&repo().join("tests/data/nlu.expected.jsonl")).unwrap();
+    let got = parlance::data::rasa::read_rasa_nlu(&nlu_yml()).unwrap();
+    let want = parlance::data::massive::read_massive(&repo().join("tests/data/nlu.expected.jsonl")).unwrap();
     assert!(want.len() >= 30, "the expected file is too small: {}", want.len());
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g, w);
     }
     // the extension decides the reader
-    assert_eq!(eval::read_examples(&nlu_yml()).unwrap(), want);
-    assert_eq!(eval::read_examples(&repo().join("tests/data/nlu.expected.jsonl")).unwrap(), want);
+    assert_eq!(parlance::data::read_examples(&nlu_yml()).unwrap(), want);
+    assert_eq!(parlance::data::read_examples(&repo().join("tests/data/nlu.expected.jsonl")).unwrap(), want);
     // the locale is the file stem unless the caller says otherwise
     assert!(got.iter().all(|e| e.locale == "nlu"));
-    let fr = parlance::rasa::read_rasa_nlu_with_locale(&nlu_yml(), Some("fr-FR")).unwrap();
+    let fr = parlance::data::rasa::read_rasa_nlu_with_locale(&nlu_yml(), Some("fr-FR")).unwrap();
     assert!(fr.iter().all(|e| e.locale == "fr-FR"));
     // the skipped items are counted
-    let loaded = parlance::rasa::load_rasa_nlu(&nlu_yml(), None).unwrap();
+    let loaded = parlance::data::rasa::load_rasa_nlu(&nlu_yml(), None).unwrap();
     for kind in ["synonym", "regex", "lookup"] {
         assert_eq!(loaded.skipped.get(kind), Some(&1), "{kind}: {:?}", loaded.skipped);
     }
@@ -81,14 +81,14 @@ fn bad_files_are_errors_naming_the_file() {
     ];
     for (name, text, needles) in cases {
         let path = write(dir.path(), name, text);
-        let err = format!("{:#}", eval::read_examples(&path).expect_err(name));
+        let err = format!("{:#}", parlance::data::read_examples(&path).expect_err(name));
         assert!(err.contains(&path.display().to_string()), "{name}: error does not name the file: {err}");
         for n in needles {
             assert!(err.contains(n), "{name}: error does not say {n:?}: {err}");
         }
     }
     let missing = dir.path().join("absent.yml");
-    let err = format!("{:#}", eval::read_examples(&missing).unwrap_err());
+    let err = format!("{:#}", parlance::data::read_examples(&missing).unwrap_err());
     assert!(err.contains("absent.yml"), "{err}");
 }
 
@@ -168,7 +168,7 @@ fn check_report_counts(report: &Report, examples: &[Example]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_report_on_rasa_data() {
     let p = parser();
-    let examples = eval::read_examples(&nlu_yml()).unwrap();
+    let examples = parlance::data::read_examples(&nlu_yml()).unwrap();
     let opts = EvalOptions { chunk: 16, latency_samples: 25 };
     let mut report = eval::evaluate_with(&p, &examples, &opts, |_| {}).await.unwrap();
     check_report_counts(&report, &examples);
@@ -278,7 +278,7 @@ fn the_binary_writes_a_report() {
         .expect("parlance runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
-    let n = eval::read_examples(&nlu_yml()).unwrap().len() as u64;
+    let n = parlance::data::read_examples(&nlu_yml()).unwrap().len() as u64;
     assert_eq!(v["overall"]["examples"].as_u64(), Some(n));
     assert!(v["latency"].is_null());
     assert_eq!(v["reliability"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(), n);
@@ -300,7 +300,7 @@ fn yes_and_no_are_intent_names_in_both_readers() {
         text.push_str(&format!("- intent: {intent}\n  examples: |\n    - say {intent}\n"));
     }
     let yml = write(dir.path(), "yn.yml", &text);
-    let rust: Vec<String> = parlance::rasa::read_rasa_nlu(&yml).unwrap().into_iter().map(|e| e.intent).collect();
+    let rust: Vec<String> = parlance::data::rasa::read_rasa_nlu(&yml).unwrap().into_iter().map(|e| e.intent).collect();
     let out = Command::new(common::test_python()).current_dir(repo()).arg("training/rasa_nlu.py").arg(&yml).output().expect("python runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let python: Vec<String> = String::from_utf8_lossy(&out.stdout)

@@ -7,6 +7,7 @@
 //! end inside a word are dropped; the overlap policy keeps the longest span (ties broken by
 //! dimension priority, then earliest start); the `dims` filter is applied last.
 
+pub mod entity;
 mod measures;
 mod numbers;
 mod text;
@@ -16,6 +17,8 @@ mod web;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
+
+pub use entity::Entity;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

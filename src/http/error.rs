@@ -39,7 +39,7 @@ pub enum ApiError {
     UnknownModel(String),
     /// A reload onto a bundle that failed its checks; the old model keeps serving.
     #[error("{message}")]
-    BundleRefused { message: String, problems: Vec<crate::bundle::Problem> },
+    BundleRefused { message: String, problems: Vec<crate::model::Problem> },
     #[error("{0}")]
     ReloadConflict(String),
     #[error("{0}")]
@@ -116,9 +116,9 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
     }
 }
 
-impl From<crate::registry::ReloadError> for ApiError {
-    fn from(e: crate::registry::ReloadError) -> Self {
-        use crate::registry::ReloadError;
+impl From<crate::service::ReloadError> for ApiError {
+    fn from(e: crate::service::ReloadError) -> Self {
+        use crate::service::ReloadError;
         match e {
             ReloadError::UnknownModel(n) => ApiError::UnknownModel(n),
             ReloadError::Refused(b) => ApiError::BundleRefused {
@@ -141,7 +141,7 @@ struct Detail<'a> {
     code: &'a str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    problems: Option<&'a [crate::bundle::Problem]>,
+    problems: Option<&'a [crate::model::Problem]>,
 }
 
 impl ApiError {

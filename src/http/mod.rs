@@ -25,7 +25,7 @@ use auth::Access;
 use types::*;
 
 use crate::pipeline::{ParseResult, Parser};
-use crate::registry::{Registry, Served};
+use crate::service::{Registry, Served};
 
 /// The errors any parse route can answer.
 #[derive(utoipa::IntoResponses)]

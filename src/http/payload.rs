@@ -17,7 +17,8 @@ use regex::Regex;
 
 use crate::decode::IntentScore;
 use crate::lang::DetectedLanguage;
-use crate::pipeline::{Entity, ModelRef, ParseResult};
+use crate::entities::Entity;
+use crate::pipeline::{ModelRef, ParseResult};
 
 /// Intents every Rasa domain has.
 pub const RASA_DEFAULT_INTENTS: [&str; 5] = ["restart", "back", "out_of_scope", "session_start", "nlu_fallback"];

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::batcher::BatchSettings;
-use crate::bundle::Manifest;
+use crate::model::Manifest;
 use crate::pipeline::{Limits, ParseResult};
 
 /// Options shared by the parse requests.
@@ -189,7 +189,7 @@ pub struct BundleProblem {
 pub struct ModelList {
     /// The model `/v1/parse` uses when no language route applies.
     pub default: String,
-    pub models: Vec<crate::registry::ModelSummary>,
+    pub models: Vec<crate::service::ModelSummary>,
 }
 
 /// `POST /admin/models/{name}/reload`; the body is optional.
@@ -205,7 +205,7 @@ pub struct ReloadRequest {
 /// A reload that went through.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReloadResult {
-    pub model: crate::registry::ModelSummary,
+    pub model: crate::service::ModelSummary,
     /// Time to load, check and warm the new bundle up, in milliseconds.
     pub took_ms: f64,
 }

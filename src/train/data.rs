@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
-use crate::example::Example;
+use crate::data::Example;
 use crate::train::TrainError;
 
 /// Largest data file read, in bytes.
@@ -123,11 +123,11 @@ fn read_file(f: &Path, data: &mut Dataset) -> Result<(), String> {
         ));
     }
     if is_yaml(f) {
-        let nlu = crate::rasa::load_rasa_nlu(f, Some("rasa")).map_err(|e| e.to_string())?;
+        let nlu = crate::data::rasa::load_rasa_nlu(f, Some("rasa")).map_err(|e| e.to_string())?;
         data.rasa_files.push(f.to_path_buf());
         data.examples.extend(nlu.examples.into_iter().map(|example| Sourced { example, file: name.clone() }));
     } else {
-        let rows = crate::eval::read_massive(f).map_err(|e| e.to_string())?;
+        let rows = crate::data::massive::read_massive(f).map_err(|e| e.to_string())?;
         for ex in rows {
             if ex.locale != "all" {
                 let code = language_code(&ex.locale, &name)?;

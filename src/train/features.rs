@@ -8,8 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{s, Array2};
 use tokenizers::Tokenizer;
 
-use crate::example::Example;
-use crate::heads::encoder::Encoder;
+use crate::data::Example;
+use crate::model::heads::encoder::Encoder;
 use crate::train::TrainError;
 
 /// One example made ready for the encoder.

@@ -8,7 +8,7 @@
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use crate::heads::Linear;
+use crate::model::heads::Linear;
 
 /// How a classifier is fitted.
 #[derive(Debug, Clone, Copy)]

@@ -23,9 +23,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
-use crate::bundle::Manifest;
-use crate::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
-use crate::heads::{EncoderRef, Heads, Linear};
+use crate::model::Manifest;
+use crate::model::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
+use crate::model::heads::{Heads, Linear};
+use crate::model::manifest::EncoderRef;
 use crate::model::SessionSettings;
 use calibrate::ThresholdChoice;
 use features::{Features, Prepared};
@@ -132,9 +133,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.encoder_load = secs(t);
 
     let t = Instant::now();
-    let train_ex: Vec<&crate::example::Example> = data.examples.iter().map(|s| &s.example).collect();
+    let train_ex: Vec<&crate::data::Example> = data.examples.iter().map(|s| &s.example).collect();
     let labels = features::slot_labels(&train_ex);
-    let prep = |exs: Vec<&crate::example::Example>| -> Result<Vec<Prepared>, TrainError> {
+    let prep = |exs: Vec<&crate::data::Example>| -> Result<Vec<Prepared>, TrainError> {
         exs.par_iter().map(|e| features::prepare(e, &tokenizer, info.lowercase, &labels)).collect()
     };
     let train_items = prep(train_ex)?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
-use crate::heads::rasa_rules::{NamedList, RasaData, RasaRules};
+use crate::model::heads::rasa_rules::{NamedList, RasaData, RasaRules};
 use crate::train::TrainError;
 
 pub const RASA_FILE: &str = "rasa.json";
@@ -112,7 +112,7 @@ fn gather_file(path: &Path, g: &mut Gathered, problems: &mut Vec<String>) {
         } else if let Some(entity) = name("regex") {
             let patterns = block_items(item.get("examples"));
             for p in &patterns {
-                if let Err(e) = regex::Regex::new(&crate::heads::rasa_rules::regex_pattern(p)) {
+                if let Err(e) = regex::Regex::new(&crate::model::heads::rasa_rules::regex_pattern(p)) {
                     problems.push(format!("{}: regex {entity:?}: pattern {p:?} does not compile: {e}", path.display()));
                 }
             }

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use crate::bundle::{GraphInputs, GraphOutputs, Manifest, SlotTransitions, MANIFEST_FILE};
-use crate::heads::{EncoderRef, Heads, HeadsRef, HEADS_FILE, KIND_HEADS};
+use crate::model::{GraphInputs, GraphOutputs, Manifest, SlotTransitions, MANIFEST_FILE};
+use crate::model::heads::{Heads, HEADS_FILE};
+use crate::model::manifest::{EncoderRef, HeadsRef, KIND_HEADS};
 use crate::train::TrainError;
 
 pub const TRANSITIONS_FILE: &str = "slot_transitions.json";

@@ -68,3 +68,14 @@ pub fn environment() -> anyhow::Result<&'static ort::environment::Environment> {
     init()?;
     ENV.get().ok_or_else(|| anyhow::anyhow!("ONNX Runtime environment missing after init"))
 }
+
+/// Hands memory freed by a dropped model back to the OS. glibc keeps freed heap in its per-thread
+/// arenas; without this, each reload (which briefly holds two models) raised the resident size
+/// for good (measured in docs/performance.md, "Reloads").
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of glibc's heap to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

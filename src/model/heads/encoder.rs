@@ -13,7 +13,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
-use crate::model::SessionSettings;
+use crate::model::files::{read_bounded, read_text, MAX_JSON_BYTES, MAX_TOKENIZER_BYTES, MODEL_FILE, TOKENIZER_FILE};
+use crate::model::session::{build_session, SessionSettings};
 
 pub const ENCODER_FILE: &str = "encoder.json";
 pub const OUTPUT: &str = "last_hidden_state";
@@ -112,12 +113,12 @@ pub fn file_sha256(path: &Path) -> Result<String, EncoderError> {
 /// against `encoder.json` (and against `wanted`, the hash a bundle names, when given).
 pub fn read_encoder_dir(dir: &Path, wanted: Option<(&str, &str)>) -> Result<(EncoderInfo, Tokenizer), EncoderError> {
     let info_path = dir.join(ENCODER_FILE);
-    let text = crate::bundle::read_text(&info_path, crate::bundle::MAX_JSON_BYTES).map_err(|e| file_err(&info_path, e))?;
+    let text = read_text(&info_path, MAX_JSON_BYTES).map_err(|e| file_err(&info_path, e))?;
     let info = serde_json::from_str(&text)
         .map_err(|e| e.to_string())
         .and_then(|v| EncoderInfo::from_json(&v))
         .map_err(|e| file_err(&info_path, format!("not an encoder description: {e}")))?;
-    let model = dir.join(crate::bundle::MODEL_FILE);
+    let model = dir.join(MODEL_FILE);
     let found = file_sha256(&model)?;
     if !found.eq_ignore_ascii_case(&info.model_sha256) {
         return Err(EncoderError::HashMismatch {
@@ -132,8 +133,8 @@ pub fn read_encoder_dir(dir: &Path, wanted: Option<(&str, &str)>) -> Result<(Enc
             return Err(EncoderError::HashMismatch { path: dir.to_path_buf(), found, wanted: hash.into(), wanted_by: by.into() });
         }
     }
-    let tok_path = dir.join(crate::bundle::TOKENIZER_FILE);
-    let bytes = crate::bundle::read_bounded(&tok_path, crate::bundle::MAX_TOKENIZER_BYTES).map_err(|e| file_err(&tok_path, e))?;
+    let tok_path = dir.join(TOKENIZER_FILE);
+    let bytes = read_bounded(&tok_path, MAX_TOKENIZER_BYTES).map_err(|e| file_err(&tok_path, e))?;
     let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| file_err(&tok_path, format!("does not load: {e}")))?;
     let trunc = tokenizers::TruncationParams { max_length: info.max_length, ..Default::default() };
     tokenizer.with_truncation(Some(trunc)).map_err(|e| file_err(&tok_path, format!("cannot truncate: {e}")))?;
@@ -164,7 +165,7 @@ impl Encoder {
     /// Loads the session of an encoder folder already read by [`read_encoder_dir`].
     pub fn load(dir: &Path, info: EncoderInfo, tokenizer: &Tokenizer, settings: &SessionSettings) -> Result<Encoder, EncoderError> {
         let rt = |m: String| EncoderError::Runtime(dir.to_path_buf(), m);
-        let session = crate::model::build_session(&dir.join(crate::bundle::MODEL_FILE), settings).map_err(rt)?;
+        let session = build_session(&dir.join(MODEL_FILE), settings).map_err(rt)?;
         let has_in = |n: &str| session.inputs().iter().any(|i| i.name() == n);
         if !has_in("input_ids") || !has_in("attention_mask") || session.inputs().len() != 2 {
             let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
@@ -300,7 +301,7 @@ pub fn share_tokenizer(sha256: &str, max_length: usize, fresh: Tokenizer) -> Arc
     let key = (sha256.to_ascii_lowercase(), max_length);
     if let Some(shared) = map.get(&key).and_then(Weak::upgrade) {
         drop(fresh);
-        crate::batcher::release_freed_memory();
+        crate::model::runtime::release_freed_memory();
         return shared;
     }
     map.retain(|_, w| w.strong_count() > 0);

@@ -399,7 +399,7 @@ pub fn model_throughput(
     duration: Duration,
 ) -> anyhow::Result<ModelThroughput> {
     let settings = args.session();
-    let mut bundle = crate::bundle::Bundle::load(args.model_path(), &settings)?;
+    let mut bundle = crate::model::Bundle::load(args.model_path(), &settings)?;
     let ids: Vec<Vec<i64>> = texts
         .iter()
         .map(|t| {

@@ -22,7 +22,7 @@
 //! Rule entities and slots are sorted by start, then end; a slot before a rule entity at the same span.
 
 use crate::entities::{self, Context, RuleEntity};
-use crate::pipeline::Entity;
+use crate::entities::Entity;
 
 fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
     a.0 < b.1 && b.0 < a.1

@@ -10,36 +10,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2, Array3};
-use serde::{Deserialize, Serialize};
 
-use crate::model::ModelOutput;
+use crate::model::manifest::{EncoderRef, Manifest};
+use crate::model::session::ModelOutput;
 use encoder::EncoderOutput;
 
 pub const HEADS_FILE: &str = "heads.safetensors";
-pub const KIND_HEADS: &str = "heads";
-
-/// `encoder` in a heads bundle's manifest.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EncoderRef {
-    pub name: String,
-    /// sha256 of the encoder's model.onnx: the encoder is found by path, and must have this hash.
-    pub sha256: String,
-    /// Where the encoder folder is: relative to the bundle folder, or absolute. When it is not
-    /// there, every folder of `models/encoders/` whose encoder.json records the same hash is tried.
-    pub path: String,
-    pub hidden_size: usize,
-}
-
-/// `heads` in a heads bundle's manifest.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HeadsRef {
-    /// The safetensors file of the bundle holding `intent.weight` [hidden, intents], `intent.bias`
-    /// and, with slots, `slot.weight` [hidden, slot labels], `slot.bias`.
-    pub file: String,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum HeadsError {
     #[error("{0}: {1}")]
@@ -131,7 +107,7 @@ impl Heads {
     /// Reads heads and checks their shapes: `hidden` inputs, `intents` and `slot_labels` outputs
     /// (no slot head when `slot_labels` is 0).
     pub fn load(path: &Path, hidden: usize, intents: usize, slot_labels: usize) -> Result<Heads, Vec<String>> {
-        let bytes = crate::bundle::read_bounded(path, crate::bundle::MAX_MODEL_BYTES).map_err(|e| vec![e])?;
+        let bytes = crate::model::files::read_bounded(path, crate::model::files::MAX_MODEL_BYTES).map_err(|e| vec![e])?;
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| vec![format!("not safetensors: {e}")])?;
         let mut problems = Vec::new();
         let mut linear = |name: &str, outputs: usize| -> Option<Linear> {
@@ -184,10 +160,10 @@ fn read_tensor(st: &safetensors::SafeTensors, name: &str, shape: &[usize], probl
 }
 
 /// The tokenizer of the encoder a heads bundle names (its hash checked).
-pub fn encoder_tokenizer(bundle_dir: &Path, m: &crate::bundle::Manifest) -> Result<tokenizers::Tokenizer, String> {
+pub fn encoder_tokenizer(bundle_dir: &Path, m: &Manifest) -> Result<tokenizers::Tokenizer, String> {
     let r = m.encoder.as_ref().ok_or("kind \"heads\" needs `encoder`")?;
     let dir = resolve_encoder(bundle_dir, r)?;
     let (_, tokenizer) =
-        encoder::read_encoder_dir(&dir, Some((&r.sha256, crate::bundle::MANIFEST_FILE))).map_err(|e| e.to_string())?;
+        encoder::read_encoder_dir(&dir, Some((&r.sha256, crate::model::files::MANIFEST_FILE))).map_err(|e| e.to_string())?;
     Ok(tokenizer)
 }

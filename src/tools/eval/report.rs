@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::eval::{Report, Scores};
+use crate::tools::eval::{Report, Scores};
 
 /// Intents shown in the confusion heat map at most (those with the most off-diagonal mass).
 pub const CONFUSION_MAP_INTENTS: usize = 20;
@@ -43,7 +43,7 @@ fn lang_cell(m: &Scores) -> String {
     }
 }
 
-fn unknown_line(what: &str, unit: &str, u: &crate::eval::UnknownLabels) -> Option<String> {
+fn unknown_line(what: &str, unit: &str, u: &crate::tools::eval::UnknownLabels) -> Option<String> {
     if u.names.is_empty() {
         return None;
     }

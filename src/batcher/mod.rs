@@ -16,7 +16,8 @@ use ndarray::{s, Array2};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::model::Model;
+use crate::model::engine::Model;
+use crate::model::runtime::release_freed_memory;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchSettings {
@@ -210,15 +211,4 @@ fn next_job(rx: &Receiver<Job>, busy_since_trim: &mut bool) -> Result<Job, cross
         }
     }
     rx.recv()
-}
-
-/// Hands memory freed by a dropped model back to the OS. glibc keeps freed heap in its per-thread
-/// arenas; without this, each reload (which briefly holds two models) raised the resident size
-/// for good (measured in docs/performance.md, "Reloads").
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of glibc's heap to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::Entity;
+use crate::entities::entity::Entity;
 
 /// A named pattern: a Rasa `regex:` item (its patterns) or a `lookup:` table (its elements).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,7 +81,7 @@ impl RasaRules {
 
     /// Reads and compiles a bundle's `rasa.json`.
     pub fn load(path: &Path) -> Result<RasaRules, Vec<String>> {
-        let text = crate::bundle::read_text(path, crate::bundle::MAX_JSON_BYTES).map_err(|e| vec![e])?;
+        let text = crate::model::files::read_text(path, crate::model::files::MAX_JSON_BYTES).map_err(|e| vec![e])?;
         let data: RasaData = serde_json::from_str(&text).map_err(|e| vec![format!("not a rasa.json: {e}")])?;
         RasaRules::compile(data)
     }

@@ -1,66 +1,21 @@
-//! The ONNX graph: one session, its settings, and a padded batch run.
+//! The model: one ONNX graph that gives the logits, or a shared frozen encoder with a bundle's
+//! linear heads on its outputs; a padded batch run.
 //!
 //! A `Model` is owned by exactly one inference worker (`ort` needs `&mut` to run), so no lock sits
-//! on the hot path. Thread counts are explicit: ONNX Runtime's default of "all cores per session"
-//! fights with the HTTP workers and rayon on a small machine (see docs/performance.md).
+//! on the hot path.
 
 use std::path::Path;
-
-use ndarray::{Array2, Array3};
-use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
-use ort::value::{Tensor, TensorElementType};
-use serde::Serialize;
-
 use std::sync::{Arc, Mutex};
 
-use crate::bundle::Manifest;
-use crate::heads::encoder::Encoder;
-use crate::heads::Heads;
+use ndarray::Array2;
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType};
 
-/// How an ONNX Runtime session is built.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionSettings {
-    /// Threads one graph run may use (intra-op parallelism).
-    pub intra_threads: usize,
-    /// Whether idle intra-op threads spin (lower latency, burns CPU while idle).
-    pub spinning: bool,
-    /// 0 = none, 1 = basic, 2 = extended, 3 = all.
-    pub optimization_level: u8,
-    /// ONNX Runtime graph transformers to skip at those levels, by name
-    /// (`optimization.disable_specified_optimizers`).
-    pub disabled_optimizers: Vec<String>,
-}
-
-/// Skipped by default, comma-separated as `--disable-optimizers` takes it: fusing Add +
-/// LayerNormalization into SkipLayerNormalization makes the default int8 graph 4–6 % slower on
-/// these CPUs, one thread or two, batch 1 to 32 (docs/performance.md, "Where the graph's time goes").
-pub const DEFAULT_DISABLED_OPTIMIZERS: &str = "SkipLayerNormFusion";
-
-/// The names of a comma-separated list, blanks dropped.
-pub fn optimizer_list(list: &[String]) -> Vec<String> {
-    list.iter().flat_map(|s| s.split(',')).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        SessionSettings {
-            intra_threads: 1,
-            spinning: false,
-            optimization_level: 3,
-            disabled_optimizers: optimizer_list(&[DEFAULT_DISABLED_OPTIMIZERS.to_string()]),
-        }
-    }
-}
-
-/// Logits of one batch, rows in the order the items were given.
-pub struct ModelOutput {
-    /// [batch, intents]
-    pub intent_logits: Array2<f32>,
-    /// [batch, tokens, slot labels]; rows past an item's own length are padding. An intent-only
-    /// model gives [batch, tokens, 0].
-    pub slot_logits: Array3<f32>,
-}
+use crate::model::files::{MANIFEST_FILE, MODEL_FILE};
+use crate::model::heads::encoder::Encoder;
+use crate::model::heads::Heads;
+use crate::model::manifest::Manifest;
+use crate::model::session::{build_session, ModelOutput, SessionSettings};
 
 /// A whole graph that gives the logits itself.
 struct GraphBackend {
@@ -92,32 +47,6 @@ fn fixed_last_dim(outlet: &ort::value::Outlet) -> Option<i64> {
     outlet.dtype().tensor_shape().and_then(|s| s.last().copied()).filter(|d| *d > 0)
 }
 
-/// An ONNX Runtime session on a graph file, built with `settings`.
-pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session, String> {
-    let env = crate::runtime::environment().map_err(|e| e.to_string())?;
-    let level = match settings.optimization_level {
-        0 => GraphOptimizationLevel::Disable,
-        1 => GraphOptimizationLevel::Level1,
-        2 => GraphOptimizationLevel::Level2,
-        _ => GraphOptimizationLevel::All,
-    };
-    Session::builder(env)
-        .and_then(|b| Ok(b.with_optimization_level(level)?))
-        .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads.max(1))?))
-        .and_then(|b| Ok(b.with_inter_threads(1)?))
-        .and_then(|b| Ok(b.with_intra_op_spinning(settings.spinning)?))
-        // Spin between the parallel parts of one run (that is the latency win), but stop as soon
-        // as the run returns, so that idle spinning never takes a core from the HTTP workers and
-        // the tokeniser between runs.
-        .and_then(|b| Ok(b.with_config_entry("session.force_spinning_stop", "1")?))
-        // ONNX Runtime 1.31 splits this list on ';' (a ',' list is taken as one unknown name).
-        .and_then(|b| {
-            Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
-        })
-        .and_then(|mut b| b.commit_from_file(path))
-        .map_err(|e| format!("ONNX Runtime cannot load the graph: {e}"))
-}
-
 impl Model {
     /// Builds the session and checks the graph's inputs and outputs against the manifest.
     /// Returns every mismatch found.
@@ -128,7 +57,7 @@ impl Model {
         let has_input = |name: &str| session.inputs().iter().any(|i| i.name() == name);
         // A Hugging Face export may or may not take segment ids (BERT does, RoBERTa does not).
         let token_type_ids = manifest.inputs.token_type_ids.clone().filter(|n| {
-            manifest.format != crate::bundle::BundleFormat::HuggingFace || has_input(n)
+            manifest.format != crate::model::BundleFormat::HuggingFace || has_input(n)
         });
         let wanted: Vec<&String> =
             [Some(&manifest.inputs.input_ids), Some(&manifest.inputs.attention_mask), token_type_ids.as_ref()]
@@ -172,7 +101,7 @@ impl Model {
                         if d as usize != labels {
                             problems.push(format!(
                                 "output {name:?} gives {d} scores but the {} lists {labels} {what}",
-                                if manifest.format == crate::bundle::BundleFormat::HuggingFace { "config's id2label" } else { "manifest" }
+                                if manifest.format == crate::model::BundleFormat::HuggingFace { "config's id2label" } else { "manifest" }
                             ));
                         }
                     }
@@ -206,18 +135,18 @@ impl Model {
         if manifest.is_heads() {
             return Model::load_heads(dir, manifest, settings, slot);
         }
-        let file = crate::bundle::MODEL_FILE;
+        let file = MODEL_FILE;
         Model::load(&dir.join(file), manifest, settings).map_err(|p| p.into_iter().map(|m| (file.to_string(), m)).collect())
     }
 
     /// A heads bundle: the encoder it names (hash checked) and its heads file.
     fn load_heads(dir: &Path, manifest: &Manifest, settings: &SessionSettings, slot: usize) -> Result<Model, Vec<(String, String)>> {
-        let man = crate::bundle::MANIFEST_FILE.to_string();
+        let man = MANIFEST_FILE.to_string();
         let (Some(r), Some(h)) = (&manifest.encoder, &manifest.heads) else {
             return Err(vec![(man, "kind \"heads\" needs `encoder` and `heads`".into())]);
         };
-        let enc_dir = crate::heads::resolve_encoder(dir, r).map_err(|m| vec![(man.clone(), m)])?;
-        let (info, tokenizer) = crate::heads::encoder::read_encoder_dir(&enc_dir, Some((&r.sha256, crate::bundle::MANIFEST_FILE)))
+        let enc_dir = crate::model::heads::resolve_encoder(dir, r).map_err(|m| vec![(man.clone(), m)])?;
+        let (info, tokenizer) = crate::model::heads::encoder::read_encoder_dir(&enc_dir, Some((&r.sha256, MANIFEST_FILE)))
             .map_err(|e| vec![(man.clone(), e.to_string())])?;
         if info.hidden_size != r.hidden_size {
             return Err(vec![(man, format!("encoder.hidden_size is {}, the encoder's is {}", r.hidden_size, info.hidden_size))]);
@@ -225,7 +154,7 @@ impl Model {
         let n_slots = if manifest.has_slots() { manifest.slot_labels.len() } else { 0 };
         let heads = Heads::load(&dir.join(&h.file), info.hidden_size, manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
-        let encoder = crate::heads::encoder::shared(&enc_dir, info, &tokenizer, settings, slot).map_err(|e| vec![(man, e.to_string())])?;
+        let encoder = crate::model::heads::encoder::shared(&enc_dir, info, &tokenizer, settings, slot).map_err(|e| vec![(man, e.to_string())])?;
         let pad_id = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?.pad_id;
         Ok(Model {
             backend: Backend::Heads { encoder, heads: Arc::new(heads) },

@@ -8,7 +8,7 @@
 //! (`version`, `rules`, `stories`, `responses`, ...) are ignored.
 //!
 //! Entity annotations, stripped into plain text plus (entity, start, end) char spans, end
-//! exclusive, as `eval::parse_annotation` gives for MASSIVE:
+//! exclusive, as `massive::parse_annotation` gives for MASSIVE:
 //! * `[text](entity)`
 //! * `[text](entity:value)` (synonym shorthand; the value is not kept)
 //! * `[text]{"entity": "x", "value": "...", "role": "...", "group": "..."}` (JSON; `entity` required)
@@ -22,7 +22,7 @@ use std::path::Path;
 
 use serde_norway::Value;
 
-use crate::example::Example;
+use crate::data::Example;
 
 /// Characters stripped from both ends of an example's text (the same set in `rasa_nlu.py`).
 const STRIP: &[char] = &[' ', '\t', '\r', '\n'];

@@ -8,146 +8,18 @@
 //! A bundle that fails any check is refused and the old one keeps serving.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::batcher::BatchSettings;
-use crate::bundle::BundleError;
+use crate::model::BundleError;
+use crate::service::models::{LoadSettings, ModelSpec, ModelsConfig};
 use crate::lang;
 use crate::model::SessionSettings;
-use crate::pipeline::{Fallback, Limits, ParseError, ParseInput, ParseResult, Parser};
-
-/// How every model is loaded (the `serve` flags); the same for reloads.
-#[derive(Debug, Clone)]
-pub struct LoadSettings {
-    pub session: SessionSettings,
-    pub batch: BatchSettings,
-    pub workers: usize,
-    pub limits: Limits,
-}
-
-/// One model in the config file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ModelSpec {
-    /// URL-safe name: letters, digits, `-`, `_`, `.`.
-    pub name: String,
-    /// Bundle folder; relative paths are relative to the config file.
-    pub path: PathBuf,
-    /// Fallback policy (`pipeline::Fallback`): below this top-1 confidence → `nlu_fallback`.
-    #[serde(default)]
-    pub threshold: f32,
-    /// Below this top-1 minus top-2 gap → `nlu_fallback`.
-    #[serde(default)]
-    pub ambiguity_margin: f32,
-}
-
-impl ModelSpec {
-    pub fn new(name: &str, path: PathBuf, fallback: Fallback) -> ModelSpec {
-        ModelSpec { name: name.into(), path, threshold: fallback.threshold, ambiguity_margin: fallback.ambiguity_margin }
-    }
-
-    pub fn fallback(&self) -> Fallback {
-        Fallback { threshold: self.threshold, ambiguity_margin: self.ambiguity_margin }
-    }
-}
-
-/// The models config file (TOML), e.g.
-///
-/// ```toml
-/// default = "general"
-/// [routes]          # optional: detected (or requested) language -> model
-/// fr = "general-fr"
-/// [[models]]
-/// name = "general"
-/// path = "models/default"
-/// threshold = 0.3          # optional fallback policy
-/// ambiguity_margin = 0.05
-/// ```
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ModelsConfig {
-    /// The model `/v1/parse` uses when no route applies; default: the first listed.
-    #[serde(default)]
-    pub default: Option<String>,
-    /// Language code ("fr", "en") → model name.
-    #[serde(default)]
-    pub routes: BTreeMap<String, String>,
-    pub models: Vec<ModelSpec>,
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-}
-
-impl ModelsConfig {
-    /// Reads a config file; relative bundle paths become relative to the file's folder.
-    pub fn read(path: &Path) -> anyhow::Result<ModelsConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let mut config: ModelsConfig =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for m in &mut config.models {
-            if m.path.is_relative() {
-                m.path = base.join(&m.path);
-            }
-        }
-        config.check().map_err(|problems| anyhow::anyhow!("{}: {}", path.display(), problems.join("; ")))?;
-        Ok(config)
-    }
-
-    /// One model, served as "default" (what `serve --model` means).
-    pub fn single(path: PathBuf, fallback: Fallback) -> ModelsConfig {
-        ModelsConfig {
-            default: None,
-            routes: BTreeMap::new(),
-            models: vec![ModelSpec::new("default", path, fallback)],
-        }
-    }
-
-    /// Every problem with names, routes and fallback settings (the bundles are checked at load).
-    pub fn check(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        if self.models.is_empty() {
-            problems.push("no [[models]] listed".to_string());
-        }
-        let mut seen = std::collections::HashSet::new();
-        for m in &self.models {
-            if !valid_name(&m.name) {
-                problems.push(format!("model name {:?} must be 1-64 letters, digits, '-', '_' or '.'", m.name));
-            }
-            if !seen.insert(m.name.as_str()) {
-                problems.push(format!("model name {:?} is listed twice", m.name));
-            }
-            if let Err(e) = m.fallback().check() {
-                problems.push(format!("model {:?}: {e}", m.name));
-            }
-        }
-        let known = |n: &str| self.models.iter().any(|m| m.name == n);
-        if let Some(d) = &self.default {
-            if !known(d) {
-                problems.push(format!("default {d:?} is not a listed model"));
-            }
-        }
-        for (language, model) in &self.routes {
-            if !lang::SUPPORTED.contains(&language.as_str()) {
-                problems.push(format!("route {language:?}: languages are {}", lang::SUPPORTED.join(", ")));
-            }
-            if !known(model) {
-                problems.push(format!("route {language:?} goes to {model:?}, which is not a listed model"));
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
-    }
-}
+use crate::pipeline::{Fallback, ParseError, ParseInput, ParseResult, Parser};
 
 /// What one name serves now.
 pub struct Served {
@@ -175,7 +47,7 @@ pub struct ModelSummary {
     pub name: String,
     pub version: String,
     /// "parlance" or "hugging_face".
-    pub format: crate::bundle::BundleFormat,
+    pub format: crate::model::BundleFormat,
     pub languages: Vec<String>,
     pub intents: usize,
     /// Slot types; empty for an intent-only model.
@@ -414,7 +286,7 @@ impl Registry {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 outcome(false);
-                crate::batcher::release_freed_memory(); // what the refused bundle's load allocated
+                crate::model::runtime::release_freed_memory(); // what the refused bundle's load allocated
                 return Err(ReloadError::Refused(e));
             }
             Err(e) => {

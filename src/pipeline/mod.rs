@@ -6,145 +6,24 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokenizers::Tokenizer;
 
+pub mod encode;
+pub mod input;
+pub mod merge;
+pub mod result;
+
 use crate::batcher::{BatchSettings, Batcher, JobOutput};
-use crate::entities;
-use crate::bundle::{Bundle, BundleError, Manifest};
 use crate::decode::{self, IntentScore};
+use crate::entities::{self, Entity};
 use crate::lang::{self, DetectedLanguage};
-use crate::model::{Model, SessionSettings};
+use crate::model::{Bundle, BundleError, Manifest, Model, Problem, SessionSettings, MODEL_FILE};
 use crate::text::{self, Word};
 
-/// How many intents a ranking lists.
-pub const RANKING_SIZE: usize = 10;
-
-/// Input limits (documented in the README; enforced before any work is done).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Limits {
-    /// Longest text accepted, in chars.
-    pub max_text_chars: usize,
-    /// Most texts in one batch request.
-    pub max_batch_texts: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_text_chars: 2000, max_batch_texts: 64 }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ParseError {
-    #[error("text is empty")]
-    EmptyText,
-    #[error("text is {chars} characters long; the limit is {max}")]
-    TextTooLong { chars: usize, max: usize },
-    #[error("language {0:?} is not one this model serves ({1})")]
-    UnsupportedLanguage(String, String),
-    #[error("the parse queue is full; retry shortly")]
-    Overloaded,
-    #[error("inference failed: {0}")]
-    Inference(String),
-    #[error("{0}")]
-    InvalidTimeReference(String),
-    #[error("unknown dimension {0:?}; known: number, ordinal, amount_of_money, percentage, duration, temperature, time, email, url, phone_number")]
-    UnknownDimension(String),
-}
-
-/// One entity in a result. `source` is "model" for slots the model tagged, "rule" for built-ins,
-/// "payload" for the entities of a Rasa button payload.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct Entity {
-    pub entity: String,
-    /// The resolved value: the text itself for a model slot without a resolver, else typed JSON.
-    pub value: serde_json::Value,
-    pub text: String,
-    /// First char (Unicode scalar value) of the entity in the request text.
-    pub start: usize,
-    /// One past its last char.
-    pub end: usize,
-    pub confidence: f32,
-    /// "model", "rule" or "payload".
-    #[schema(value_type = String)]
-    pub source: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct ModelRef {
-    /// The name the model is served under (`/v1/models/{id}`); "default" for a lone model.
-    pub id: String,
-    /// The bundle's own name and version.
-    pub name: String,
-    pub version: String,
-}
-
-/// The intent a low-confidence or ambiguous parse gets, as Rasa's FallbackClassifier names it.
-pub const FALLBACK_INTENT: &str = "nlu_fallback";
-
-/// When a parse becomes `nlu_fallback`. Both are off (0) by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Fallback {
-    /// Below this top-1 confidence the intent is `nlu_fallback`; its confidence is this threshold
-    /// (as in Rasa).
-    #[serde(default)]
-    pub threshold: f32,
-    /// Below this gap between the top-1 and top-2 confidences, likewise.
-    #[serde(default)]
-    pub ambiguity_margin: f32,
-}
-
-impl Fallback {
-    pub fn check(&self) -> Result<(), String> {
-        for (name, v) in [("fallback threshold", self.threshold), ("ambiguity margin", self.ambiguity_margin)] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!("{name} {v} is outside 0..=1"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Why a ranking falls back, if it does.
-    pub fn reason(&self, ranking: &[IntentScore]) -> Option<&'static str> {
-        let top = ranking.first()?.confidence;
-        let second = ranking.get(1).map_or(0.0, |s| s.confidence);
-        if top < self.threshold {
-            Some("low_confidence")
-        } else if top - second < self.ambiguity_margin {
-            Some("ambiguous")
-        } else {
-            None
-        }
-    }
-}
-
-/// Where the time of one parse went.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Timings {
-    pub tokenize: Duration,
-    pub queue: Duration,
-    pub inference: Duration,
-    pub batch_size: usize,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct ParseResult {
-    pub text: String,
-    pub language: DetectedLanguage,
-    pub intent: IntentScore,
-    /// Highest first. After a fallback, `nlu_fallback` comes first and the model's own ranking follows.
-    pub intent_ranking: Vec<IntentScore>,
-    /// Set when the intent is `nlu_fallback`: "low_confidence" or "ambiguous".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    pub fallback_reason: Option<&'static str>,
-    pub entities: Vec<Entity>,
-    pub model: ModelRef,
-    #[serde(skip)]
-    pub timings: Timings,
-}
+pub use encode::{encode, Encoded};
+pub use input::{Limits, ParseError, ParseInput};
+pub use result::{Fallback, ModelRef, ParseResult, Timings, FALLBACK_INTENT, RANKING_SIZE};
+use input::{dimensions, time_context};
 
 /// A text made ready for the model.
 struct Prepared {
@@ -160,56 +39,6 @@ struct Prepared {
     tokenize: Duration,
 }
 
-/// A text as the model reads it: its words, the token ids (pre-tokenised on the normalised
-/// words, with the tokenizer's special tokens), and each word's first token.
-pub struct Encoded {
-    pub words: Vec<Word>,
-    pub ids: Vec<i64>,
-    /// Token index of each word's first sub-token; `None` when truncation cut the word.
-    pub first_token: Vec<Option<usize>>,
-}
-
-/// Text → ids, the one way: the service's parses and `parlance train`'s examples go through it.
-pub fn encode(tokenizer: &Tokenizer, text: &str, lowercase: bool) -> Result<Encoded, tokenizers::Error> {
-    let words = text::words(text, lowercase);
-    let norms: Vec<&str> = words.iter().map(|w| w.norm.as_str()).collect();
-    let enc = tokenizer.encode(&norms[..], true)?;
-    let mut first_token = vec![None; words.len()];
-    for (t, w) in enc.get_word_ids().iter().enumerate() {
-        if let Some(w) = w {
-            let slot = &mut first_token[*w as usize];
-            if slot.is_none() {
-                *slot = Some(t);
-            }
-        }
-    }
-    let ids = enc.get_ids().iter().map(|&i| i as i64).collect();
-    Ok(Encoded { words, ids, first_token })
-}
-
-/// One request's text and options.
-#[derive(Debug, Clone, Default)]
-pub struct ParseInput {
-    pub text: String,
-    /// "fr"/"en" (or a tag such as "fr-FR"); detected when absent.
-    pub lang: Option<String>,
-    /// What relative dates resolve against: "2026-03-10T09:00:00" (local to `timezone`) or RFC 3339;
-    /// default now.
-    pub reference_time: Option<String>,
-    /// IANA time zone, default UTC.
-    pub timezone: Option<String>,
-    /// Built-in dimensions wanted (names as `entities::Dimension::name`); `None` = all, empty = none.
-    pub dimensions: Option<Vec<String>>,
-    /// The language as already detected upstream (by language routing), so it is not done twice.
-    pub detected: Option<DetectedLanguage>,
-}
-
-impl ParseInput {
-    pub fn new(text: impl Into<String>) -> ParseInput {
-        ParseInput { text: text.into(), ..Default::default() }
-    }
-}
-
 /// The shared, read-only half of the pipeline plus a handle on the batch queue.
 #[derive(Clone)]
 pub struct Parser {
@@ -220,7 +49,7 @@ pub struct Parser {
     bio: Arc<decode::BioDecoder>,
     tokenizer: Arc<Tokenizer>,
     /// The bundle's Rasa synonyms, lookups and regexes, if it has any.
-    rasa: Option<Arc<crate::heads::rasa_rules::RasaRules>>,
+    rasa: Option<Arc<crate::model::heads::rasa_rules::RasaRules>>,
     batcher: Batcher,
     limits: Arc<Limits>,
     fallback: Fallback,
@@ -254,7 +83,7 @@ impl Parser {
         for slot in 1..workers.max(1) {
             let mut extra = Model::load_bundle(path, &bundle.manifest, session, slot).map_err(|p| BundleError {
                 path: path.to_path_buf(),
-                problems: p.into_iter().map(|(file, message)| crate::bundle::Problem { file, message }).collect(),
+                problems: p.into_iter().map(|(file, message)| Problem { file, message }).collect(),
             })?;
             extra.pad_id = models[0].pad_id;
             models.push(extra);
@@ -268,7 +97,7 @@ impl Parser {
             let filler = vec![vec![m.pad_id; width]; n];
             m.run(&filler).map_err(|e| BundleError {
                 path: path.to_path_buf(),
-                problems: vec![crate::bundle::Problem { file: crate::bundle::MODEL_FILE.into(), message: format!("warm-up batch failed: {e}") }],
+                problems: vec![Problem { file: MODEL_FILE.into(), message: format!("warm-up batch failed: {e}") }],
             })?;
         }
         lang::warm_up();
@@ -455,7 +284,7 @@ impl Parser {
                 }
             })
             .collect();
-        let mut entities = crate::merge::merge(slots, p.rules, &p.context);
+        let mut entities = merge::merge(slots, p.rules, &p.context);
         if let Some(rules) = &self.rasa {
             rules.apply(&p.text, &mut entities);
         }
@@ -477,27 +306,3 @@ impl Parser {
     }
 }
 
-/// The wanted built-in dimensions of a request, checked.
-fn dimensions(input: &ParseInput) -> Result<Option<Vec<entities::Dimension>>, ParseError> {
-    input
-        .dimensions
-        .as_ref()
-        .map(|names| {
-            names
-                .iter()
-                .map(|n| entities::Dimension::parse(n).ok_or_else(|| ParseError::UnknownDimension(n.clone())))
-                .collect()
-        })
-        .transpose()
-}
-
-/// The reference time and zone of a request, checked.
-fn time_context(input: &ParseInput, lang: entities::Lang) -> Result<entities::Context, ParseError> {
-    for (name, v) in [("reference_time", &input.reference_time), ("timezone", &input.timezone)] {
-        if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
-            return Err(ParseError::InvalidTimeReference(format!("{name} is empty; leave it out for the default")));
-        }
-    }
-    entities::Context::from_request(input.reference_time.as_deref(), input.timezone.as_deref(), lang)
-        .map_err(ParseError::InvalidTimeReference)
-}

@@ -1,0 +1,26 @@
+//! Labelled data: one [`Example`] per utterance, read from MASSIVE jsonl (`massive`) or Rasa NLU
+//! YAML (`rasa`); what `eval` scores and `train` learns from.
+
+pub mod massive;
+pub mod rasa;
+
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub locale: String,
+    pub text: String,
+    pub intent: String,
+    /// (slot type, start, end) in chars of `text`.
+    pub spans: Vec<(String, usize, usize)>,
+}
+
+/// Reads labelled examples by extension: `.yml`/`.yaml` is Rasa NLU YAML (`rasa`, locale =
+/// file stem), anything else MASSIVE jsonl.
+pub fn read_examples(path: &Path) -> anyhow::Result<Vec<Example>> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("yml" | "yaml") => rasa::read_rasa_nlu(path),
+        _ => massive::read_massive(path),
+    }
+}

@@ -1,0 +1,81 @@
+//! How an ONNX Runtime session is built, and what a model run gives back.
+//!
+//! Thread counts are explicit: ONNX Runtime's default of "all cores per session" fights with the
+//! HTTP workers and rayon on a small machine (see docs/performance.md).
+
+use std::path::Path;
+
+use ndarray::{Array2, Array3};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use serde::Serialize;
+
+/// How an ONNX Runtime session is built.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSettings {
+    /// Threads one graph run may use (intra-op parallelism).
+    pub intra_threads: usize,
+    /// Whether idle intra-op threads spin (lower latency, burns CPU while idle).
+    pub spinning: bool,
+    /// 0 = none, 1 = basic, 2 = extended, 3 = all.
+    pub optimization_level: u8,
+    /// ONNX Runtime graph transformers to skip at those levels, by name
+    /// (`optimization.disable_specified_optimizers`).
+    pub disabled_optimizers: Vec<String>,
+}
+
+/// Skipped by default, comma-separated as `--disable-optimizers` takes it: fusing Add +
+/// LayerNormalization into SkipLayerNormalization makes the default int8 graph 4–6 % slower on
+/// these CPUs, one thread or two, batch 1 to 32 (docs/performance.md, "Where the graph's time goes").
+pub const DEFAULT_DISABLED_OPTIMIZERS: &str = "SkipLayerNormFusion";
+
+/// The names of a comma-separated list, blanks dropped.
+pub fn optimizer_list(list: &[String]) -> Vec<String> {
+    list.iter().flat_map(|s| s.split(',')).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            intra_threads: 1,
+            spinning: false,
+            optimization_level: 3,
+            disabled_optimizers: optimizer_list(&[DEFAULT_DISABLED_OPTIMIZERS.to_string()]),
+        }
+    }
+}
+
+/// Logits of one batch, rows in the order the items were given.
+pub struct ModelOutput {
+    /// [batch, intents]
+    pub intent_logits: Array2<f32>,
+    /// [batch, tokens, slot labels]; rows past an item's own length are padding. An intent-only
+    /// model gives [batch, tokens, 0].
+    pub slot_logits: Array3<f32>,
+}
+
+/// An ONNX Runtime session on a graph file, built with `settings`.
+pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session, String> {
+    let env = crate::model::runtime::environment().map_err(|e| e.to_string())?;
+    let level = match settings.optimization_level {
+        0 => GraphOptimizationLevel::Disable,
+        1 => GraphOptimizationLevel::Level1,
+        2 => GraphOptimizationLevel::Level2,
+        _ => GraphOptimizationLevel::All,
+    };
+    Session::builder(env)
+        .and_then(|b| Ok(b.with_optimization_level(level)?))
+        .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads.max(1))?))
+        .and_then(|b| Ok(b.with_inter_threads(1)?))
+        .and_then(|b| Ok(b.with_intra_op_spinning(settings.spinning)?))
+        // Spin between the parallel parts of one run (that is the latency win), but stop as soon
+        // as the run returns, so that idle spinning never takes a core from the HTTP workers and
+        // the tokeniser between runs.
+        .and_then(|b| Ok(b.with_config_entry("session.force_spinning_stop", "1")?))
+        // ONNX Runtime 1.31 splits this list on ';' (a ',' list is taken as one unknown name).
+        .and_then(|b| {
+            Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
+        })
+        .and_then(|mut b| b.commit_from_file(path))
+        .map_err(|e| format!("ONNX Runtime cannot load the graph: {e}"))
+}
