@@ -111,50 +111,7 @@ enum Command {
         model: ModelArgs,
     },
     /// Load an HTTP endpoint and print throughput, errors and latency percentiles.
-    Bench {
-        /// Endpoint taking {"text": ...}.
-        #[arg(long, default_value = "http://127.0.0.1:8080/v1/parse")]
-        url: String,
-        /// Closed loop: clients, each waiting for its answer before the next request.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// Open loop instead: requests per second on a fixed schedule.
-        #[arg(long)]
-        rate: Option<f64>,
-        /// Seconds to run (each step, with --sweep).
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
-        /// Stop after this many requests.
-        #[arg(long)]
-        requests: Option<u64>,
-        /// Utterances: MASSIVE jsonl or text lines. Default: MASSIVE en-US and fr-FR dev.
-        #[arg(long, conflicts_with = "text")]
-        data: Vec<PathBuf>,
-        /// Send this one text instead.
-        #[arg(long)]
-        text: Option<String>,
-        /// Seconds before a request counts as timed out.
-        #[arg(long, default_value_t = 10.0)]
-        timeout: f64,
-        /// Step the load up and draw latency against throughput into this SVG.
-        #[arg(long)]
-        sweep: Option<PathBuf>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Allow a target that is not on the loopback.
-        #[arg(long)]
-        allow_remote: bool,
-        /// No HTTP: run the model itself on pre-tokenised utterances, `--batch-size` at a time, for
-        /// the raw throughput the server is compared with.
-        #[arg(long)]
-        in_process: bool,
-        /// Utterances per graph run with --in-process.
-        #[arg(long, default_value_t = 32)]
-        batch_size: usize,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
+    Bench(BenchArgs),
     /// Train a bot from a Rasa project (folder or NLU files) or MASSIVE jsonl: embed every example
     /// with a frozen encoder, fit intent and slot heads, calibrate, write a heads bundle, and print
     /// `parlance eval`'s report on --dev.
@@ -206,6 +163,54 @@ enum Command {
     },
 }
 
+/// `parlance bench`'s arguments.
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Endpoint taking {"text": ...}.
+    #[arg(long, default_value = "http://127.0.0.1:8080/v1/parse")]
+    url: String,
+    /// Closed loop: clients, each waiting for its answer before the next request.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Open loop instead: requests per second on a fixed schedule.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seconds to run (each step, with --sweep).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Stop after this many requests.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Utterances: MASSIVE jsonl or text lines. Default: MASSIVE en-US and fr-FR dev.
+    #[arg(long, conflicts_with = "text")]
+    data: Vec<PathBuf>,
+    /// Send this one text instead.
+    #[arg(long)]
+    text: Option<String>,
+    /// Seconds before a request counts as timed out.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Step the load up and draw latency against throughput into this SVG.
+    #[arg(long)]
+    sweep: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Allow a target that is not on the loopback.
+    #[arg(long)]
+    allow_remote: bool,
+    /// No HTTP: run the model itself on pre-tokenised utterances, `--batch-size` at a time, for
+    /// the raw throughput the server is compared with.
+    #[arg(long)]
+    in_process: bool,
+    /// Utterances per graph run with --in-process.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[command(flatten)]
+    model: ModelArgs,
+
+}
+
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
@@ -225,8 +230,9 @@ fn main() -> ExitCode {
     init_logging(&cli.log_format);
     if matches!(
         cli.command,
-        Command::Parse { .. } | Command::Eval { .. } | Command::Validate { .. } | Command::Train { .. } | Command::Bench { in_process: true, .. }
-    ) {
+        Command::Parse { .. } | Command::Eval { .. } | Command::Validate { .. } | Command::Train { .. }
+    ) || matches!(&cli.command, Command::Bench(b) if b.in_process)
+    {
         // Commands that print to a pipe (`parlance eval … | head`) end quietly when the reader
         // goes, as Unix tools do, instead of panicking on the write. Not for `serve` and the HTTP
         // `bench`, whose sockets must never kill the process.
@@ -264,105 +270,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { text, lang, reference_time, timezone, model } => {
-            let parser = model.load()?;
-            let input = ParseInput { text, lang, reference_time, timezone, ..Default::default() };
-            let result = runtime()?.block_on(parser.parse(input))?;
-            println!("{}", serde_json::to_string_pretty(&result)?);
-            Ok(ExitCode::SUCCESS)
+            parse(ParseInput { text, lang, reference_time, timezone, ..Default::default() }, &model)
         }
-        Command::Eval { data, json, chunk, report: report_dir, latency_samples, model } => {
-            let mut examples = Vec::new();
-            for d in &data {
-                examples.extend(parlance::data::read_examples(d)?);
-            }
-            let parser = model.load()?;
-            let bar = if std::io::stderr().is_terminal() {
-                let b = indicatif::ProgressBar::new(examples.len() as u64);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  eta {eta}")
-                        .expect("valid template"),
-                );
-                b
-            } else {
-                indicatif::ProgressBar::hidden()
-            };
-            let opts = parlance::tools::eval::EvalOptions { chunk, latency_samples };
-            let mut report =
-                runtime()?.block_on(parlance::tools::eval::evaluate_with(&parser, &examples, &opts, |n| bar.inc(n as u64)))?;
-            bar.finish_and_clear();
-            report.data = data.iter().map(|d| d.display().to_string()).collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("model {} {} on {}", report.model.name, report.model.version, report.data.join(", "));
-                print!("{}", report.to_text());
-            }
-            if let Some(dir) = &report_dir {
-                let files = report.write_report(dir)?;
-                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-                eprintln!("report written: {}", names.join(", "));
-            }
-            Ok(ExitCode::SUCCESS)
+        Command::Eval { data, json, chunk, report, latency_samples, model } => {
+            eval(&data, json, parlance::tools::eval::EvalOptions { chunk, latency_samples }, report.as_deref(), &model)
         }
-        Command::Bench {
-            url, concurrency, rate, duration, requests, data, text, timeout, sweep, json, allow_remote, in_process, batch_size, model,
-        } => {
-            let texts = match text {
-                Some(t) => vec![t],
-                None => {
-                    let files = if data.is_empty() { default_bench_data() } else { data };
-                    let mut texts = Vec::new();
-                    for f in &files {
-                        texts.extend(parlance::tools::bench::read_texts(f)?);
-                    }
-                    texts
-                }
-            };
-            if in_process {
-                let report = parlance::tools::bench::model_throughput(&model, &texts, batch_size.max(1), std::time::Duration::from_secs_f64(duration.max(0.1)))?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                } else {
-                    println!("{report}");
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            parlance::tools::bench::check_target(&url, allow_remote)?;
-            let mode = match rate {
-                Some(r) if r > 0.0 => parlance::tools::bench::Mode::Open { rate: r },
-                Some(_) => anyhow::bail!("--rate must be positive"),
-                None => parlance::tools::bench::Mode::Closed { concurrency: concurrency.max(1) },
-            };
-            let cfg = parlance::tools::bench::LoadConfig {
-                url,
-                texts,
-                mode,
-                duration: std::time::Duration::from_secs_f64(duration.max(0.1)),
-                max_requests: requests,
-                timeout: std::time::Duration::from_secs_f64(timeout.max(0.01)),
-                progress: !json && std::io::stderr().is_terminal(),
-            };
-            let sys = actix_rt::System::new();
-            let reports = match &sweep {
-                None => vec![sys.block_on(parlance::tools::bench::run(&cfg))],
-                Some(_) => sys.block_on(parlance::tools::bench::sweep(&cfg, concurrency.max(1), &SWEEP_FRACTIONS)),
-            };
-            if let Some(svg) = &sweep {
-                parlance::tools::bench::draw_sweep(&reports, svg, &format!("{} — latency against throughput", cfg.url))?;
-            }
-            if json {
-                let out = if reports.len() == 1 { serde_json::to_string_pretty(&reports[0])? } else { serde_json::to_string_pretty(&reports)? };
-                println!("{out}");
-            } else {
-                for r in &reports {
-                    print!("{}", r.to_text());
-                }
-                if let Some(svg) = &sweep {
-                    println!("latency curve: {}", svg.display());
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Bench(args) => bench(args),
         Command::Train { data, dev, out, name, version, encoder, c, slot_l2, batch_size, threads, json } => {
             let opts = parlance::train::TrainOptions {
                 data,
@@ -379,32 +292,143 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             train(opts, &dev, json)
         }
-        Command::Validate { path, schema, json } => {
-            if schema {
-                print!("{}", parlance::model::MANIFEST_SCHEMA);
-                return Ok(ExitCode::SUCCESS);
+        Command::Validate { path, schema, json } => validate(path, schema, json),
+    }
+}
+
+/// `parlance parse`: one text through the pipeline, printed as JSON.
+fn parse(input: ParseInput, model: &ModelArgs) -> anyhow::Result<ExitCode> {
+    let parser = model.load()?;
+        let result = runtime()?.block_on(parser.parse(input))?;
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `parlance eval`: scores the model on labelled data and prints (and writes) the report.
+fn eval(
+    data: &[PathBuf],
+    json: bool,
+    opts: parlance::tools::eval::EvalOptions,
+    report_dir: Option<&std::path::Path>,
+    model: &ModelArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut examples = Vec::new();
+    for d in data {
+        examples.extend(parlance::data::read_examples(d)?);
+    }
+    let parser = model.load()?;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(examples.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  eta {eta}")
+                .expect("valid template"),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+        let mut report =
+        runtime()?.block_on(parlance::tools::eval::evaluate_with(&parser, &examples, &opts, |n| bar.inc(n as u64)))?;
+    bar.finish_and_clear();
+    report.data = data.iter().map(|d| d.display().to_string()).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("model {} {} on {}", report.model.name, report.model.version, report.data.join(", "));
+        print!("{}", report.to_text());
+    }
+    if let Some(dir) = report_dir {
+        let files = report.write_report(dir)?;
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        eprintln!("report written: {}", names.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `parlance bench`: loads a running server (or, `--in-process`, the model itself) and reports.
+fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let texts = match args.text {
+        Some(t) => vec![t],
+        None => {
+            let files = if args.data.is_empty() { default_bench_data() } else { args.data };
+            let mut texts = Vec::new();
+            for f in &files {
+                texts.extend(parlance::tools::bench::read_texts(f)?);
             }
-            let path = path.unwrap_or_else(parlance::config::default_model_path);
-            let problems = Bundle::validate(&path);
-            let format = parlance::model::detect_format(&path);
-            if json {
-                let out = serde_json::json!({"path": path, "format": format, "valid": problems.is_empty(), "problems": problems});
-                println!("{}", serde_json::to_string_pretty(&out)?);
-            } else if problems.is_empty() {
-                let kind = match format {
-                    parlance::model::BundleFormat::Parlance => "Parlance bundle",
-                    parlance::model::BundleFormat::HuggingFace => "Hugging Face export (intent only)",
-                };
-                println!("{}: valid {kind}", path.display());
-            } else {
-                for p in &problems {
-                    println!("{}: {p}", path.display());
-                }
-                println!("{} problem(s)", problems.len());
-            }
-            Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            texts
+        }
+    };
+    if args.in_process {
+        let report = parlance::tools::bench::model_throughput(&args.model, &texts, args.batch_size.max(1), std::time::Duration::from_secs_f64(args.duration.max(0.1)))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{report}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    parlance::tools::bench::check_target(&args.url, args.allow_remote)?;
+    let mode = match args.rate {
+        Some(r) if r > 0.0 => parlance::tools::bench::Mode::Open { rate: r },
+        Some(_) => anyhow::bail!("--rate must be positive"),
+        None => parlance::tools::bench::Mode::Closed { concurrency: args.concurrency.max(1) },
+    };
+    let cfg = parlance::tools::bench::LoadConfig {
+        url: args.url,
+        texts,
+        mode,
+        duration: std::time::Duration::from_secs_f64(args.duration.max(0.1)),
+        max_requests: args.requests,
+        timeout: std::time::Duration::from_secs_f64(args.timeout.max(0.01)),
+        progress: !args.json && std::io::stderr().is_terminal(),
+    };
+    let sys = actix_rt::System::new();
+    let reports = match &args.sweep {
+        None => vec![sys.block_on(parlance::tools::bench::run(&cfg))],
+        Some(_) => sys.block_on(parlance::tools::bench::sweep(&cfg, args.concurrency.max(1), &SWEEP_FRACTIONS)),
+    };
+    if let Some(svg) = &args.sweep {
+        parlance::tools::bench::draw_sweep(&reports, svg, &format!("{} — latency against throughput", cfg.url))?;
+    }
+    if args.json {
+        let out = if reports.len() == 1 { serde_json::to_string_pretty(&reports[0])? } else { serde_json::to_string_pretty(&reports)? };
+        println!("{out}");
+    } else {
+        for r in &reports {
+            print!("{}", r.to_text());
+        }
+        if let Some(svg) = &args.sweep {
+            println!("latency curve: {}", svg.display());
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `parlance validate`: every problem of a bundle, or its manifest schema.
+fn validate(path: Option<PathBuf>, schema: bool, json: bool) -> anyhow::Result<ExitCode> {
+    if schema {
+        print!("{}", parlance::model::MANIFEST_SCHEMA);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = path.unwrap_or_else(parlance::config::default_model_path);
+    let problems = Bundle::validate(&path);
+    let format = parlance::model::detect_format(&path);
+    if json {
+        let out = serde_json::json!({"path": path, "format": format, "valid": problems.is_empty(), "problems": problems});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if problems.is_empty() {
+        let kind = match format {
+            parlance::model::BundleFormat::Parlance => "Parlance bundle",
+            parlance::model::BundleFormat::HuggingFace => "Hugging Face export (intent only)",
+        };
+        println!("{}: valid {kind}", path.display());
+    } else {
+        for p in &problems {
+            println!("{}: {p}", path.display());
+        }
+        println!("{} problem(s)", problems.len());
+    }
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// `parlance train`: trains, writes the bundle, loads it as the server would and prints the eval

@@ -8,9 +8,10 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Parlance", description = "French/English natural-language understanding: intents, slots and entities."),
     paths(
-        super::parse, super::parse_batch, super::rasa_parse, super::model_info,
-        super::models_list, super::named_model_info, super::named_parse, super::named_parse_batch, super::reload,
-        super::live, super::ready, super::metrics, super::playground
+        super::parse::parse, super::parse::parse_batch, super::parse::rasa_parse, super::models::model_info,
+        super::models::models_list, super::models::named_model_info, super::parse::named_parse,
+        super::parse::named_parse_batch, super::models::reload, super::ops::live, super::ops::ready, super::ops::metrics,
+        super::ops::playground
     ),
     modifiers(&Security),
     tags(
