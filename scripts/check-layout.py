@@ -138,7 +138,7 @@ def long_functions(path):
             continue
         depth, started, j = 0, False, i
         while j < len(lines):
-            code = re.sub(r'"(?:\\.|[^"\\])*"|//.*$', "", lines[j])
+            code = re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])\'|//.*$', "", lines[j])
             depth += code.count("{") - code.count("}")
             started = started or "{" in code
             if started and depth <= 0 or (not started and code.rstrip().endswith(";")):

@@ -176,87 +176,21 @@ fn client(connections: usize, timeout: Duration) -> awc::Client {
 pub async fn run(cfg: &LoadConfig) -> LoadReport {
     let shared = Shared::new();
     let started = Instant::now();
-    let deadline = started + cfg.duration;
-    let cap = cfg.max_requests.unwrap_or(u64::MAX);
+    let progress = cfg.progress.then(|| show_progress(shared.clone(), started));
     let cfg_rc = Rc::new(cfg.clone());
-    let progress = cfg.progress.then(|| {
-        let shared = shared.clone();
-        actix_rt::spawn(async move {
-            loop {
-                actix_rt::time::sleep(Duration::from_secs(1)).await;
-                let secs = started.elapsed().as_secs_f64();
-                let h = shared.hist.borrow();
-                let errs: u64 = shared.errors.borrow().values().sum();
-                eprint!(
-                    "\r[{secs:5.1}s] {} ok, {errs} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms   ",
-                    shared.ok.get(),
-                    shared.ok.get() as f64 / secs,
-                    h.value_at_quantile(0.5) as f64 / 1000.0,
-                    h.value_at_quantile(0.99) as f64 / 1000.0
-                );
-                let _ = std::io::stderr().flush();
-            }
-        })
-    });
     match cfg.mode {
-        Mode::Closed { concurrency } => {
-            let client = Rc::new(client(concurrency, cfg.timeout));
-            let mut tasks = Vec::new();
-            for worker in 0..concurrency.max(1) {
-                let (client, shared, cfg) = (client.clone(), shared.clone(), cfg_rc.clone());
-                tasks.push(actix_rt::spawn(async move {
-                    let mut i = worker;
-                    while Instant::now() < deadline && shared.sent.get() < cap {
-                        shared.sent.set(shared.sent.get() + 1);
-                        let text = &cfg.texts[i % cfg.texts.len()];
-                        i += concurrency;
-                        one(&client, &cfg, body_for(text), &shared).await;
-                    }
-                }));
-            }
-            for t in tasks {
-                let _ = t.await;
-            }
-        }
-        Mode::Open { rate } => {
-            // More in flight than this means the server is far past saturation: count the
-            // request as dropped by the client rather than pile up sockets without bound.
-            let max_in_flight = ((rate * cfg.timeout.as_secs_f64()) as usize).clamp(64, 4096);
-            let client = Rc::new(client(max_in_flight, cfg.timeout));
-            let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-            let mut tasks = Vec::new();
-            let mut i: u64 = 0;
-            loop {
-                let scheduled = started + interval.mul_f64(i as f64);
-                if scheduled >= deadline || i >= cap {
-                    break;
-                }
-                actix_rt::time::sleep_until(scheduled.into()).await;
-                let lag = scheduled.elapsed().as_micros().max(1) as u64;
-                let _ = shared.lag.borrow_mut().record(lag.min(120_000_000));
-                shared.sent.set(shared.sent.get() + 1);
-                if shared.in_flight.get() >= max_in_flight {
-                    shared.error("backlog".into());
-                } else {
-                    let (client, shared, cfg) = (client.clone(), shared.clone(), cfg_rc.clone());
-                    let text = cfg.texts[i as usize % cfg.texts.len()].clone();
-                    tasks.push(actix_rt::spawn(async move { one(&client, &cfg, body_for(&text), &shared).await }));
-                }
-                i += 1;
-                if tasks.len() > 8192 {
-                    tasks.retain(|t: &actix_rt::task::JoinHandle<()>| !t.is_finished());
-                }
-            }
-            for t in tasks {
-                let _ = t.await;
-            }
-        }
+        Mode::Closed { concurrency } => closed_loop(cfg_rc, &shared, started, concurrency).await,
+        Mode::Open { rate } => open_loop(cfg_rc, &shared, started, rate).await,
     }
     if let Some(p) = progress {
         p.abort();
         eprintln!();
     }
-    let seconds = started.elapsed().as_secs_f64();
+    report(cfg, &shared, started.elapsed().as_secs_f64())
+}
+
+/// What a finished run measured.
+fn report(cfg: &LoadConfig, shared: &Shared, seconds: f64) -> LoadReport {
     let h = shared.hist.borrow().clone();
     let errors = shared.errors.borrow().clone();
     let lag = shared.lag.borrow().clone();
@@ -281,6 +215,85 @@ pub async fn run(cfg: &LoadConfig) -> LoadReport {
             mean_ms: h.mean() / 1000.0,
         },
         send_lag_ms,
+    }
+}
+
+/// A line on stderr every second: requests, errors, rate and latency so far.
+fn show_progress(shared: Rc<Shared>, started: Instant) -> actix_rt::task::JoinHandle<()> {
+    actix_rt::spawn(async move {
+        loop {
+            actix_rt::time::sleep(Duration::from_secs(1)).await;
+            let secs = started.elapsed().as_secs_f64();
+            let h = shared.hist.borrow();
+            let errs: u64 = shared.errors.borrow().values().sum();
+            eprint!(
+                "\r[{secs:5.1}s] {} ok, {errs} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms   ",
+                shared.ok.get(),
+                shared.ok.get() as f64 / secs,
+                h.value_at_quantile(0.5) as f64 / 1000.0,
+                h.value_at_quantile(0.99) as f64 / 1000.0
+            );
+            let _ = std::io::stderr().flush();
+        }
+    })
+}
+
+/// Closed loop: `concurrency` clients, each sending its next request when the last is answered.
+async fn closed_loop(cfg_rc: Rc<LoadConfig>, shared: &Rc<Shared>, started: Instant, concurrency: usize) {
+    let deadline = started + cfg_rc.duration;
+    let cap = cfg_rc.max_requests.unwrap_or(u64::MAX);
+    let client = Rc::new(client(concurrency, cfg_rc.timeout));
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency.max(1) {
+        let (client, shared, cfg) = (client.clone(), shared.clone(), cfg_rc.clone());
+        tasks.push(actix_rt::spawn(async move {
+            let mut i = worker;
+            while Instant::now() < deadline && shared.sent.get() < cap {
+                shared.sent.set(shared.sent.get() + 1);
+                let text = &cfg.texts[i % cfg.texts.len()];
+                i += concurrency;
+                one(&client, &cfg, body_for(text), &shared).await;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Open loop: requests on a fixed schedule of `rate` per second, whatever the answers do.
+async fn open_loop(cfg_rc: Rc<LoadConfig>, shared: &Rc<Shared>, started: Instant, rate: f64) {
+    let (cfg, deadline, cap) = (&cfg_rc, started + cfg_rc.duration, cfg_rc.max_requests.unwrap_or(u64::MAX));
+    // More in flight than this means the server is far past saturation: count the
+    // request as dropped by the client rather than pile up sockets without bound.
+    let max_in_flight = ((rate * cfg.timeout.as_secs_f64()) as usize).clamp(64, 4096);
+    let client = Rc::new(client(max_in_flight, cfg.timeout));
+    let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut tasks = Vec::new();
+    let mut i: u64 = 0;
+    loop {
+        let scheduled = started + interval.mul_f64(i as f64);
+        if scheduled >= deadline || i >= cap {
+            break;
+        }
+        actix_rt::time::sleep_until(scheduled.into()).await;
+        let lag = scheduled.elapsed().as_micros().max(1) as u64;
+        let _ = shared.lag.borrow_mut().record(lag.min(120_000_000));
+        shared.sent.set(shared.sent.get() + 1);
+        if shared.in_flight.get() >= max_in_flight {
+            shared.error("backlog".into());
+        } else {
+            let (client, shared, cfg) = (client.clone(), shared.clone(), cfg_rc.clone());
+            let text = cfg.texts[i as usize % cfg.texts.len()].clone();
+            tasks.push(actix_rt::spawn(async move { one(&client, &cfg, body_for(&text), &shared).await }));
+        }
+        i += 1;
+        if tasks.len() > 8192 {
+            tasks.retain(|t: &actix_rt::task::JoinHandle<()>| !t.is_finished());
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
     }
 }
 

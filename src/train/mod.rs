@@ -155,10 +155,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.intent_fit = secs(t);
 
     let t = Instant::now();
-    let slot = (labels.len() > 1).then(|| {
-        let slot_cfg = FitConfig { l2: opts.slot_l2, max_iter: 100, ..Default::default() };
-        logreg::fit(&train_f.tokens, &train_f.token_labels, labels.len(), &slot_cfg).0
-    });
+    let slot = fit_slots(&train_f, labels.len(), opts.slot_l2);
     took.slot_fit = secs(t);
 
     let t = Instant::now();
@@ -197,6 +194,15 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         seconds: took,
         rasa_notes: rasa.notes,
         manifest,
+    })
+}
+
+/// The slot head: a per-token logistic regression over the BIO labels (none when no example
+/// annotates an entity).
+fn fit_slots(train_f: &features::Features, n_labels: usize, l2: f32) -> Option<Linear> {
+    (n_labels > 1).then(|| {
+        let slot_cfg = FitConfig { l2, max_iter: 100, ..Default::default() };
+        logreg::fit(&train_f.tokens, &train_f.token_labels, n_labels, &slot_cfg).0
     })
 }
 

@@ -60,6 +60,13 @@ impl Report {
     /// Plain-text report for a terminal.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
+        self.text_scores(&mut s);
+        self.text_diagnostics(&mut s);
+        s
+    }
+
+    /// The locale table, the per-intent table and the unknown labels.
+    fn text_scores(&self, s: &mut String) {
         let row = |name: &str, m: &Scores| {
             let [p, r, f] = slot_cells(m);
             format!(
@@ -82,7 +89,7 @@ impl Report {
         for (name, m) in &self.per_intent {
             let mark = if m.known { "" } else { " (unknown to the model)" };
             let _ = writeln!(
-                s,
+                *s,
                 "{name:<28} {:>7} {:>10.2} {:>7.2} {:>6.2}{mark}",
                 m.support,
                 pct(m.precision),
@@ -97,21 +104,25 @@ impl Report {
         .into_iter()
         .flatten()
         {
-            let _ = writeln!(s, "\n{line}");
+            let _ = writeln!(*s, "\n{line}");
         }
+    }
+
+    /// Confusions, reliability, latency and throughput.
+    fn text_diagnostics(&self, s: &mut String) {
         s.push_str("\nmost confused intents (gold → predicted)                 count  share of gold\n");
         if self.confused_pairs.is_empty() {
             s.push_str("  none: every intent right\n");
         }
         for p in &self.confused_pairs {
             let pair = format!("{} → {}", p.gold, p.predicted);
-            let _ = writeln!(s, "  {pair:<55} {:>5} {:>12.1} %", p.count, pct(p.share_of_gold));
+            let _ = writeln!(*s, "  {pair:<55} {:>5} {:>12.1} %", p.count, pct(p.share_of_gold));
         }
         s.push_str("\nreliability of the intent confidence (ECE above uses 15 bins)\n");
         s.push_str("  confidence   count  mean conf %  accuracy %   gap (conf − acc)\n");
         for b in &self.reliability {
             let _ = writeln!(
-                s,
+                *s,
                 "  {:<10} {:>7} {:>12} {:>11} {:>18}",
                 bin_range(b.lower, b.upper),
                 b.count,
@@ -123,7 +134,7 @@ impl Report {
         match &self.latency {
             Some(l) => {
                 let _ = writeln!(
-                    s,
+                    *s,
                     "\nlatency of one parse in process, {} texts one at a time: p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (mean {:.2} ms)",
                     l.samples, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms
                 );
@@ -137,19 +148,27 @@ impl Report {
             self.seconds,
             self.overall.examples as f64 / self.seconds.max(1e-9)
         );
-        s
     }
 
     /// The Markdown report; the figures are linked by their file names (`reliability.svg`,
     /// `confusion.svg`), next to `report.md`.
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "# Evaluation of {} {}\n", self.model.name, self.model.version);
+        self.md_scores(&mut s);
+        self.md_latency(&mut s);
+        self.md_calibration_and_confusions(&mut s);
+        self.md_per_intent(&mut s);
+        s
+    }
+
+    /// Title, data and the scores table.
+    fn md_scores(&self, s: &mut String) {
+        let _ = writeln!(*s, "# Evaluation of {} {}\n", self.model.name, self.model.version);
         if self.data.is_empty() {
-            let _ = writeln!(s, "Data: {} examples.\n", self.overall.examples);
+            let _ = writeln!(*s, "Data: {} examples.\n", self.overall.examples);
         } else {
             let files: Vec<String> = self.data.iter().map(|d| format!("`{d}`")).collect();
-            let _ = writeln!(s, "Data: {} ({} examples).\n", files.join(", "), self.overall.examples);
+            let _ = writeln!(*s, "Data: {} ({} examples).\n", files.join(", "), self.overall.examples);
         }
         s.push_str(
             "Intent accuracy; slot precision, recall and F1 at span level (type and both boundaries must \
@@ -182,14 +201,17 @@ impl Report {
         .into_iter()
         .flatten()
         {
-            let _ = writeln!(s, "\n**Note:** {}.", md_escape(&line));
+            let _ = writeln!(*s, "\n**Note:** {}.", md_escape(&line));
         }
+    }
 
+    /// Single-parse latency and the accuracy pass's throughput.
+    fn md_latency(&self, s: &mut String) {
         s.push_str("\n## Latency\n\n");
         match &self.latency {
             Some(l) => {
                 let _ = writeln!(
-                    s,
+                    *s,
                     "One `parse` call at a time, in process (no HTTP), on {} texts: what a bot waits for one \
                      message.\n\n| p50 | p90 | p99 | max | mean |\n|---:|---:|---:|---:|---:|\n| {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
                     l.samples, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms
@@ -204,13 +226,16 @@ impl Report {
             self.seconds,
             self.overall.examples as f64 / self.seconds.max(1e-9)
         );
+    }
 
+    /// The reliability table and the most confused pairs, with their figures.
+    fn md_calibration_and_confusions(&self, s: &mut String) {
         s.push_str("\n## Calibration\n\n");
-        let _ = writeln!(s, "![Reliability diagram]({RELIABILITY_SVG})\n");
+        let _ = writeln!(*s, "![Reliability diagram]({RELIABILITY_SVG})\n");
         s.push_str("| confidence | count | mean confidence % | accuracy % | gap (conf − acc, points) |\n|---|---:|---:|---:|---:|\n");
         for b in &self.reliability {
             let _ = writeln!(
-                s,
+                *s,
                 "| {} | {} | {} | {} | {} |",
                 bin_range(b.lower, b.upper),
                 b.count,
@@ -221,14 +246,14 @@ impl Report {
         }
 
         s.push_str("\n## Confusions\n\n");
-        let _ = writeln!(s, "![Confusion heat map]({CONFUSION_SVG})\n");
+        let _ = writeln!(*s, "![Confusion heat map]({CONFUSION_SVG})\n");
         if self.confused_pairs.is_empty() {
             s.push_str("No confusions: every intent right.\n");
         } else {
             s.push_str("| gold | predicted | count | share of gold |\n|---|---|---:|---:|\n");
             for p in &self.confused_pairs {
                 let _ = writeln!(
-                    s,
+                    *s,
                     "| {} | {} | {} | {:.1} % |",
                     md_escape(&p.gold),
                     md_escape(&p.predicted),
@@ -237,12 +262,15 @@ impl Report {
                 );
             }
         }
+    }
 
+    /// One row per gold intent.
+    fn md_per_intent(&self, s: &mut String) {
         s.push_str("\n## Per intent\n\n| intent | support | precision | recall | F1 |\n|---|---:|---:|---:|---:|\n");
         for (name, m) in &self.per_intent {
             let mark = if m.known { "" } else { " (unknown to the model)" };
             let _ = writeln!(
-                s,
+                *s,
                 "| {}{mark} | {} | {:.2} | {:.2} | {:.2} |",
                 md_escape(name),
                 m.support,
@@ -251,7 +279,6 @@ impl Report {
                 pct(m.f1)
             );
         }
-        s
     }
 
     /// Writes `report.md`, `reliability.svg` and `confusion.svg` into `dir` (created if needed) and
