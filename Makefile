@@ -16,5 +16,6 @@ run: build
 	./target/release/parlance serve $(ARGS)
 
 test: setup-test
+	python3 scripts/check-layout.py
 	cargo test --release --locked
 	./scripts/check-manifests.sh

@@ -5,7 +5,8 @@
    a file reading its own folder's `mod.rs` is not counted) nor of `training/` (Python imports of
    sibling modules);
 2. no source file over 600 lines (`src/`, `training/`, `scripts/`);
-3. no Rust function over 80 lines outside `#[cfg(test)]` modules.
+3. no Rust function over 80 lines outside `#[cfg(test)]` modules;
+4. the README's "How a request flows" names every folder and file at the top of `src/`.
 
 Prints every violation and exits 1 when there is one. Run by `make test`.
 """
@@ -150,6 +151,25 @@ def long_functions(path):
     return found
 
 
+def readme_tree_problems():
+    """Every top-level entry of src/ named in the README's "How a request flows" section."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    start = readme.find("## How a request flows")
+    if start < 0:
+        return ["README.md: no \"How a request flows\" section"]
+    end = readme.find("\n## ", start + 1)
+    section = readme[start : end if end > 0 else len(readme)]
+    out = []
+    for entry in sorted(os.listdir(os.path.join(ROOT, "src"))):
+        full = os.path.join(ROOT, "src", entry)
+        if entry in ("lib.rs", "main.rs") or not (os.path.isdir(full) or entry.endswith(".rs")):
+            continue
+        name = f"src/{entry}/" if os.path.isdir(full) else f"src/{entry}"
+        if name not in section:
+            out.append(f"README.md \"How a request flows\" does not name {name}")
+    return out
+
+
 def main():
     problems = []
     graph, files = rust_graph()
@@ -168,6 +188,7 @@ def main():
     for p in rust_files():
         for name, line, n in long_functions(p):
             problems.append(f"{os.path.relpath(p, ROOT)}:{line}: fn {name} is {n} lines (at most {MAX_FN_LINES})")
+    problems.extend(readme_tree_problems())
     for p in problems:
         print(p)
     print(f"check-layout: {len(graph)} Rust modules, {len(problems)} problem(s)")

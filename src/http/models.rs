@@ -56,7 +56,12 @@ pub async fn models_list(state: web::Data<AppState>) -> HttpResponse {
         (status = 401, description = "unauthorized: no admin key configured, or not given", body = ErrorBody),
         (status = 404, description = "unknown_model", body = ErrorBody),
         (status = 409, description = "reload_conflict: a language route would lose its language", body = ErrorBody),
-        (status = 422, description = "invalid_bundle (with problems), invalid_request", body = ErrorBody)),
+        (status = 422, description = "invalid_bundle (with problems), invalid_request", body = ErrorBody),
+        (status = 400, description = "malformed_json, invalid_utf8", body = ErrorBody),
+        (status = 408, description = "request_timeout", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 415, description = "unsupported_media_type", body = ErrorBody),
+        (status = 500, description = "reload_failed: over the reload timeout, or the loader failed; the old model keeps serving", body = ErrorBody)),
     security(("admin_key" = [])))]
 pub async fn reload(
     req: HttpRequest,

@@ -139,3 +139,35 @@ const REFERENCE_TIME_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|
 fn regex_escape(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("\\{c}") }).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::error::{status_of, ERROR_CODES};
+
+    /// The OpenAPI error list is checked against the one table: every error code an answer's
+    /// description names is in `ERROR_CODES` with that answer's status, and every code of the
+    /// table that a route can send is named by some answer.
+    #[test]
+    fn openapi_error_answers_follow_the_error_table() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut named = std::collections::HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, answer) in op["responses"].as_object().into_iter().flatten() {
+                    let text = answer["description"].as_str().unwrap_or_default();
+                    for word in text.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')) {
+                        let Some(want) = status_of(word) else { continue };
+                        assert_eq!(want.to_string(), *status, "{method} {path}: {word} is {want} in ERROR_CODES, not {status}");
+                        named.insert(word.to_string());
+                    }
+                }
+            }
+        }
+        // sent by the HTTP layer itself on any route, or only from /metrics-free paths: not per route
+        let layer_wide = ["not_found", "method_not_allowed", "bad_request", "headers_too_large", "internal_error", "http_error"];
+        for row in ERROR_CODES.iter().filter(|r| !layer_wide.contains(&r.code)) {
+            assert!(named.contains(row.code), "no OpenAPI answer names {}", row.code);
+        }
+    }
+}

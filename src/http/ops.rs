@@ -30,7 +30,7 @@ pub async fn live() -> HttpResponse {
 
 /// Readiness: 200 while the model serves, 503 while starting or draining.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
-    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Health), (status = 503, description = "not_ready: starting or draining", body = ErrorBody)))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !state.ready.load(Ordering::Relaxed) {
         return Err(ApiError::NotReady);

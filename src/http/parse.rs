@@ -19,7 +19,7 @@ use crate::service::Served;
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 enum ParseErrors {
-    #[response(status = 400, description = "malformed_json, invalid_utf8, empty_text, empty_batch, unsupported_language")]
+    #[response(status = 400, description = "malformed_json, invalid_utf8, empty_text, empty_batch, unsupported_language, invalid_time_reference, unknown_dimension")]
     BadRequest(ErrorBody),
     #[response(status = 401, description = "unauthorized: API keys are configured and none valid was given")]
     Unauthorized(ErrorBody),
