@@ -269,12 +269,6 @@ impl Scores {
     }
 }
 
-/// Runs every example through `parser` (`chunk` at a time, so they batch as server traffic would).
-/// No latency measurement; see [`evaluate_with`].
-pub async fn evaluate(parser: &Parser, examples: &[Example], chunk: usize, progress: impl FnMut(usize)) -> anyhow::Result<Report> {
-    evaluate_with(parser, examples, &EvalOptions { chunk, latency_samples: 0 }, progress).await
-}
-
 /// The accuracy pass (`opts.chunk` texts at a time, batched as server traffic would be), then,
 /// when `opts.latency_samples` > 0, single-text parses timed one at a time ([`measure_latency`]).
 /// `progress` gets the number of examples done after each chunk.
