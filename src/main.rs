@@ -11,6 +11,9 @@ use parlance::config::ModelArgs;
 use parlance::http::{self, AppState};
 use parlance::pipeline::ParseInput;
 
+mod cli;
+use cli::{BenchArgs, SecurityArgs, TrainingArgs};
+
 #[derive(ClapParser)]
 #[command(name = "parlance", version, about = "French/English NLU service: intents, slots and entities")]
 struct Cli {
@@ -21,34 +24,6 @@ struct Cli {
     command: Command,
 }
 
-/// Keys, CORS and connection timeouts of `serve`. Key values never appear in logs or `--help`.
-#[derive(clap::Args)]
-struct SecurityArgs {
-    /// Parse API keys, comma-separated. When set, parse routes answer 401 without one.
-    #[arg(long, env = "PARLANCE_API_KEYS", hide_env_values = true)]
-    api_keys: Option<String>,
-    /// File with parse API keys, one a line.
-    #[arg(long, env = "PARLANCE_API_KEYS_FILE")]
-    api_keys_file: Option<PathBuf>,
-    /// Admin key for /admin routes (never a parse key). Without one, /admin is closed.
-    #[arg(long, env = "PARLANCE_ADMIN_KEY", hide_env_values = true)]
-    admin_key: Option<String>,
-    /// File holding the admin key.
-    #[arg(long, env = "PARLANCE_ADMIN_KEY_FILE")]
-    admin_key_file: Option<PathBuf>,
-    /// Origins allowed to call from a browser, comma-separated, or `*`. Default: CORS off.
-    #[arg(long, env = "PARLANCE_CORS_ORIGINS", value_delimiter = ',')]
-    cors_origins: Vec<String>,
-    /// Seconds a client has to send its request head.
-    #[arg(long, env = "PARLANCE_CLIENT_TIMEOUT", default_value_t = 5.0)]
-    client_timeout: f64,
-    /// Seconds a client has to send its request body once the head is in; past it, 408.
-    #[arg(long, env = "PARLANCE_BODY_TIMEOUT", default_value_t = 10.0)]
-    body_timeout: f64,
-    /// Seconds an idle keep-alive connection stays open.
-    #[arg(long, env = "PARLANCE_KEEP_ALIVE", default_value_t = 15.0)]
-    keep_alive: f64,
-}
 
 #[derive(Subcommand)]
 enum Command {
@@ -71,6 +46,8 @@ enum Command {
         drain_seconds: f64,
         #[command(flatten)]
         security: SecurityArgs,
+        #[command(flatten)]
+        training: TrainingArgs,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -163,53 +140,6 @@ enum Command {
     },
 }
 
-/// `parlance bench`'s arguments.
-#[derive(clap::Args)]
-struct BenchArgs {
-    /// Endpoint taking {"text": ...}.
-    #[arg(long, default_value = "http://127.0.0.1:8080/v1/parse")]
-    url: String,
-    /// Closed loop: clients, each waiting for its answer before the next request.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
-    /// Open loop instead: requests per second on a fixed schedule.
-    #[arg(long)]
-    rate: Option<f64>,
-    /// Seconds to run (each step, with --sweep).
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
-    /// Stop after this many requests.
-    #[arg(long)]
-    requests: Option<u64>,
-    /// Utterances: MASSIVE jsonl or text lines. Default: MASSIVE en-US and fr-FR dev.
-    #[arg(long, conflicts_with = "text")]
-    data: Vec<PathBuf>,
-    /// Send this one text instead.
-    #[arg(long)]
-    text: Option<String>,
-    /// Seconds before a request counts as timed out.
-    #[arg(long, default_value_t = 10.0)]
-    timeout: f64,
-    /// Step the load up and draw latency against throughput into this SVG.
-    #[arg(long)]
-    sweep: Option<PathBuf>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Allow a target that is not on the loopback.
-    #[arg(long)]
-    allow_remote: bool,
-    /// No HTTP: run the model itself on pre-tokenised utterances, `--batch-size` at a time, for
-    /// the raw throughput the server is compared with.
-    #[arg(long)]
-    in_process: bool,
-    /// Utterances per graph run with --in-process.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    #[command(flatten)]
-    model: ModelArgs,
-
-}
 
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -265,8 +195,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { host, port, http_workers, max_body_bytes, drain_seconds, security, model } => {
-            serve(host, port, http_workers, max_body_bytes, drain_seconds, security, model)?;
+        Command::Serve { host, port, http_workers, max_body_bytes, drain_seconds, security, training, model } => {
+            serve(host, port, http_workers, max_body_bytes, drain_seconds, security, training, model)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { text, lang, reference_time, timezone, model } => {
@@ -289,6 +219,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 batch_size,
                 threads: threads.unwrap_or_else(parlance::config::available_cores),
                 progress: !json && std::io::stderr().is_terminal(),
+                watch: None,
             };
             train(opts, &dev, json)
         }
@@ -431,6 +362,17 @@ fn validate(path: Option<PathBuf>, schema: bool, json: bool) -> anyhow::Result<E
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// Training over HTTP as `serve`'s flags set it.
+fn trainer(t: &TrainingArgs) -> parlance::service::training::Trainer {
+    parlance::service::training::Trainer::new(parlance::service::training::TrainSettings {
+        models_dir: t.models_dir.clone(),
+        encoder: t.encoder.clone(),
+        time_limit: std::time::Duration::from_secs_f64(t.train_timeout.max(1.0)),
+        max_examples: t.train_max_examples,
+        threads: parlance::config::available_cores(),
+    })
+}
+
 /// `parlance train`: trains, writes the bundle, loads it as the server would and prints the eval
 /// report on dev. Bad data exits 1 with every problem.
 fn train(opts: parlance::train::TrainOptions, dev: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
@@ -507,14 +449,10 @@ fn serve(
     max_body_bytes: usize,
     drain_seconds: f64,
     security: SecurityArgs,
+    training: TrainingArgs,
     model: ModelArgs,
 ) -> anyhow::Result<()> {
-    let keys = parlance::http::auth::Keys::load(
-        security.api_keys.as_deref(),
-        security.api_keys_file.as_deref(),
-        security.admin_key.as_deref(),
-        security.admin_key_file.as_deref(),
-    )?;
+    let keys = security.keys()?;
     let lib = parlance::model::runtime::init()?;
     let bundles = match &model.models_config {
         Some(file) => format!("models config {}", file.display()),
@@ -549,8 +487,16 @@ fn serve(
     let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
     let state = AppState::with_models(models.clone(), max_body_bytes, keys, security.cors_origins.clone());
     let state = AppState::with_body_timeout(state, secs(security.body_timeout));
+    let state = AppState::with_trainer(state, std::sync::Arc::new(trainer(&training)));
     let sys = actix_web::rt::System::new();
     sys.block_on(async move {
+        for line in parlance::service::watch::sync(&models, &training.models_dir).await {
+            tracing::info!(folder = %training.models_dir.display(), "{line}");
+        }
+        if training.watch_seconds > 0.0 {
+            let every = secs(training.watch_seconds);
+            actix_web::rt::spawn(parlance::service::watch::watch(models.clone(), training.models_dir.clone(), every));
+        }
         let listener = std::net::TcpListener::bind((host.as_str(), port))?;
         tracing::info!("listening on http://{}", listener.local_addr()?);
         let settings = http::server::ServerSettings {

@@ -44,6 +44,17 @@ pub enum ApiError {
     ReloadConflict(String),
     #[error("{0}")]
     ReloadFailed(String),
+    /// Training data with problems: nothing was trained.
+    #[error("invalid training data; nothing was trained")]
+    InvalidTrainingData(Vec<crate::model::Problem>),
+    #[error("{0}")]
+    TrainingBusy(String),
+    #[error("{0}")]
+    TrainingConflict(String),
+    #[error("no training run of model {0:?} since the server started")]
+    NoTrainingRun(String),
+    #[error("{0}")]
+    TrainingUnavailable(String),
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// An error answer made outside our handlers (actix's extractors, middleware, the HTTP codec).
@@ -84,6 +95,11 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     row(422, "invalid_bundle", "a reload found problems in the bundle; `error.problems` lists each with its file; the old model keeps serving"),
     row(409, "reload_conflict", "the new bundle does not serve a language that is routed to it"),
     row(500, "reload_failed", "a reload could not finish (it took over 120 s and was abandoned, or its loader failed); the old model keeps serving"),
+    row(422, "invalid_training_data", "`POST /admin/models/{name}/train`: the training data has problems; `error.problems` lists each with its file, intent and example; nothing is trained"),
+    row(409, "training_busy", "a training run is in progress (one at a time)"),
+    row(409, "training_conflict", "the name is served from a folder outside `--models-dir`: train under another name"),
+    row(404, "no_training_run", "no training run of that model since the server started"),
+    row(503, "training_unavailable", "training over HTTP is off: no encoder at `--encoder`, or the models folder cannot be written"),
     row(404, "not_found", "unknown path (whatever its encoding)"),
     row(405, "method_not_allowed", "wrong method for the path (`Allow` lists the right ones)"),
     row(408, "request_timeout", "the head did not arrive within `--client-timeout`, or the body within `--body-timeout`"),
@@ -113,6 +129,26 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         431 => "headers_too_large",
         500 => "internal_error",
         _ => "http_error",
+    }
+}
+
+impl From<crate::service::training::TrainStartError> for ApiError {
+    fn from(e: crate::service::training::TrainStartError) -> Self {
+        use crate::service::training::TrainStartError;
+        match e {
+            TrainStartError::Busy(_) => ApiError::TrainingBusy(e.to_string()),
+            TrainStartError::Conflict(m) => ApiError::TrainingConflict(m),
+            TrainStartError::Unavailable(m) => ApiError::TrainingUnavailable(format!("training over HTTP is off: {m}")),
+            TrainStartError::Invalid(found) => ApiError::InvalidTrainingData(
+                found
+                    .into_iter()
+                    .map(|m| match m.split_once(": ").filter(|(f, _)| *f == "nlu.yml" || *f == "dev.yml") {
+                        Some((file, rest)) => crate::model::Problem { file: file.into(), message: rest.into() },
+                        None => crate::model::Problem { file: "request".into(), message: m },
+                    })
+                    .collect(),
+            ),
+        }
     }
 }
 
@@ -164,6 +200,11 @@ impl ApiError {
             ApiError::BundleRefused { .. } => "invalid_bundle",
             ApiError::ReloadConflict(_) => "reload_conflict",
             ApiError::ReloadFailed(_) => "reload_failed",
+            ApiError::InvalidTrainingData(_) => "invalid_training_data",
+            ApiError::TrainingBusy(_) => "training_busy",
+            ApiError::TrainingConflict(_) => "training_conflict",
+            ApiError::NoTrainingRun(_) => "no_training_run",
+            ApiError::TrainingUnavailable(_) => "training_unavailable",
             ApiError::Parse(ParseError::EmptyText) => "empty_text",
             ApiError::Parse(ParseError::TextTooLong { .. }) => "text_too_long",
             ApiError::Parse(ParseError::UnsupportedLanguage(..)) => "unsupported_language",
@@ -196,7 +237,7 @@ impl ResponseError for ApiError {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         let problems = match self {
-            ApiError::BundleRefused { problems, .. } => Some(problems.as_slice()),
+            ApiError::BundleRefused { problems, .. } | ApiError::InvalidTrainingData(problems) => Some(problems.as_slice()),
             _ => None,
         };
         res.json(Body { error: Detail { code: self.code(), message: self.to_string(), problems } })
@@ -234,6 +275,11 @@ mod tests {
             ApiError::BundleRefused { message: String::new(), problems: vec![] },
             ApiError::ReloadConflict(String::new()),
             ApiError::ReloadFailed(String::new()),
+            ApiError::InvalidTrainingData(vec![]),
+            ApiError::TrainingBusy(String::new()),
+            ApiError::TrainingConflict(String::new()),
+            ApiError::NoTrainingRun(String::new()),
+            ApiError::TrainingUnavailable(String::new()),
             ApiError::Parse(ParseError::EmptyText),
             ApiError::Parse(ParseError::TextTooLong { chars: 2, max: 1 }),
             ApiError::Parse(ParseError::UnsupportedLanguage(String::new(), String::new())),
@@ -288,7 +334,7 @@ mod tests {
         let mut codes = std::collections::HashSet::new();
         for e in &errors {
             let status = e.status_code();
-            let server_side = matches!(e, ApiError::ReloadFailed(_) | ApiError::NotReady | ApiError::Parse(ParseError::Overloaded | ParseError::Inference(_)));
+            let server_side = matches!(e, ApiError::ReloadFailed(_) | ApiError::NotReady | ApiError::TrainingUnavailable(_) | ApiError::Parse(ParseError::Overloaded | ParseError::Inference(_)));
             assert_eq!(status.is_server_error(), server_side, "{e:?}");
             assert!(status.is_client_error() || server_side, "{e:?}");
             assert!(codes.insert(e.code()), "duplicate code {}", e.code());

@@ -9,6 +9,7 @@ pub mod observe;
 pub mod openapi;
 mod ops;
 mod parse;
+mod train;
 pub mod payload;
 pub mod server;
 pub mod types;
@@ -43,6 +44,8 @@ pub struct AppState {
     /// Time a client has to send a request's body, counted from when its head was read (the head
     /// has its own limit, the server's client request timeout); past it, 408.
     pub body_timeout: std::time::Duration,
+    /// Training over HTTP; `None` when the server runs without it.
+    pub trainer: Option<Arc<crate::service::training::Trainer>>,
 }
 
 /// The body deadline when none is set: the head's default limit.
@@ -65,7 +68,15 @@ impl AppState {
             keys,
             cors_origins,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            trainer: None,
         })
+    }
+
+    /// The same state with training over HTTP.
+    pub fn with_trainer(state: Arc<AppState>, trainer: Arc<crate::service::training::Trainer>) -> Arc<AppState> {
+        let mut state = Arc::into_inner(state).expect("a new state is not shared yet");
+        state.trainer = Some(trainer);
+        Arc::new(state)
     }
 
     /// The same state with another body deadline.
@@ -112,6 +123,13 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(resource("/v1/models/{name}/parse", POST, Access::Parse, web::post().to(parse::named_parse)))
                 .service(resource("/v1/models/{name}/parse/batch", POST, Access::Parse, web::post().to(parse::named_parse_batch)))
                 .service(resource("/admin/models/{name}/reload", POST, Access::Admin, web::post().to(models::reload)))
+                .service(guarded(
+                    "/admin/models/{name}/train",
+                    "POST, GET, HEAD, DELETE",
+                    Access::Admin,
+                    false,
+                    vec![web::post().to(train::start), get().to(train::status), web::delete().to(train::cancel)],
+                ))
                 .service(resource("/health/live", GET, Access::Open, get().to(ops::live)))
                 .service(resource("/health/ready", GET, Access::Open, get().to(ops::ready)))
                 .service(resource("/metrics", GET, Access::Open, get().to(ops::metrics)))
@@ -133,12 +151,12 @@ fn get() -> actix_web::Route {
 /// One path, one method, the key it needs; any other method gets a JSON 405 with `Allow` (RFC 9110).
 /// The key is checked by [`auth::authorize`] around the resource, so only after routing.
 fn resource(path: &str, allow: &'static str, access: Access, route: actix_web::Route) -> impl HttpServiceFactory {
-    guarded(path, allow, access, false, route)
+    guarded(path, allow, access, false, vec![route])
 }
 
 /// Rasa's parse route: its key may also come in the body (`token`), as Rasa's client sends it.
 fn rasa_resource(path: &str, route: actix_web::Route) -> impl HttpServiceFactory {
-    guarded(path, POST, Access::Parse, true, route)
+    guarded(path, POST, Access::Parse, true, vec![route])
 }
 
 fn guarded(
@@ -146,11 +164,12 @@ fn guarded(
     allow: &'static str,
     access: Access,
     body_token: bool,
-    route: actix_web::Route,
+    routes: Vec<actix_web::Route>,
 ) -> impl HttpServiceFactory {
     let allow = if allow == GET { "GET, HEAD" } else { allow };
-    web::resource(path)
-        .route(route)
+    routes
+        .into_iter()
+        .fold(web::resource(path), |r, route| r.route(route))
         .default_service(web::to(move || async move {
             use actix_web::ResponseError;
             let mut res = ApiError::MethodNotAllowed.error_response();

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
         super::parse::parse, super::parse::parse_batch, super::parse::rasa_parse, super::models::model_info,
         super::models::models_list, super::models::named_model_info, super::parse::named_parse,
         super::parse::named_parse_batch, super::models::reload, super::ops::live, super::ops::ready, super::ops::metrics,
-        super::ops::playground
+        super::ops::playground, super::train::start, super::train::status, super::train::cancel
     ),
     modifiers(&Security),
     tags(
@@ -49,7 +49,7 @@ pub async fn serve(state: actix_web::web::Data<super::AppState>) -> HttpResponse
         walk(schemas, &mut |props| constrain(props, limits, languages));
     }
     // A model name in a path is one of the served ones.
-    let names: Vec<&str> = state.models.names().collect();
+    let names = state.models.names();
     if let Some(paths) = doc.pointer_mut("/paths").and_then(|p| p.as_object_mut()) {
         for item in paths.values_mut() {
             for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {

@@ -43,7 +43,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
             name: served.parser.manifest().name.clone(),
             version: served.parser.manifest().version.clone(),
         }),
-        queue_depth: Some(state.models.names().filter_map(|n| state.models.get(n)).map(|s| s.parser.batcher().queue_depth()).sum()),
+        queue_depth: Some(state.models.names().iter().filter_map(|n| state.models.get(n)).map(|s| s.parser.batcher().queue_depth()).sum()),
     }))
 }
 
@@ -52,7 +52,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     for name in state.models.names() {
-        if let Some(served) = state.models.get(name) {
+        if let Some(served) = state.models.get(&name) {
             let depth = served.parser.batcher().queue_depth() as i64;
             crate::metrics::METRICS.queue_depth.with_label_values(&[name]).set(depth);
         }

@@ -4,6 +4,8 @@
 
 pub mod models;
 pub mod registry;
+pub mod training;
+pub mod watch;
 
 pub use models::{LoadSettings, ModelSpec, ModelsConfig};
 pub use registry::*;

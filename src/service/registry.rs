@@ -76,7 +76,11 @@ pub enum ReloadError {
 }
 
 pub struct Registry {
-    entries: BTreeMap<String, Entry>,
+    /// Copy-on-write: a model added at run time (trained over HTTP, found in the models folder)
+    /// swaps in a new map; requests keep the snapshot they took.
+    entries: ArcSwap<BTreeMap<String, Arc<Entry>>>,
+    /// One addition at a time (reloads of one name have their own lock).
+    adding: tokio::sync::Mutex<()>,
     default: String,
     routes: BTreeMap<String, String>,
     settings: LoadSettings,
@@ -141,9 +145,16 @@ impl Registry {
                 current: ArcSwap::from_pointee(served),
                 reloading: tokio::sync::Mutex::new(()),
             };
-            entries.insert(spec.name, entry);
+            entries.insert(spec.name, Arc::new(entry));
         }
-        Ok(Registry { entries, default, routes: config.routes, settings, reload_timeout: DEFAULT_RELOAD_TIMEOUT })
+        Ok(Registry {
+            entries: ArcSwap::from_pointee(entries),
+            adding: tokio::sync::Mutex::new(()),
+            default,
+            routes: config.routes,
+            settings,
+            reload_timeout: DEFAULT_RELOAD_TIMEOUT,
+        })
     }
 
     /// The same registry with another reload time limit.
@@ -165,13 +176,18 @@ impl Registry {
         Registry::from_parsers(config, vec![parser], settings).expect("a lone parser makes a valid registry")
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+    /// The names served now, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.entries.load().keys().cloned().collect()
+    }
+
+    fn entry(&self, name: &str) -> Option<Arc<Entry>> {
+        self.entries.load().get(name).cloned()
     }
 
     /// The model served under `name` now.
     pub fn get(&self, name: &str) -> Option<Arc<Served>> {
-        self.entries.get(name).map(|e| e.current.load_full())
+        self.entry(name).map(|e| e.current.load_full())
     }
 
     pub fn default_name(&self) -> &str {
@@ -230,7 +246,7 @@ impl Registry {
 
     /// What `GET /v1/models` lists.
     pub fn summaries(&self) -> Vec<ModelSummary> {
-        self.entries.keys().filter_map(|n| self.summary(n)).collect()
+        self.names().iter().filter_map(|n| self.summary(n)).collect()
     }
 
     pub fn summary(&self, name: &str) -> Option<ModelSummary> {
@@ -257,43 +273,17 @@ impl Registry {
     /// Loads `name`'s bundle again (from `path` when given, which then becomes its path), beside
     /// the one serving; swaps it in only when it loaded, passed every check and warmed up.
     pub async fn reload(&self, name: &str, path: Option<PathBuf>) -> Result<Arc<Served>, ReloadError> {
-        let entry = self.entries.get(name).ok_or_else(|| ReloadError::UnknownModel(name.to_string()))?;
+        let entry = self.entry(name).ok_or_else(|| ReloadError::UnknownModel(name.to_string()))?;
         let _one_at_a_time = entry.reloading.lock().await;
         let mut spec = entry.spec.lock().expect("spec lock").clone();
         if let Some(p) = path {
             spec.path = p;
         }
-        let settings = self.settings.clone();
-        let load_spec = spec.clone();
-        // Loading builds ONNX Runtime sessions and runs the warm-up batch: blocking work, kept off
-        // the HTTP workers.
-        // Past the limit the load is abandoned: its thread finishes on its own and what it built is
-        // dropped; this name can be reloaded again at once.
-        let limit = self.reload_timeout;
-        let loaded = match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || load_parser(&load_spec, &settings))).await {
-            Ok(joined) => joined.map_err(|e| ReloadError::Failed(e.to_string())),
-            Err(_) => Err(ReloadError::Failed(format!(
-                "loading {} took longer than {:.1} s and was abandoned; the model in service is unchanged",
-                spec.path.display(),
-                limit.as_secs_f64()
-            ))),
-        };
         let outcome = |ok: bool| {
             let label = if ok { "ok" } else { "refused" };
             crate::metrics::METRICS.reloads.with_label_values(&[name, label]).inc();
         };
-        let parser = match loaded {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                outcome(false);
-                crate::model::runtime::release_freed_memory(); // what the refused bundle's load allocated
-                return Err(ReloadError::Refused(e));
-            }
-            Err(e) => {
-                outcome(false);
-                return Err(e);
-            }
-        };
+        let parser = self.load_within(&spec).await.inspect_err(|_| outcome(false))?;
         // A route must keep going to a model that serves its language.
         for (language, routed) in &self.routes {
             if routed == name && !parser.manifest().languages.contains(language) {
@@ -316,15 +306,66 @@ impl Registry {
         Ok(served)
     }
 
+    /// Loads a bundle as `spec` says, off the async workers (building sessions and the warm-up
+    /// batch are blocking work), within the reload time limit. Past the limit the load is
+    /// abandoned: its thread finishes on its own and what it built is dropped.
+    async fn load_within(&self, spec: &ModelSpec) -> Result<Parser, ReloadError> {
+        let (settings, load_spec, limit) = (self.settings.clone(), spec.clone(), self.reload_timeout);
+        let loaded = tokio::time::timeout(limit, tokio::task::spawn_blocking(move || load_parser(&load_spec, &settings))).await;
+        match loaded {
+            Ok(Ok(Ok(p))) => Ok(p),
+            Ok(Ok(Err(e))) => {
+                crate::model::runtime::release_freed_memory(); // what the refused bundle's load allocated
+                Err(ReloadError::Refused(e))
+            }
+            Ok(Err(e)) => Err(ReloadError::Failed(e.to_string())),
+            Err(_) => Err(ReloadError::Failed(format!(
+                "loading {} took longer than {:.1} s and was abandoned; the model in service is unchanged",
+                spec.path.display(),
+                limit.as_secs_f64()
+            ))),
+        }
+    }
+
+    /// Serves the bundle at `path` under `name`: a reload when the name is served, else a new
+    /// model added beside the others (its fallback threshold is the bundle's own).
+    pub async fn add_or_reload(&self, name: &str, path: PathBuf) -> Result<Arc<Served>, ReloadError> {
+        let _one_at_a_time = self.adding.lock().await;
+        if self.entry(name).is_some() {
+            return self.reload(name, Some(path)).await;
+        }
+        if !crate::service::models::valid_name(name) {
+            return Err(ReloadError::Failed(format!("{name:?} is not a model name (letters, digits, '-', '_', '.')")));
+        }
+        let spec = ModelSpec::new(name, path, Fallback::default());
+        let parser = self.load_within(&spec).await?;
+        publish_info(&parser, None);
+        let served = Arc::new(Served { parser, path: spec.path.clone(), loaded_at: SystemTime::now(), generation: 1 });
+        let entry = Arc::new(Entry {
+            spec: Mutex::new(spec),
+            current: ArcSwap::new(served.clone()),
+            reloading: tokio::sync::Mutex::new(()),
+        });
+        self.entries.rcu(|map| {
+            let mut map = BTreeMap::clone(map);
+            map.insert(name.to_string(), entry.clone());
+            map
+        });
+        crate::metrics::METRICS.reloads.with_label_values(&[name, "ok"]).inc();
+        tracing::info!(model = name, bundle = %served.parser.manifest().name, "model added");
+        Ok(served)
+    }
+
     /// Reloads every model from its path (SIGHUP). Returns (name, outcome) per model.
     pub async fn reload_all(&self) -> Vec<(String, Result<u64, String>)> {
         let mut out = Vec::new();
-        for name in self.entries.keys() {
+        for name in self.names() {
+            let name = name.as_str();
             let r = self.reload(name, None).await.map(|s| s.generation).map_err(|e| e.to_string());
             if let Err(e) = &r {
                 tracing::warn!(model = %name, error = %e, "reload refused; the old model keeps serving");
             }
-            out.push((name.clone(), r));
+            out.push((name.to_string(), r));
         }
         out
     }

@@ -85,7 +85,13 @@ pub fn progress_bar(len: usize, what: &str, show: bool) -> ProgressBar {
 }
 
 /// Runs every example through the encoder, `batch` at a time, shortest first.
-pub fn embed(encoder: &mut Encoder, items: &[Prepared], batch: usize, bar: &ProgressBar) -> Result<Features, TrainError> {
+pub fn embed(
+    encoder: &mut Encoder,
+    items: &[Prepared],
+    batch: usize,
+    bar: &ProgressBar,
+    watch: Option<&crate::train::TrainWatch>,
+) -> Result<Features, TrainError> {
     let hidden = encoder.info.hidden_size;
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&i| items[i].ids.len());
@@ -101,6 +107,12 @@ pub fn embed(encoder: &mut Encoder, items: &[Prepared], batch: usize, bar: &Prog
             }
         }
         bar.inc(chunk.len() as u64);
+        if let Some(w) = watch {
+            w.embedded.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            if let Some(stop) = w.stopped() {
+                return Err(stop);
+            }
+        }
     }
     bar.finish_and_clear();
     let mut token_labels = Vec::new();

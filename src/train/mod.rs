@@ -46,6 +46,38 @@ pub enum TrainError {
     Encoder(String),
     #[error("cannot write the bundle: {0}")]
     Write(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("stopped after {0:.0} s: over the training time limit")]
+    TimedOut(f64),
+}
+
+/// A training run seen from another thread (the HTTP training job): its stage, how many
+/// examples are embedded, and a way to stop it (cancel, or a deadline), checked between encoder
+/// batches.
+#[derive(Debug, Default)]
+pub struct TrainWatch {
+    pub stage: std::sync::Mutex<&'static str>,
+    pub embedded: std::sync::atomic::AtomicU64,
+    pub to_embed: std::sync::atomic::AtomicU64,
+    pub cancel: std::sync::atomic::AtomicBool,
+    pub started: std::sync::OnceLock<Instant>,
+    pub limit: std::sync::OnceLock<Duration>,
+}
+
+impl TrainWatch {
+    fn set_stage(&self, stage: &'static str) {
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = stage;
+    }
+
+    /// Why the run must stop now, if it must.
+    pub fn stopped(&self) -> Option<TrainError> {
+        if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some(TrainError::Cancelled);
+        }
+        let (started, limit) = (self.started.get()?, self.limit.get()?);
+        (started.elapsed() > *limit).then(|| TrainError::TimedOut(started.elapsed().as_secs_f64()))
+    }
 }
 
 /// How to train.
@@ -68,6 +100,8 @@ pub struct TrainOptions {
     /// ONNX Runtime threads.
     pub threads: usize,
     pub progress: bool,
+    /// Set when another thread follows the run (and may stop it).
+    pub watch: Option<std::sync::Arc<TrainWatch>>,
 }
 
 /// Accuracy of the intent head on held-out data, before fallback.
@@ -117,6 +151,19 @@ fn argmax(row: ndarray::ArrayView1<f32>) -> usize {
     row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |m| m.0)
 }
 
+/// The checks `train` makes before any work (data read, every intent with enough examples, dev
+/// read, synonyms, lookups and regexes compiled), on their own: bad data is told at once.
+pub fn check_data(opts: &TrainOptions) -> Result<(), TrainError> {
+    let data = data::read(&opts.data)?;
+    data::check_training_set(&data, &opts.data)?;
+    if !opts.dev.is_empty() {
+        data::read(&opts.dev)?;
+    }
+    let entity_names = data.examples.iter().flat_map(|s| s.example.spans.iter().map(|sp| sp.0.clone())).collect();
+    rasa_extras::collect(&data.rasa_files, &entity_names)?;
+    Ok(())
+}
+
 /// Trains and writes a bundle.
 pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let mut took = Breakdown::default();
@@ -143,11 +190,8 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         Some(d) => prep(d.examples.iter().map(|s| &s.example).collect())?,
         None => Vec::new(),
     };
-    let total = train_items.len() + dev_items.len();
-    let bar = features::progress_bar(total, "embedding", opts.progress);
-    let train_f = features::embed(&mut encoder, &train_items, opts.batch_size, &bar)?;
-    let dev_f = (!dev_items.is_empty()).then(|| features::embed(&mut encoder, &dev_items, opts.batch_size, &bar)).transpose()?;
-    bar.finish_and_clear();
+    let (train_f, dev_f) = embed_sets(opts, &mut encoder, &train_items, &dev_items)?;
+    let watch = opts.watch.as_deref();
     took.embed = secs(t);
 
     let t = Instant::now();
@@ -159,6 +203,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.slot_fit = secs(t);
 
     let t = Instant::now();
+    stage(watch, "writing");
     let heads = Heads { intent: intent_head, slot };
     let counts = features::transition_counts(&train_items, &labels);
     let n_types = (labels.len() - 1) / 2;
@@ -195,6 +240,27 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         rasa_notes: rasa.notes,
         manifest,
     })
+}
+
+/// Embeds the training and dev examples, with a progress bar (or the watcher's counts).
+fn embed_sets(opts: &TrainOptions, encoder: &mut Encoder, train: &[Prepared], dev: &[Prepared]) -> Result<(Features, Option<Features>), TrainError> {
+    let total = train.len() + dev.len();
+    let bar = features::progress_bar(total, "embedding", opts.progress);
+    let watch = opts.watch.as_deref();
+    stage(watch, "embedding");
+    watch.inspect(|w| w.to_embed.store(total as u64, std::sync::atomic::Ordering::Relaxed));
+    let train_f = features::embed(encoder, train, opts.batch_size, &bar, watch)?;
+    let dev_f = (!dev.is_empty()).then(|| features::embed(encoder, dev, opts.batch_size, &bar, watch)).transpose()?;
+    stage(watch, "fitting");
+    bar.finish_and_clear();
+    Ok((train_f, dev_f))
+}
+
+/// Notes the stage for a watcher, if any.
+fn stage(watch: Option<&TrainWatch>, name: &'static str) {
+    if let Some(w) = watch {
+        w.set_stage(name);
+    }
 }
 
 /// The slot head: a per-token logistic regression over the BIO labels (none when no example
@@ -261,7 +327,8 @@ fn describe(opts: &TrainOptions, info: &EncoderInfo, examples: usize, intents: u
     let name = opts.name.clone().unwrap_or_else(|| {
         opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bot".into())
     });
-    let files: Vec<String> = opts.data.iter().map(|p| p.display().to_string()).collect();
+    // the names of the data, not where they were (a training request's are in a work folder)
+    let files: Vec<String> = opts.data.iter().map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()).collect();
     let description = format!(
         "Trained by `parlance train` on {examples} examples ({}): {intents} intents, {slot_types} slot types; linear heads on the frozen encoder {}.",
         files.join(", "),

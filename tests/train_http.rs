@@ -1,0 +1,183 @@
+//! Training over HTTP end to end, on the real server binary: `POST /admin/models/{name}/train`
+//! with Rasa YAML, progress at `GET`, the trained model served under its name (and by a second
+//! server on the same models folder, as a restart or another replica would), bad data refused with
+//! every problem while the served model stays, one run at a time, cancel, and the time limit.
+//! The quick runs use the tiny fixture encoder; the runs that must last long enough to be caught
+//! in flight use the real encoder `make setup` builds (models/encoders/e5-small).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::server::{self, Server};
+
+const KEY: &str = "admin-secret";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn start(models_dir: &Path, encoder: &Path, extra: &[&str]) -> Server {
+    let fixture = common::fixture_dir();
+    let args = [
+        "--model",
+        fixture.to_str().unwrap(),
+        "--admin-key",
+        KEY,
+        "--models-dir",
+        models_dir.to_str().unwrap(),
+        "--encoder",
+        encoder.to_str().unwrap(),
+    ];
+    server::start_with(&[&args[..], extra].concat())
+}
+
+fn request(addr: &str, method: &str, path: &str, content_type: &str, body: &[u8], key: Option<&str>) -> (u16, serde_json::Value) {
+    let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    let (status, text) = server::raw(addr, &req);
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+fn train_yaml(addr: &str, name: &str, yaml: &str) -> (u16, serde_json::Value) {
+    request(addr, "POST", &format!("/admin/models/{name}/train"), "application/yaml", yaml.as_bytes(), Some(KEY))
+}
+
+/// Polls the run's status until it is no longer running.
+fn wait_for(addr: &str, name: &str, limit: Duration) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let (status, body) = request(addr, "GET", &format!("/admin/models/{name}/train"), "application/json", b"", Some(KEY));
+        assert_eq!(status, 200, "{body}");
+        if body["state"] != "running" {
+            return body;
+        }
+        assert!(started.elapsed() < limit, "still running after {limit:?}: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A bot of `intents` intents with `per_intent` distinct examples each (long enough to embed for
+/// seconds on the real encoder).
+fn big_yaml(intents: usize, per_intent: usize) -> String {
+    let mut y = String::from("version: \"3.1\"\nnlu:\n");
+    for i in 0..intents {
+        y.push_str(&format!("- intent: topic_{i}\n  examples: |\n"));
+        for j in 0..per_intent {
+            y.push_str(&format!("    - question number {j} about subject {i} with a few more words to read\n"));
+        }
+    }
+    y
+}
+
+#[test]
+fn a_bot_trained_over_http_is_served_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let encoder = root().join("tests/fixtures/tiny-encoder");
+    let s = start(dir.path(), &encoder, &[]);
+    let nlu = std::fs::read_to_string(root().join("tests/data/shop_nlu.yml")).unwrap();
+
+    let (status, body) = train_yaml(&s.addr, "shop", &nlu);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["model"], "shop");
+    let done = wait_for(&s.addr, "shop", Duration::from_secs(120));
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["generation"], 1);
+    assert!(done["summary"]["heldout"]["intent_accuracy"].is_number(), "{done}");
+    assert!(done["embedded"].as_u64().unwrap() > 0 && done["embedded"] == done["to_embed"], "{done}");
+    assert!(dir.path().join("shop/parlance.json").is_file());
+    assert!(!dir.path().join(".train-shop").exists(), "the work folder is removed");
+
+    let (status, parsed) = request(&s.addr, "POST", "/v1/models/shop/parse", "application/json", br#"{"text": "where is my order B77881"}"#, None);
+    assert_eq!(status, 200, "{parsed}");
+    let intents = ["order_status", "refund", "change_address", "greet", "goodbye", "nlu_fallback"];
+    assert!(intents.contains(&parsed["intent"]["name"].as_str().unwrap()), "{parsed}");
+    assert_eq!(parsed["model"]["id"], "shop");
+
+    // Bad data: 422 with every problem, and the trained model keeps serving, unchanged.
+    let (status, body) = train_yaml(&s.addr, "shop", "nlu:\n- intent: only_one\n  examples: |\n    - hello\n    - [broken(thing)\n");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_training_data");
+    let problems = body["error"]["problems"].as_array().unwrap();
+    assert!(!problems.is_empty(), "{body}");
+    assert!(problems.iter().all(|p| p["file"] == "nlu.yml"), "{body}");
+    let (_, models) = request(&s.addr, "GET", "/v1/models/shop", "application/json", b"", None);
+    assert_eq!(models["name"], "shop", "{models}");
+    assert!(models["description"].as_str().unwrap().contains("examples (nlu.yml)"), "{models}");
+    let (_, status_after) = request(&s.addr, "GET", "/admin/models/shop/train", "application/json", b"", Some(KEY));
+    assert_eq!(status_after["state"], "done", "a refused request does not replace the last run: {status_after}");
+
+    // Another server on the same folder (a restart, another replica) serves the trained model.
+    let other = start(dir.path(), &encoder, &[]);
+    let (status, parsed) = request(&other.addr, "POST", "/v1/models/shop/parse", "application/json", br#"{"text": "bonjour"}"#, None);
+    assert_eq!(status, 200, "{parsed}");
+}
+
+#[test]
+fn training_routes_need_the_admin_key_and_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &root().join("tests/fixtures/tiny-encoder"), &[]);
+    let (status, _) = request(&s.addr, "POST", "/admin/models/x/train", "application/yaml", b"nlu: []", None);
+    assert_eq!(status, 401);
+    let (status, _) = request(&s.addr, "GET", "/admin/models/x/train", "application/json", b"", Some("wrong"));
+    assert_eq!(status, 401);
+    let (status, body) = request(&s.addr, "GET", "/admin/models/x/train", "application/json", b"", Some(KEY));
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("no_training_run")));
+    let (status, body) = request(&s.addr, "DELETE", "/admin/models/x/train", "application/json", b"", Some(KEY));
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("no_training_run")));
+    let (status, body) = request(&s.addr, "PUT", "/admin/models/x/train", "application/json", b"", Some(KEY));
+    assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+    // JSON form, wrong shape; then a name that is not a model name
+    let (status, body) = request(&s.addr, "POST", "/admin/models/x/train", "application/json", br#"{"yaml": 1}"#, Some(KEY));
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_request")), "{body}");
+    let (status, body) = request(&s.addr, "POST", "/admin/models/x/train", "text/csv", b"a,b", Some(KEY));
+    assert_eq!((status, body["error"]["code"].as_str()), (415, Some("unsupported_media_type")), "{body}");
+    // the default model is served from outside the models folder: not trained over
+    let (status, body) = train_yaml(&s.addr, "default", &big_yaml(2, 3));
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("training_conflict")), "{body}");
+    // no encoder: training over HTTP is off, said as such
+    let s2 = start(dir.path(), &dir.path().join("no-encoder"), &[]);
+    let (status, body) = train_yaml(&s2.addr, "bot", &big_yaml(2, 3));
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("training_unavailable")), "{body}");
+}
+
+/// The real encoder: a run of a few thousand examples lasts long enough to be seen in flight.
+fn real_encoder() -> PathBuf {
+    let e = root().join("models/encoders/e5-small");
+    assert!(e.join("model.onnx").is_file(), "{} is missing: run `make setup`", e.display());
+    e
+}
+
+#[test]
+fn one_run_at_a_time_cancel_and_the_time_limit_leave_nothing_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &real_encoder(), &[]);
+    let yaml = big_yaml(10, 300);
+    let (status, body) = train_yaml(&s.addr, "big", &yaml);
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = train_yaml(&s.addr, "other", &big_yaml(2, 3));
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("training_busy")), "{body}");
+    let (status, body) = request(&s.addr, "DELETE", "/admin/models/big/train", "application/json", b"", Some(KEY));
+    assert_eq!(status, 200, "{body}");
+    let end = wait_for(&s.addr, "big", Duration::from_secs(60));
+    assert_eq!(end["state"], "cancelled", "{end}");
+    let (status, _) = request(&s.addr, "GET", "/v1/models/big", "application/json", b"", None);
+    assert_eq!(status, 404, "a cancelled run serves nothing");
+    assert!(!dir.path().join("big").exists() && !dir.path().join(".train-big").exists());
+
+    // the time limit: the run stops by itself, says why, and serves nothing
+    let limited = start(dir.path(), &real_encoder(), &["--train-timeout", "1"]);
+    let (status, body) = train_yaml(&limited.addr, "slow", &yaml);
+    assert_eq!(status, 202, "{body}");
+    let end = wait_for(&limited.addr, "slow", Duration::from_secs(60));
+    assert_eq!(end["state"], "failed", "{end}");
+    assert!(end["error"].as_str().unwrap().contains("time limit"), "{end}");
+    let (status, _) = request(&limited.addr, "GET", "/v1/models/slow", "application/json", b"", None);
+    assert_eq!(status, 404);
+}
