@@ -46,8 +46,11 @@ done
 echo "== browser test of the playground"
 start 18302
 start 18303 --models-config deploy/models.example.toml
+TRAIN_DIR=$(mktemp -d)
+start 18304 --admin-key browser-admin --models-dir "$TRAIN_DIR" --encoder tests/fixtures/tiny-encoder
 mkdir -p target/browser
-"$VENV/bin/python" tests/browser/playground_test.py http://127.0.0.1:18302 target/browser http://127.0.0.1:18303
+"$VENV/bin/python" tests/browser/playground_test.py http://127.0.0.1:18302 target/browser http://127.0.0.1:18303 http://127.0.0.1:18304
+rm -rf "$TRAIN_DIR"
 
 echo "== Dockerfile: hadolint and its build context"
 ./scripts/check-dockerfile.sh

@@ -98,9 +98,10 @@ impl SecurityArgs {
 #[derive(clap::Args)]
 pub struct TrainingArgs {
     /// Folder of served bundles: each subfolder with a parlance.json is served under its name at
-    /// start, and models trained over HTTP are written there.
-    #[arg(long, env = "PARLANCE_MODELS_DIR", default_value = "models")]
-    pub models_dir: PathBuf,
+    /// start (besides --model or --models-config), and models trained over HTTP are written there.
+    /// Without it, training over HTTP is off.
+    #[arg(long, env = "PARLANCE_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
     /// Check the models folder every this many seconds for new or changed bundles (0 = only at
     /// start): how replicas sharing the folder pick up a model trained on one of them.
     #[arg(long, env = "PARLANCE_WATCH_SECONDS", default_value_t = 0.0)]

@@ -362,15 +362,28 @@ fn validate(path: Option<PathBuf>, schema: bool, json: bool) -> anyhow::Result<E
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// `--models-dir`: what it holds is served now, and watched with `--watch-seconds`.
+async fn serve_models_dir(models: &std::sync::Arc<parlance::service::Registry>, training: &TrainingArgs) {
+    let Some(dir) = &training.models_dir else { return };
+    for line in parlance::service::watch::sync(models, dir).await {
+        tracing::info!(folder = %dir.display(), "{line}");
+    }
+    if training.watch_seconds > 0.0 {
+        let every = std::time::Duration::from_secs_f64(training.watch_seconds.max(0.1));
+        actix_web::rt::spawn(parlance::service::watch::watch(models.clone(), dir.clone(), every));
+    }
+}
+
 /// Training over HTTP as `serve`'s flags set it.
-fn trainer(t: &TrainingArgs) -> parlance::service::training::Trainer {
-    parlance::service::training::Trainer::new(parlance::service::training::TrainSettings {
-        models_dir: t.models_dir.clone(),
+fn trainer(t: &TrainingArgs) -> Option<parlance::service::training::Trainer> {
+    let models_dir = t.models_dir.clone()?;
+    Some(parlance::service::training::Trainer::new(parlance::service::training::TrainSettings {
+        models_dir,
         encoder: t.encoder.clone(),
         time_limit: std::time::Duration::from_secs_f64(t.train_timeout.max(1.0)),
         max_examples: t.train_max_examples,
         threads: parlance::config::available_cores(),
-    })
+    }))
 }
 
 /// `parlance train`: trains, writes the bundle, loads it as the server would and prints the eval
@@ -487,16 +500,13 @@ fn serve(
     let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
     let state = AppState::with_models(models.clone(), max_body_bytes, keys, security.cors_origins.clone());
     let state = AppState::with_body_timeout(state, secs(security.body_timeout));
-    let state = AppState::with_trainer(state, std::sync::Arc::new(trainer(&training)));
+    let state = match trainer(&training) {
+        Some(t) => AppState::with_trainer(state, std::sync::Arc::new(t)),
+        None => state,
+    };
     let sys = actix_web::rt::System::new();
     sys.block_on(async move {
-        for line in parlance::service::watch::sync(&models, &training.models_dir).await {
-            tracing::info!(folder = %training.models_dir.display(), "{line}");
-        }
-        if training.watch_seconds > 0.0 {
-            let every = secs(training.watch_seconds);
-            actix_web::rt::spawn(parlance::service::watch::watch(models.clone(), training.models_dir.clone(), every));
-        }
+        serve_models_dir(&models, &training).await;
         let listener = std::net::TcpListener::bind((host.as_str(), port))?;
         tracing::info!("listening on http://{}", listener.local_addr()?);
         let settings = http::server::ServerSettings {

@@ -99,7 +99,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     row(409, "training_busy", "a training run is in progress (one at a time)"),
     row(409, "training_conflict", "the name is served from a folder outside `--models-dir`: train under another name"),
     row(404, "no_training_run", "no training run of that model since the server started"),
-    row(503, "training_unavailable", "training over HTTP is off: no encoder at `--encoder`, or the models folder cannot be written"),
+    row(503, "training_unavailable", "training over HTTP is off: no `--models-dir`, no encoder at `--encoder`, or the models folder cannot be written"),
     row(404, "not_found", "unknown path (whatever its encoding)"),
     row(405, "method_not_allowed", "wrong method for the path (`Allow` lists the right ones)"),
     row(408, "request_timeout", "the head did not arrive within `--client-timeout`, or the body within `--body-timeout`"),

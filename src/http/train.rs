@@ -28,7 +28,7 @@ pub struct TrainBody {
 }
 
 fn trainer(state: &AppState) -> Result<&std::sync::Arc<Trainer>, ApiError> {
-    state.trainer.as_ref().ok_or_else(|| ApiError::TrainingUnavailable("training over HTTP is off on this server (see `serve --help`, --encoder)".into()))
+    state.trainer.as_ref().ok_or_else(|| ApiError::TrainingUnavailable("training over HTTP is off on this server: start it with --models-dir (and --encoder)".into()))
 }
 
 /// The media types a training body may have: YAML as it is, or the JSON form.

@@ -1,10 +1,13 @@
 """Drives the playground page (GET /) in Debian's headless Chromium: types a French and an English
 utterance, checks what the page shows, and saves a screenshot.
 
-    python tests/browser/playground_test.py http://127.0.0.1:PORT SCREENSHOT_DIR [MODELS_URL]
+    python tests/browser/playground_test.py http://127.0.0.1:PORT SCREENSHOT_DIR [MODELS_URL [TRAIN_URL]]
 
 MODELS_URL, when given, is a server started with deploy/models.example.toml: the page must offer
-its models and parse with the one picked.
+its models and parse with the one picked. TRAIN_URL is a server with `--admin-key browser-admin`,
+an empty `--models-dir` and the tiny fixture encoder: the page must train tests/data/shop_nlu.yml,
+show the run's progress and outcome, then parse with the trained bot; broken data must show its
+problems.
 
 Uses the system chromedriver (/usr/bin/chromedriver): nothing is downloaded.
 """
@@ -18,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 URL, SHOTS = sys.argv[1], sys.argv[2]
 MODELS_URL = sys.argv[3] if len(sys.argv) > 3 else None
+TRAIN_URL = sys.argv[4] if len(sys.argv) > 4 else None
 
 opts = webdriver.ChromeOptions()
 opts.binary_location = "/usr/bin/chromium"
@@ -58,6 +62,48 @@ def parse(text, lang_code, expect_intent, expect_entities):
     return marks
 
 
+def train_with(yaml_text, name):
+    area = driver.find_element(By.ID, "train-nlu")
+    driver.execute_script("arguments[0].value = arguments[1];", area, yaml_text)
+    box = driver.find_element(By.ID, "train-name")
+    box.clear()
+    box.send_keys(name)
+    driver.find_element(By.ID, "train-start").click()
+    WebDriverWait(driver, 90).until(
+        lambda d: d.find_element(By.ID, "train-state").get_attribute("data-state") in ("done", "failed", "cancelled"))
+    return driver.find_element(By.ID, "train-state")
+
+
+def train_page():
+    import os
+    driver.get(TRAIN_URL + "/")
+    wait.until(EC.presence_of_element_located((By.ID, "text")))
+    for summary in driver.find_elements(By.TAG_NAME, "summary"):
+        summary.click()
+    driver.find_element(By.ID, "key").send_keys("browser-admin")
+    here = os.path.dirname(os.path.abspath(__file__))
+    shop = open(os.path.join(here, "..", "data", "shop_nlu.yml"), encoding="utf-8").read()
+    state = train_with(shop, "shop")
+    check(state.get_attribute("data-state") == "done", f"training ends done ({state.text!r})")
+    check("held-out intent accuracy" in state.text, "the outcome is shown")
+    from selenium.webdriver.support.ui import Select
+    picker = Select(driver.find_element(By.ID, "models"))
+    check(picker.first_selected_option.get_attribute("value") == "shop", "the trained bot is picked")
+    box = driver.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys("where is my order B77881")
+    driver.find_element(By.ID, "parse").click()
+    wait.until(lambda d: d.find_element(By.ID, "served").text == "shop")
+    intents = {"order_status", "refund", "change_address", "greet", "goodbye", "nlu_fallback"}
+    shown = driver.find_element(By.ID, "intent").text.split(" ")[0]
+    check(shown in intents, f"the trained bot answers with one of its intents ({shown!r})")
+    driver.save_screenshot(f"{SHOTS}/playground-train.png")
+    state = train_with("nlu:\n- intent: only\n  examples: |\n    - hello\n", "broken")
+    problems = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#train-problems li")]
+    check(state.get_attribute("data-state") == "failed" and "invalid_training_data" in state.text, f"bad data is refused ({state.text!r})")
+    check(len(problems) >= 1, f"its problems are listed ({problems})")
+
+
 try:
     driver.get(URL + "/")
     wait.until(EC.presence_of_element_located((By.ID, "text")))
@@ -80,6 +126,8 @@ try:
         wait.until(lambda d: d.find_element(By.ID, "served").text != "")
         check(driver.find_element(By.ID, "served").text == "tiny", "the picked model answers")
         driver.save_screenshot(f"{SHOTS}/playground-models.png")
+    if TRAIN_URL:
+        train_page()
 finally:
     driver.quit()
 
