@@ -197,3 +197,44 @@ fn a_missing_or_mismatched_encoder_is_refused() {
     assert_eq!(v.status.code(), Some(1), "{}", text(&v));
     assert!(text(&v).contains("sha256"), "{}", text(&v));
 }
+
+/// Two bots on one encoder share one queue: their requests, sent together, may run in the same
+/// encoder batch, and each bot's answers are what it answers alone (its own heads on its own rows).
+#[test]
+fn bots_on_one_encoder_share_a_queue_and_answer_as_alone() {
+    let bot = trained_bot();
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("shop-bot-c1");
+    let nlu = root().join("tests/data/shop_nlu.yml");
+    let o = train(&[&nlu], &other, &["--c", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let load = |path: &Path, batch: parlance::batcher::BatchSettings| {
+        parlance::pipeline::Parser::load(&path, &parlance::model::SessionSettings::default(), batch, 1, parlance::pipeline::Limits::default())
+            .expect("loads")
+    };
+    let batch = parlance::batcher::BatchSettings { max_batch_size: 16, ..Default::default() };
+    let (a, b) = (load(&bot, batch.clone()), load(&other, batch));
+    assert!(a.batcher().same_queue(b.batcher()), "bots on one encoder share one queue");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let texts = ["je veux être remboursé", "ship it to New York", "où en est ma commande C99999", "bonjour", "track my order"];
+    let inputs = || texts.iter().map(|t| parlance::pipeline::ParseInput::new(*t)).collect::<Vec<_>>();
+    // alone, one text at a time, then both bots at once, interleaved
+    let alone: Vec<_> = [&a, &b]
+        .iter()
+        .map(|p| inputs().into_iter().map(|i| rt.block_on(p.parse(i)).unwrap()).collect::<Vec<_>>())
+        .collect();
+    let together = rt.block_on(async { futures_util::future::join(a.parse_many(inputs()), b.parse_many(inputs())).await });
+    let together = [together.0.unwrap(), together.1.unwrap()];
+    for (bot, (one, both)) in alone.iter().zip(&together).enumerate() {
+        for (x, y) in one.iter().zip(both) {
+            assert_eq!(x.intent.name, y.intent.name, "bot {bot}: {}", x.text);
+            assert!((x.intent.confidence - y.intent.confidence).abs() < 1e-4, "bot {bot}: {} {} vs {}", x.text, x.intent.confidence, y.intent.confidence);
+            assert_eq!(x.entities, y.entities, "bot {bot}: {}", x.text);
+        }
+    }
+    assert_ne!(
+        alone[0].iter().map(|r| r.intent.confidence).collect::<Vec<_>>(),
+        alone[1].iter().map(|r| r.intent.confidence).collect::<Vec<_>>(),
+        "the two bots have heads of their own"
+    );
+}

@@ -5,18 +5,23 @@
 //! `max_batch_tokens` padded tokens, and runs them as one graph call. So an idle server runs a lone
 //! request at once (no fixed wait), and a busy one batches more the busier it is. A full queue is
 //! refused at once (`Overloaded`) rather than allowed to grow.
+//!
+//! Bots trained on the same encoder share one queue ([`Batcher::shared`]): their requests run as
+//! one encoder batch, and each job's own heads then run on its row.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use ndarray::{s, Array2};
+use ndarray::Array2;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::model::engine::Model;
+use crate::model::engine::{Model, RowOutput};
+use crate::model::heads::Heads;
 use crate::model::runtime::release_freed_memory;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -51,6 +56,8 @@ pub struct JobOutput {
 
 struct Job {
     ids: Vec<i64>,
+    /// The bot's heads, for a job on a shared encoder queue.
+    heads: Option<Arc<Heads>>,
     enqueued: Instant,
     reply: oneshot::Sender<Result<JobOutput, String>>,
 }
@@ -60,16 +67,94 @@ pub struct Overloaded;
 
 /// Handle on the queue; cheap to clone. Workers stop when the last handle is dropped.
 #[derive(Clone)]
-pub struct Batcher {
+pub struct Batcher(Arc<Queue>);
+
+struct Queue {
     tx: Sender<Job>,
     depth: Arc<AtomicUsize>,
     settings: Arc<BatchSettings>,
+}
+
+/// Queues shared by the bots of one encoder: key (encoder session, batch settings).
+static SHARED: OnceLock<Mutex<HashMap<String, Weak<Queue>>>> = OnceLock::new();
+
+/// The jobs one batch takes, in queue order: `first`, then what `next` gives while the batch has
+/// fewer than `max_batch_size` items and at most `max_batch_tokens` padded tokens (items × the
+/// longest). The job that would overflow is given back, to start the next batch.
+pub fn form_batch<J>(first: J, mut next: impl FnMut() -> Option<J>, len: impl Fn(&J) -> usize, settings: &BatchSettings) -> (Vec<J>, Option<J>) {
+    let mut longest = len(&first).max(1);
+    let mut batch = vec![first];
+    while batch.len() < settings.max_batch_size {
+        let Some(job) = next() else { break };
+        let widened = longest.max(len(&job));
+        if widened * (batch.len() + 1) > settings.max_batch_tokens {
+            return (batch, Some(job));
+        }
+        longest = widened;
+        batch.push(job);
+    }
+    (batch, None)
 }
 
 impl Batcher {
     /// Starts one worker thread per model (each model is one ONNX Runtime session).
     /// `name` labels this queue's metrics (the model name).
     pub fn spawn(name: &str, models: Vec<Model>, settings: BatchSettings) -> Batcher {
+        Batcher(Arc::new(Queue::spawn(name, models, settings)))
+    }
+
+    /// The queue of every bot on the encoder `key` names (with these settings): started with
+    /// `models` (encoder-only, one per worker) by the first bot, shared while any bot holds it.
+    pub fn shared(key: &str, name: &str, models: impl FnOnce() -> Vec<Model>, settings: BatchSettings) -> Batcher {
+        let map = SHARED.get_or_init(Default::default);
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        let key = format!("{key} {settings:?}");
+        if let Some(q) = map.get(&key).and_then(Weak::upgrade) {
+            return Batcher(q);
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let q = Arc::new(Queue::spawn(name, models(), settings));
+        map.insert(key, Arc::downgrade(&q));
+        Batcher(q)
+    }
+
+    /// Queues one item; the receiver yields its logits once its batch has run.
+    pub fn submit(&self, ids: Vec<i64>) -> Result<oneshot::Receiver<Result<JobOutput, String>>, Overloaded> {
+        self.submit_with(ids, None)
+    }
+
+    /// Queues one item with the heads of its bot (on a shared encoder queue).
+    pub fn submit_with(&self, ids: Vec<i64>, heads: Option<Arc<Heads>>) -> Result<oneshot::Receiver<Result<JobOutput, String>>, Overloaded> {
+        let q = &self.0;
+        let (reply, rx) = oneshot::channel();
+        let job = Job { ids, heads, enqueued: Instant::now(), reply };
+        q.depth.fetch_add(1, Ordering::Relaxed);
+        match q.tx.try_send(job) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                q.depth.fetch_sub(1, Ordering::Relaxed);
+                Err(Overloaded)
+            }
+        }
+    }
+
+    /// Items waiting for a worker now.
+    pub fn queue_depth(&self) -> usize {
+        self.0.depth.load(Ordering::Relaxed)
+    }
+
+    pub fn settings(&self) -> &BatchSettings {
+        &self.0.settings
+    }
+
+    /// Whether two handles are on the same queue.
+    pub fn same_queue(&self, other: &Batcher) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Queue {
+    fn spawn(name: &str, models: Vec<Model>, settings: BatchSettings) -> Queue {
         let (tx, rx) = crossbeam_channel::bounded::<Job>(settings.queue_capacity.max(1));
         let depth = Arc::new(AtomicUsize::new(0));
         let settings = Arc::new(settings);
@@ -83,30 +168,7 @@ impl Batcher {
                 .spawn(move || worker(&name, model, rx, depth, settings))
                 .expect("cannot start inference thread");
         }
-        Batcher { tx, depth, settings }
-    }
-
-    /// Queues one item; the receiver yields its logits once its batch has run.
-    pub fn submit(&self, ids: Vec<i64>) -> Result<oneshot::Receiver<Result<JobOutput, String>>, Overloaded> {
-        let (reply, rx) = oneshot::channel();
-        let job = Job { ids, enqueued: Instant::now(), reply };
-        self.depth.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(job) {
-            Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.depth.fetch_sub(1, Ordering::Relaxed);
-                Err(Overloaded)
-            }
-        }
-    }
-
-    /// Items waiting for a worker now.
-    pub fn queue_depth(&self) -> usize {
-        self.depth.load(Ordering::Relaxed)
-    }
-
-    pub fn settings(&self) -> &BatchSettings {
-        &self.settings
+        Queue { tx, depth, settings }
     }
 }
 
@@ -135,18 +197,9 @@ fn worker(name: &str, mut model: Model, rx: Receiver<Job>, depth: Arc<AtomicUsiz
             }
         };
         busy_since_trim = true;
-        let mut longest = first.ids.len().max(1);
-        let mut batch = vec![first];
-        while batch.len() < settings.max_batch_size {
-            let Ok(job) = rx.try_recv() else { break };
-            let widened = longest.max(job.ids.len());
-            if widened * (batch.len() + 1) > settings.max_batch_tokens {
-                carried = Some(job); // first in the next batch, so order is kept
-                break;
-            }
-            longest = widened;
-            batch.push(job);
-        }
+        // the job that did not fit is first in the next batch, so order is kept
+        let (batch, rest) = form_batch(first, || rx.try_recv().ok(), |j: &Job| j.ids.len(), &settings);
+        carried = rest;
         let left = depth.fetch_sub(batch.len(), Ordering::Relaxed) - batch.len();
         gauge.set(left as i64);
         sizes.observe(batch.len() as f64);
@@ -164,18 +217,18 @@ fn run_batch(model: &mut Model, batch: Vec<Job>) {
     }
     let started = Instant::now();
     let inputs: Vec<Vec<i64>> = batch.iter().map(|j| j.ids.clone()).collect();
+    let heads: Vec<Option<Arc<Heads>>> = batch.iter().map(|j| j.heads.clone()).collect();
     // A panic inside the runtime must not take the worker (and so the whole service) down.
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| model.run(&inputs)))
+    let result: Result<Vec<RowOutput>, String> = std::panic::catch_unwind(AssertUnwindSafe(|| model.run_rows(&inputs, &heads)))
         .unwrap_or_else(|_| Err("inference panicked".to_string()));
     let inference = started.elapsed();
     let n = batch.len();
     match result {
-        Ok(out) => {
-            for (r, job) in batch.into_iter().enumerate() {
-                let len = job.ids.len();
+        Ok(rows) => {
+            for (job, (intent_logits, slot_logits)) in batch.into_iter().zip(rows) {
                 let output = JobOutput {
-                    intent_logits: out.intent_logits.row(r).to_vec(),
-                    slot_logits: out.slot_logits.slice(s![r, ..len, ..]).to_owned(),
+                    intent_logits,
+                    slot_logits,
                     queued: started.duration_since(job.enqueued),
                     inference,
                     batch_size: n,
@@ -211,4 +264,37 @@ fn next_job(rx: &Receiver<Job>, busy_since_trim: &mut bool) -> Result<Job, cross
         }
     }
     rx.recv()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches formed from a queue of jobs of these lengths: (lengths of each batch).
+    fn batches(lengths: &[usize], settings: &BatchSettings) -> Vec<Vec<usize>> {
+        let mut queue = lengths.iter().copied().collect::<std::collections::VecDeque<_>>();
+        let mut out = Vec::new();
+        let mut carried = None;
+        while let Some(first) = carried.take().or_else(|| queue.pop_front()) {
+            let (batch, rest) = form_batch(first, || queue.pop_front(), |&l| l, settings);
+            out.push(batch);
+            carried = rest;
+        }
+        out
+    }
+
+    #[test]
+    fn batches_are_bounded_by_count_and_padded_tokens_and_keep_order() {
+        let s = BatchSettings { max_batch_size: 3, max_batch_tokens: 40, queue_capacity: 8 };
+        // count bound
+        assert_eq!(batches(&[5, 5, 5, 5, 5], &s), vec![vec![5, 5, 5], vec![5, 5]]);
+        // token bound: a long job would make 3 × 20 = 60 > 40 padded tokens, so it starts the next batch
+        assert_eq!(batches(&[10, 10, 20, 10], &s), vec![vec![10, 10], vec![20, 10]]);
+        // a job longer than the token bound still runs, alone
+        assert_eq!(batches(&[50, 2], &s), vec![vec![50], vec![2]]);
+        // nothing waiting: a lone job runs at once
+        assert_eq!(batches(&[7], &s), vec![vec![7]]);
+        let flat: Vec<usize> = batches(&[3, 9, 30, 1, 1, 12], &s).into_iter().flatten().collect();
+        assert_eq!(flat, [3, 9, 30, 1, 1, 12], "queue order is kept");
+    }
 }

@@ -33,7 +33,12 @@ enum Backend {
     Graph(GraphBackend),
     /// The encoder session is shared by every model loaded on the same encoder (and worker slot).
     Heads { encoder: Arc<Mutex<Encoder>>, heads: Arc<Heads> },
+    /// The encoder alone, serving the jobs of every bot on it: each job brings its own heads.
+    Encoder(Arc<Mutex<Encoder>>),
 }
+
+/// What one queued item gets back: its intent logits and its tokens' slot logits.
+pub type RowOutput = (Vec<f32>, Array2<f32>);
 
 pub struct Model {
     backend: Backend,
@@ -164,6 +169,39 @@ impl Model {
         })
     }
 
+    /// A heads bundle's heads (they run on a shared encoder's output).
+    pub fn heads(&self) -> Option<Arc<Heads>> {
+        match &self.backend {
+            Backend::Heads { heads, .. } => Some(heads.clone()),
+            _ => None,
+        }
+    }
+
+    /// The same model's encoder alone, for a queue shared by every bot on that encoder; with the
+    /// session's identity, which names the queue.
+    pub fn encoder_only(&self) -> Option<(usize, Model)> {
+        let Backend::Heads { encoder, .. } = &self.backend else { return None };
+        let model = Model { backend: Backend::Encoder(encoder.clone()), n_intents: 0, n_slot_labels: 0, pad_id: self.pad_id };
+        Some((Arc::as_ptr(encoder) as usize, model))
+    }
+
+    /// Runs queued items as one batch: each item's row of the output, its padding cut off. On a
+    /// shared encoder, `heads[i]` is item i's bot (an item without heads is refused).
+    pub fn run_rows(&mut self, items: &[Vec<i64>], heads: &[Option<Arc<Heads>>]) -> Result<Vec<RowOutput>, String> {
+        if let Backend::Encoder(encoder) = &self.backend {
+            let out = encoder.lock().map_err(|_| "encoder lock poisoned")?.run(items)?;
+            return items
+                .iter()
+                .zip(heads)
+                .enumerate()
+                .map(|(r, (item, h))| Ok(h.as_ref().ok_or("a job on a shared encoder came without heads")?.apply_row(&out, r, item.len())))
+                .collect();
+        }
+        let out = self.run(items)?;
+        let rows = items.iter().enumerate();
+        Ok(rows.map(|(r, item)| (out.intent_logits.row(r).to_vec(), out.slot_logits.slice(ndarray::s![r, ..item.len(), ..]).to_owned())).collect())
+    }
+
     /// Runs token id sequences as one batch, padded to the longest.
     pub fn run(&mut self, items: &[Vec<i64>]) -> Result<ModelOutput, String> {
         let batch = items.len();
@@ -174,6 +212,7 @@ impl Model {
                 let out = encoder.lock().map_err(|_| "encoder lock poisoned")?.run(items)?;
                 heads.apply(&out)
             }
+            Backend::Encoder(_) => return Err("an encoder alone gives no logits: its jobs bring their heads".into()),
         };
         if out.intent_logits.shape() != [batch, self.n_intents] {
             return Err(format!(

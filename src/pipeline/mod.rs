@@ -51,6 +51,9 @@ pub struct Parser {
     /// The bundle's Rasa synonyms, lookups and regexes, if it has any.
     rasa: Option<Arc<crate::model::heads::rasa_rules::RasaRules>>,
     batcher: Batcher,
+    /// A trained bot's heads: its jobs carry them to the queue it shares with every bot on its
+    /// encoder (one encoder batch for all, then each job's heads on its row).
+    heads: Option<Arc<crate::model::heads::Heads>>,
     limits: Arc<Limits>,
     fallback: Fallback,
 }
@@ -102,7 +105,16 @@ impl Parser {
         }
         lang::warm_up();
         entities::warm_up();
-        let batcher = Batcher::spawn(id, models, batch);
+        let heads = models[0].heads();
+        let batcher = match models.iter().map(Model::encoder_only).collect::<Option<Vec<_>>>() {
+            Some(encoders) => {
+                // every bot on this encoder (same sessions) shares one queue
+                let key = encoders.iter().map(|(k, _)| format!("{k:x}")).collect::<Vec<_>>().join(",");
+                let name = format!("encoder:{}", bundle.manifest.encoder.as_ref().map_or("?", |e| e.name.as_str()));
+                Batcher::shared(&key, &name, || encoders.into_iter().map(|(_, m)| m).collect(), batch)
+            }
+            None => Batcher::spawn(id, models, batch),
+        };
         Ok(Parser {
             id: id.into(),
             bio: bundle.decoder,
@@ -110,6 +122,7 @@ impl Parser {
             tokenizer: bundle.tokenizer,
             rasa: bundle.rasa,
             batcher,
+            heads,
             limits: Arc::new(limits),
             fallback: Fallback::default(),
         })
@@ -214,7 +227,7 @@ impl Parser {
 
         let mut pending = Vec::with_capacity(prepared.len());
         for p in &prepared {
-            let rx = self.batcher.submit(p.ids.clone()).map_err(|_| ParseError::Overloaded)?;
+            let rx = self.batcher.submit_with(p.ids.clone(), self.heads.clone()).map_err(|_| ParseError::Overloaded)?;
             pending.push(rx);
         }
         let mut results = Vec::with_capacity(prepared.len());

@@ -123,6 +123,19 @@ impl Heads {
         }
     }
 
+    /// One row of an encoder batch through these heads: intent logits from its pooled vector, slot
+    /// logits from its first `len` token vectors. What a bot's job gets back when the encoder batch
+    /// was shared with other bots' jobs.
+    pub fn apply_row(&self, out: &EncoderOutput, row: usize, len: usize) -> (Vec<f32>, Array2<f32>) {
+        let intent = out.pooled.row(row).dot(&self.intent.weight) + &self.intent.bias;
+        let tokens = out.hidden.slice(ndarray::s![row, ..len, ..]);
+        let slots = match &self.slot {
+            Some(s) => tokens.dot(&s.weight) + &s.bias,
+            None => Array2::zeros((len, 0)),
+        };
+        (intent.to_vec(), slots)
+    }
+
     /// Intent logits from the pooled vectors, slot logits from every token's vector.
     pub fn apply(&self, out: &EncoderOutput) -> ModelOutput {
         let intent_logits = out.pooled.dot(&self.intent.weight) + &self.intent.bias;
