@@ -37,9 +37,10 @@ pub struct SecurityArgs {
 /// `parlance bench`'s arguments.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Endpoint taking {"text": ...}.
+    /// Endpoint taking {"text": ...}. Repeat it to spread the requests over several endpoints in
+    /// turn (e.g. /v1/models/NAME/parse of several bots).
     #[arg(long, default_value = "http://127.0.0.1:8080/v1/parse")]
-    pub url: String,
+    pub url: Vec<String>,
     /// Closed loop: clients, each waiting for its answer before the next request.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,

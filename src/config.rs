@@ -71,6 +71,10 @@ pub struct ModelArgs {
     /// Longest text accepted, in characters.
     #[arg(long, env = "PARLANCE_MAX_TEXT_CHARS", default_value_t = 2000)]
     pub max_text_chars: usize,
+    /// Trained bots on one encoder: `shared` runs their requests in shared encoder batches (one
+    /// queue), `per-model` gives each its own queue on the shared session.
+    #[arg(long, env = "PARLANCE_ENCODER_QUEUE", default_value = "shared", value_parser = ["shared", "per-model"])]
+    pub encoder_queue: String,
     /// Most texts in one batch request.
     #[arg(long, env = "PARLANCE_MAX_BATCH_TEXTS", default_value_t = 64)]
     pub max_batch_texts: usize,
@@ -110,6 +114,7 @@ impl ModelArgs {
             max_batch_size: self.max_batch_size.max(1),
             max_batch_tokens: self.max_batch_tokens.max(1),
             queue_capacity: self.queue_capacity.max(1),
+            share_encoder_queue: self.encoder_queue == "shared",
         }
     }
 

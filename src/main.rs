@@ -298,14 +298,17 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    parlance::tools::bench::check_target(&args.url, args.allow_remote)?;
+    for url in &args.url {
+        parlance::tools::bench::check_target(url, args.allow_remote)?;
+    }
     let mode = match args.rate {
         Some(r) if r > 0.0 => parlance::tools::bench::Mode::Open { rate: r },
         Some(_) => anyhow::bail!("--rate must be positive"),
         None => parlance::tools::bench::Mode::Closed { concurrency: args.concurrency.max(1) },
     };
     let cfg = parlance::tools::bench::LoadConfig {
-        url: args.url,
+        url: args.url.join(" "),
+        urls: args.url,
         texts,
         mode,
         duration: std::time::Duration::from_secs_f64(args.duration.max(0.1)),

@@ -142,7 +142,7 @@ async fn batched_results_equal_single_results() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_is_refused_not_grown() {
     let p = fixture_parser_with(
-        BatchSettings { max_batch_size: 1, max_batch_tokens: 64, queue_capacity: 2 },
+        BatchSettings { max_batch_size: 1, max_batch_tokens: 64, queue_capacity: 2, ..Default::default() },
         Limits::default(),
     );
     // Submitting in a tight loop outpaces the worker: the queue must refuse, not grow.

@@ -32,11 +32,14 @@ pub struct BatchSettings {
     pub max_batch_tokens: usize,
     /// Most items waiting; past this, requests are refused with 503.
     pub queue_capacity: usize,
+    /// Bots trained on one encoder share one queue and run in shared encoder batches (else each
+    /// has its own queue on the shared encoder session).
+    pub share_encoder_queue: bool,
 }
 
 impl Default for BatchSettings {
     fn default() -> Self {
-        BatchSettings { max_batch_size: 32, max_batch_tokens: 2048, queue_capacity: 128 }
+        BatchSettings { max_batch_size: 32, max_batch_tokens: 2048, queue_capacity: 128, share_encoder_queue: true }
     }
 }
 
@@ -285,7 +288,7 @@ mod tests {
 
     #[test]
     fn batches_are_bounded_by_count_and_padded_tokens_and_keep_order() {
-        let s = BatchSettings { max_batch_size: 3, max_batch_tokens: 40, queue_capacity: 8 };
+        let s = BatchSettings { max_batch_size: 3, max_batch_tokens: 40, queue_capacity: 8, share_encoder_queue: true };
         // count bound
         assert_eq!(batches(&[5, 5, 5, 5, 5], &s), vec![vec![5, 5, 5], vec![5, 5]]);
         // token bound: a long job would make 3 × 20 = 60 > 40 padded tokens, so it starts the next batch

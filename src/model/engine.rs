@@ -151,7 +151,7 @@ impl Model {
             return Err(vec![(man, "kind \"heads\" needs `encoder` and `heads`".into())]);
         };
         let enc_dir = crate::model::heads::resolve_encoder(dir, r).map_err(|m| vec![(man.clone(), m)])?;
-        let (info, tokenizer) = crate::model::heads::encoder::read_encoder_dir(&enc_dir, Some((&r.sha256, MANIFEST_FILE)))
+        let info = crate::model::heads::encoder::read_encoder_info(&enc_dir, Some((&r.sha256, MANIFEST_FILE)))
             .map_err(|e| vec![(man.clone(), e.to_string())])?;
         if info.hidden_size != r.hidden_size {
             return Err(vec![(man, format!("encoder.hidden_size is {}, the encoder's is {}", r.hidden_size, info.hidden_size))]);
@@ -159,7 +159,8 @@ impl Model {
         let n_slots = if manifest.has_slots() { manifest.slot_labels.len() } else { 0 };
         let heads = Heads::load(&dir.join(&h.file), info.hidden_size, manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
-        let encoder = crate::model::heads::encoder::shared(&enc_dir, info, &tokenizer, settings, slot).map_err(|e| vec![(man, e.to_string())])?;
+        let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
+        let encoder = crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, e.to_string())])?;
         let pad_id = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?.pad_id;
         Ok(Model {
             backend: Backend::Heads { encoder, heads: Arc::new(heads) },
@@ -200,6 +201,22 @@ impl Model {
         let out = self.run(items)?;
         let rows = items.iter().enumerate();
         Ok(rows.map(|(r, item)| (out.intent_logits.row(r).to_vec(), out.slot_logits.slice(ndarray::s![r, ..item.len(), ..]).to_owned())).collect())
+    }
+
+    /// Runs the largest batch the queue can form (`n` items of `width` padding tokens) once, so
+    /// that ONNX Runtime's arena is sized at start. A shared encoder session is warmed once, by the
+    /// first bot on it.
+    pub fn warm_up(&mut self, n: usize, width: usize) -> Result<(), String> {
+        let filler = vec![vec![self.pad_id; width]; n];
+        if let Backend::Heads { encoder, .. } | Backend::Encoder(encoder) = &self.backend {
+            let mut e = encoder.lock().map_err(|_| "encoder lock poisoned")?;
+            if e.warmed_tokens < n * width {
+                e.run(&filler)?;
+                e.warmed_tokens = n * width;
+            }
+            return Ok(());
+        }
+        self.run(&filler).map(|_| ())
     }
 
     /// Runs token id sequences as one batch, padded to the longest.

@@ -97,8 +97,7 @@ impl Parser {
         let n = batch.max_batch_size.max(1);
         let width = bundle.manifest.max_length.min((batch.max_batch_tokens / n).max(2));
         for m in &mut models {
-            let filler = vec![vec![m.pad_id; width]; n];
-            m.run(&filler).map_err(|e| BundleError {
+            m.warm_up(n, width).map_err(|e| BundleError {
                 path: path.to_path_buf(),
                 problems: vec![Problem { file: MODEL_FILE.into(), message: format!("warm-up batch failed: {e}") }],
             })?;
@@ -106,7 +105,8 @@ impl Parser {
         lang::warm_up();
         entities::warm_up();
         let heads = models[0].heads();
-        let batcher = match models.iter().map(Model::encoder_only).collect::<Option<Vec<_>>>() {
+        let shared = models.iter().map(Model::encoder_only).collect::<Option<Vec<_>>>().filter(|_| batch.share_encoder_queue);
+        let batcher = match shared {
             Some(encoders) => {
                 // every bot on this encoder (same sessions) shares one queue
                 let key = encoders.iter().map(|(k, _)| format!("{k:x}")).collect::<Vec<_>>().join(",");

@@ -32,7 +32,10 @@ pub enum Mode {
 
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
+    /// What the report names (the endpoints, space-separated).
     pub url: String,
+    /// The endpoints, in turn: request i goes to `urls[i % len]`.
+    pub urls: Vec<String>,
     pub texts: Vec<String>,
     pub mode: Mode,
     pub duration: Duration,
@@ -135,11 +138,11 @@ fn body_for(text: &str) -> String {
 }
 
 /// One request, timed from when it is sent.
-async fn one(client: &awc::Client, cfg: &LoadConfig, body: String, shared: &Shared) {
+async fn one(client: &awc::Client, cfg: &LoadConfig, url: &str, body: String, shared: &Shared) {
     shared.in_flight.set(shared.in_flight.get() + 1);
     let sent = Instant::now();
     let res = client
-        .post(&cfg.url)
+        .post(url)
         .insert_header(("content-type", "application/json"))
         .timeout(cfg.timeout)
         .send_body(body)
@@ -251,8 +254,9 @@ async fn closed_loop(cfg_rc: Rc<LoadConfig>, shared: &Rc<Shared>, started: Insta
             while Instant::now() < deadline && shared.sent.get() < cap {
                 shared.sent.set(shared.sent.get() + 1);
                 let text = &cfg.texts[i % cfg.texts.len()];
+                let url = &cfg.urls[i % cfg.urls.len()];
                 i += concurrency;
-                one(&client, &cfg, body_for(text), &shared).await;
+                one(&client, &cfg, url, body_for(text), &shared).await;
             }
         }));
     }
@@ -285,7 +289,8 @@ async fn open_loop(cfg_rc: Rc<LoadConfig>, shared: &Rc<Shared>, started: Instant
         } else {
             let (client, shared, cfg) = (client.clone(), shared.clone(), cfg_rc.clone());
             let text = cfg.texts[i as usize % cfg.texts.len()].clone();
-            tasks.push(actix_rt::spawn(async move { one(&client, &cfg, body_for(&text), &shared).await }));
+            let url = cfg.urls[i as usize % cfg.urls.len()].clone();
+            tasks.push(actix_rt::spawn(async move { one(&client, &cfg, &url, body_for(&text), &shared).await }));
         }
         i += 1;
         if tasks.len() > 8192 {

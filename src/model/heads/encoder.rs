@@ -112,6 +112,13 @@ pub fn file_sha256(path: &Path) -> Result<String, EncoderError> {
 /// Reads `encoder.json` and the tokenizer of an encoder folder, and checks model.onnx's hash
 /// against `encoder.json` (and against `wanted`, the hash a bundle names, when given).
 pub fn read_encoder_dir(dir: &Path, wanted: Option<(&str, &str)>) -> Result<(EncoderInfo, Tokenizer), EncoderError> {
+    let info = read_encoder_info(dir, wanted)?;
+    let tokenizer = read_encoder_tokenizer(dir, &info)?;
+    Ok((info, tokenizer))
+}
+
+/// `encoder.json` of an encoder folder, model.onnx's hash checked as [`read_encoder_dir`] does.
+pub fn read_encoder_info(dir: &Path, wanted: Option<(&str, &str)>) -> Result<EncoderInfo, EncoderError> {
     let info_path = dir.join(ENCODER_FILE);
     let text = read_text(&info_path, MAX_JSON_BYTES).map_err(|e| file_err(&info_path, e))?;
     let info = serde_json::from_str(&text)
@@ -133,13 +140,30 @@ pub fn read_encoder_dir(dir: &Path, wanted: Option<(&str, &str)>) -> Result<(Enc
             return Err(EncoderError::HashMismatch { path: dir.to_path_buf(), found, wanted: hash.into(), wanted_by: by.into() });
         }
     }
+    Ok(info)
+}
+
+/// The tokenizer of an encoder folder, truncated to the encoder's length. When bots on this
+/// encoder already share one, a copy of it (reading XLM-R's 17 MB tokenizer.json again is what
+/// made loading many bots slow).
+pub fn read_encoder_tokenizer(dir: &Path, info: &EncoderInfo) -> Result<Tokenizer, EncoderError> {
+    let shared = TOKENIZERS.get().and_then(|m| {
+        let map = m.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().find(|((sha, _), w)| sha.eq_ignore_ascii_case(&info.model_sha256) && w.strong_count() > 0).and_then(|(_, w)| w.upgrade())
+    });
+    if let Some(t) = shared {
+        let mut copy = Tokenizer::clone(&t);
+        let trunc = tokenizers::TruncationParams { max_length: info.max_length, ..Default::default() };
+        copy.with_truncation(Some(trunc)).map_err(|e| file_err(&dir.join(TOKENIZER_FILE), format!("cannot truncate: {e}")))?;
+        return Ok(copy);
+    }
     let tok_path = dir.join(TOKENIZER_FILE);
     let bytes = read_bounded(&tok_path, MAX_TOKENIZER_BYTES).map_err(|e| file_err(&tok_path, e))?;
     let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| file_err(&tok_path, format!("does not load: {e}")))?;
     let trunc = tokenizers::TruncationParams { max_length: info.max_length, ..Default::default() };
     tokenizer.with_truncation(Some(trunc)).map_err(|e| file_err(&tok_path, format!("cannot truncate: {e}")))?;
     tokenizer.with_padding(None);
-    Ok((info, tokenizer))
+    Ok(tokenizer)
 }
 
 /// What one encoder run gives: per-token vectors (prefix tokens removed, so row `t` is token `t`
@@ -159,6 +183,9 @@ pub struct Encoder {
     prefix_ids: Vec<i64>,
     pub pad_id: i64,
     pub dir: PathBuf,
+    /// Padded tokens of the largest batch run so far: a model warming up a session that bots on the
+    /// same encoder have already warmed skips it.
+    pub warmed_tokens: usize,
 }
 
 impl Encoder {
@@ -184,7 +211,7 @@ impl Encoder {
         };
         let pad_id = tokenizer.get_padding().map(|p| p.pad_id as i64).or_else(|| tokenizer.token_to_id("<pad>").map(i64::from))
             .or_else(|| tokenizer.token_to_id("[PAD]").map(i64::from)).unwrap_or(0);
-        Ok(Encoder { session, info, prefix_ids, pad_id, dir: dir.to_path_buf() })
+        Ok(Encoder { session, info, prefix_ids, pad_id, dir: dir.to_path_buf(), warmed_tokens: 0 })
     }
 
     /// Runs token id sequences (each starting with its special first token) as one padded batch.
@@ -272,7 +299,7 @@ static SHARED: OnceLock<Mutex<HashMap<SharedKey, Weak<Mutex<Encoder>>>>> = OnceL
 pub fn shared(
     dir: &Path,
     info: EncoderInfo,
-    tokenizer: &Tokenizer,
+    tokenizer: impl FnOnce(&EncoderInfo) -> Result<Tokenizer, EncoderError>,
     settings: &SessionSettings,
     slot: usize,
 ) -> Result<Arc<Mutex<Encoder>>, EncoderError> {
@@ -284,7 +311,8 @@ pub fn shared(
         return Ok(enc);
     }
     map.retain(|_, w| w.strong_count() > 0);
-    let enc = Arc::new(Mutex::new(Encoder::load(dir, info, tokenizer, settings)?));
+    let tokenizer = tokenizer(&info)?;
+    let enc = Arc::new(Mutex::new(Encoder::load(dir, info, &tokenizer, settings)?));
     map.insert(key, Arc::downgrade(&enc));
     Ok(enc)
 }
