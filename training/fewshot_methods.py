@@ -142,7 +142,12 @@ def maxsim(tr, te, lab, **o):
 
 
 def mix(tr, te, lab, **o):
-    m = logreg(tr.pooled(), tr.y)
+    """opts labels=1: the logreg side also learns from the intent names (the MaxSim side does not)."""
+    if int(o.get("labels", 0)):
+        keep = np.isin(lab.y, np.unique(tr.y))
+        m = logreg(np.concatenate([tr.pooled(), lab.pooled()[keep]]), np.r_[tr.y, lab.y[keep]])
+    else:
+        m = logreg(tr.pooled(), tr.y)
     P = m.predict_proba(te.pooled())
     S = class_scores(maxsim_scores(tr, te, o.get("layer", "cat"), int(o.get("sym", 0))), tr.y, m.classes_,
                      int(o.get("k", 1)))
