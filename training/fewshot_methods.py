@@ -251,10 +251,9 @@ def train_len(Tok, cap=64):
 
 def with_labels(tr, lab):
     """The training set plus each of its intents' names as one more example."""
-    from fewshot_study import Tok
     keep = np.flatnonzero(np.isin(lab.y, np.unique(tr.y)))
     L = lab.sub(keep)
-    return Tok(np.concatenate([tr.L11, L.L11]), np.concatenate([tr.L12, L.L12]),
+    return type(tr)(np.concatenate([tr.L11, L.L11]), np.concatenate([tr.L12, L.L12]),
                np.r_[tr.off, tr.off[-1] + L.off[1:]], np.r_[tr.y, L.y], tr.text + L.text)
 
 
