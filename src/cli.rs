@@ -86,12 +86,12 @@ pub struct BenchArgs {
 impl SecurityArgs {
     /// The parse and admin keys the flags (or their files) give.
     pub fn keys(&self) -> anyhow::Result<parlance::http::auth::Keys> {
-        parlance::http::auth::Keys::load(
+        Ok(parlance::http::auth::Keys::load(
             self.api_keys.as_deref(),
             self.api_keys_file.as_deref(),
             self.admin_key.as_deref(),
             self.admin_key_file.as_deref(),
-        )
+        )?)
     }
 }
 

@@ -142,7 +142,7 @@ impl ModelArgs {
     /// The models to serve: the config file's, or the one bundle as "default".
     pub fn models(&self) -> anyhow::Result<ModelsConfig> {
         match &self.models_config {
-            Some(file) => ModelsConfig::read(file),
+            Some(file) => Ok(ModelsConfig::read(file)?),
             None => Ok(ModelsConfig::single(self.model_path(), self.fallback()?)),
         }
     }
@@ -158,7 +158,7 @@ impl ModelArgs {
 
     /// Loads every model to serve.
     pub fn load_registry(&self) -> anyhow::Result<Registry> {
-        Registry::load(self.models()?, self.load_settings())
+        Ok(Registry::load(self.models()?, self.load_settings())?)
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::data::Example;
+use crate::data::{DataError, Example};
 
 #[derive(Deserialize)]
 struct MassiveRow {
@@ -37,20 +37,20 @@ pub fn parse_annotation(annot: &str) -> Result<(String, Vec<(String, usize, usiz
 }
 
 /// Reads a MASSIVE jsonl file. Every malformed line is an error naming its line number.
-pub fn read_massive(path: &Path) -> anyhow::Result<Vec<Example>> {
-    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+pub fn read_massive(path: &Path) -> Result<Vec<Example>, DataError> {
+    let file = std::fs::File::open(path).map_err(|e| DataError(format!("cannot open {}: {e}", path.display())))?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line?;
+        let line = line.map_err(|e| DataError(format!("{}:{}: cannot be read: {e}", path.display(), i + 1)))?;
         if line.trim().is_empty() {
             continue;
         }
         let row: MassiveRow = serde_json::from_str(&line)
-            .map_err(|e| anyhow::anyhow!("{}:{}: not a MASSIVE record: {e}", path.display(), i + 1))?;
+            .map_err(|e| DataError(format!("{}:{}: not a MASSIVE record: {e}", path.display(), i + 1)))?;
         let (text, spans) =
-            parse_annotation(&row.annot_utt).map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+            parse_annotation(&row.annot_utt).map_err(|e| DataError(format!("{}:{}: {e}", path.display(), i + 1)))?;
         if text != row.utt {
-            anyhow::bail!("{}:{}: annot_utt does not give back utt", path.display(), i + 1);
+            return Err(DataError(format!("{}:{}: annot_utt does not give back utt", path.display(), i + 1)));
         }
         out.push(Example { locale: row.locale.unwrap_or_else(|| "all".into()), text, intent: row.intent, spans });
     }

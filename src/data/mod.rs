@@ -6,6 +6,11 @@ pub mod rasa;
 
 use std::path::Path;
 
+/// Labelled data that cannot be read: the message names the file (and line, intent, example).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DataError(pub String);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
     pub locale: String,
@@ -17,7 +22,7 @@ pub struct Example {
 
 /// Reads labelled examples by extension: `.yml`/`.yaml` is Rasa NLU YAML (`rasa`, locale =
 /// file stem), anything else MASSIVE jsonl.
-pub fn read_examples(path: &Path) -> anyhow::Result<Vec<Example>> {
+pub fn read_examples(path: &Path) -> Result<Vec<Example>, DataError> {
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
     match ext.as_deref() {
         Some("yml" | "yaml") => rasa::read_rasa_nlu(path),

@@ -22,7 +22,7 @@ use std::path::Path;
 
 use serde_norway::Value;
 
-use crate::data::Example;
+use crate::data::{DataError, Example};
 
 /// Characters stripped from both ends of an example's text (the same set in `rasa_nlu.py`).
 const STRIP: &[char] = &[' ', '\t', '\r', '\n'];
@@ -49,12 +49,12 @@ impl RasaNlu {
 
 /// Reads a Rasa NLU YAML file. Every example's locale is the file stem ("nlu" for `data/nlu.yml`);
 /// use [`read_rasa_nlu_with_locale`] to set another. Skipped items are logged at info level.
-pub fn read_rasa_nlu(path: &Path) -> anyhow::Result<Vec<Example>> {
+pub fn read_rasa_nlu(path: &Path) -> Result<Vec<Example>, DataError> {
     read_rasa_nlu_with_locale(path, None)
 }
 
 /// [`read_rasa_nlu`] with the locale given by the caller (`None`: the file stem).
-pub fn read_rasa_nlu_with_locale(path: &Path, locale: Option<&str>) -> anyhow::Result<Vec<Example>> {
+pub fn read_rasa_nlu_with_locale(path: &Path, locale: Option<&str>) -> Result<Vec<Example>, DataError> {
     let nlu = load_rasa_nlu(path, locale)?;
     if let Some(note) = nlu.skipped_note() {
         tracing::info!(file = %path.display(), "{note}");
@@ -63,13 +63,13 @@ pub fn read_rasa_nlu_with_locale(path: &Path, locale: Option<&str>) -> anyhow::R
 }
 
 /// Reads a Rasa NLU file and says what was skipped.
-pub fn load_rasa_nlu(path: &Path, locale: Option<&str>) -> anyhow::Result<RasaNlu> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+pub fn load_rasa_nlu(path: &Path, locale: Option<&str>) -> Result<RasaNlu, DataError> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError(format!("cannot read {}: {e}", path.display())))?;
     let locale = match locale {
         Some(l) => l.to_string(),
         None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "nlu".into()),
     };
-    parse_rasa_nlu(&text, &path.display().to_string(), &locale).map_err(anyhow::Error::msg)
+    parse_rasa_nlu(&text, &path.display().to_string(), &locale).map_err(DataError)
 }
 
 /// Parses the text of a Rasa NLU file; `source` names it in errors.

@@ -11,6 +11,11 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 use subtle::ConstantTimeEq;
 
+/// API keys that cannot be read or are not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KeysError(pub String);
+
 #[derive(Default, Clone)]
 pub struct Keys {
     parse: Vec<Vec<u8>>,
@@ -43,8 +48,8 @@ impl Keys {
         parse_file: Option<&Path>,
         admin: Option<&str>,
         admin_file: Option<&Path>,
-    ) -> anyhow::Result<Keys> {
-        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read key file {}: {e}", p.display()));
+    ) -> Result<Keys, KeysError> {
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| KeysError(format!("cannot read key file {}: {e}", p.display())));
         let mut keys = Keys::default();
         if let Some(s) = parse {
             keys.parse.extend(split_keys(s));
@@ -59,7 +64,9 @@ impl Keys {
         };
         keys.admin = admin;
         if let Some(a) = &keys.admin {
-            anyhow::ensure!(!keys.parse.iter().any(|k| k == a), "the admin key must differ from every parse key");
+            if keys.parse.iter().any(|k| k == a) {
+                return Err(KeysError("the admin key must differ from every parse key".into()));
+            }
         }
         Ok(keys)
     }

@@ -38,8 +38,13 @@ static INIT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 /// `ort` keeps only a weak reference to the environment: this holds it for the process lifetime.
 static ENV: OnceLock<ort::environment::Environment> = OnceLock::new();
 
+/// ONNX Runtime could not be found or started: the message says where it looked and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuntimeError(pub String);
+
 /// Loads ONNX Runtime once per process. Safe to call from anywhere, any number of times.
-pub fn init() -> anyhow::Result<PathBuf> {
+pub fn init() -> Result<PathBuf, RuntimeError> {
     INIT.get_or_init(|| {
         let tried = candidates();
         let path = tried.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
@@ -60,13 +65,13 @@ pub fn init() -> anyhow::Result<PathBuf> {
         Ok(path)
     })
     .clone()
-    .map_err(anyhow::Error::msg)
+    .map_err(RuntimeError)
 }
 
 /// The process-wide ONNX Runtime environment, loading the library on first use.
-pub fn environment() -> anyhow::Result<&'static ort::environment::Environment> {
+pub fn environment() -> Result<&'static ort::environment::Environment, RuntimeError> {
     init()?;
-    ENV.get().ok_or_else(|| anyhow::anyhow!("ONNX Runtime environment missing after init"))
+    ENV.get().ok_or_else(|| RuntimeError(format!("ONNX Runtime environment missing after init")))
 }
 
 /// Hands memory freed by a dropped model back to the OS. glibc keeps freed heap in its per-thread

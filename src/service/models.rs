@@ -11,6 +11,11 @@ use crate::lang;
 use crate::model::SessionSettings;
 use crate::pipeline::{Fallback, Limits};
 
+/// A models config, or the models it names, that cannot be served: the message says which and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
 /// How every model is loaded (the `serve` flags); the same for reloads.
 #[derive(Debug, Clone)]
 pub struct LoadSettings {
@@ -76,17 +81,17 @@ pub fn valid_name(name: &str) -> bool {
 
 impl ModelsConfig {
     /// Reads a config file; relative bundle paths become relative to the file's folder.
-    pub fn read(path: &Path) -> anyhow::Result<ModelsConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<ModelsConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
         let mut config: ModelsConfig =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for m in &mut config.models {
             if m.path.is_relative() {
                 m.path = base.join(&m.path);
             }
         }
-        config.check().map_err(|problems| anyhow::anyhow!("{}: {}", path.display(), problems.join("; ")))?;
+        config.check().map_err(|problems| ConfigError(format!("{}: {}", path.display(), problems.join("; "))))?;
         Ok(config)
     }
 

@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use crate::model::BundleError;
-use crate::service::models::{LoadSettings, ModelSpec, ModelsConfig};
+use crate::service::models::{ConfigError, LoadSettings, ModelSpec, ModelsConfig};
 use crate::lang;
 use crate::model::SessionSettings;
 use crate::pipeline::{Fallback, ParseError, ParseInput, ParseResult, Parser};
@@ -113,27 +113,30 @@ fn publish_info(parser: &Parser, previous: Option<&Parser>) {
 
 impl Registry {
     /// Loads every model of a config; the first bundle that fails stops the start, naming the model.
-    pub fn load(config: ModelsConfig, settings: LoadSettings) -> anyhow::Result<Registry> {
-        config.check().map_err(|p| anyhow::anyhow!("models config: {}", p.join("; ")))?;
+    pub fn load(config: ModelsConfig, settings: LoadSettings) -> Result<Registry, ConfigError> {
+        config.check().map_err(|p| ConfigError(format!("models config: {}", p.join("; "))))?;
         let mut parsers = Vec::new();
         for spec in &config.models {
-            let parser = load_parser(spec, &settings).map_err(|e| anyhow::anyhow!("model {:?}: {e}", spec.name))?;
+            let parser = load_parser(spec, &settings).map_err(|e| ConfigError(format!("model {:?}: {e}", spec.name)))?;
             parsers.push(parser);
         }
         Registry::from_parsers(config, parsers, settings)
     }
 
     /// Builds a registry from parsers already loaded, in the order of `config.models`.
-    pub fn from_parsers(config: ModelsConfig, parsers: Vec<Parser>, settings: LoadSettings) -> anyhow::Result<Registry> {
-        config.check().map_err(|p| anyhow::anyhow!("models config: {}", p.join("; ")))?;
-        anyhow::ensure!(parsers.len() == config.models.len(), "one parser per model");
+    pub fn from_parsers(config: ModelsConfig, parsers: Vec<Parser>, settings: LoadSettings) -> Result<Registry, ConfigError> {
+        config.check().map_err(|p| ConfigError(format!("models config: {}", p.join("; "))))?;
+        if parsers.len() != config.models.len() {
+            return Err(ConfigError("one parser per model".into()));
+        }
         for (language, name) in &config.routes {
             let i = config.models.iter().position(|m| &m.name == name).expect("checked");
-            anyhow::ensure!(
-                parsers[i].manifest().languages.contains(language),
-                "route {language:?} goes to {name:?}, whose bundle serves {}",
-                parsers[i].manifest().languages.join(", ")
-            );
+            if !parsers[i].manifest().languages.contains(language) {
+                return Err(ConfigError(format!(
+                    "route {language:?} goes to {name:?}, whose bundle serves {}",
+                    parsers[i].manifest().languages.join(", ")
+                )));
+            }
         }
         let default = config.default.clone().unwrap_or_else(|| config.models[0].name.clone());
         let mut entries = BTreeMap::new();
