@@ -61,6 +61,15 @@ impl ParseInput {
     }
 }
 
+/// An input that passed every check, with what the checks computed: the built-in dimensions
+/// wanted and the time context (its language is set once the text's language is known).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub input: ParseInput,
+    pub dimensions: Option<Vec<entities::Dimension>>,
+    pub context: entities::Context,
+}
+
 /// The wanted built-in dimensions of a request, checked.
 pub fn dimensions(input: &ParseInput) -> Result<Option<Vec<entities::Dimension>>, ParseError> {
     input

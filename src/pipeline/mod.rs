@@ -21,7 +21,7 @@ use crate::model::{Bundle, BundleError, Manifest, Model, Problem, SessionSetting
 use crate::text::{self, Word};
 
 pub use encode::{encode, Encoded};
-pub use input::{Limits, ParseError, ParseInput};
+pub use input::{Checked, Limits, ParseError, ParseInput};
 pub use result::{Fallback, ModelRef, ParseResult, Timings, FALLBACK_INTENT, RANKING_SIZE};
 use input::{dimensions, time_context};
 
@@ -159,8 +159,9 @@ impl Parser {
         &self.batcher
     }
 
-    /// Checks what can be checked without tokenising: emptiness, length, language.
-    pub fn check(&self, input: &ParseInput) -> Result<(), ParseError> {
+    /// Checks what can be checked without tokenising (emptiness, length, language, dimensions, time
+    /// reference), once: what the checks computed goes on with the input.
+    pub fn check(&self, input: ParseInput) -> Result<Checked, ParseError> {
         if input.text.trim().is_empty() {
             return Err(ParseError::EmptyText);
         }
@@ -174,14 +175,15 @@ impl Parser {
                 return Err(ParseError::UnsupportedLanguage(l.clone(), self.manifest.languages.join(", ")));
             }
         }
-        dimensions(input)?;
-        time_context(input, entities::Lang::En)?;
-        Ok(())
+        let dimensions = dimensions(&input)?;
+        let context = time_context(&input, entities::Lang::En)?;
+        Ok(Checked { input, dimensions, context })
     }
 
     /// Only called by `parse_checked`, after `check` has passed for every input.
-    fn prepare(&self, mut input: ParseInput) -> Result<Prepared, ParseError> {
+    fn prepare(&self, checked: Checked) -> Result<Prepared, ParseError> {
         let started = Instant::now();
+        let Checked { mut input, dimensions, mut context } = checked;
         let language = match (input.lang.as_deref().and_then(lang::normalize_tag), input.detected.take()) {
             (Some(code), _) => DetectedLanguage { code, confidence: 1.0, source: "request" },
             (None, Some(detected)) => detected,
@@ -189,9 +191,8 @@ impl Parser {
         };
         let Encoded { words, ids, first_token } = encode(&self.tokenizer, &input.text, self.manifest.lowercase)
             .map_err(|e| ParseError::Inference(format!("tokenizer: {e}")))?;
-        let rule_lang = if language.code == "fr" { entities::Lang::Fr } else { entities::Lang::En };
-        let context = time_context(&input, rule_lang)?;
-        let rules = match dimensions(&input)? {
+        context.lang = if language.code == "fr" { entities::Lang::Fr } else { entities::Lang::En };
+        let rules = match dimensions {
             Some(d) if d.is_empty() => Vec::new(),
             d => entities::extract(&input.text, &context, d.as_deref()),
         };
@@ -201,15 +202,13 @@ impl Parser {
     /// Parses texts; each may be batched with other requests' texts. Results come back in order.
     /// Every input is checked before any is queued, so a bad one fails the call without side effects.
     pub async fn parse_many(&self, inputs: Vec<ParseInput>) -> Result<Vec<ParseResult>, ParseError> {
-        for input in &inputs {
-            self.check(input)?;
-        }
-        self.parse_checked(inputs).await
+        let checked = inputs.into_iter().map(|i| self.check(i)).collect::<Result<Vec<_>, _>>()?;
+        self.parse_checked(checked).await
     }
 
     /// `parse_many` for inputs that have each passed `check` already (the registry checks a routed
     /// batch across all its models before queueing any).
-    pub(crate) async fn parse_checked(&self, inputs: Vec<ParseInput>) -> Result<Vec<ParseResult>, ParseError> {
+    pub(crate) async fn parse_checked(&self, inputs: Vec<Checked>) -> Result<Vec<ParseResult>, ParseError> {
         // Tokenise on rayon's pool, in parallel, off the async workers.
         let this = self.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();

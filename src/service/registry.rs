@@ -19,7 +19,7 @@ use crate::model::BundleError;
 use crate::service::models::{ConfigError, LoadSettings, ModelSpec, ModelsConfig};
 use crate::lang;
 use crate::model::SessionSettings;
-use crate::pipeline::{Fallback, ParseError, ParseInput, ParseResult, Parser};
+use crate::pipeline::{Checked, Fallback, ParseError, ParseInput, ParseResult, Parser};
 
 /// What one name serves now.
 pub struct Served {
@@ -224,16 +224,16 @@ impl Registry {
     /// checked by its model before any is queued.
     pub async fn parse_routed(&self, inputs: Vec<ParseInput>) -> Result<Vec<ParseResult>, ParseError> {
         let n = inputs.len();
-        let mut groups: Vec<(Arc<Served>, Vec<usize>, Vec<ParseInput>)> = Vec::new();
+        let mut groups: Vec<(Arc<Served>, Vec<usize>, Vec<Checked>)> = Vec::new();
         for (i, mut input) in inputs.into_iter().enumerate() {
             let served = self.route(&mut input);
-            served.parser.check(&input)?;
+            let checked = served.parser.check(input)?;
             match groups.iter_mut().find(|(s, _, _)| Arc::ptr_eq(s, &served)) {
                 Some((_, idx, items)) => {
                     idx.push(i);
-                    items.push(input);
+                    items.push(checked);
                 }
-                None => groups.push((served, vec![i], vec![input])),
+                None => groups.push((served, vec![i], vec![checked])),
             }
         }
         let runs = groups.iter_mut().map(|(s, _, items)| s.parser.parse_checked(std::mem::take(items)));
