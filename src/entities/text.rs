@@ -204,6 +204,10 @@ impl Toks {
             }
             j += 1;
         }
+        // an elided last word takes its apostrophe: "d'" in "fin d'après-midi", "l'" in "de l'année"
+        if matches!(p.rsplit(' ').next(), Some("d" | "l" | "jusqu" | "qu")) && self.is(j, "'") {
+            j += 1;
+        }
         Some(j)
     }
     /// First matching phrase among `ps` (longest listed first by the caller).

@@ -8,8 +8,10 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Off
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
+mod bounds;
 mod clock;
 mod dates;
+mod nth;
 mod periods;
 mod spans;
 
@@ -24,6 +26,7 @@ pub(crate) enum Grain {
     Day,
     Week,
     Month,
+    Quarter,
     Year,
 }
 
@@ -36,6 +39,7 @@ impl Grain {
             Grain::Day => "day",
             Grain::Week => "week",
             Grain::Month => "month",
+            Grain::Quarter => "quarter",
             Grain::Year => "year",
         }
     }
@@ -138,6 +142,10 @@ impl Cx<'_> {
         if t.kind(i) == Some(Kind::Punct) && !t.is(i, "-") {
             return;
         }
+        // before the time of day: "by 2pm" is a deadline, not 2pm (same span, first proposed wins)
+        if let Some(r) = self.by_at(i) {
+            out.push(r);
+        }
         if let Some((e, d)) = self.date_at(i) {
             out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
             let j = self.skip_sep(e);
@@ -182,7 +190,26 @@ impl Cx<'_> {
                 out.push((e2, self.itv_on(d2, a, b)));
             }
         }
-        for f in [Self::count_run_interval_at, Self::weekday_count_at, Self::date_interval_at, Self::weekend_at, Self::period_at, Self::month_in_at, Self::relative_at, Self::now_at] {
+        let rules = [
+            Self::count_run_interval_at,
+            Self::weekday_count_at,
+            Self::date_interval_at,
+            Self::weekend_at,
+            Self::period_at,
+            Self::month_in_at,
+            Self::relative_at,
+            Self::now_at,
+            Self::boundary_at,
+            Self::fortnight_at,
+            Self::within_at,
+            Self::season_at,
+            Self::nth_of_period_at,
+            Self::day_of_period_at,
+            Self::quarter_inst_at,
+            Self::upcoming_at,
+            Self::month_named_at,
+        ];
+        for f in rules {
             if let Some(r) = f(self, i) {
                 out.push(r);
             }

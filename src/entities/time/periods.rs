@@ -73,10 +73,11 @@ impl Cx<'_> {
         Some((e, tv))
     }
 
-    /// English "this/current/next/coming/following/last/past/previous week|month|year|yr",
-    /// optionally after "the".
+    /// English "this/current/next/coming/upcoming/following/last/past/previous week|month|quarter|
+    /// year", optionally after "the" (and "around").
     fn en_period(&self, i: usize) -> Option<(usize, i64, Grain)> {
         let t = self.t;
+        let i = if t.is(i, "around") { i + 1 } else { i };
         let j = if t.is(i, "the") { i + 1 } else { i };
         let n = match t.key(j) {
             "this" | "current" => 0,
@@ -87,58 +88,55 @@ impl Cx<'_> {
         let g = match t.key(j + 1) {
             "week" => Grain::Week,
             "month" => Grain::Month,
+            "quarter" | "qtr" => Grain::Quarter,
             "year" | "yr" => Grain::Year,
             _ => return None,
         };
         Some((j + 2, n, g))
     }
 
-    pub(super) fn period_at(&self, i: usize) -> Option<(usize, TV)> {
+    /// A whole period relative to today: "this week", "next month", "la semaine prochaine", "le
+    /// mois suivant", "ce trimestre" → (end, first day, grain).
+    pub(super) fn period_rel(&self, i: usize) -> Option<(usize, NaiveDate, Grain)> {
         let ps: &[(&str, i64, Grain)] = if self.fr() {
             &[
                 ("cette semaine", 0, Grain::Week),
+                ("dans la semaine", 0, Grain::Week),
                 ("la semaine prochaine", 1, Grain::Week),
+                ("la semaine suivante", 1, Grain::Week),
+                ("la semaine qui suit", 1, Grain::Week),
                 ("la semaine derniere", -1, Grain::Week),
                 ("la semaine passee", -1, Grain::Week),
+                ("la semaine precedente", -1, Grain::Week),
                 ("ce mois ci", 0, Grain::Month),
                 ("ce mois", 0, Grain::Month),
                 ("le mois prochain", 1, Grain::Month),
+                ("le mois suivant", 1, Grain::Month),
                 ("le mois dernier", -1, Grain::Month),
+                ("le mois precedent", -1, Grain::Month),
+                ("ce trimestre", 0, Grain::Quarter),
+                ("le trimestre prochain", 1, Grain::Quarter),
+                ("le trimestre dernier", -1, Grain::Quarter),
                 ("cette annee", 0, Grain::Year),
                 ("l annee prochaine", 1, Grain::Year),
                 ("l an prochain", 1, Grain::Year),
+                ("l annee suivante", 1, Grain::Year),
                 ("l annee derniere", -1, Grain::Year),
                 ("l an dernier", -1, Grain::Year),
+                ("l an passe", -1, Grain::Year),
             ]
         } else {
-            &[
-                ("this week", 0, Grain::Week),
-                ("next week", 1, Grain::Week),
-                ("last week", -1, Grain::Week),
-                ("this month", 0, Grain::Month),
-                ("next month", 1, Grain::Month),
-                ("last month", -1, Grain::Month),
-                ("this year", 0, Grain::Year),
-                ("next year", 1, Grain::Year),
-                ("last year", -1, Grain::Year),
-            ]
+            &[]
         };
-        let today = self.today();
         let en = if self.fr() { None } else { self.en_period(i) };
-        if let Some((e, n, g)) = en.or_else(|| ps.iter().find_map(|(p, n, g)| Some((self.t.phrase(i, p)?, *n, *g)))) {
-            let d = match g {
-                Grain::Week => {
-                    today - Duration::days(today.weekday().num_days_from_monday() as i64) + Duration::days(7 * n)
-                }
-                Grain::Month => {
-                    let m0 = today.year() as i64 * 12 + today.month0() as i64 + n;
-                    NaiveDate::from_ymd_opt((m0.div_euclid(12)) as i32, (m0.rem_euclid(12) + 1) as u32, 1)?
-                }
-                _ => NaiveDate::from_ymd_opt(today.year() + n as i32, 1, 1)?,
-            };
-            return Some((e, TV::Inst(at(d, 0, 0), g)));
-        }
-        None
+        let (e, n, g) = en.or_else(|| ps.iter().find_map(|(p, n, g)| Some((self.t.phrase(i, p)?, *n, *g))))?;
+        let start = super::spans::shift(super::spans::period_start(self.now, g), g, n)?;
+        Some((e, start.date(), g))
+    }
+
+    pub(super) fn period_at(&self, i: usize) -> Option<(usize, TV)> {
+        let (e, d, g) = self.period_rel(i)?;
+        Some((e, TV::Inst(at(d, 0, 0), g)))
     }
 
     pub(super) fn weekend_at(&self, i: usize) -> Option<(usize, TV)> {
