@@ -238,7 +238,7 @@ impl Cx<'_> {
     /// Time of day with its optional prefix and qualifier: (end, tod).
     pub(super) fn tod_at(&self, i: usize) -> Option<(usize, Tod)> {
         let t = self.t;
-        let prefixes: &[&str] = if self.fr() { &["a", "vers", "des"] } else { &["at", "around", "by"] };
+        let prefixes: &[&str] = if self.fr() { &["a", "vers", "des"] } else { &["at", "around", "by", "@"] };
         let pre = t.any(i, prefixes);
         let j = if pre { i + 1 } else { i };
         if !pre {
@@ -297,63 +297,6 @@ impl Cx<'_> {
         }
         a.amb = false;
         Some((e2, a, b))
-    }
-
-    /// French "[en] début / milieu / fin de matinée, d'après-midi, de journée, de soirée" (hours as
-    /// Duckling: début de matinée 7–9, milieu 9–11, fin 10–12; après-midi 12–14, 14–17, 17–19;
-    /// journée 6–10, 11–16, 17–21; soirée 18–21, fin 21–24).
-    fn fr_boundary_pod(&self, j: usize) -> Option<(usize, Pod)> {
-        let t = self.t;
-        if !self.fr() {
-            return None;
-        }
-        let j = t.phrases(j, &["en", "au", "a la"]).unwrap_or(j);
-        let which = match t.key(j) {
-            "debut" => 0,
-            "milieu" => 1,
-            "fin" => 2,
-            _ => return None,
-        };
-        let k = t.phrases(j + 1, &["de la", "de", "d"])?;
-        let table: [(&str, [(u32, u32); 3]); 4] = [
-            ("matinee", [(7, 9), (9, 11), (10, 12)]),
-            ("apres midi", [(12, 14), (14, 17), (17, 19)]),
-            ("journee", [(6, 10), (11, 16), (17, 21)]),
-            ("soiree", [(18, 21), (0, 0), (21, 24)]),
-        ];
-        table.iter().find_map(|(p, hours)| {
-            let e = t.phrase(k, p)?;
-            let (a, b) = hours[which];
-            (b > a).then_some((e, Pod { from: a, to: b }))
-        })
-    }
-
-    pub(super) fn pod_word_at(&self, j: usize) -> Option<(usize, Pod)> {
-        let t = self.t;
-        if let Some(r) = self.fr_boundary_pod(j) {
-            return Some(r);
-        }
-        let j = t.phrases(j, &["dans la", "dans l", "in the", "en"]).unwrap_or(j);
-        let ps: &[(&str, u32, u32)] = if self.fr() {
-            &[("matin", 4, 12), ("matinee", 4, 12), ("apres midi", 12, 19), ("aprem", 12, 19), ("soir", 18, 24), ("soiree", 18, 24)]
-        } else {
-            &[("morning", 4, 12), ("afternoon", 12, 19), ("evening", 18, 24), ("night", 18, 24)]
-        };
-        ps.iter().find_map(|(p, a, b)| t.phrase(j, p).map(|e| (e, Pod { from: *a, to: *b })))
-    }
-
-    /// "ce soir", "tonight", "this morning": (end, pod, date).
-    pub(super) fn pod_standalone_at(&self, i: usize) -> Option<(usize, Pod, NaiveDate)> {
-        let t = self.t;
-        let ps: &[(&str, u32, u32)] = if self.fr() {
-            &[("ce matin", 4, 12), ("cet apres midi", 12, 19), ("cet aprem", 12, 19), ("ce soir", 18, 24), ("cette soiree", 18, 24)]
-        } else {
-            &[("tonight", 18, 24), ("tonite", 18, 24), ("this morning", 4, 12), ("this afternoon", 12, 19), ("this evening", 18, 24)]
-        };
-        if let Some((e, pod)) = self.fr_boundary_pod(i) {
-            return Some((e, pod, self.today()));
-        }
-        ps.iter().find_map(|(p, a, b)| t.phrase(i, p).map(|e| (e, Pod { from: *a, to: *b }, self.today())))
     }
 
     // ------------------------------------------------------------ resolution

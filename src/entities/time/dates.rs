@@ -315,6 +315,7 @@ impl Cx<'_> {
                 ("le jour d avant", -1),
                 ("le jour precedent", -1),
                 ("ce jour", 0),
+                ("dans la journee", 0),
             ]
         } else {
             &[

@@ -13,7 +13,9 @@ mod clock;
 mod dates;
 mod nth;
 mod periods;
+mod pods;
 mod spans;
+mod zones;
 
 /// Largest count in a relative date-time ("in N days/hours…", "N years ago"); more is not a date.
 const MAX_RELATIVE: f64 = 100_000.0;
@@ -142,6 +144,7 @@ impl Cx<'_> {
         if t.kind(i) == Some(Kind::Punct) && !t.is(i, "-") {
             return;
         }
+        let first = out.len();
         // before the time of day: "by 2pm" is a deadline, not 2pm (same span, first proposed wins)
         if let Some(r) = self.by_at(i) {
             out.push(r);
@@ -149,8 +152,12 @@ impl Cx<'_> {
         if let Some((e, d)) = self.date_at(i) {
             out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
             let j = self.skip_sep(e);
-            if let Some((e2, tod)) = self.tod_at(j) {
+            if let Some((e2, tod)) = self.tod_at(j).or_else(|| self.weak_tod_at(j)) {
                 out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+                // "le 16 vers 6h dans la soirée"
+                if let Some((e3, pod)) = self.pod_word_at(e2) {
+                    out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
+                }
             }
             if let Some((e2, a, b)) = self.tod_interval_at(j) {
                 out.push((e2, self.itv_on(d, a, b)));
@@ -163,11 +170,18 @@ impl Cx<'_> {
                 }
             }
         }
-        if let Some((e, tod)) = self.tod_at(i) {
-            out.push((e, TV::Inst(self.tod_alone(tod), tod.grain)));
+        let strong = self.tod_at(i);
+        if let Some((e, tod)) = strong.or_else(|| self.weak_tod_at(i)) {
+            if strong.is_some() {
+                out.push((e, TV::Inst(self.tod_alone(tod), tod.grain)));
+            }
+            // a weak reading ("8 heures", "eight") only before its day: "8 heures ce soir", "9 tomorrow"
             let j = self.skip_sep(e);
             if let Some((e2, d)) = self.date_at(j) {
                 out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+                if let Some((e3, pod)) = self.pod_word_at(e2) {
+                    out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
+                }
             }
             if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
                 out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
@@ -208,12 +222,23 @@ impl Cx<'_> {
             Self::quarter_inst_at,
             Self::upcoming_at,
             Self::month_named_at,
+            Self::pod_of_date_at,
         ];
         for f in rules {
             if let Some(r) = f(self, i) {
                 out.push(r);
             }
         }
+        let zoned: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.zoned(*e, tv)).collect();
+        out.extend(zoned);
+    }
+}
+
+impl Cx<'_> {
+    /// A clock reading that needs a day or a part of the day after it: "8 heures", "eight", "9".
+    fn weak_tod_at(&self, i: usize) -> Option<(usize, Tod)> {
+        let (e, tod, _) = self.tod_core(i, true)?;
+        Some((e, tod))
     }
 }
 
