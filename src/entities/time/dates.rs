@@ -333,6 +333,10 @@ impl Cx<'_> {
                 return Some((e, today + Duration::days(*n)));
             }
         }
+        // before the weekdays: "Monday of the Holy Spirit", "lundi de Pâques"
+        if let Some(r) = self.holiday_at(i) {
+            return Some(r);
+        }
         if let Some(r) = self.weekday_date_at(i) {
             return Some(r);
         }

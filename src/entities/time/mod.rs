@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 mod bounds;
 mod clock;
 mod dates;
+mod holidays;
 mod nth;
 mod periods;
 mod pods;
@@ -149,44 +150,8 @@ impl Cx<'_> {
         if let Some(r) = self.by_at(i) {
             out.push(r);
         }
-        if let Some((e, d)) = self.date_at(i) {
-            out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
-            let j = self.skip_sep(e);
-            if let Some((e2, tod)) = self.tod_at(j).or_else(|| self.weak_tod_at(j)) {
-                out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
-                // "le 16 vers 6h dans la soirée"
-                if let Some((e3, pod)) = self.pod_word_at(e2) {
-                    out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
-                }
-            }
-            if let Some((e2, a, b)) = self.tod_interval_at(j) {
-                out.push((e2, self.itv_on(d, a, b)));
-            }
-            if let Some((e2, pod)) = self.pod_word_at(j) {
-                out.push((e2, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
-                let k = self.skip_sep(e2);
-                if let Some((e3, tod)) = self.tod_at(k) {
-                    out.push((e3, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
-                }
-            }
-        }
-        let strong = self.tod_at(i);
-        if let Some((e, tod)) = strong.or_else(|| self.weak_tod_at(i)) {
-            if strong.is_some() {
-                out.push((e, TV::Inst(self.tod_alone(tod), tod.grain)));
-            }
-            // a weak reading ("8 heures", "eight") only before its day: "8 heures ce soir", "9 tomorrow"
-            let j = self.skip_sep(e);
-            if let Some((e2, d)) = self.date_at(j) {
-                out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
-                if let Some((e3, pod)) = self.pod_word_at(e2) {
-                    out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
-                }
-            }
-            if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
-                out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
-            }
-        }
+        self.date_led(i, out);
+        self.tod_led(i, out);
         if let Some((e, pod, d)) = self.pod_standalone_at(i) {
             out.push((e, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
             if let Some((e2, tod)) = self.tod_at(self.skip_sep(e)) {
@@ -204,6 +169,58 @@ impl Cx<'_> {
                 out.push((e2, self.itv_on(d2, a, b)));
             }
         }
+        self.rules_at(i, out);
+        let zoned: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.zoned(*e, tv)).collect();
+        out.extend(zoned);
+    }
+
+    /// A date, and what may follow it: a time of day (and a part of the day), a time interval, a
+    /// part of the day (and a time).
+    fn date_led(&self, i: usize, out: &mut Vec<(usize, TV)>) {
+        let Some((e, d)) = self.date_at(i) else { return };
+        out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
+        let j = self.skip_sep(e);
+        if let Some((e2, tod)) = self.tod_at(j).or_else(|| self.weak_tod_at(j)) {
+            out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+            // "le 16 vers 6h dans la soirée"
+            if let Some((e3, pod)) = self.pod_word_at(e2) {
+                out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
+            }
+        }
+        if let Some((e2, a, b)) = self.tod_interval_at(j) {
+            out.push((e2, self.itv_on(d, a, b)));
+        }
+        if let Some((e2, pod)) = self.pod_word_at(j) {
+            out.push((e2, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
+            let k = self.skip_sep(e2);
+            if let Some((e3, tod)) = self.tod_at(k) {
+                out.push((e3, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+            }
+        }
+    }
+
+    /// A time of day, alone or before its day ("à 15h demain", "8 heures ce soir", "9 tomorrow
+    /// evening"): a weak reading ("8 heures", "eight") only before its day.
+    fn tod_led(&self, i: usize, out: &mut Vec<(usize, TV)>) {
+        let strong = self.tod_at(i);
+        let Some((e, tod)) = strong.or_else(|| self.weak_tod_at(i)) else { return };
+        if strong.is_some() {
+            out.push((e, TV::Inst(self.tod_alone(tod), tod.grain)));
+        }
+        let j = self.skip_sep(e);
+        if let Some((e2, d)) = self.date_at(j) {
+            out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+            if let Some((e3, pod)) = self.pod_word_at(e2) {
+                out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
+            }
+        }
+        if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
+            out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+        }
+    }
+
+    /// The self-contained rules: periods, boundaries, relative times, holidays…
+    fn rules_at(&self, i: usize, out: &mut Vec<(usize, TV)>) {
         let rules = [
             Self::count_run_interval_at,
             Self::weekday_count_at,
@@ -223,14 +240,13 @@ impl Cx<'_> {
             Self::upcoming_at,
             Self::month_named_at,
             Self::pod_of_date_at,
+            Self::holiday_span_at,
         ];
         for f in rules {
             if let Some(r) = f(self, i) {
                 out.push(r);
             }
         }
-        let zoned: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.zoned(*e, tv)).collect();
-        out.extend(zoned);
     }
 }
 
