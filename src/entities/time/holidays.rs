@@ -231,7 +231,8 @@ impl Cx<'_> {
     pub(super) fn holiday_at(&self, i: usize) -> Option<(usize, NaiveDate)> {
         let t = self.t;
         let (j, mode) = if self.fr() {
-            (t.phrases(i, &["le jour de la", "la journee de la", "le jour de", "la journee de", "le jour des", "le", "la", "l"]).unwrap_or(i), 0)
+            let pre = ["le jour de la", "la journee de la", "le jour de", "la journee de", "le jour des", "le", "la", "l"];
+            (pre.iter().filter_map(|p| t.phrase(i, p)).find(|&j| FR.iter().any(|(p, _)| t.phrase(j, p).is_some())).unwrap_or(i), 0)
         } else {
             let j = if t.is(i, "the") { i + 1 } else { i };
             match t.key(j) {

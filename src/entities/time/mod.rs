@@ -13,6 +13,7 @@ mod clock;
 mod dates;
 mod holidays;
 mod nth;
+mod numeric;
 mod periods;
 mod pods;
 mod spans;
@@ -241,6 +242,7 @@ impl Cx<'_> {
             Self::month_named_at,
             Self::pod_of_date_at,
             Self::holiday_span_at,
+            Self::month_year_at,
         ];
         for f in rules {
             if let Some(r) = f(self, i) {

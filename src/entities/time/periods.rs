@@ -20,6 +20,8 @@ impl Cx<'_> {
         };
         let (mut e, d) = duration_at(t, dur_start, self.lang)?;
         let mut sign = sign;
+        // counted from a day ("deux jours plus tard", "3 years from today"): a date
+        let from_day = sign == 0 && (self.fr() || t.phrase(e, "from today").is_some());
         if self.fr() && sign == 0 {
             e = t.phrases(e, &["plus tard", "apres"])?;
             sign = 1;
@@ -53,6 +55,16 @@ impl Cx<'_> {
                 }
                 let n = d.value as i64 * sign;
                 let today = self.today();
+                // as Duckling: days to the hour ("in 7 days" at 04:30 is 04:00 that day), years
+                // to the month
+                if d.unit == Unit::Day && !from_day {
+                    let x = self.now.checked_add_signed(Duration::try_days(n)?)?;
+                    return Some((e, TV::Inst(truncate(x, Grain::Hour), Grain::Hour)));
+                }
+                if d.unit == Unit::Year && !from_day {
+                    let x = super::spans::shift(at(today.with_day(1)?, 0, 0), Grain::Year, n)?;
+                    return Some((e, TV::Inst(x, Grain::Month)));
+                }
                 let date = match d.unit {
                     Unit::Day => today.checked_add_signed(Duration::try_days(n)?)?,
                     Unit::Week => today.checked_add_signed(Duration::try_days(7 * n)?)?,
@@ -189,8 +201,8 @@ impl Cx<'_> {
                 (i + 1, &["a", "jusqu a"])
             } else if t.is(i, "entre") {
                 (if t.is(i + 1, "le") { i + 2 } else { i + 1 }, &["et le", "et"])
-            } else if t.is_num(i) {
-                (i, &["au"]) // "13 au 15 juillet": no opener, a day number first
+            } else if t.is_num(i) || self.weekday_at(i).is_some() && t.is_num(i + 1) {
+                (i, &["au", "jusqu au", "-"]) // "13 au 15 juillet", "samedi 13 au dimanche 15 juillet"
             } else {
                 return None;
             }
@@ -198,14 +210,14 @@ impl Cx<'_> {
             (if t.is(i + 1, "the") { i + 2 } else { i + 1 }, &["to the", "to", "until", "till", "through", "thru", "-"])
         } else if t.is(i, "between") {
             (if t.is(i + 1, "the") { i + 2 } else { i + 1 }, &["and the", "and"])
-        } else if self.month_at(i).is_some() {
-            (i, &["-", "to", "through", "thru", "till", "until"]) // "July 13-15", "Aug 8 - Aug 12"
+        } else if self.month_at(i).is_some() || t.is_num(i) {
+            (i, &["-", "to", "through", "thru", "till", "until"]) // "July 13-15", "Aug 8 - Aug 12", "12 to 16 september"
         } else {
             return None;
         };
         let opener = j != i;
         // weekdays
-        if let Some(w1) = self.weekday_at(j).filter(|_| opener) {
+        if let Some(w1) = self.weekday_at(j).filter(|_| opener && !t.is_num(j + 1)) {
             let k = t.phrases(j + 1, closes)?;
             let w2 = self.weekday_at(k)?;
             let (_, d1) = self.weekday_date_at(j)?;
@@ -213,7 +225,10 @@ impl Cx<'_> {
             let d2 = d1 + Duration::days(diff);
             return Some((k + 1, TV::Itv(at(d1, 0, 0), at(d2 + Duration::days(1), 0, 0), Grain::Day)));
         }
-        // first date: full day-month, or a bare day number (month from the second date)
+        // first date: full day-month, or a bare day number (month from the second date); a
+        // weekday before a day number is redundant ("du samedi 13 au dimanche 15 juillet")
+        let skip_wd = |k: usize| if self.weekday_at(k).is_some() && t.is_num(k + 1) { k + 1 } else { k };
+        let j = skip_wd(j);
         let full1 = self.daymonth_at(j);
         let (e1, d1, m1, y1) = match full1 {
             Some(x) => (x.0, x.1, Some(x.2), x.3),
@@ -223,11 +238,12 @@ impl Cx<'_> {
             }
         };
         let k = t.phrases(e1, closes)?;
-        let k = if self.fr() && t.is(k, "le") { k + 1 } else { k };
+        let k = skip_wd(if self.fr() && t.is(k, "le") { k + 1 } else { k });
         let (e2, d2, m2, y2) = match self.daymonth_at(k) {
             Some(x) => x,
             None => {
-                let m1 = m1?;
+                // "du 13 au 18", "entre le 13 et le dix-huit": this month, or the next if over
+                let m1 = m1.or_else(|| opener.then(|| self.today().month() + u32::from(d1 < self.today().day())))?;
                 let (e, d) = self.dayn_at(k)?;
                 (e, d, m1, y1)
             }
