@@ -55,15 +55,8 @@ impl Cx<'_> {
                 }
                 let n = d.value as i64 * sign;
                 let today = self.today();
-                // as Duckling: days to the hour ("in 7 days" at 04:30 is 04:00 that day), years
-                // to the month
-                if d.unit == Unit::Day && !from_day {
-                    let x = self.now.checked_add_signed(Duration::try_days(n)?)?;
-                    return Some((e, TV::Inst(truncate(x, Grain::Hour), Grain::Hour)));
-                }
-                if d.unit == Unit::Year && !from_day {
-                    let x = super::spans::shift(at(today.with_day(1)?, 0, 0), Grain::Year, n)?;
-                    return Some((e, TV::Inst(x, Grain::Month)));
+                if !from_day && matches!(d.unit, Unit::Day | Unit::Year) {
+                    return Some((e, self.duckling_relative(d.unit, n)?));
                 }
                 let date = match d.unit {
                     Unit::Day => today.checked_add_signed(Duration::try_days(n)?)?,
@@ -83,6 +76,17 @@ impl Cx<'_> {
             }
         };
         Some((e, tv))
+    }
+
+    /// As Duckling, "in 7 days" is read to the hour (at 04:30, 04:00 that day) and "in 2 years"
+    /// to the month.
+    fn duckling_relative(&self, unit: Unit, n: i64) -> Option<TV> {
+        if unit == Unit::Day {
+            let x = self.now.checked_add_signed(Duration::try_days(n)?)?;
+            return Some(TV::Inst(truncate(x, Grain::Hour), Grain::Hour));
+        }
+        let x = super::spans::shift(at(self.today().with_day(1)?, 0, 0), Grain::Year, n)?;
+        Some(TV::Inst(x, Grain::Month))
     }
 
     /// English "this/current/next/coming/upcoming/following/last/past/previous week|month|quarter|
