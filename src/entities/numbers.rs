@@ -407,8 +407,19 @@ pub(crate) fn number_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Op
             }
             None
         }
-        Kind::Word => negative_word(t, i, lang).or_else(|| spelled(t, i, lang, article_one)),
+        Kind::Word => negative_word(t, i, lang).or_else(|| vague(t, i, lang)).or_else(|| spelled(t, i, lang, article_one)),
     }
+}
+
+/// English "a couple (of)", "a pair (of)" → 2, "a few", "few" → 3 (as Duckling).
+fn vague(t: &Toks, i: usize, lang: Lang) -> Option<NumMatch> {
+    if lang != Lang::En {
+        return None;
+    }
+    let (e, v) = [("a couple of", 2.0), ("a couple", 2.0), ("a pair of", 2.0), ("a pair", 2.0), ("a few", 3.0), ("few", 3.0)]
+        .iter()
+        .find_map(|(p, v)| Some((t.phrase(i, p)?, *v)))?;
+    Some(NumMatch { end: e, value: v, spelled: true, ordinal: false })
 }
 
 /// "minus 5", "negative five hundred", "moins 1200" (French "moins" only before digits: "midi

@@ -147,7 +147,10 @@ impl Cx<'_> {
         if let Some(r) = self.hhmm_at(j, bare_ok) {
             return Some(r);
         }
-        // the hour: digits or spelled
+        // the hour: digits or spelled (not "a couple", "a few")
+        if t.any(j, &["a", "an", "few"]) {
+            return None;
+        }
         let num = number_at(t, j, self.lang, false)?;
         if num.ordinal || num.value.fract() != 0.0 || !(0.0..=24.0).contains(&num.value) {
             return None;
@@ -349,22 +352,37 @@ impl Cx<'_> {
         } else if t.is(i, "between") {
             (&["between"], &["and"])
         } else {
-            (&["from"], &["to", "until", "till", "-"])
+            (&["from"], &["to", "until", "untill", "till", "til", "through", "thru", "-"])
         };
-        // "9:30 - 11:00", "3-4pm", "15h30-18h": no opening word, a dash, an explicit end
+        // "9:30 - 11:00", "3-4pm", "15h30-18h", "8am until 6": no opening word, a dash or an
+        // explicit start, an explicit end
         let dashed = !t.any(i, open);
-        let (first, closes) = if dashed { (i, &["-"][..]) } else { (i + 1, closes) };
+        let i = if dashed && !self.fr() { t.phrases(i, &["around", "about", "approximately"]).unwrap_or(i) } else { i };
+        let en_no_open: &[&str] = &["-", "to", "until", "untill", "till", "til"];
+        let (first, closes) = if dashed { (i, if self.fr() { &["-"][..] } else { en_no_open }) } else { (i + 1, closes) };
         let (e1, mut a, _) = self.tod_core(first, true).or_else(|| {
             // bare hour before the connector: "de 9 à 17h", "between 2 and 4pm"
             let (h, n) = t.int(first)?;
             (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12 }, false))
         })?;
         let j = t.phrases(e1, closes)?;
-        let (mut e2, mut b, strong) = self.tod_core(j, false)?;
-        if !strong && (!self.fr() || dashed) {
+        let by_dash = t.is(j - 1, "-");
+        let (mut e2, mut b, strong) = self.tod_core(j, !by_dash)?;
+        // a weak end only after an explicit start ("from 8am to 6", "8am until 6") or before a
+        // qualifier; "5 to 10" and "from 5 to 10" stay numbers
+        let start_strong = self.tod_core(first, false).is_some_and(|x| x.2);
+        let qual = self.qualifier_at(e2);
+        let ok = strong
+            || qual.is_some()
+            || match (dashed, self.fr()) {
+                (false, true) => true,
+                (false, false) => start_strong,
+                (true, _) => !by_dash && start_strong,
+            };
+        if !ok || dashed && !by_dash && !start_strong {
             return None;
         }
-        if let Some((e3, pod)) = self.qualifier_at(e2) {
+        if let Some((e3, pod)) = qual {
             b = apply_pod(b, pod);
             if a.amb {
                 a = apply_pod(a, pod);
@@ -373,6 +391,10 @@ impl Cx<'_> {
         }
         if a.amb && !b.amb && b.h >= 12 && a.h < 12 && a.h + 12 <= b.h {
             a.h += 12;
+        }
+        // "11:30-1:30", "de 11h30 à 1h30": the end is the afternoon's, not the next night's
+        if (1..12).contains(&b.h) && b.h < a.h && b.h + 12 > a.h {
+            b.h += 12;
         }
         a.amb = false;
         Some((e2, a, b))

@@ -276,7 +276,7 @@ impl Cx<'_> {
         let k = if !self.fr() && t.is(k, "the") { k + 1 } else { k };
         if let Some((e2, dn)) = self.dayn_at(k) {
             let next_ok = e2 >= t.len()
-                || (t.kind(e2) == Some(Kind::Punct) && !t.any(e2, &[":", "/", "%", "€", "$", "°"]))
+                || (t.kind(e2) == Some(Kind::Punct) && !t.any(e2, &[":", "/", "%", "€", "$", "°", "-"]))
                 || t.any(e2, &["a", "vers", "at", "around", "from", "de", "du", "entre", "between", "et", "and", "ou", "or", "ce", "this", "dans", "in"]);
             if self.month_at(e2).is_none() && next_ok {
                 let found = (0..400).map(|n| today + Duration::days(n)).find(|d| {
