@@ -14,6 +14,7 @@ mod dates;
 mod holidays;
 mod nth;
 mod numeric;
+mod open;
 mod periods;
 mod pods;
 mod spans;
@@ -57,6 +58,8 @@ pub(crate) enum TV {
     Abs(DateTime<Tz>, Grain),
     /// Wall-clock interval, `to` exclusive.
     Itv(NaiveDateTime, NaiveDateTime, Grain),
+    /// Open interval: after (true) or before a wall-clock instant.
+    Open(NaiveDateTime, Grain, bool),
 }
 
 /// Wall-clock time → zoned time. Ambiguous (clocks going back): the earlier instant. Skipped
@@ -87,6 +90,12 @@ impl TV {
             TV::Inst(n, g) => json!({"type": "instant", "value": fmt(&localize(tz, *n)), "grain": g.name()}),
             TV::Abs(d, g) => json!({"type": "instant", "value": fmt(d), "grain": g.name()}),
             TV::Itv(a, b, g) => json!({"type": "interval", "from": fmt(&localize(tz, *a)), "to": fmt(&localize(tz, *b)), "grain": g.name()}),
+            TV::Open(n, g, after) => json!({
+                "type": "open_interval",
+                "direction": if *after { "after" } else { "before" },
+                "value": fmt(&localize(tz, *n)),
+                "grain": g.name(),
+            }),
         }
     }
 }
@@ -191,6 +200,10 @@ impl Cx<'_> {
         if let Some((e2, a, b)) = self.tod_interval_at(j) {
             out.push((e2, self.itv_on(d, a, b)));
         }
+        // "jeudi après 9h30", "le 20 à partir de 10h"
+        if let Some((e2, after, open::Anchor::Tod(tod))) = self.open_anchor_at(j) {
+            out.push((e2, TV::Open(self.on_date(d, tod, None), tod.grain, after)));
+        }
         if let Some((e2, pod)) = self.pod_word_at(j) {
             out.push((e2, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
             let k = self.skip_sep(e2);
@@ -243,6 +256,7 @@ impl Cx<'_> {
             Self::pod_of_date_at,
             Self::holiday_span_at,
             Self::month_year_at,
+            Self::open_at,
         ];
         for f in rules {
             if let Some(r) = f(self, i) {
