@@ -12,7 +12,7 @@ mod duckling;
 
 /// (language, bucket, minimum passing cases): what the grammar reaches (2026-11-30; see
 /// docs/entities.md). Negative cases must all pass.
-const FLOORS: [(&str, &str, usize); 8] = [
+const FLOORS: [(&str, &str, usize); 10] = [
     ("fr", "main", 571),
     ("en", "main", 896),
     ("fr", "negative", 17),
@@ -21,6 +21,8 @@ const FLOORS: [(&str, &str, usize); 8] = [
     ("en", "holiday", 92), // computable holidays only (no lunar calendars)
     ("fr", "open_interval", 12),
     ("en", "open_interval", 13),
+    ("fr", "range", 10),
+    ("en", "range", 32),
 ];
 
 #[test]

@@ -9,6 +9,7 @@
 
 mod measures;
 mod numbers;
+mod ranges;
 mod text;
 mod time;
 mod web;
@@ -205,6 +206,14 @@ fn candidates(text: &str, ctx: &Context, chars: &[char]) -> Vec<Cand> {
         if let Some((end, v)) = measures::money_at(t, i, lang) {
             let (s, e) = span(i, end);
             out.push(Cand { dim: Dimension::AmountOfMoney, s, e, value: v, confidence: 1.0 });
+        }
+        if let Some((end, v)) = ranges::money_range_at(t, i, lang) {
+            let (s, e) = span(i, end);
+            out.push(Cand { dim: Dimension::AmountOfMoney, s, e, value: v, confidence: 1.0 });
+        }
+        if let Some((end, v)) = ranges::temperature_range_at(t, i, lang) {
+            let (s, e) = span(i, end);
+            out.push(Cand { dim: Dimension::Temperature, s, e, value: v, confidence: 1.0 });
         }
         if let Some((end, v)) = measures::percentage_at(t, i, lang) {
             let (s, e) = span(i, end);
