@@ -348,15 +348,64 @@ fn fmt_num(v: f64) -> String {
 /// Duration at token `i`: (end, duration).
 /// A duration at token `i`, compound ones summed and given in their smallest unit: "2 years and
 /// 3 months", "1 year, 2 days, 3 hours and 4 seconds", "1 hour thirty", "2 hours ten".
+/// The next smaller unit, for "a month and a half" (45 days) and "one hour and half" (90 min).
+fn finer(u: Unit) -> Unit {
+    match u {
+        Unit::Year => Unit::Month,
+        Unit::Month | Unit::Week => Unit::Day,
+        Unit::Day => Unit::Hour,
+        Unit::Hour => Unit::Minute,
+        _ => Unit::Second,
+    }
+}
+
+/// English "2 more minutes", "two extra / additional / less / fewer minutes", "one and a quarter
+/// hour", "two and three quarters of hours" (in minutes).
+fn duration_en_extra(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
+    if lang != Lang::En {
+        return None;
+    }
+    let q = quantity_at(t, i, lang, true)?;
+    if t.any(q.end, &["more", "extra", "additional", "less", "fewer"]) {
+        let u = duration_unit(t, q.end + 1, lang)?;
+        return Some((q.end + 2, Dur { value: q.value, unit: u }));
+    }
+    let j = t.phrase(q.end, "and")?;
+    let (k, quarters) = match t.key(j) {
+        "quarter" | "quarters" => (j + 1, 1.0),
+        "a" | "one" if t.any(j + 1, &["quarter", "quarters"]) => (j + 2, 1.0),
+        "two" if t.any(j + 1, &["quarter", "quarters"]) => (j + 2, 2.0),
+        "three" if t.any(j + 1, &["quarter", "quarters"]) => (j + 2, 3.0),
+        _ => return None,
+    };
+    let k = if t.is(k, "of") { k + 1 } else { k };
+    if !matches!(t.key(k), "hour" | "hours") {
+        return None;
+    }
+    Some((k + 1, Dur { value: (q.value + quarters / 4.0) * 60.0, unit: Unit::Minute }))
+}
+
 pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
+    if let Some(r) = duration_en_extra(t, i, lang) {
+        return Some(r);
+    }
     let (mut e, mut d) = duration_one(t, i, lang)?;
+    // "a month and a half", "one hour and half", "un mois et demi"
+    if let Some(e2) = t.phrases(e, &["and a half", "and half", "et demi", "et demie"]).filter(|_| d.value.fract() == 0.0) {
+        let f = finer(d.unit);
+        return Some((e2, Dur { value: (d.value + 0.5) * d.unit.seconds() / f.seconds(), unit: f }));
+    }
     loop {
         let mut j = if t.is(e, ",") { e + 1 } else { e };
         if t.any(j, &["and", "et"]) {
             j += 1;
         }
         if let Some((e2, next)) = duration_one(t, j, lang).filter(|(_, n)| n.unit.seconds() < d.unit.seconds() && n.value >= 0.0) {
-            d = Dur { value: (d.seconds() + next.seconds()) / next.unit.seconds(), unit: next.unit };
+            d = if d.unit == Unit::Year && next.unit == Unit::Month {
+                Dur { value: d.value * 12.0 + next.value, unit: Unit::Month } // "2 years 3 months" = 27 months
+            } else {
+                Dur { value: (d.seconds() + next.seconds()) / next.unit.seconds(), unit: next.unit }
+            };
             e = e2;
             continue;
         }
