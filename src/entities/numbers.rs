@@ -373,6 +373,18 @@ const EN_ORD_SUFFIX: &[&str] = &["st", "nd", "rd", "th"];
 
 /// Number (cardinal or ordinal) starting at token `i`.
 pub(crate) fn number_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch> {
+    let slot = usize::from(article_one);
+    if let Some(m) = t.num_memo.borrow().get(i).and_then(|x| x[slot]) {
+        return m.map(|(end, value, spelled, ordinal)| NumMatch { end, value, spelled, ordinal });
+    }
+    let m = number_at_uncached(t, i, lang, article_one);
+    if let Some(x) = t.num_memo.borrow_mut().get_mut(i) {
+        x[slot] = Some(m.map(|m| (m.end, m.value, m.spelled, m.ordinal)));
+    }
+    m
+}
+
+fn number_at_uncached(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch> {
     let tok = t.t.get(i)?;
     match tok.kind {
         Kind::Num => {
