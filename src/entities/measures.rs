@@ -74,7 +74,11 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
         "buck" | "bucks" if lang == Lang::En => "USD",
         "pound" | "pounds" => "GBP",
         "centime" | "centimes" if lang == Lang::Fr => return Some((j + 1, "EUR", true)),
-        "cent" | "cents" if lang == Lang::En => return Some((j + 1, "USD", true)),
+        "cent" | "cents" | "penny" | "pennies" | "pence" | "¢" | "sen" | "sens" | "kopiyka" | "kopiykas" if lang == Lang::En => {
+            return Some((j + 1, "USD", true))
+        }
+        // "43c", "10c": glued only ("10 c" may be Celsius)
+        "c" if lang == Lang::En && t.adj(j) && j > 0 && t.is_num(j - 1) => return Some((j + 1, "USD", true)),
         _ => return None,
     };
     Some((j + 1, code, false))
@@ -128,15 +132,15 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
     if let Some((e, code)) = code_before(t, i) {
         if t.is_num(e) {
             let q = quantity_at(t, e, lang, false)?;
-            return Some((q.end, money(q.value, code)));
+            return Some(cents_tail(t, q.end, lang, q.value, code));
         }
     }
-    // symbol first: "$3.99", "€15", "£5"
+    // symbol first: "$3.99", "€15", "£5", "$20 and 43c"
     if t.kind(i) == Some(Kind::Punct) {
         if let Some((e, code, false)) = currency_at(t, i, lang) {
             if t.is_num(e) {
                 let q = quantity_at(t, e, lang, false)?;
-                return Some((q.end, money(q.value, code)));
+                return Some(cents_tail(t, q.end, lang, q.value, code));
             }
         }
         return None;
@@ -152,7 +156,13 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
     if cents_unit {
         return Some((e, money(q.value / 100.0, code)));
     }
-    // cents after the main unit: "23 euros 50", "vingt-trois euros cinquante", "2 euros et 30 centimes"
+    Some(cents_tail(t, e, lang, q.value, code))
+}
+
+/// Cents after the main unit ending at `e`: "23 euros 50", "vingt-trois euros cinquante", "2
+/// euros et 30 centimes", "$20 and 43c", "3 GBP 1 pence", "twenty dollar and 43" (a bare number
+/// after "and" only at the end of the text).
+fn cents_tail(t: &Toks, e: usize, lang: Lang, amount: f64, code: &'static str) -> (usize, Value) {
     let mut j = e;
     let and = t.any(j, &["et", "and"]);
     if and {
@@ -162,15 +172,16 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
         let small = c.value.fract() == 0.0 && c.value < 100.0;
         if small {
             if let Some((ce, _, true)) = currency_at(t, c.end, lang) {
-                return Some((ce, money(q.value + c.value / 100.0, code)));
+                return (ce, money(amount + c.value / 100.0, code));
             }
             let digits_ok = !c.spelled && t.key(j).len() == 2 && t.int(j).is_some();
-            if !and && (digits_ok || c.spelled) && !is_unit_word(t, c.end, lang) {
-                return Some((c.end, money(q.value + c.value / 100.0, code)));
+            let at_end = and && lang == Lang::En && c.end >= t.len();
+            if (!and && (digits_ok || c.spelled) || at_end) && !is_unit_word(t, c.end, lang) {
+                return (c.end, money(amount + c.value / 100.0, code));
             }
         }
     }
-    Some((e, money(q.value, code)))
+    (e, money(amount, code))
 }
 
 // ---------------------------------------------------------------- percentage
