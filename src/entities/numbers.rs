@@ -58,7 +58,7 @@ fn lex(lang: Lang, w: &str) -> Option<W> {
             _ => return None,
         },
         Lang::En => match w {
-            "zero" => Unit(0),
+            "zero" | "naught" | "nought" => Unit(0),
             "one" => Unit(1),
             "two" => Unit(2),
             "three" => Unit(3),
@@ -90,6 +90,9 @@ fn lex(lang: Lang, w: &str) -> Option<W> {
             "thousand" | "thousands" => Scale(1e3),
             "million" | "millions" => Scale(1e6),
             "billion" | "billions" => Scale(1e9),
+            // Indian English: "5 lakh rupees", "three crore twelve lakh ..."
+            "lakh" | "lakhs" | "lac" | "lacs" | "lkh" | "lkhs" => Scale(1e5),
+            "crore" | "crores" | "krore" | "krores" | "koti" => Scale(1e7),
             "dozen" | "dozens" => Dozen,
             _ => return None,
         },
