@@ -74,7 +74,11 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
         "buck" | "bucks" if lang == Lang::En => "USD",
         "pound" | "pounds" => "GBP",
         "centime" | "centimes" if lang == Lang::Fr => return Some((j + 1, "EUR", true)),
-        "cent" | "cents" if lang == Lang::En => return Some((j + 1, "USD", true)),
+        "cent" | "cents" | "penny" | "pennies" | "pence" | "¢" | "sen" | "sens" | "kopiyka" | "kopiykas" if lang == Lang::En => {
+            return Some((j + 1, "USD", true))
+        }
+        // "43c", "10c": glued only ("10 c" may be Celsius)
+        "c" if lang == Lang::En && t.adj(j) && j > 0 && t.is_num(j - 1) => return Some((j + 1, "USD", true)),
         _ => return None,
     };
     Some((j + 1, code, false))
@@ -128,15 +132,15 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
     if let Some((e, code)) = code_before(t, i) {
         if t.is_num(e) {
             let q = quantity_at(t, e, lang, false)?;
-            return Some((q.end, money(q.value, code)));
+            return Some(cents_tail(t, q.end, lang, q.value, code));
         }
     }
-    // symbol first: "$3.99", "€15", "£5"
+    // symbol first: "$3.99", "€15", "£5", "$20 and 43c"
     if t.kind(i) == Some(Kind::Punct) {
         if let Some((e, code, false)) = currency_at(t, i, lang) {
             if t.is_num(e) {
                 let q = quantity_at(t, e, lang, false)?;
-                return Some((q.end, money(q.value, code)));
+                return Some(cents_tail(t, q.end, lang, q.value, code));
             }
         }
         return None;
@@ -152,7 +156,13 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
     if cents_unit {
         return Some((e, money(q.value / 100.0, code)));
     }
-    // cents after the main unit: "23 euros 50", "vingt-trois euros cinquante", "2 euros et 30 centimes"
+    Some(cents_tail(t, e, lang, q.value, code))
+}
+
+/// Cents after the main unit ending at `e`: "23 euros 50", "vingt-trois euros cinquante", "2
+/// euros et 30 centimes", "$20 and 43c", "3 GBP 1 pence", "twenty dollar and 43" (a bare number
+/// after "and" only at the end of the text).
+fn cents_tail(t: &Toks, e: usize, lang: Lang, amount: f64, code: &'static str) -> (usize, Value) {
     let mut j = e;
     let and = t.any(j, &["et", "and"]);
     if and {
@@ -162,15 +172,16 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
         let small = c.value.fract() == 0.0 && c.value < 100.0;
         if small {
             if let Some((ce, _, true)) = currency_at(t, c.end, lang) {
-                return Some((ce, money(q.value + c.value / 100.0, code)));
+                return (ce, money(amount + c.value / 100.0, code));
             }
             let digits_ok = !c.spelled && t.key(j).len() == 2 && t.int(j).is_some();
-            if !and && (digits_ok || c.spelled) && !is_unit_word(t, c.end, lang) {
-                return Some((c.end, money(q.value + c.value / 100.0, code)));
+            let at_end = and && lang == Lang::En && c.end >= t.len();
+            if (!and && (digits_ok || c.spelled) || at_end) && !is_unit_word(t, c.end, lang) {
+                return (c.end, money(amount + c.value / 100.0, code));
             }
         }
     }
-    Some((e, money(q.value, code)))
+    (e, money(amount, code))
 }
 
 // ---------------------------------------------------------------- percentage
@@ -348,15 +359,64 @@ fn fmt_num(v: f64) -> String {
 /// Duration at token `i`: (end, duration).
 /// A duration at token `i`, compound ones summed and given in their smallest unit: "2 years and
 /// 3 months", "1 year, 2 days, 3 hours and 4 seconds", "1 hour thirty", "2 hours ten".
+/// The next smaller unit, for "a month and a half" (45 days) and "one hour and half" (90 min).
+fn finer(u: Unit) -> Unit {
+    match u {
+        Unit::Year => Unit::Month,
+        Unit::Month | Unit::Week => Unit::Day,
+        Unit::Day => Unit::Hour,
+        Unit::Hour => Unit::Minute,
+        _ => Unit::Second,
+    }
+}
+
+/// English "2 more minutes", "two extra / additional / less / fewer minutes", "one and a quarter
+/// hour", "two and three quarters of hours" (in minutes).
+fn duration_en_extra(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
+    if lang != Lang::En {
+        return None;
+    }
+    let q = quantity_at(t, i, lang, true)?;
+    if t.any(q.end, &["more", "extra", "additional", "less", "fewer"]) {
+        let u = duration_unit(t, q.end + 1, lang)?;
+        return Some((q.end + 2, Dur { value: q.value, unit: u }));
+    }
+    let j = t.phrase(q.end, "and")?;
+    let (k, quarters) = match t.key(j) {
+        "quarter" | "quarters" => (j + 1, 1.0),
+        "a" | "one" if t.any(j + 1, &["quarter", "quarters"]) => (j + 2, 1.0),
+        "two" if t.any(j + 1, &["quarter", "quarters"]) => (j + 2, 2.0),
+        "three" if t.any(j + 1, &["quarter", "quarters"]) => (j + 2, 3.0),
+        _ => return None,
+    };
+    let k = if t.is(k, "of") { k + 1 } else { k };
+    if !matches!(t.key(k), "hour" | "hours") {
+        return None;
+    }
+    Some((k + 1, Dur { value: (q.value + quarters / 4.0) * 60.0, unit: Unit::Minute }))
+}
+
 pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
+    if let Some(r) = duration_en_extra(t, i, lang) {
+        return Some(r);
+    }
     let (mut e, mut d) = duration_one(t, i, lang)?;
+    // "a month and a half", "one hour and half", "un mois et demi"
+    if let Some(e2) = t.phrases(e, &["and a half", "and half", "et demi", "et demie"]).filter(|_| d.value.fract() == 0.0) {
+        let f = finer(d.unit);
+        return Some((e2, Dur { value: (d.value + 0.5) * d.unit.seconds() / f.seconds(), unit: f }));
+    }
     loop {
         let mut j = if t.is(e, ",") { e + 1 } else { e };
         if t.any(j, &["and", "et"]) {
             j += 1;
         }
         if let Some((e2, next)) = duration_one(t, j, lang).filter(|(_, n)| n.unit.seconds() < d.unit.seconds() && n.value >= 0.0) {
-            d = Dur { value: (d.seconds() + next.seconds()) / next.unit.seconds(), unit: next.unit };
+            d = if d.unit == Unit::Year && next.unit == Unit::Month {
+                Dur { value: d.value * 12.0 + next.value, unit: Unit::Month } // "2 years 3 months" = 27 months
+            } else {
+                Dur { value: (d.seconds() + next.seconds()) / next.unit.seconds(), unit: next.unit }
+            };
             e = e2;
             continue;
         }

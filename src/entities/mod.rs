@@ -10,6 +10,7 @@
 pub mod entity;
 mod measures;
 mod numbers;
+mod ranges;
 mod text;
 mod time;
 mod web;
@@ -208,6 +209,14 @@ fn candidates(text: &str, ctx: &Context, chars: &[char]) -> Vec<Cand> {
         if let Some((end, v)) = measures::money_at(t, i, lang) {
             let (s, e) = span(i, end);
             out.push(Cand { dim: Dimension::AmountOfMoney, s, e, value: v, confidence: 1.0 });
+        }
+        if let Some((end, v)) = ranges::money_range_at(t, i, lang) {
+            let (s, e) = span(i, end);
+            out.push(Cand { dim: Dimension::AmountOfMoney, s, e, value: v, confidence: 1.0 });
+        }
+        if let Some((end, v)) = ranges::temperature_range_at(t, i, lang) {
+            let (s, e) = span(i, end);
+            out.push(Cand { dim: Dimension::Temperature, s, e, value: v, confidence: 1.0 });
         }
         if let Some((end, v)) = measures::percentage_at(t, i, lang) {
             let (s, e) = span(i, end);
@@ -493,7 +502,7 @@ mod tests {
         assert_eq!(one("10 dinars", &en, Dimension::AmountOfMoney), json!({"amount": 10, "currency": null}));
         assert_eq!(one("2 degrees below zero", &en, Dimension::Temperature), json!({"value": -2, "unit": null}));
         assert_eq!(one("1/2 hour", &en, Dimension::Duration)["seconds"], json!(1800));
-        assert_eq!(one("2 years and 3 months", &en, Dimension::Duration)["seconds"], json!(2 * 31536000 + 3 * 2592000));
+        assert_eq!(one("2 years and 3 months", &en, Dimension::Duration)["seconds"], json!(27 * 2592000)); // 27 months, as Duckling
         assert_eq!(one("alice arobase exemple.fr", &fr, Dimension::Email), json!("alice@exemple.fr"));
         // reference Tuesday 2026-03-10 09:00 Paris
         assert_eq!(one("le lendemain", &fr, Dimension::Time)["value"], json!("2026-03-11T00:00:00+01:00"));
@@ -519,5 +528,32 @@ mod tests {
         }
         assert_eq!(Dimension::parse("amount-of-money"), Some(Dimension::AmountOfMoney));
         assert_eq!(Dimension::parse("distance"), None);
+    }
+
+    #[test]
+    fn issue_16_duckling_buckets() {
+        let fr = Context::from_request(Some("2026-03-10T09:00:00"), Some("Europe/Paris"), Lang::Fr).unwrap();
+        let en = Context::from_request(Some("2026-03-10T09:00:00"), Some("Europe/Paris"), Lang::En).unwrap();
+        let one = |text: &str, c: &Context, dim: Dimension| {
+            let e = extract(text, c, Some(&[dim]));
+            assert_eq!(e.len(), 1, "{text}: {e:?}");
+            assert_eq!(e[0].text, text, "{text}: parsed whole");
+            e[0].value.clone()
+        };
+        let itv = |v: Value| (v["from"].as_str().unwrap_or("").to_string(), v["to"].as_str().unwrap_or("").to_string());
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(itv(one("end of the month", &en, Dimension::Time)), pair("2026-03-21T00:00:00+01:00", "2026-04-01T00:00:00+02:00"));
+        assert_eq!(itv(one("en début de semaine", &fr, Dimension::Time)), pair("2026-03-09T00:00:00+01:00", "2026-03-11T00:00:00+01:00"));
+        assert_eq!(one("first tuesday of october", &en, Dimension::Time)["value"], json!("2026-10-06T00:00:00+02:00"));
+        assert_eq!(one("third quarter", &en, Dimension::Time)["grain"], json!("quarter"));
+        assert_eq!(one("christmas", &en, Dimension::Time)["value"], json!("2026-12-25T00:00:00+01:00"));
+        assert_eq!(one("lundi de Pâques", &fr, Dimension::Time)["value"], json!("2026-04-06T00:00:00+02:00")); // Easter 2026 is April 5
+        assert_eq!(one("4pm CET", &en, Dimension::Time)["value"], json!("2026-03-10T16:00:00+01:00"));
+        assert_eq!(itv(one("tôt le matin", &fr, Dimension::Time)), pair("2026-03-10T07:00:00+01:00", "2026-03-10T09:00:00+01:00"));
+        assert_eq!(one("after 5pm", &en, Dimension::Time)["direction"], json!("after"));
+        assert_eq!(one("between 10 and 20 dollars", &en, Dimension::AmountOfMoney), json!({"type": "between", "from": 10, "to": 20, "currency": "USD"}));
+        assert_eq!(one("a month and a half", &en, Dimension::Duration)["value"], json!(45));
+        assert!(extract("at a few", &en, Some(&[Dimension::Time])).is_empty());
+        assert!(extract("Martin Luther King' day", &en, Some(&[Dimension::Time])).is_empty());
     }
 }

@@ -58,7 +58,7 @@ fn lex(lang: Lang, w: &str) -> Option<W> {
             _ => return None,
         },
         Lang::En => match w {
-            "zero" => Unit(0),
+            "zero" | "naught" | "nought" => Unit(0),
             "one" => Unit(1),
             "two" => Unit(2),
             "three" => Unit(3),
@@ -90,6 +90,9 @@ fn lex(lang: Lang, w: &str) -> Option<W> {
             "thousand" | "thousands" => Scale(1e3),
             "million" | "millions" => Scale(1e6),
             "billion" | "billions" => Scale(1e9),
+            // Indian English: "5 lakh rupees", "three crore twelve lakh ..."
+            "lakh" | "lakhs" | "lac" | "lacs" | "lkh" | "lkhs" => Scale(1e5),
+            "crore" | "crores" | "krore" | "krores" | "koti" => Scale(1e7),
             "dozen" | "dozens" => Dozen,
             _ => return None,
         },
@@ -373,6 +376,18 @@ const EN_ORD_SUFFIX: &[&str] = &["st", "nd", "rd", "th"];
 
 /// Number (cardinal or ordinal) starting at token `i`.
 pub(crate) fn number_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch> {
+    let slot = usize::from(article_one);
+    if let Some(m) = t.num_memo.borrow().get(i).and_then(|x| x[slot]) {
+        return m.map(|(end, value, spelled, ordinal)| NumMatch { end, value, spelled, ordinal });
+    }
+    let m = number_at_uncached(t, i, lang, article_one);
+    if let Some(x) = t.num_memo.borrow_mut().get_mut(i) {
+        x[slot] = Some(m.map(|m| (m.end, m.value, m.spelled, m.ordinal)));
+    }
+    m
+}
+
+fn number_at_uncached(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch> {
     let tok = t.t.get(i)?;
     match tok.kind {
         Kind::Num => {
@@ -407,8 +422,19 @@ pub(crate) fn number_at(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Op
             }
             None
         }
-        Kind::Word => negative_word(t, i, lang).or_else(|| spelled(t, i, lang, article_one)),
+        Kind::Word => negative_word(t, i, lang).or_else(|| vague(t, i, lang)).or_else(|| spelled(t, i, lang, article_one)),
     }
+}
+
+/// English "a couple (of)", "a pair (of)" → 2, "a few", "few" → 3 (as Duckling).
+fn vague(t: &Toks, i: usize, lang: Lang) -> Option<NumMatch> {
+    if lang != Lang::En {
+        return None;
+    }
+    let (e, v) = [("a couple of", 2.0), ("a couple", 2.0), ("a pair of", 2.0), ("a pair", 2.0), ("a few", 3.0), ("few", 3.0)]
+        .iter()
+        .find_map(|(p, v)| Some((t.phrase(i, p)?, *v)))?;
+    Some(NumMatch { end: e, value: v, spelled: true, ordinal: false })
 }
 
 /// "minus 5", "negative five hundred", "moins 1200" (French "moins" only before digits: "midi

@@ -30,8 +30,14 @@ pub(crate) struct Tok {
     pub upper: bool,
 }
 
+/// A number read at a token, as the number grammar memoises it: (end, value, spelled, ordinal).
+pub(crate) type NumMemo = Option<(usize, f64, bool, bool)>;
+
 pub(crate) struct Toks {
     pub t: Vec<Tok>,
+    /// Memo of the number grammar per token and `article_one` flag (every grammar asks for the
+    /// number at every token).
+    pub num_memo: std::cell::RefCell<Vec<[Option<NumMemo>; 2]>>,
 }
 
 fn fold_char(c: char) -> char {
@@ -149,7 +155,8 @@ pub(crate) fn tokenize(text: &str, lang: Lang) -> Toks {
         }
         sp = false;
     }
-    Toks { t }
+    let n = t.len();
+    Toks { t, num_memo: std::cell::RefCell::new(vec![[None, None]; n + 2]) }
 }
 
 impl Toks {
@@ -194,6 +201,12 @@ impl Toks {
     /// Matches the words of `p` (space separated) from `i`; between two words an optional `-` or
     /// `'` connector token is skipped. `.` in `p` matches a dot token. Returns the end index.
     pub fn phrase(&self, i: usize, p: &str) -> Option<usize> {
+        // fast reject on the first word, without splitting (the phrase tables are long)
+        let k = self.key(i);
+        let (kb, pb) = (k.as_bytes(), p.as_bytes());
+        if kb.is_empty() || pb.len() < kb.len() || pb[0] != kb[0] || !p.starts_with(k) || pb.len() > kb.len() && pb[kb.len()] != b' ' {
+            return None;
+        }
         let mut j = i;
         for (n, w) in p.split(' ').enumerate() {
             if n > 0 && self.any(j, &["-", "'"]) && !self.is(j, w) {
@@ -202,6 +215,10 @@ impl Toks {
             if !self.is(j, w) {
                 return None;
             }
+            j += 1;
+        }
+        // an elided last word takes its apostrophe: "d'" in "fin d'après-midi", "l'" in "de l'année"
+        if matches!(p.rsplit(' ').next(), Some("d" | "l" | "jusqu" | "qu")) && self.is(j, "'") {
             j += 1;
         }
         Some(j)

@@ -10,7 +10,17 @@ impl Cx<'_> {
         match t.key(j) {
             "am" => return Some((j + 1, false)),
             "pm" => return Some((j + 1, true)),
+            // glued "3:18a", "at 3p", "3p."
+            "a" | "p" if t.adj(j) && j >= 2 && t.is_num(j - 1) && t.any(j - 2, &[":", "at", "@", "from", "to"]) && !t.is_word(j + 1) => {
+                let e = if t.is(j + 1, ".") && t.adj(j + 1) { j + 2 } else { j + 1 };
+                return Some((e, t.is(j, "p")));
+            }
             _ => {}
+        }
+        for (p, pm) in [("a m", false), ("p m", true), ("in the am", false), ("in the pm", true)] {
+            if let Some(e) = t.phrase(j, p) {
+                return Some((e, pm));
+            }
         }
         for (p, pm) in [("a . m", false), ("p . m", true)] {
             if let Some(e) = t.phrase(j, p) {
@@ -115,11 +125,12 @@ impl Cx<'_> {
         let k = t.key(j);
         let fr = self.fr();
         let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
-        if (fr && k == "midi") || (!fr && k == "noon") {
+        let midday = if fr { None } else { t.phrases(j, &["midday", "mid day", "noon"]) };
+        if (fr && k == "midi") || midday.is_some() {
             if let Some((e, h, m)) = self.fr_minutes(j + 1, 12) {
                 return Some((e, hm(h, m, Grain::Minute, false), true));
             }
-            return Some((j + 1, hm(12, 0, Grain::Hour, false), true));
+            return Some((midday.unwrap_or(j + 1), hm(12, 0, Grain::Hour, false), true));
         }
         if (fr && k == "minuit") || (!fr && k == "midnight") {
             if let Some((e, h, m)) = self.fr_minutes(j + 1, 24) {
@@ -133,7 +144,13 @@ impl Cx<'_> {
                 return Some(r);
             }
         }
-        // the hour: digits or spelled
+        if let Some(r) = self.hhmm_at(j, bare_ok) {
+            return Some(r);
+        }
+        // the hour: digits or spelled (not "a couple", "a few")
+        if t.any(j, &["a", "an", "few"]) {
+            return None;
+        }
         let num = number_at(t, j, self.lang, false)?;
         if num.ordinal || num.value.fract() != 0.0 || !(0.0..=24.0).contains(&num.value) {
             return None;
@@ -143,19 +160,60 @@ impl Cx<'_> {
             return None;
         }
         let h = num.value as u32;
-        let e = num.end;
-        // 15h, 15h30, 15 h 30
-        if digits && t.is(e, "h") {
+        // "3ish pm", "150ish": the glued "ish" says nothing more
+        let e = if t.is(num.end, "ish") && t.adj(num.end) { num.end + 1 } else { num.end };
+        if digits {
+            if let Some(r) = self.digit_clock(h, e, bare_ok) {
+                return Some(r);
+            }
+        }
+        // 3pm, seven pm
+        if let Some((e2, pm)) = self.meridiem_at(e) {
+            if !(1..=12).contains(&h) {
+                return None;
+            }
+            return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, 0, Grain::Hour, false), true));
+        }
+        self.spelled_clock(h, e, digits, bare_ok)
+    }
+
+    /// "1030", "730 in the evening", "330 p.m.", "150ish": hours and minutes run together, after
+    /// "at" / "around" / "approximately" or before am/pm.
+    fn hhmm_at(&self, j: usize, bare_ok: bool) -> Option<(usize, Tod, bool)> {
+        let t = self.t;
+        let (v, n) = t.int(j)?;
+        if self.fr() || !(n == 3 || n == 4) || t.is(j + 1, ":") {
+            return None;
+        }
+        let (h, m) = ((v / 100) as u32, (v % 100) as u32);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        let e = if t.is(j + 1, "ish") && t.adj(j + 1) { j + 2 } else { j + 1 };
+        if let Some((e2, pm)) = self.meridiem_at(e) {
+            return (1..=12).contains(&h).then_some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false }, true));
+        }
+        let unitish = duration_unit(t, e, self.lang).is_some() || t.is_num(e) || t.any(e, &["%", "$", "€", "dollars", "euros", "degrees"]);
+        (bare_ok && !unitish).then_some((e, Tod { h, m, grain: Grain::Minute, amb: (1..=12).contains(&h) }, false))
+    }
+
+    /// After an hour in digits: "15h", "15h30", "15 h 30", "17:45", "5:30 pm", "3:18a", "at 3 15".
+    fn digit_clock(&self, h: u32, e: usize, bare_ok: bool) -> Option<(usize, Tod, bool)> {
+        let t = self.t;
+        let fr = self.fr();
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
+        // 15h, 15h30, 15 h 30 (English "15h" is read to the minute, as Duckling)
+        if t.is(e, "h") {
             let glued = t.adj(e);
             if let Some((m, n)) = t.int(e + 1) {
                 if n == 2 && m < 60 && duration_unit(t, e + 2, self.lang).is_none() && glued == t.adj(e + 1) {
                     return Some((e + 2, hm(h, m as u32, Grain::Minute, false), glued));
                 }
             }
-            return Some((e + 1, hm(h, 0, Grain::Hour, false), glued));
+            return Some((e + 1, hm(h, 0, if fr { Grain::Hour } else { Grain::Minute }, false), glued));
         }
         // 17:45, 5:30 pm
-        if digits && t.is(e, ":") && t.adj(e) && t.adj(e + 1) {
+        if t.is(e, ":") && t.adj(e) && t.adj(e + 1) {
             let (m, n) = t.int(e + 1)?;
             if n != 2 || m >= 60 {
                 return None;
@@ -168,14 +226,24 @@ impl Cx<'_> {
             }
             return Some((e + 2, hm(h, m as u32, Grain::Minute, !fr && (1..=12).contains(&h)), true));
         }
-        // 3pm, seven pm
-        if let Some((e2, pm)) = self.meridiem_at(e) {
-            if !(1..=12).contains(&h) {
-                return None;
+        // at 3 15, at 12 15
+        if bare_ok && !fr && (1..=12).contains(&h) && !t.adj(e) {
+            let (m, n) = t.int(e)?;
+            let unit = duration_unit(t, e + 1, self.lang).is_some() || t.any(e + 1, &["%", "percent", "dollars", "euros", "degrees"]);
+            if n == 2 && m < 60 && !unit && !t.is_num(e + 1) {
+                return Some((e + 1, hm(h, m as u32, Grain::Minute, true), false));
             }
-            return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, 0, Grain::Hour, false), true));
         }
-        // three thirty [pm]
+        None
+    }
+
+    /// Spelled clock readings and weak bare hours: "three thirty [pm]", "seven o'clock", "3
+    /// oclock am", "quinze heures trente", bare "3" after "at".
+    fn spelled_clock(&self, h: u32, e: usize, digits: bool, bare_ok: bool) -> Option<(usize, Tod, bool)> {
+        let t = self.t;
+        let fr = self.fr();
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
+        // three thirty [pm], nine fifty nine a m
         if !fr && !digits && (1..=12).contains(&h) {
             if let Some(mm) = number_at(t, e, self.lang, false) {
                 let ok = mm.spelled && !mm.ordinal && mm.value.fract() == 0.0 && (1.0..60.0).contains(&mm.value);
@@ -190,36 +258,21 @@ impl Cx<'_> {
                 }
             }
         }
-        // seven o'clock
+        // seven o'clock, 3 oclock am
         if !fr {
-            if let Some(e2) = t.phrase(e, "o clock") {
+            if let Some(e2) = t.phrases(e, &["o clock", "oclock"]) {
                 if !(1..=12).contains(&h) {
                     return None;
+                }
+                if let Some((e3, pm)) = self.meridiem_at(e2) {
+                    return Some((e3, hm(h % 12 + if pm { 12 } else { 0 }, 0, Grain::Hour, false), true));
                 }
                 return Some((e2, hm(h, 0, Grain::Hour, true), true));
             }
         }
         // quinze heures [trente | et demie | et quart | moins le quart | moins dix]
         if fr && t.any(e, &["heure", "heures"]) {
-            let e1 = e + 1;
-            // "et quart", "et demie", "trois quarts", "moins le quart", "moins dix"
-            if t.any(e1, &["moins", "et"]) || t.phrase(e1, "trois quarts").is_some() {
-                if let Some((e2, hh, m)) = self.fr_minutes(e1, h) {
-                    return Some((e2, hm(hh, m, Grain::Minute, false), false));
-                }
-            }
-            if let Some(mm) = number_at(t, e1, self.lang, false) {
-                if !mm.ordinal && mm.value < 60.0 && mm.value.fract() == 0.0 && !t.any(mm.end, &["heure", "heures", "%"]) {
-                    let mut end = mm.end;
-                    if t.any(end, &["minute", "minutes"]) {
-                        end += 1;
-                    }
-                    if duration_unit(t, end, self.lang).is_none() || end > mm.end {
-                        return Some((end, hm(h, mm.value as u32, Grain::Minute, false), false));
-                    }
-                }
-            }
-            return Some((e1, hm(h, 0, Grain::Hour, false), false));
+            return self.fr_heures(h, e + 1);
         }
         if bare_ok && h <= 23 {
             // bare hour after "at" / "between": not before a unit ("at 20 degrees")
@@ -235,12 +288,41 @@ impl Cx<'_> {
         None
     }
 
+    /// After "quinze heures": "trente", "et demie", "et quart", "moins le quart", "et quinze
+    /// minutes", "passé de 15 minutes".
+    fn fr_heures(&self, h: u32, e1: usize) -> Option<(usize, Tod, bool)> {
+        let t = self.t;
+        let hm = |h: u32, m: u32, g: Grain| Tod { h, m, grain: g, amb: false };
+        if t.any(e1, &["moins", "et"]) || t.phrase(e1, "trois quarts").is_some() {
+            if let Some((e2, hh, m)) = self.fr_minutes(e1, h) {
+                return Some((e2, hm(hh, m, Grain::Minute), false));
+            }
+        }
+        let k = t.phrases(e1, &["passe de", "passees de", "et"]).unwrap_or(e1);
+        if let Some(mm) = number_at(t, k, self.lang, false) {
+            if !mm.ordinal && mm.value < 60.0 && mm.value.fract() == 0.0 && !t.any(mm.end, &["heure", "heures", "%"]) {
+                let mut end = mm.end;
+                if t.any(end, &["minute", "minutes"]) {
+                    end += 1;
+                }
+                if (duration_unit(t, end, self.lang).is_none() || end > mm.end) && (k == e1 || end > mm.end) {
+                    return Some((end, hm(h, mm.value as u32, Grain::Minute), false));
+                }
+            }
+        }
+        Some((e1, hm(h, 0, Grain::Hour), false))
+    }
+
     /// Time of day with its optional prefix and qualifier: (end, tod).
     pub(super) fn tod_at(&self, i: usize) -> Option<(usize, Tod)> {
         let t = self.t;
-        let prefixes: &[&str] = if self.fr() { &["a", "vers", "des"] } else { &["at", "around", "by"] };
-        let pre = t.any(i, prefixes);
-        let j = if pre { i + 1 } else { i };
+        let prefixes: &[&str] = if self.fr() {
+            &["a environ", "vers environ", "aux alentours de", "autour de", "a", "vers", "des", "environ"]
+        } else {
+            &["at about", "at around", "at approximately", "at", "around", "about", "approximately", "approx", "by", "@"]
+        };
+        let j = t.phrases(i, prefixes).unwrap_or(i);
+        let pre = j > i;
         if !pre {
             // "pendant 2h", "ça dure 1h30", "for 15h": durations, not times of day
             let triggers = ["pendant", "durant", "dure", "duree", "for", "during", "lasts", "lasted", "takes", "took", "en", "in"];
@@ -270,22 +352,37 @@ impl Cx<'_> {
         } else if t.is(i, "between") {
             (&["between"], &["and"])
         } else {
-            (&["from"], &["to", "until", "till", "-"])
+            (&["from"], &["to", "until", "untill", "till", "til", "through", "thru", "-"])
         };
-        // "9:30 - 11:00", "3-4pm", "15h30-18h": no opening word, a dash, an explicit end
+        // "9:30 - 11:00", "3-4pm", "15h30-18h", "8am until 6": no opening word, a dash or an
+        // explicit start, an explicit end
         let dashed = !t.any(i, open);
-        let (first, closes) = if dashed { (i, &["-"][..]) } else { (i + 1, closes) };
+        let i = if dashed && !self.fr() { t.phrases(i, &["around", "about", "approximately"]).unwrap_or(i) } else { i };
+        let en_no_open: &[&str] = &["-", "to", "until", "untill", "till", "til"];
+        let (first, closes) = if dashed { (i, if self.fr() { &["-"][..] } else { en_no_open }) } else { (i + 1, closes) };
         let (e1, mut a, _) = self.tod_core(first, true).or_else(|| {
             // bare hour before the connector: "de 9 à 17h", "between 2 and 4pm"
             let (h, n) = t.int(first)?;
             (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12 }, false))
         })?;
         let j = t.phrases(e1, closes)?;
-        let (mut e2, mut b, strong) = self.tod_core(j, false)?;
-        if !strong && (!self.fr() || dashed) {
+        let by_dash = t.is(j - 1, "-");
+        let (mut e2, mut b, strong) = self.tod_core(j, !by_dash)?;
+        // a weak end only after an explicit start ("from 8am to 6", "8am until 6") or before a
+        // qualifier; "5 to 10" and "from 5 to 10" stay numbers
+        let start_strong = self.tod_core(first, false).is_some_and(|x| x.2);
+        let qual = self.qualifier_at(e2);
+        let ok = strong
+            || qual.is_some()
+            || match (dashed, self.fr()) {
+                (false, true) => true,
+                (false, false) => start_strong,
+                (true, _) => !by_dash && start_strong,
+            };
+        if !ok || dashed && !by_dash && !start_strong {
             return None;
         }
-        if let Some((e3, pod)) = self.qualifier_at(e2) {
+        if let Some((e3, pod)) = qual {
             b = apply_pod(b, pod);
             if a.amb {
                 a = apply_pod(a, pod);
@@ -295,65 +392,12 @@ impl Cx<'_> {
         if a.amb && !b.amb && b.h >= 12 && a.h < 12 && a.h + 12 <= b.h {
             a.h += 12;
         }
+        // "11:30-1:30", "de 11h30 à 1h30": the end is the afternoon's, not the next night's
+        if (1..12).contains(&b.h) && b.h < a.h && b.h + 12 > a.h {
+            b.h += 12;
+        }
         a.amb = false;
         Some((e2, a, b))
-    }
-
-    /// French "[en] début / milieu / fin de matinée, d'après-midi, de journée, de soirée" (hours as
-    /// Duckling: début de matinée 7–9, milieu 9–11, fin 10–12; après-midi 12–14, 14–17, 17–19;
-    /// journée 6–10, 11–16, 17–21; soirée 18–21, fin 21–24).
-    fn fr_boundary_pod(&self, j: usize) -> Option<(usize, Pod)> {
-        let t = self.t;
-        if !self.fr() {
-            return None;
-        }
-        let j = t.phrases(j, &["en", "au", "a la"]).unwrap_or(j);
-        let which = match t.key(j) {
-            "debut" => 0,
-            "milieu" => 1,
-            "fin" => 2,
-            _ => return None,
-        };
-        let k = t.phrases(j + 1, &["de la", "de", "d"])?;
-        let table: [(&str, [(u32, u32); 3]); 4] = [
-            ("matinee", [(7, 9), (9, 11), (10, 12)]),
-            ("apres midi", [(12, 14), (14, 17), (17, 19)]),
-            ("journee", [(6, 10), (11, 16), (17, 21)]),
-            ("soiree", [(18, 21), (0, 0), (21, 24)]),
-        ];
-        table.iter().find_map(|(p, hours)| {
-            let e = t.phrase(k, p)?;
-            let (a, b) = hours[which];
-            (b > a).then_some((e, Pod { from: a, to: b }))
-        })
-    }
-
-    pub(super) fn pod_word_at(&self, j: usize) -> Option<(usize, Pod)> {
-        let t = self.t;
-        if let Some(r) = self.fr_boundary_pod(j) {
-            return Some(r);
-        }
-        let j = t.phrases(j, &["dans la", "dans l", "in the", "en"]).unwrap_or(j);
-        let ps: &[(&str, u32, u32)] = if self.fr() {
-            &[("matin", 4, 12), ("matinee", 4, 12), ("apres midi", 12, 19), ("aprem", 12, 19), ("soir", 18, 24), ("soiree", 18, 24)]
-        } else {
-            &[("morning", 4, 12), ("afternoon", 12, 19), ("evening", 18, 24), ("night", 18, 24)]
-        };
-        ps.iter().find_map(|(p, a, b)| t.phrase(j, p).map(|e| (e, Pod { from: *a, to: *b })))
-    }
-
-    /// "ce soir", "tonight", "this morning": (end, pod, date).
-    pub(super) fn pod_standalone_at(&self, i: usize) -> Option<(usize, Pod, NaiveDate)> {
-        let t = self.t;
-        let ps: &[(&str, u32, u32)] = if self.fr() {
-            &[("ce matin", 4, 12), ("cet apres midi", 12, 19), ("cet aprem", 12, 19), ("ce soir", 18, 24), ("cette soiree", 18, 24)]
-        } else {
-            &[("tonight", 18, 24), ("tonite", 18, 24), ("this morning", 4, 12), ("this afternoon", 12, 19), ("this evening", 18, 24)]
-        };
-        if let Some((e, pod)) = self.fr_boundary_pod(i) {
-            return Some((e, pod, self.today()));
-        }
-        ps.iter().find_map(|(p, a, b)| t.phrase(i, p).map(|e| (e, Pod { from: *a, to: *b }, self.today())))
     }
 
     // ------------------------------------------------------------ resolution

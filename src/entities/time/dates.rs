@@ -97,7 +97,7 @@ impl Cx<'_> {
     pub(super) fn daymonth_at(&self, i: usize) -> Option<(usize, u32, u32, Option<i32>)> {
         let t = self.t;
         let year_after = |e: usize| -> (usize, Option<i32>) {
-            let j = if !self.fr() && t.is(e, ",") { e + 1 } else { e };
+            let j = if !self.fr() && t.is(e, ",") || t.is(e, ".") && t.adj(e) && t.is_num(e + 1) { e + 1 } else { e };
             match self.year_at(j) {
                 Some(y) => (j + 1, Some(y)),
                 None => (e, None),
@@ -276,7 +276,7 @@ impl Cx<'_> {
         let k = if !self.fr() && t.is(k, "the") { k + 1 } else { k };
         if let Some((e2, dn)) = self.dayn_at(k) {
             let next_ok = e2 >= t.len()
-                || (t.kind(e2) == Some(Kind::Punct) && !t.any(e2, &[":", "/", "%", "€", "$", "°"]))
+                || (t.kind(e2) == Some(Kind::Punct) && !t.any(e2, &[":", "/", "%", "€", "$", "°", "-"]))
                 || t.any(e2, &["a", "vers", "at", "around", "from", "de", "du", "entre", "between", "et", "and", "ou", "or", "ce", "this", "dans", "in"]);
             if self.month_at(e2).is_none() && next_ok {
                 let found = (0..400).map(|n| today + Duration::days(n)).find(|d| {
@@ -315,6 +315,7 @@ impl Cx<'_> {
                 ("le jour d avant", -1),
                 ("le jour precedent", -1),
                 ("ce jour", 0),
+                ("dans la journee", 0),
             ]
         } else {
             &[
@@ -331,6 +332,10 @@ impl Cx<'_> {
             if let Some(e) = t.phrase(i, p) {
                 return Some((e, today + Duration::days(*n)));
             }
+        }
+        // before the weekdays: "Monday of the Holy Spirit", "lundi de Pâques"
+        if let Some(r) = self.holiday_at(i) {
+            return Some(r);
         }
         if let Some(r) = self.weekday_date_at(i) {
             return Some(r);
@@ -354,7 +359,7 @@ impl Cx<'_> {
                 // English "the 3rd" needs its month; a bare "on the" prefix alone is fine
                 return Some((e, self.resolve_dm(d, m, y)?));
             }
-            if let Some(r) = self.numeric_date_at(s) {
+            if let Some(r) = self.numeric_date_at(s).or_else(|| self.numeric_date_more_at(s)) {
                 return Some(r);
             }
         }
@@ -363,7 +368,7 @@ impl Cx<'_> {
 }
 
 /// A two-digit year: 00–49 → 2000s, 50–99 → 1900s ("74" is 1974, "14" is 2014).
-fn two_digit_year(v: i64) -> i32 {
+pub(super) fn two_digit_year(v: i64) -> i32 {
     if v < 50 {
         2000 + v as i32
     } else {

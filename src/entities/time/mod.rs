@@ -8,10 +8,17 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Off
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
+mod bounds;
 mod clock;
 mod dates;
+mod holidays;
+mod nth;
+mod numeric;
+mod open;
 mod periods;
+mod pods;
 mod spans;
+mod zones;
 
 /// Largest count in a relative date-time ("in N days/hours…", "N years ago"); more is not a date.
 const MAX_RELATIVE: f64 = 100_000.0;
@@ -24,6 +31,7 @@ pub(crate) enum Grain {
     Day,
     Week,
     Month,
+    Quarter,
     Year,
 }
 
@@ -36,6 +44,7 @@ impl Grain {
             Grain::Day => "day",
             Grain::Week => "week",
             Grain::Month => "month",
+            Grain::Quarter => "quarter",
             Grain::Year => "year",
         }
     }
@@ -49,6 +58,8 @@ pub(crate) enum TV {
     Abs(DateTime<Tz>, Grain),
     /// Wall-clock interval, `to` exclusive.
     Itv(NaiveDateTime, NaiveDateTime, Grain),
+    /// Open interval: after (true) or before a wall-clock instant.
+    Open(NaiveDateTime, Grain, bool),
 }
 
 /// Wall-clock time → zoned time. Ambiguous (clocks going back): the earlier instant. Skipped
@@ -79,6 +90,12 @@ impl TV {
             TV::Inst(n, g) => json!({"type": "instant", "value": fmt(&localize(tz, *n)), "grain": g.name()}),
             TV::Abs(d, g) => json!({"type": "instant", "value": fmt(d), "grain": g.name()}),
             TV::Itv(a, b, g) => json!({"type": "interval", "from": fmt(&localize(tz, *a)), "to": fmt(&localize(tz, *b)), "grain": g.name()}),
+            TV::Open(n, g, after) => json!({
+                "type": "open_interval",
+                "direction": if *after { "after" } else { "before" },
+                "value": fmt(&localize(tz, *n)),
+                "grain": g.name(),
+            }),
         }
     }
 }
@@ -138,33 +155,13 @@ impl Cx<'_> {
         if t.kind(i) == Some(Kind::Punct) && !t.is(i, "-") {
             return;
         }
-        if let Some((e, d)) = self.date_at(i) {
-            out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
-            let j = self.skip_sep(e);
-            if let Some((e2, tod)) = self.tod_at(j) {
-                out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
-            }
-            if let Some((e2, a, b)) = self.tod_interval_at(j) {
-                out.push((e2, self.itv_on(d, a, b)));
-            }
-            if let Some((e2, pod)) = self.pod_word_at(j) {
-                out.push((e2, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
-                let k = self.skip_sep(e2);
-                if let Some((e3, tod)) = self.tod_at(k) {
-                    out.push((e3, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
-                }
-            }
+        let first = out.len();
+        // before the time of day: "by 2pm" is a deadline, not 2pm (same span, first proposed wins)
+        if let Some(r) = self.by_at(i) {
+            out.push(r);
         }
-        if let Some((e, tod)) = self.tod_at(i) {
-            out.push((e, TV::Inst(self.tod_alone(tod), tod.grain)));
-            let j = self.skip_sep(e);
-            if let Some((e2, d)) = self.date_at(j) {
-                out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
-            }
-            if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
-                out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
-            }
-        }
+        self.date_led(i, out);
+        self.tod_led(i, out);
         if let Some((e, pod, d)) = self.pod_standalone_at(i) {
             out.push((e, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
             if let Some((e2, tod)) = self.tod_at(self.skip_sep(e)) {
@@ -182,11 +179,98 @@ impl Cx<'_> {
                 out.push((e2, self.itv_on(d2, a, b)));
             }
         }
-        for f in [Self::count_run_interval_at, Self::weekday_count_at, Self::date_interval_at, Self::weekend_at, Self::period_at, Self::month_in_at, Self::relative_at, Self::now_at] {
+        self.rules_at(i, out);
+        let zoned: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.zoned(*e, tv)).collect();
+        out.extend(zoned);
+    }
+
+    /// A date, and what may follow it: a time of day (and a part of the day), a time interval, a
+    /// part of the day (and a time).
+    fn date_led(&self, i: usize, out: &mut Vec<(usize, TV)>) {
+        let Some((e, d)) = self.date_at(i) else { return };
+        out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
+        let j = self.skip_sep(e);
+        if let Some((e2, tod)) = self.tod_at(j).or_else(|| self.weak_tod_at(j)) {
+            out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+            // "le 16 vers 6h dans la soirée"
+            if let Some((e3, pod)) = self.pod_word_at(e2) {
+                out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
+            }
+        }
+        if let Some((e2, a, b)) = self.tod_interval_at(j) {
+            out.push((e2, self.itv_on(d, a, b)));
+        }
+        // "jeudi après 9h30", "le 20 à partir de 10h"
+        if let Some((e2, after, open::Anchor::Tod(tod))) = self.open_anchor_at(j) {
+            out.push((e2, TV::Open(self.on_date(d, tod, None), tod.grain, after)));
+        }
+        if let Some((e2, pod)) = self.pod_word_at(j) {
+            out.push((e2, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
+            let k = self.skip_sep(e2);
+            if let Some((e3, tod)) = self.tod_at(k) {
+                out.push((e3, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+            }
+        }
+    }
+
+    /// A time of day, alone or before its day ("à 15h demain", "8 heures ce soir", "9 tomorrow
+    /// evening"): a weak reading ("8 heures", "eight") only before its day.
+    fn tod_led(&self, i: usize, out: &mut Vec<(usize, TV)>) {
+        let strong = self.tod_at(i);
+        let Some((e, tod)) = strong.or_else(|| self.weak_tod_at(i)) else { return };
+        if strong.is_some() {
+            out.push((e, TV::Inst(self.tod_alone(tod), tod.grain)));
+        }
+        let j = self.skip_sep(e);
+        if let Some((e2, d)) = self.date_at(j) {
+            out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+            if let Some((e3, pod)) = self.pod_word_at(e2) {
+                out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
+            }
+        }
+        if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
+            out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+        }
+    }
+
+    /// The self-contained rules: periods, boundaries, relative times, holidays…
+    fn rules_at(&self, i: usize, out: &mut Vec<(usize, TV)>) {
+        let rules = [
+            Self::count_run_interval_at,
+            Self::weekday_count_at,
+            Self::date_interval_at,
+            Self::weekend_at,
+            Self::period_at,
+            Self::month_in_at,
+            Self::relative_at,
+            Self::now_at,
+            Self::boundary_at,
+            Self::fortnight_at,
+            Self::within_at,
+            Self::season_at,
+            Self::nth_of_period_at,
+            Self::day_of_period_at,
+            Self::quarter_inst_at,
+            Self::upcoming_at,
+            Self::month_named_at,
+            Self::pod_of_date_at,
+            Self::holiday_span_at,
+            Self::month_year_at,
+            Self::open_at,
+        ];
+        for f in rules {
             if let Some(r) = f(self, i) {
                 out.push(r);
             }
         }
+    }
+}
+
+impl Cx<'_> {
+    /// A clock reading that needs a day or a part of the day after it: "8 heures", "eight", "9".
+    fn weak_tod_at(&self, i: usize) -> Option<(usize, Tod)> {
+        let (e, tod, _) = self.tod_core(i, true)?;
+        Some((e, tod))
     }
 }
 

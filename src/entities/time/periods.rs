@@ -20,6 +20,8 @@ impl Cx<'_> {
         };
         let (mut e, d) = duration_at(t, dur_start, self.lang)?;
         let mut sign = sign;
+        // counted from a day ("deux jours plus tard", "3 years from today"): a date
+        let from_day = sign == 0 && (self.fr() || t.phrase(e, "from today").is_some());
         if self.fr() && sign == 0 {
             e = t.phrases(e, &["plus tard", "apres"])?;
             sign = 1;
@@ -53,6 +55,9 @@ impl Cx<'_> {
                 }
                 let n = d.value as i64 * sign;
                 let today = self.today();
+                if !from_day && matches!(d.unit, Unit::Day | Unit::Year) {
+                    return Some((e, self.duckling_relative(d.unit, n)?));
+                }
                 let date = match d.unit {
                     Unit::Day => today.checked_add_signed(Duration::try_days(n)?)?,
                     Unit::Week => today.checked_add_signed(Duration::try_days(7 * n)?)?,
@@ -73,10 +78,22 @@ impl Cx<'_> {
         Some((e, tv))
     }
 
-    /// English "this/current/next/coming/following/last/past/previous week|month|year|yr",
-    /// optionally after "the".
+    /// As Duckling, "in 7 days" is read to the hour (at 04:30, 04:00 that day) and "in 2 years"
+    /// to the month.
+    fn duckling_relative(&self, unit: Unit, n: i64) -> Option<TV> {
+        if unit == Unit::Day {
+            let x = self.now.checked_add_signed(Duration::try_days(n)?)?;
+            return Some(TV::Inst(truncate(x, Grain::Hour), Grain::Hour));
+        }
+        let x = super::spans::shift(at(self.today().with_day(1)?, 0, 0), Grain::Year, n)?;
+        Some(TV::Inst(x, Grain::Month))
+    }
+
+    /// English "this/current/next/coming/upcoming/following/last/past/previous week|month|quarter|
+    /// year", optionally after "the" (and "around").
     fn en_period(&self, i: usize) -> Option<(usize, i64, Grain)> {
         let t = self.t;
+        let i = if t.is(i, "around") { i + 1 } else { i };
         let j = if t.is(i, "the") { i + 1 } else { i };
         let n = match t.key(j) {
             "this" | "current" => 0,
@@ -87,58 +104,55 @@ impl Cx<'_> {
         let g = match t.key(j + 1) {
             "week" => Grain::Week,
             "month" => Grain::Month,
+            "quarter" | "qtr" => Grain::Quarter,
             "year" | "yr" => Grain::Year,
             _ => return None,
         };
         Some((j + 2, n, g))
     }
 
-    pub(super) fn period_at(&self, i: usize) -> Option<(usize, TV)> {
+    /// A whole period relative to today: "this week", "next month", "la semaine prochaine", "le
+    /// mois suivant", "ce trimestre" → (end, first day, grain).
+    pub(super) fn period_rel(&self, i: usize) -> Option<(usize, NaiveDate, Grain)> {
         let ps: &[(&str, i64, Grain)] = if self.fr() {
             &[
                 ("cette semaine", 0, Grain::Week),
+                ("dans la semaine", 0, Grain::Week),
                 ("la semaine prochaine", 1, Grain::Week),
+                ("la semaine suivante", 1, Grain::Week),
+                ("la semaine qui suit", 1, Grain::Week),
                 ("la semaine derniere", -1, Grain::Week),
                 ("la semaine passee", -1, Grain::Week),
+                ("la semaine precedente", -1, Grain::Week),
                 ("ce mois ci", 0, Grain::Month),
                 ("ce mois", 0, Grain::Month),
                 ("le mois prochain", 1, Grain::Month),
+                ("le mois suivant", 1, Grain::Month),
                 ("le mois dernier", -1, Grain::Month),
+                ("le mois precedent", -1, Grain::Month),
+                ("ce trimestre", 0, Grain::Quarter),
+                ("le trimestre prochain", 1, Grain::Quarter),
+                ("le trimestre dernier", -1, Grain::Quarter),
                 ("cette annee", 0, Grain::Year),
                 ("l annee prochaine", 1, Grain::Year),
                 ("l an prochain", 1, Grain::Year),
+                ("l annee suivante", 1, Grain::Year),
                 ("l annee derniere", -1, Grain::Year),
                 ("l an dernier", -1, Grain::Year),
+                ("l an passe", -1, Grain::Year),
             ]
         } else {
-            &[
-                ("this week", 0, Grain::Week),
-                ("next week", 1, Grain::Week),
-                ("last week", -1, Grain::Week),
-                ("this month", 0, Grain::Month),
-                ("next month", 1, Grain::Month),
-                ("last month", -1, Grain::Month),
-                ("this year", 0, Grain::Year),
-                ("next year", 1, Grain::Year),
-                ("last year", -1, Grain::Year),
-            ]
+            &[]
         };
-        let today = self.today();
         let en = if self.fr() { None } else { self.en_period(i) };
-        if let Some((e, n, g)) = en.or_else(|| ps.iter().find_map(|(p, n, g)| Some((self.t.phrase(i, p)?, *n, *g)))) {
-            let d = match g {
-                Grain::Week => {
-                    today - Duration::days(today.weekday().num_days_from_monday() as i64) + Duration::days(7 * n)
-                }
-                Grain::Month => {
-                    let m0 = today.year() as i64 * 12 + today.month0() as i64 + n;
-                    NaiveDate::from_ymd_opt((m0.div_euclid(12)) as i32, (m0.rem_euclid(12) + 1) as u32, 1)?
-                }
-                _ => NaiveDate::from_ymd_opt(today.year() + n as i32, 1, 1)?,
-            };
-            return Some((e, TV::Inst(at(d, 0, 0), g)));
-        }
-        None
+        let (e, n, g) = en.or_else(|| ps.iter().find_map(|(p, n, g)| Some((self.t.phrase(i, p)?, *n, *g))))?;
+        let start = super::spans::shift(super::spans::period_start(self.now, g), g, n)?;
+        Some((e, start.date(), g))
+    }
+
+    pub(super) fn period_at(&self, i: usize) -> Option<(usize, TV)> {
+        let (e, d, g) = self.period_rel(i)?;
+        Some((e, TV::Inst(at(d, 0, 0), g)))
     }
 
     pub(super) fn weekend_at(&self, i: usize) -> Option<(usize, TV)> {
@@ -191,8 +205,8 @@ impl Cx<'_> {
                 (i + 1, &["a", "jusqu a"])
             } else if t.is(i, "entre") {
                 (if t.is(i + 1, "le") { i + 2 } else { i + 1 }, &["et le", "et"])
-            } else if t.is_num(i) {
-                (i, &["au"]) // "13 au 15 juillet": no opener, a day number first
+            } else if t.is_num(i) || self.weekday_at(i).is_some() && t.is_num(i + 1) {
+                (i, &["au", "jusqu au", "-"]) // "13 au 15 juillet", "samedi 13 au dimanche 15 juillet"
             } else {
                 return None;
             }
@@ -200,14 +214,14 @@ impl Cx<'_> {
             (if t.is(i + 1, "the") { i + 2 } else { i + 1 }, &["to the", "to", "until", "till", "through", "thru", "-"])
         } else if t.is(i, "between") {
             (if t.is(i + 1, "the") { i + 2 } else { i + 1 }, &["and the", "and"])
-        } else if self.month_at(i).is_some() {
-            (i, &["-", "to", "through", "thru", "till", "until"]) // "July 13-15", "Aug 8 - Aug 12"
+        } else if self.month_at(i).is_some() || t.is_num(i) {
+            (i, &["-", "to", "through", "thru", "till", "until"]) // "July 13-15", "Aug 8 - Aug 12", "12 to 16 september"
         } else {
             return None;
         };
         let opener = j != i;
         // weekdays
-        if let Some(w1) = self.weekday_at(j).filter(|_| opener) {
+        if let Some(w1) = self.weekday_at(j).filter(|_| opener && !t.is_num(j + 1)) {
             let k = t.phrases(j + 1, closes)?;
             let w2 = self.weekday_at(k)?;
             let (_, d1) = self.weekday_date_at(j)?;
@@ -215,7 +229,10 @@ impl Cx<'_> {
             let d2 = d1 + Duration::days(diff);
             return Some((k + 1, TV::Itv(at(d1, 0, 0), at(d2 + Duration::days(1), 0, 0), Grain::Day)));
         }
-        // first date: full day-month, or a bare day number (month from the second date)
+        // first date: full day-month, or a bare day number (month from the second date); a
+        // weekday before a day number is redundant ("du samedi 13 au dimanche 15 juillet")
+        let skip_wd = |k: usize| if self.weekday_at(k).is_some() && t.is_num(k + 1) { k + 1 } else { k };
+        let j = skip_wd(j);
         let full1 = self.daymonth_at(j);
         let (e1, d1, m1, y1) = match full1 {
             Some(x) => (x.0, x.1, Some(x.2), x.3),
@@ -225,11 +242,12 @@ impl Cx<'_> {
             }
         };
         let k = t.phrases(e1, closes)?;
-        let k = if self.fr() && t.is(k, "le") { k + 1 } else { k };
+        let k = skip_wd(if self.fr() && t.is(k, "le") { k + 1 } else { k });
         let (e2, d2, m2, y2) = match self.daymonth_at(k) {
             Some(x) => x,
             None => {
-                let m1 = m1?;
+                // "du 13 au 18", "entre le 13 et le dix-huit": this month, or the next if over
+                let m1 = m1.or_else(|| opener.then(|| self.today().month() + u32::from(d1 < self.today().day())))?;
                 let (e, d) = self.dayn_at(k)?;
                 (e, d, m1, y1)
             }

@@ -17,26 +17,31 @@ fn unit_grain(u: Unit) -> Grain {
 }
 
 /// The start of the period of grain `g` that contains `n` (weeks start on Monday).
-fn period_start(n: NaiveDateTime, g: Grain) -> NaiveDateTime {
+pub(super) fn period_start(n: NaiveDateTime, g: Grain) -> NaiveDateTime {
     let d = n.date();
     match g {
         Grain::Week => at(d - Duration::days(d.weekday().num_days_from_monday() as i64), 0, 0),
         Grain::Month => at(d.with_day(1).unwrap_or(d), 0, 0),
+        Grain::Quarter => at(NaiveDate::from_ymd_opt(d.year(), d.month0() / 3 * 3 + 1, 1).unwrap_or(d), 0, 0),
         Grain::Year => at(NaiveDate::from_ymd_opt(d.year(), 1, 1).unwrap_or(d), 0, 0),
         _ => truncate(n, g),
     }
 }
 
 /// `n` moved by `k` periods of grain `g` (checked: None past the calendar).
-fn shift(n: NaiveDateTime, g: Grain, k: i64) -> Option<NaiveDateTime> {
+pub(super) fn shift(n: NaiveDateTime, g: Grain, k: i64) -> Option<NaiveDateTime> {
     let secs: i64 = match g {
         Grain::Second => 1,
         Grain::Minute => 60,
         Grain::Hour => 3600,
         Grain::Day => 86_400,
         Grain::Week => 7 * 86_400,
-        Grain::Month | Grain::Year => {
-            let months = if g == Grain::Year { 12 * k } else { k };
+        Grain::Month | Grain::Quarter | Grain::Year => {
+            let months = match g {
+                Grain::Year => 12 * k,
+                Grain::Quarter => 3 * k,
+                _ => k,
+            };
             let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
             return if months >= 0 { n.checked_add_months(m) } else { n.checked_sub_months(m) };
         }
@@ -44,7 +49,7 @@ fn shift(n: NaiveDateTime, g: Grain, k: i64) -> Option<NaiveDateTime> {
     n.checked_add_signed(Duration::try_seconds(secs.checked_mul(k)?)?)
 }
 
-const EN_NEXT: [&str; 5] = ["next", "coming", "following", "upcoming", "subsequent"];
+const EN_NEXT: [&str; 4] = ["next", "coming", "following", "subsequent"];
 const EN_LAST: [&str; 3] = ["last", "past", "previous"];
 const FR_NEXT: [&str; 6] = ["prochain", "prochains", "prochaine", "prochaines", "suivants", "suivantes"];
 const FR_LAST: [&str; 8] = ["dernier", "derniers", "derniere", "dernieres", "passes", "passees", "precedents", "precedentes"];
