@@ -252,6 +252,27 @@ fn is_article(lang: Lang, w: &str) -> bool {
     }
 }
 
+/// 1 when token `j` is a hyphen between two number words ("vingt-deux", "twenty-two"), else 0.
+fn hyphen_between(t: &Toks, j: usize, lang: Lang) -> usize {
+    let joins = |nk: &str| lex(lang, nk).is_some() || ordinal_base(lang, nk).is_some() || nk == "et";
+    usize::from(t.is(j, "-") && t.adj(j) && t.adj(j + 1) && t.is_word(j + 1) && joins(t.key(j + 1)))
+}
+
+/// After a connector ("et", "and") at token `j`: the token the number goes on at, when what follows
+/// may join what came before ("vingt et un", "vingt-et-un", "one hundred and five").
+fn connector_next(t: &Toks, j: usize, lang: Lang, last: Last) -> Option<usize> {
+    // "vingt-et-un": a hyphen may follow the connector
+    let hy = usize::from(t.is(j + 1, "-") && t.adj(j + 1) && t.adj(j + 2));
+    let nk = t.key(j + 1 + hy);
+    let nw = lex(lang, nk).or_else(|| ordinal_base(lang, nk).and_then(|b| lex(lang, &b)));
+    let ok = match (lang, last, nw) {
+        (Lang::Fr, Last::Tens(tv), Some(W::Unit(1) | W::Teen(11))) => (20..=60).contains(&tv),
+        (Lang::En, Last::Hundred | Last::Scale, Some(W::Unit(_) | W::Teen(_) | W::Tens(_))) => true,
+        _ => false,
+    };
+    ok.then_some(j + 1 + hy)
+}
+
 /// Spelled-out number from token `i`. `article_one`: a lone article ("un", "une", "a", "an")
 /// counts as 1 (used before units: "un euro", "an hour"); otherwise it is not a number.
 fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch> {
@@ -279,19 +300,10 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
         let k = t.key(j);
         // connectors: "et" (fr: vingt et un, soixante et onze), "and" (en: one hundred and five)
         if words > 0 && (k == "et" || k == "and") {
-            // "vingt-et-un": a hyphen may follow the connector
-            let hy = usize::from(t.is(j + 1, "-") && t.adj(j + 1) && t.adj(j + 2));
-            let nk = t.key(j + 1 + hy);
-            let nw = lex(lang, nk).or_else(|| ordinal_base(lang, nk).and_then(|b| lex(lang, &b)));
-            let ok = match (lang, acc.last, nw) {
-                (Lang::Fr, Last::Tens(tv), Some(W::Unit(1) | W::Teen(11))) => (20..=60).contains(&tv),
-                (Lang::En, Last::Hundred | Last::Scale, Some(W::Unit(_) | W::Teen(_) | W::Tens(_))) => true,
-                _ => false,
-            };
-            if !ok {
-                break;
+            match connector_next(t, j, lang, acc.last) {
+                Some(next) => j = next,
+                None => break,
             }
-            j += 1 + hy;
             continue;
         }
         if let Some(w) = lex(lang, k) {
@@ -324,13 +336,7 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
         } else {
             break;
         }
-        // hyphen between two number words
-        if t.is(j, "-") && t.adj(j) && t.adj(j + 1) && t.is_word(j + 1) {
-            let nk = t.key(j + 1);
-            if lex(lang, nk).is_some() || ordinal_base(lang, nk).is_some() || nk == "et" {
-                j += 1;
-            }
-        }
+        j += hyphen_between(t, j, lang);
     }
     let end = end?;
     if only_article && !article_one && !ordinal {

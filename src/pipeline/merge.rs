@@ -30,7 +30,7 @@ fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
 
 /// A time value of a whole day or longer.
 fn coarse(v: &serde_json::Value) -> bool {
-    matches!(v["grain"].as_str(), Some("day" | "week" | "month" | "year"))
+    matches!(v["grain"].as_str(), Some("day" | "week" | "month" | "quarter" | "year"))
 }
 
 /// Words a slot may hold around a rule entity and still be that entity ("de 15 %", "for two hours").
