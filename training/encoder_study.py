@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -373,12 +374,32 @@ def cmd_bench(a):
               f"on {a.threads} free cores; 10,000 examples -> {10000 / (len(texts) / el):.0f} s at this wall rate", flush=True)
 
 
+
+def rasa_intent_examples(path):
+    """(text, intent) of every intent example of a Rasa NLU file, annotations stripped to their
+    text; None when the file is not YAML."""
+    import yaml
+    try:
+        doc = yaml.safe_load(open(path))
+    except Exception:
+        return None
+    ex = []
+    for item in (doc or {}).get("nlu", []) or []:
+        if not isinstance(item, dict) or "intent" not in item or not isinstance(item.get("examples"), str):
+            continue
+        for line in item["examples"].splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                t = re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line[2:]).strip()
+                if t:
+                    ex.append((t, item["intent"]))
+    return ex
+
+
 def cmd_rasa(a):
     """k-fold cross-validation (stratified, 5 folds) on the Rasa example projects that have >= 4 intents."""
-    import yaml
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    import re
     enc = DefaultModelEncoder(a.default_bundle) if a.default_bundle else Encoder(a.model)
     prefixes = ("",) if a.default_bundle else ("query: ", "")
     rdir = os.path.join(DATA, "rasa")
@@ -386,20 +407,9 @@ def cmd_rasa(a):
     for fn in sorted(os.listdir(rdir)):
         if not fn.endswith(".yml"):
             continue
-        try:
-            doc = yaml.safe_load(open(os.path.join(rdir, fn)))
-        except Exception:
+        ex = rasa_intent_examples(os.path.join(rdir, fn))
+        if ex is None:
             continue
-        ex = []
-        for item in (doc or {}).get("nlu", []) or []:
-            if not isinstance(item, dict) or "intent" not in item or not isinstance(item.get("examples"), str):
-                continue
-            for line in item["examples"].splitlines():
-                line = line.strip()
-                if line.startswith("- "):
-                    t = re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line[2:]).strip()
-                    if t:
-                        ex.append((t, item["intent"]))
         cnt = Counter(l for _, l in ex)
         keep = [(t, l) for t, l in ex if cnt[l] >= 5]
         nint = len({l for _, l in keep})

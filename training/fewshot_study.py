@@ -19,7 +19,6 @@ The numbers and the commands that produced them: docs/training-choices.md.
 import argparse
 import json
 import os
-import random
 import re
 import sys
 import time
@@ -29,7 +28,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from encoder_study import DATA, Encoder, few_shot, load_massive  # noqa: E402
+from encoder_study import DATA, Encoder, few_shot, load_massive, rasa_intent_examples  # noqa: E402
 
 FEATS = os.environ.get("FEWSHOT_FEATS", "/tmp/fewshot-study")
 PREFIX = "query: "
@@ -113,26 +112,14 @@ def load(name):
 def rasa_projects():
     """(file, texts, labels) for the Rasa projects encoder_study.py rasa scores: intents with >= 5
     examples, >= 4 such intents; demo-rasa-multi-intent.yml left out of the total (same examples)."""
-    import yaml
     rdir = os.path.join(DATA, "rasa")
     out = []
     for fn in sorted(os.listdir(rdir)):
         if not fn.endswith(".yml") or fn == "demo-rasa-multi-intent.yml":
             continue
-        try:
-            doc = yaml.safe_load(open(os.path.join(rdir, fn)))
-        except Exception:
+        ex = rasa_intent_examples(os.path.join(rdir, fn))
+        if ex is None:
             continue
-        ex = []
-        for item in (doc or {}).get("nlu", []) or []:
-            if not isinstance(item, dict) or "intent" not in item or not isinstance(item.get("examples"), str):
-                continue
-            for line in item["examples"].splitlines():
-                line = line.strip()
-                if line.startswith("- "):
-                    t = re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line[2:]).strip()
-                    if t:
-                        ex.append((t, item["intent"]))
         cnt = Counter(lab for _, lab in ex)
         keep = [(t, lab) for t, lab in ex if cnt[lab] >= 5]
         if len({lab for _, lab in keep}) >= 4:

@@ -89,7 +89,12 @@ pub const TRAIN_BODY_BYTES: usize = 16 << 20;
         (status = 503, description = "training_unavailable", body = ErrorBody)),
     security(("admin_key" = [])))]
 pub async fn status(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let status = trainer(&state)?.status(&name).ok_or_else(|| ApiError::NoTrainingRun(name.to_string()))?;
+    run_answer(&state, &name, Trainer::status)
+}
+
+/// `name`'s run as `f` gives it (its status, or its status once asked to stop), or 404.
+fn run_answer(state: &AppState, name: &str, f: impl Fn(&Trainer, &str) -> Option<TrainStatus>) -> Result<HttpResponse, ApiError> {
+    let status = f(trainer(state)?, name).ok_or_else(|| ApiError::NoTrainingRun(name.to_string()))?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -103,6 +108,5 @@ pub async fn status(name: web::Path<String>, state: web::Data<AppState>) -> Resu
         (status = 503, description = "training_unavailable", body = ErrorBody)),
     security(("admin_key" = [])))]
 pub async fn cancel(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let status = trainer(&state)?.cancel(&name).ok_or_else(|| ApiError::NoTrainingRun(name.to_string()))?;
-    Ok(HttpResponse::Ok().json(status))
+    run_answer(&state, &name, Trainer::cancel)
 }

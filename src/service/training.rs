@@ -229,11 +229,10 @@ impl Trainer {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),
             other => vec![other.to_string()],
         };
-        crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
-        let examples = req.nlu.lines().chain(req.dev.iter().flat_map(|d| d.lines())).filter(|l| l.trim_start().starts_with("- ")).count();
+        let examples = crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
         if examples > self.settings.max_examples {
             return Err(TrainStartError::Invalid(vec![format!(
-                "about {examples} examples; training over HTTP takes at most {} (use `parlance train` for more)",
+                "{examples} examples; training over HTTP takes at most {} (use `parlance train` for more)",
                 self.settings.max_examples
             )]));
         }

@@ -152,16 +152,15 @@ fn argmax(row: ndarray::ArrayView1<f32>) -> usize {
 }
 
 /// The checks `train` makes before any work (data read, every intent with enough examples, dev
-/// read, synonyms, lookups and regexes compiled), on their own: bad data is told at once.
-pub fn check_data(opts: &TrainOptions) -> Result<(), TrainError> {
+/// read, synonyms, lookups and regexes compiled), on their own: bad data is told at once. Returns
+/// how many examples (training and dev) there are.
+pub fn check_data(opts: &TrainOptions) -> Result<usize, TrainError> {
     let data = data::read(&opts.data)?;
     data::check_training_set(&data, &opts.data)?;
-    if !opts.dev.is_empty() {
-        data::read(&opts.dev)?;
-    }
+    let dev = if opts.dev.is_empty() { 0 } else { data::read(&opts.dev)?.examples.len() };
     let entity_names = data.examples.iter().flat_map(|s| s.example.spans.iter().map(|sp| sp.0.clone())).collect();
     rasa_extras::collect(&data.rasa_files, &entity_names)?;
-    Ok(())
+    Ok(data.examples.len() + dev)
 }
 
 /// Trains and writes a bundle.
