@@ -89,7 +89,10 @@ impl Job {
     fn snapshot(&self) -> TrainStatus {
         let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if s.state == "running" {
-            s.stage = self.watch.stage.lock().unwrap_or_else(|e| e.into_inner()).to_string();
+            let stage = *self.watch.stage.lock().unwrap_or_else(|e| e.into_inner());
+            if !stage.is_empty() {
+                s.stage = stage.to_string(); // before the run names a stage, it is still "checking"
+            }
             s.seconds = self.started.elapsed().as_secs_f64();
         }
         s.embedded = self.watch.embedded.load(Ordering::Relaxed);
