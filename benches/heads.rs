@@ -6,6 +6,8 @@
 //!
 //! The bot: $PARLANCE_BENCH_BOT, else tests/data/shop_nlu.yml trained on the spot with
 //! `parlance train` on models/encoders/e5-small (`make setup` builds it; `make build` the binary).
+//! `PARLANCE_BENCH_ENCODERS=DIR,DIR…` trains one bot per encoder folder instead and benches them side
+//! by side in one run (e.g. two renderings of the encoder: `scripts/build-encoder.py --quant`).
 
 use std::path::{Path, PathBuf};
 
@@ -27,15 +29,29 @@ fn one_thread() -> SessionSettings {
     SessionSettings { intra_threads: 1, ..SessionSettings::default() }
 }
 
-/// A trained bot: the given one, or one trained now into a temporary folder (kept for the run).
-fn bot() -> PathBuf {
+/// The encoder folders to bench: $PARLANCE_BENCH_ENCODERS, else models/encoders/e5-small.
+fn encoders() -> Vec<PathBuf> {
+    match std::env::var("PARLANCE_BENCH_ENCODERS") {
+        Ok(list) => list.split(',').map(PathBuf::from).collect(),
+        Err(_) => vec![root().join("models/encoders/e5-small")],
+    }
+}
+
+/// A short name for an encoder folder in the bench ids.
+fn label(enc: &Path) -> String {
+    enc.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// A trained bot on `enc`: $PARLANCE_BENCH_BOT (one encoder only), or one trained now into a
+/// temporary folder (kept for the run).
+fn bot(enc: &Path) -> PathBuf {
     if let Ok(p) = std::env::var("PARLANCE_BENCH_BOT") {
         return PathBuf::from(p);
     }
-    let out = std::env::temp_dir().join(format!("parlance-bench-bot-{}", std::process::id()));
+    let out = std::env::temp_dir().join(format!("parlance-bench-bot-{}-{}", std::process::id(), label(enc)));
     let status = std::process::Command::new(root().join("target/release/parlance"))
         .current_dir(root())
-        .args(["train", "--data", "tests/data/shop_nlu.yml", "--out", out.to_str().unwrap(), "--json"])
+        .args(["train", "--data", "tests/data/shop_nlu.yml", "--out", out.to_str().unwrap(), "--json", "--encoder", enc.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .status()
         .expect("target/release/parlance runs (make build)");
@@ -49,29 +65,35 @@ fn manifest(dir: &Path) -> Manifest {
 
 /// The encoder run alone, and the heads alone on its output: the heads' own cost.
 fn heads(c: &mut Criterion) {
-    let dir = bot();
-    let m = manifest(&dir);
-    let enc_dir = root().join("models/encoders/e5-small");
-    let (info, tokenizer) = read_encoder_dir(&enc_dir, None).unwrap();
-    let hidden = info.hidden_size;
-    let mut encoder = Encoder::load(&enc_dir, info, &tokenizer, &one_thread()).unwrap();
-    let heads = Heads::load(&dir.join("heads.safetensors"), hidden, m.intents.len(), m.slot_labels.len()).unwrap();
-    let ids = encode(&tokenizer, TEN_WORDS_EN, m.lowercase).unwrap().ids;
-    let out = encoder.run(std::slice::from_ref(&ids)).unwrap();
     let mut g = c.benchmark_group("trained_bot_10_words");
-    g.bench_function("encoder_run", |b| b.iter(|| encoder.run(std::slice::from_ref(&ids)).unwrap()));
-    g.bench_function("heads_apply_row", |b| b.iter(|| heads.apply_row(&out, 0, ids.len())));
+    for enc_dir in encoders() {
+        let dir = bot(&enc_dir);
+        let m = manifest(&dir);
+        let (info, tokenizer) = read_encoder_dir(&enc_dir, None).unwrap();
+        let hidden = info.hidden_size;
+        let mut encoder = Encoder::load(&enc_dir, info.clone(), &tokenizer, &one_thread()).unwrap();
+        let heads = Heads::load(&dir.join("heads.safetensors"), hidden, info.pooled_size(), m.intents.len(), m.slot_labels.len()).unwrap();
+        let ids = encode(&tokenizer, TEN_WORDS_EN, m.lowercase).unwrap().ids;
+        let out = encoder.run(std::slice::from_ref(&ids)).unwrap();
+        let name = label(&enc_dir);
+        g.bench_function(format!("encoder_run_{name}"), |b| b.iter(|| encoder.run(std::slice::from_ref(&ids)).unwrap()));
+        g.bench_function(format!("heads_apply_row_{name}"), |b| b.iter(|| heads.apply_row(&out, 0, ids.len())));
+    }
     g.finish();
 }
 
-/// A whole parse (tokens, queue, model, decode, built-in entities) by the bot and by the default model.
+/// A whole parse (tokens, queue, model, decode, built-in entities) by each bot and by the default
+/// model, alternated.
 fn parse(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let load = |p: &Path| Parser::load(p, &one_thread(), BatchSettings::default(), 1, Limits::default()).unwrap();
-    let (bot, default) = (load(&bot()), load(&root().join("models/default")));
+    let bots: Vec<(String, Parser)> = encoders().iter().map(|e| (label(e), load(&bot(e)))).collect();
+    let default = load(&root().join("models/default"));
     let mut g = c.benchmark_group("parse_10_words");
     for (lang, t) in [("en", TEN_WORDS_EN), ("fr", TEN_WORDS_FR)] {
-        g.bench_function(format!("trained_bot_{lang}"), |b| b.iter(|| rt.block_on(bot.parse(ParseInput::new(t))).unwrap()));
+        for (name, bot) in &bots {
+            g.bench_function(format!("trained_bot_{lang}_{name}"), |b| b.iter(|| rt.block_on(bot.parse(ParseInput::new(t))).unwrap()));
+        }
         g.bench_function(format!("default_model_{lang}"), |b| b.iter(|| rt.block_on(default.parse(ParseInput::new(t))).unwrap()));
     }
     g.finish();

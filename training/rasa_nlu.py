@@ -33,7 +33,20 @@ class RasaError(ValueError):
 
 
 def _valid_entity_name(name):
-    return isinstance(name, str) and name != "" and not any(c.isspace() or c in "[](){}" for c in name)
+    return isinstance(name, str) and name != "" and not any(c.isspace() or c in "[](){}#" for c in name)
+
+
+def _role_or_group(obj, key, surface):
+    """A JSON annotation's role or group as text (a string or a number), or None."""
+    v = obj.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise RasaError(f"`[{surface}]{{...}}`: \"{key}\" must be a string or a number")
+    v = v if isinstance(v, str) else json.dumps(v)
+    if not _valid_entity_name(v):
+        raise RasaError(f"`[{surface}]{{...}}`: bad {key} {v!r} (non-empty, no spaces, brackets or `#`)")
+    return v
 
 
 def parse_rasa_annotation(annot):
@@ -87,6 +100,9 @@ def parse_rasa_annotation(annot):
             entity = obj["entity"]
             if not _valid_entity_name(entity):
                 raise RasaError(f"`[{surface}]{{...}}`: \"entity\" must be a non-empty name")
+            # a role or group travels in the slot type, as in Parlance's reader (entities::slot_type)
+            role, group = _role_or_group(obj, "role", surface), _role_or_group(obj, "group", surface)
+            entity += (f"#role={role}" if role is not None else "") + (f"#group={group}" if group is not None else "")
         elif annot.startswith("[", t):
             raise RasaError(f"`[{surface}][...]` (several entities on one text) is not supported")
         else:

@@ -11,7 +11,8 @@
 //! exclusive, as `massive::parse_annotation` gives for MASSIVE:
 //! * `[text](entity)`
 //! * `[text](entity:value)` (synonym shorthand; the value is not kept)
-//! * `[text]{"entity": "x", "value": "...", "role": "...", "group": "..."}` (JSON; `entity` required)
+//! * `[text]{"entity": "x", "value": "...", "role": "...", "group": "..."}` (JSON; `entity` required;
+//!   a role or group is kept in the span's type, `x#role=R#group=G`: `entities::slot_type`)
 //!
 //! Rasa has no escapes: a `\[` or `\]`, a `[` or `]` without its partner, nested brackets, or
 //! `[text]` with no `(entity)` or `{...}` after it is an error naming the file, the intent and the
@@ -180,9 +181,24 @@ fn examples_of(v: Option<&Value>, source: &str, intent: &str) -> Result<Vec<Stri
     }
 }
 
-/// An entity name: non-empty, no whitespace, no brackets (`rasa_nlu.py` has the same rule).
+/// An entity name: non-empty, no whitespace, no brackets, no `#` (it marks roles and groups in a
+/// slot type) (`rasa_nlu.py` has the same rule).
 fn valid_entity_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || "[](){}".contains(c))
+    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || "[](){}#".contains(c))
+}
+
+/// A JSON annotation's `role` or `group`: a string or a number, kept as text (none when absent).
+fn role_or_group(v: &serde_json::Value, key: &str, surface: &str) -> Result<Option<String>, String> {
+    let text = match v.get(key) {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(format!("`[{surface}]{{...}}`: \"{key}\" must be a string or a number")),
+    };
+    if !valid_entity_name(&text) {
+        return Err(format!("`[{surface}]{{...}}`: bad {key} {text:?} (non-empty, no spaces, brackets or `#`)"));
+    }
+    Ok(Some(text))
 }
 
 /// (entity, start, end) char spans, end exclusive.
@@ -248,7 +264,8 @@ pub fn parse_rasa_annotation(annot: &str) -> Result<(String, Spans), String> {
                         Some(_) => return Err(format!("`[{surface}]{{...}}`: \"entity\" must be a non-empty name")),
                         None => return Err(format!("`[{surface}]{{...}}` has no \"entity\" key")),
                     };
-                    (entity, consumed)
+                    let (role, group) = (role_or_group(&v, "role", surface)?, role_or_group(&v, "group", surface)?);
+                    (crate::entities::slot_type(&entity, role.as_deref(), group.as_deref()), consumed)
                 } else if tail.starts_with('[') {
                     return Err(format!("`[{surface}][...]` (several entities on one text) is not supported"));
                 } else {
@@ -281,7 +298,10 @@ mod tests {
         let (t, s) =
             parse_rasa_annotation(r#"météo à [Paris]{"entity": "place_name", "value": "paris}", "role": "to"} demain"#).unwrap();
         assert_eq!(t, "météo à Paris demain");
-        assert_eq!(s, vec![sp("place_name", 8, 13)]);
+        assert_eq!(s, vec![sp("place_name#role=to", 8, 13)]);
+        // roles and groups travel in the slot type (`entities::slot_type`), numbers as text
+        let (_, s) = parse_rasa_annotation(r#"a [large]{"entity": "size", "group": 1} with [ham]{"entity": "topping", "role": "extra", "group": "1"}"#).unwrap();
+        assert_eq!(s, vec![sp("size#group=1", 2, 7), sp("topping#role=extra#group=1", 13, 16)]);
         // plain parentheses and braces outside annotations are text
         let (t, s) = parse_rasa_annotation("call me (maybe) {ok}").unwrap();
         assert_eq!((t.as_str(), s.len()), ("call me (maybe) {ok}", 0));
@@ -300,6 +320,10 @@ mod tests {
             "a [b]()",
             "a [b]{\"value\": \"x\"}",
             "a [b]{\"entity\": 3}",
+            "a [b]{\"entity\": \"x#y\"}",
+            "a [b]{\"entity\": \"x\", \"role\": \"a b\"}",
+            "a [b]{\"entity\": \"x\", \"group\": [1]}",
+            "a [b](x#y)",
             "a [b]{not json}",
             "a [b][{\"entity\": \"x\"}]",
             "a [](x)",

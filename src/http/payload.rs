@@ -118,6 +118,8 @@ impl Payload {
                 end: e.end,
                 confidence: 1.0,
                 source: "payload",
+                role: None,
+                group: None,
             })
             .collect();
         ParseResult {

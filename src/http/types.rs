@@ -104,6 +104,11 @@ pub struct RasaEntity {
     pub confidence_entity: f32,
     #[schema(value_type = String)]
     pub extractor: &'static str,
+    /// As Rasa's DIETClassifier returns a trained role and group (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// Rasa's `extractor` names for our sources of entities.
@@ -142,6 +147,8 @@ impl From<ParseResult> for RasaParseResult {
                     value: rasa_value(e.value),
                     confidence_entity: e.confidence,
                     extractor: rasa_extractor(e.source),
+                    role: e.role,
+                    group: e.group,
                 })
                 .collect(),
         }

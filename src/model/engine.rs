@@ -157,7 +157,7 @@ impl Model {
             return Err(vec![(man, format!("encoder.hidden_size is {}, the encoder's is {}", r.hidden_size, info.hidden_size))]);
         }
         let n_slots = if manifest.has_slots() { manifest.slot_labels.len() } else { 0 };
-        let heads = Heads::load(&dir.join(&h.file), info.hidden_size, manifest.intents.len(), n_slots)
+        let heads = Heads::load(&dir.join(&h.file), info.hidden_size, info.pooled_size(), manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
         let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
         let encoder = crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, e.to_string())])?;

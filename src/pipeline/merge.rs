@@ -62,6 +62,8 @@ fn rule_entity(r: &RuleEntity) -> Entity {
         end: r.end,
         confidence: r.confidence,
         source: "rule",
+        role: None,
+        group: None,
     }
 }
 
@@ -116,6 +118,8 @@ mod tests {
             end: start + text.chars().count(),
             confidence: 0.9,
             source: "model",
+            role: None,
+            group: None,
         }
     }
 

@@ -285,14 +285,17 @@ impl Parser {
             .map(|span| {
                 let (start, end) = decode::word_span(&p.words, span.first_word, span.last_word);
                 let surface = text::char_slice(&p.text, start, end).to_string();
+                let (entity, role, group) = crate::entities::split_slot_type(&span.entity);
                 Entity {
-                    entity: span.entity,
+                    entity: entity.to_string(),
                     value: serde_json::Value::String(surface.clone()),
                     text: surface,
                     start,
                     end,
                     confidence: span.confidence,
                     source: "model",
+                    role: role.map(str::to_string),
+                    group: group.map(str::to_string),
                 }
             })
             .collect();

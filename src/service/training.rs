@@ -223,6 +223,8 @@ impl Trainer {
             encoder: self.settings.encoder.clone(),
             c: 10.0,
             slot_l2: 1e-3,
+            intent_names: true,
+            slot_window: true,
             batch_size: 64,
             threads: self.settings.threads,
             progress: false,

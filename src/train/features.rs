@@ -91,11 +91,13 @@ pub fn embed(
     batch: usize,
     bar: &ProgressBar,
     watch: Option<&crate::train::TrainWatch>,
+    window: bool,
 ) -> Result<Features, TrainError> {
     let hidden = encoder.info.hidden_size;
+    let width = if window { 3 * hidden } else { hidden };
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&i| items[i].ids.len());
-    let mut pooled = Array2::<f32>::zeros((items.len(), hidden));
+    let mut pooled = Array2::<f32>::zeros((items.len(), encoder.info.pooled_size()));
     let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
     for chunk in order.chunks(batch.max(1)) {
         let ids: Vec<Vec<i64>> = chunk.iter().map(|&i| items[i].ids.clone()).collect();
@@ -103,7 +105,11 @@ pub fn embed(
         for (r, &i) in chunk.iter().enumerate() {
             pooled.row_mut(i).assign(&out.pooled.row(r));
             for t in items[i].first_token.iter().flatten() {
-                rows[i].extend(out.hidden.slice(s![r, *t, ..]).iter());
+                if window {
+                    window_row(&out.hidden, r, *t, items[i].ids.len(), &mut rows[i]);
+                } else {
+                    rows[i].extend(out.hidden.slice(s![r, *t, ..]).iter());
+                }
             }
         }
         bar.inc(chunk.len() as u64);
@@ -126,9 +132,21 @@ pub fn embed(
         }
     }
     let flat: Vec<f32> = rows.into_iter().flatten().collect();
-    let tokens = Array2::from_shape_vec((token_labels.len(), hidden), flat)
+    let tokens = Array2::from_shape_vec((token_labels.len(), width), flat)
         .map_err(|e| TrainError::Encoder(format!("token rows: {e}")))?;
     Ok(Features { pooled, tokens, token_labels, token_example })
+}
+
+/// The window row of token `t` of batch row `r` (the item has `len` tokens): [h(t − 1), h(t),
+/// h(t + 1)], zeros past either end, as `model::heads::slot_logits` reads it at parse time.
+pub fn window_row(hidden: &ndarray::Array3<f32>, r: usize, t: usize, len: usize, out: &mut Vec<f32>) {
+    let d = hidden.dim().2;
+    for n in [t.checked_sub(1), Some(t), Some(t + 1).filter(|&n| n < len)] {
+        match n {
+            Some(n) => out.extend(hidden.slice(s![r, n, ..]).iter()),
+            None => out.extend(std::iter::repeat_n(0.0, d)),
+        }
+    }
 }
 
 /// Tag-bigram counts of the training words, for the decoder's transition prior.

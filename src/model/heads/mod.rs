@@ -104,19 +104,23 @@ impl Heads {
         Ok(())
     }
 
-    /// Reads heads and checks their shapes: `hidden` inputs, `intents` and `slot_labels` outputs
-    /// (no slot head when `slot_labels` is 0).
-    pub fn load(path: &Path, hidden: usize, intents: usize, slot_labels: usize) -> Result<Heads, Vec<String>> {
+    /// Reads heads and checks their shapes: `pooled` inputs to the intent head, `hidden` (or a
+    /// window of 3 × `hidden`) to the slot head, `intents` and `slot_labels` outputs (no slot head
+    /// when `slot_labels` is 0).
+    pub fn load(path: &Path, hidden: usize, pooled: usize, intents: usize, slot_labels: usize) -> Result<Heads, Vec<String>> {
         let bytes = crate::model::files::read_bounded(path, crate::model::files::MAX_MODEL_BYTES).map_err(|e| vec![e])?;
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| vec![format!("not safetensors: {e}")])?;
         let mut problems = Vec::new();
-        let mut linear = |name: &str, outputs: usize| -> Option<Linear> {
-            let w = read_tensor(&st, &format!("{name}.weight"), &[hidden, outputs], &mut problems)?;
+        let mut linear = |name: &str, inputs: usize, outputs: usize| -> Option<Linear> {
+            let w = read_tensor(&st, &format!("{name}.weight"), &[inputs, outputs], &mut problems)?;
             let b = read_tensor(&st, &format!("{name}.bias"), &[outputs], &mut problems)?;
-            Some(Linear { weight: Array2::from_shape_vec((hidden, outputs), w).ok()?, bias: Array1::from(b) })
+            Some(Linear { weight: Array2::from_shape_vec((inputs, outputs), w).ok()?, bias: Array1::from(b) })
         };
-        let intent = linear("intent", intents);
-        let slot = if slot_labels > 0 { linear("slot", slot_labels) } else { None };
+        let intent = linear("intent", pooled, intents);
+        // a slot head reads one token ([hidden, labels]) or a window of three ([3 × hidden, labels])
+        let window = st.tensor("slot.weight").is_ok_and(|t| t.shape().first() == Some(&(3 * hidden)));
+        let slot_inputs = if window { 3 * hidden } else { hidden };
+        let slot = if slot_labels > 0 { linear("slot", slot_inputs, slot_labels) } else { None };
         match (intent, problems.is_empty()) {
             (Some(intent), true) if slot_labels == 0 || slot.is_some() => Ok(Heads { intent, slot }),
             _ => Err(problems),
@@ -130,27 +134,51 @@ impl Heads {
         let intent = out.pooled.row(row).dot(&self.intent.weight) + &self.intent.bias;
         let tokens = out.hidden.slice(ndarray::s![row, ..len, ..]);
         let slots = match &self.slot {
-            Some(s) => tokens.dot(&s.weight) + &s.bias,
+            Some(s) => slot_logits(s, tokens),
             None => Array2::zeros((len, 0)),
         };
         (intent.to_vec(), slots)
     }
 
-    /// Intent logits from the pooled vectors, slot logits from every token's vector.
+    /// Intent logits from the pooled vectors, slot logits from every token's vector (padding rows
+    /// are zeros, so a window head reads zeros past an item's end, as `apply_row` does).
     pub fn apply(&self, out: &EncoderOutput) -> ModelOutput {
         let intent_logits = out.pooled.dot(&self.intent.weight) + &self.intent.bias;
-        let (b, t, d) = out.hidden.dim();
+        let (b, t, _) = out.hidden.dim();
         let slot_logits = match &self.slot {
             Some(s) => {
-                let flat = out.hidden.view().into_shape_with_order((b * t, d)).expect("contiguous hidden states");
-                let logits = flat.dot(&s.weight) + &s.bias;
-                let k = s.bias.len();
-                logits.into_shape_with_order((b, t, k)).expect("same element count")
+                let mut logits = Array3::zeros((b, t, s.bias.len()));
+                for r in 0..b {
+                    logits.slice_mut(ndarray::s![r, .., ..]).assign(&slot_logits(s, out.hidden.slice(ndarray::s![r, .., ..])));
+                }
+                logits
             }
             None => Array3::zeros((b, t, 0)),
         };
         ModelOutput { intent_logits, slot_logits }
     }
+}
+
+/// The slot logits of one item's token vectors [tokens, hidden]. A window head ([3 × hidden,
+/// labels]) reads, for token t, [h(t − 1), h(t), h(t + 1)], zeros past either end
+/// (`train::features::window_row` builds the same rows for training).
+pub fn slot_logits(s: &Linear, tokens: ndarray::ArrayView2<f32>) -> Array2<f32> {
+    let h = tokens.ncols();
+    if s.weight.nrows() != 3 * h {
+        return tokens.dot(&s.weight) + &s.bias;
+    }
+    let part = |k: usize| s.weight.slice(ndarray::s![k * h..(k + 1) * h, ..]);
+    let mut out = tokens.dot(&part(1)) + &s.bias;
+    let n = tokens.nrows();
+    if n > 1 {
+        let prev = tokens.slice(ndarray::s![..n - 1, ..]).dot(&part(0));
+        let next = tokens.slice(ndarray::s![1.., ..]).dot(&part(2));
+        let mut later = out.slice_mut(ndarray::s![1.., ..]);
+        later += &prev;
+        let mut earlier = out.slice_mut(ndarray::s![..n - 1, ..]);
+        earlier += &next;
+    }
+    out
 }
 
 fn read_tensor(st: &safetensors::SafeTensors, name: &str, shape: &[usize], problems: &mut Vec<String>) -> Option<Vec<f32>> {
@@ -179,4 +207,49 @@ pub fn encoder_tokenizer(bundle_dir: &Path, m: &Manifest) -> Result<tokenizers::
     let (_, tokenizer) =
         encoder::read_encoder_dir(&dir, Some((&r.sha256, crate::model::files::MANIFEST_FILE))).map_err(|e| e.to_string())?;
     Ok(tokenizer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array};
+
+    /// A window slot head reads [h(t − 1), h(t), h(t + 1)] with zeros past an item's end: the
+    /// batched `apply` (padding rows are zeros), `apply_row` and the training rows agree.
+    #[test]
+    fn a_window_slot_head_reads_its_neighbours_the_same_way_everywhere() {
+        let (h, k) = (4, 3);
+        let f = |i: usize| ((i * 7919) % 23) as f32 / 11.0 - 1.0;
+        let weight = Array::from_shape_fn((3 * h, k), |(i, j)| f(i * k + j + 5));
+        let slot = Linear { weight, bias: Array1::from(vec![0.1, -0.2, 0.3]) };
+        let heads = Heads { intent: Linear { weight: Array2::zeros((h, 2)), bias: Array1::zeros(2) }, slot: Some(slot.clone()) };
+        // two items of 3 and 5 tokens, padded to 5 with zeros
+        let mut hidden = Array3::<f32>::zeros((2, 5, h));
+        for (r, len) in [(0, 3), (1, 5)] {
+            for t in 0..len {
+                for d in 0..h {
+                    hidden[[r, t, d]] = f(r * 100 + t * 10 + d);
+                }
+            }
+        }
+        let out = EncoderOutput { hidden: hidden.clone(), pooled: Array2::zeros((2, h)) };
+        let batched = heads.apply(&out);
+        for (r, len) in [(0, 3), (1, 5)] {
+            let (_, row) = heads.apply_row(&out, r, len);
+            assert_eq!(row.dim(), (len, k));
+            for t in 0..len {
+                let mut x = Vec::new();
+                crate::train::features::window_row(&hidden, r, t, len, &mut x);
+                let want = Array1::from(x).dot(&slot.weight) + &slot.bias;
+                for j in 0..k {
+                    assert!((row[[t, j]] - want[j]).abs() < 1e-5, "row {r} token {t}");
+                    assert!((batched.slot_logits[[r, t, j]] - want[j]).abs() < 1e-5, "batched row {r} token {t}");
+                }
+            }
+        }
+        // a one-token head ([hidden, labels]) is read as before
+        let one = Linear { weight: slot.weight.slice(s![h..2 * h, ..]).to_owned(), bias: slot.bias.clone() };
+        let tokens = hidden.slice(s![1, .., ..]);
+        assert_eq!(slot_logits(&one, tokens), tokens.dot(&one.weight) + &one.bias);
+    }
 }

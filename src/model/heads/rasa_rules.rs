@@ -105,6 +105,8 @@ impl RasaRules {
                     end,
                     confidence: 1.0,
                     source,
+                    role: None,
+                    group: None,
                 });
             }
         }
