@@ -104,6 +104,7 @@ pub fn embed(
         let out = encoder.run(&ids).map_err(TrainError::Encoder)?;
         for (r, &i) in chunk.iter().enumerate() {
             pooled.row_mut(i).assign(&out.pooled.row(r));
+            rows[i].reserve_exact(items[i].first_token.iter().flatten().count() * width);
             for t in items[i].first_token.iter().flatten() {
                 if window {
                     window_row(&out.hidden, r, *t, items[i].ids.len(), &mut rows[i]);
@@ -131,7 +132,11 @@ pub fn embed(
             }
         }
     }
-    let flat: Vec<f32> = rows.into_iter().flatten().collect();
+    // one allocation of the final size (a collect that grows by doubling held up to twice the rows)
+    let mut flat: Vec<f32> = Vec::with_capacity(rows.iter().map(Vec::len).sum());
+    for r in rows {
+        flat.extend_from_slice(&r);
+    }
     let tokens = Array2::from_shape_vec((token_labels.len(), width), flat)
         .map_err(|e| TrainError::Encoder(format!("token rows: {e}")))?;
     Ok(Features { pooled, tokens, token_labels, token_example })

@@ -149,9 +149,18 @@ fn lbfgs(mut theta: Vec<f32>, cfg: &FitConfig, f: impl Fn(&[f32]) -> (f64, Vec<f
 
 /// Fits a `k`-class classifier on rows `x` with labels `y` (each < `k`).
 pub fn fit(x: &Array2<f32>, y: &[usize], k: usize, cfg: &FitConfig) -> (Linear, FitStats) {
-    let d = x.ncols();
-    let (mean, std) = if cfg.standardize { moments(x) } else { (Array1::zeros(d), Array1::ones(d)) };
-    let z = (x - &mean) / &std;
+    fit_owned(x.clone(), y, k, cfg)
+}
+
+/// [`fit`] on rows it may overwrite: they are standardised in place, so a large feature matrix
+/// (the slot tagger's token windows) is not copied.
+pub fn fit_owned(mut z: Array2<f32>, y: &[usize], k: usize, cfg: &FitConfig) -> (Linear, FitStats) {
+    let d = z.ncols();
+    let (mean, std) = if cfg.standardize { moments(&z) } else { (Array1::zeros(d), Array1::ones(d)) };
+    if cfg.standardize {
+        z -= &mean;
+        z /= &std;
+    }
     let (theta, stats) = lbfgs(vec![0.0; d * k + k], cfg, |t| loss_grad(&z, y, k, cfg.l2, t));
     let w = Array2::from_shape_vec((d, k), theta[..d * k].to_vec()).expect("d × k weights");
     let b = Array1::from(theta[d * k..].to_vec());

@@ -205,7 +205,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         Some(d) => prep(d.examples.iter().map(|s| &s.example).collect())?,
         None => Vec::new(),
     };
-    let (train_f, dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items)?;
+    let (mut train_f, dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items)?;
     drop(embed_items);
     let watch = opts.watch.as_deref();
     took.embed = secs(t);
@@ -215,7 +215,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.intent_fit = secs(t);
 
     let t = Instant::now();
-    let slot = fit_slots(&train_f, labels.len(), opts.slot_l2);
+    let slot = fit_slots(std::mem::take(&mut train_f.tokens), &train_f.token_labels, labels.len(), opts.slot_l2);
     took.slot_fit = secs(t);
 
     let t = Instant::now();
@@ -281,10 +281,10 @@ fn stage(watch: Option<&TrainWatch>, name: &'static str) {
 
 /// The slot head: a per-token logistic regression over the BIO labels (none when no example
 /// annotates an entity).
-fn fit_slots(train_f: &features::Features, n_labels: usize, l2: f32) -> Option<Linear> {
+fn fit_slots(tokens: Array2<f32>, token_labels: &[usize], n_labels: usize, l2: f32) -> Option<Linear> {
     (n_labels > 1).then(|| {
         let slot_cfg = FitConfig { l2, max_iter: 100, ..Default::default() };
-        logreg::fit(&train_f.tokens, &train_f.token_labels, n_labels, &slot_cfg).0
+        logreg::fit_owned(tokens, token_labels, n_labels, &slot_cfg).0
     })
 }
 
