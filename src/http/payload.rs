@@ -162,6 +162,21 @@ mod tests {
         assert!(parse(r#"/inform{"a"}"#, known).unwrap().entities.is_empty());
     }
 
+    /// Rasa's answer carries an entity's role and group when it has them, and leaves them out otherwise.
+    #[test]
+    fn rasa_entities_carry_roles_and_groups() {
+        let text = r#"/inform{"city": "Paris", "size": "large"}"#;
+        let language = DetectedLanguage { code: "en".into(), confidence: 1.0, source: "request" };
+        let model = ModelRef { id: "bot".into(), name: "bot".into(), version: "1".into() };
+        let mut r = parse(text, known).unwrap().into_result(text.into(), language, model);
+        r.entities[0].role = Some("from".into());
+        r.entities[1].group = Some("1".into());
+        let rasa = serde_json::to_value(crate::http::types::RasaParseResult::from(r)).unwrap();
+        let e = rasa["entities"].as_array().unwrap();
+        assert_eq!((&e[0]["entity"], &e[0]["role"], e[0].get("group")), (&json!("city"), &json!("from"), None));
+        assert_eq!((&e[1]["entity"], e[1].get("role"), &e[1]["group"]), (&json!("size"), None, &json!("1")));
+    }
+
     #[test]
     fn offsets_are_chars() {
         let p = parse(r#"/inform{"ville": "Besançon"}"#, known).unwrap();
