@@ -182,7 +182,14 @@ async fn several_models_by_name_and_by_language() {
     assert!(named["results"].as_array().unwrap().iter().all(|r| r["model"]["id"] == "tiny"));
     let info: Value = at::call_and_read_body_json(&app, get("/v1/models/hf")).await;
     assert_eq!(info["intents"].as_array().unwrap().len(), 5);
-    for uri in ["/v1/models/nope/parse", "/v1/models/nope/parse/batch"] {
+    // Rasa's shape for one model: a Rasa bot whose NLU endpoint url is http://HOST/v1/models/hf
+    let rasa: Value = at::call_and_read_body_json(&app, post("/v1/models/hf/model/parse", json!({"text": "play some jazz", "message_id": "m1"}))).await;
+    assert!(rasa.get("model").is_none() && rasa["intent"]["name"].is_string(), "{rasa}");
+    let hf_intents = info["intents"].as_array().unwrap();
+    for r in rasa["intent_ranking"].as_array().unwrap() {
+        assert!(hf_intents.contains(&r["name"]) || r["name"] == "nlu_fallback", "{rasa}");
+    }
+    for uri in ["/v1/models/nope/parse", "/v1/models/nope/parse/batch", "/v1/models/nope/model/parse"] {
         let resp = at::call_service(&app, post(uri, json!({"text": "hi", "texts": ["hi"]}))).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
         let v: Value = at::read_body_json(resp).await;

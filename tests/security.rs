@@ -22,7 +22,7 @@ enum Access {
 }
 
 /// Every route of the API: method, path, the key it needs.
-const ROUTES: [(&str, &str, Access); 17] = [
+const ROUTES: [(&str, &str, Access); 18] = [
     ("POST", "/v1/parse", Access::Parse),
     ("POST", "/v1/parse/batch", Access::Parse),
     ("POST", "/model/parse", Access::Parse),
@@ -31,6 +31,7 @@ const ROUTES: [(&str, &str, Access); 17] = [
     ("GET", "/v1/models/default", Access::Parse),
     ("POST", "/v1/models/default/parse", Access::Parse),
     ("POST", "/v1/models/default/parse/batch", Access::Parse),
+    ("POST", "/v1/models/default/model/parse", Access::Parse),
     ("POST", "/admin/models/default/reload", Access::Admin),
     ("POST", "/admin/models/default/train", Access::Admin),
     ("GET", "/admin/models/default/train", Access::Admin),

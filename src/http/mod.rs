@@ -122,6 +122,7 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(resource("/v1/models/{name}", GET, Access::Parse, get().to(models::named_model_info)))
                 .service(resource("/v1/models/{name}/parse", POST, Access::Parse, web::post().to(parse::named_parse)))
                 .service(resource("/v1/models/{name}/parse/batch", POST, Access::Parse, web::post().to(parse::named_parse_batch)))
+                .service(rasa_resource("/v1/models/{name}/model/parse", web::post().to(parse::named_rasa_parse)))
                 .service(resource("/admin/models/{name}/reload", POST, Access::Admin, web::post().to(models::reload)))
                 .service(guarded(
                     "/admin/models/{name}/train",

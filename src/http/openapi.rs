@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Parlance", description = "French/English natural-language understanding: intents, slots and entities."),
     paths(
-        super::parse::parse, super::parse::parse_batch, super::parse::rasa_parse, super::models::model_info,
+        super::parse::parse, super::parse::parse_batch, super::parse::rasa_parse, super::parse::named_rasa_parse, super::models::model_info,
         super::models::models_list, super::models::named_model_info, super::parse::named_parse,
         super::parse::named_parse_batch, super::models::reload, super::ops::live, super::ops::ready, super::ops::metrics,
         super::ops::playground, super::train::start, super::train::status, super::train::cancel

@@ -153,6 +153,26 @@ pub async fn named_parse_batch(
 #[utoipa::path(post, path = "/model/parse", tag = "rasa", request_body = RasaParseRequest,
     responses((status = 200, body = RasaParseResult), ParseErrors), security((), ("api_key" = [])))]
 pub async fn rasa_parse(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    rasa(req, payload, &state, Target::Routed).await
+}
+
+/// Rasa NLU's parse endpoint for the model served under `name`: a Rasa bot whose NLU endpoint
+/// `url` is `http://parlance/v1/models/NAME` posts here (Rasa appends `/model/parse`), so each bot
+/// of a shared server is reached by its own URL.
+#[utoipa::path(post, path = "/v1/models/{name}/model/parse", tag = "rasa", request_body = RasaParseRequest,
+    params(("name" = String, Path, description = "A model name from GET /v1/models")),
+    responses((status = 200, body = RasaParseResult), (status = 404, description = "unknown_model", body = ErrorBody), ParseErrors),
+    security((), ("api_key" = [])))]
+pub async fn named_rasa_parse(
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    rasa(req, payload, &state, Target::Named(&name)).await
+}
+
+async fn rasa(req: HttpRequest, payload: web::Payload, state: &AppState, target: Target<'_>) -> Result<HttpResponse, ApiError> {
     let body = read_json::<RasaParseRequest>(&req, payload, state.max_body_bytes).await;
     if req.extensions().get::<auth::BodyTokenRequired>().is_some() {
         // No valid key in the headers or the query: Rasa's client sends it as `token` in the body.
@@ -162,7 +182,7 @@ pub async fn rasa_parse(req: HttpRequest, payload: web::Payload, state: web::Dat
         }
     }
     let body = body?;
-    let result = parse_one(&state, Target::Routed, body.options.input(body.text), true).await?;
+    let result = parse_one(state, target, body.options.input(body.text), true).await?;
     Ok(HttpResponse::Ok().json(RasaParseResult::from(result)))
 }
 
