@@ -252,6 +252,7 @@ pub(crate) enum Unit {
     Day,
     Week,
     Month,
+    Quarter,
     Year,
 }
 
@@ -264,6 +265,7 @@ impl Unit {
             Unit::Day => "day",
             Unit::Week => "week",
             Unit::Month => "month",
+            Unit::Quarter => "quarter",
             Unit::Year => "year",
         }
     }
@@ -275,6 +277,7 @@ impl Unit {
             Unit::Day => 86400.0,
             Unit::Week => 604800.0,
             Unit::Month => 2592000.0,
+            Unit::Quarter => 7776000.0,
             Unit::Year => 31536000.0,
         }
     }
@@ -292,6 +295,11 @@ pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
     let k = t.key(j);
     Some(match (lang, k) {
         (_, "h") => Unit::Hour,
+        // 2' (minutes), 1" (seconds), glued to digits; English "2m", "2 m" (lower-case: "3M" is millions)
+        (_, "'" | "\"") if !(t.adj(j) && t.is_num(j.wrapping_sub(1))) || t.adj(j + 1) && t.is_word(j + 1) => return None,
+        (_, "'") => Unit::Minute,
+        (_, "\"") => Unit::Second,
+        (Lang::En, "m") if !t.upper(j) && t.is_num(j.wrapping_sub(1)) => Unit::Minute,
         (_, "min" | "mins" | "mn") => Unit::Minute,
         (_, "sec" | "secs") => Unit::Second,
         (Lang::Fr, "seconde" | "secondes") => Unit::Second,
@@ -300,6 +308,7 @@ pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
         (Lang::Fr, "jour" | "jours" | "journee" | "journees") => Unit::Day,
         (Lang::Fr, "semaine" | "semaines") => Unit::Week,
         (Lang::Fr, "mois") => Unit::Month,
+        (Lang::Fr, "trimestre" | "trimestres") => Unit::Quarter,
         (Lang::Fr, "an" | "ans" | "annee" | "annees") => Unit::Year,
         (Lang::En, "second" | "seconds") => Unit::Second,
         (Lang::En, "minute" | "minutes") => Unit::Minute,
@@ -307,6 +316,8 @@ pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
         (Lang::En, "day" | "days") => Unit::Day,
         (Lang::En, "week" | "weeks") => Unit::Week,
         (Lang::En, "month" | "months") => Unit::Month,
+        // plural only: "a quarter" is a fraction, "quarter past" a time
+        (Lang::En, "quarters") => Unit::Quarter,
         (Lang::En, "year" | "years") => Unit::Year,
         _ => return None,
     })
@@ -343,6 +354,7 @@ impl Dur {
             Unit::Day => format!("P{}D", fmt_num(self.value)),
             Unit::Week => format!("P{}W", fmt_num(self.value)),
             Unit::Month => format!("P{}M", fmt_num(self.value)),
+            Unit::Quarter => format!("P{}M", fmt_num(self.value * 3.0)),
             Unit::Year => format!("P{}Y", fmt_num(self.value)),
         };
         json!({"value": num_json(self.value), "unit": self.unit.name(), "seconds": num_json(secs), "iso": iso})
@@ -363,6 +375,7 @@ fn fmt_num(v: f64) -> String {
 fn finer(u: Unit) -> Unit {
     match u {
         Unit::Year => Unit::Month,
+        Unit::Quarter => Unit::Month,
         Unit::Month | Unit::Week => Unit::Day,
         Unit::Day => Unit::Hour,
         Unit::Hour => Unit::Minute,
@@ -453,6 +466,7 @@ fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
             ("a half hour", 30.0, Unit::Minute),
             ("half a day", 12.0, Unit::Hour),
             ("a quarter of an hour", 15.0, Unit::Minute),
+            ("three quarters of an hour", 45.0, Unit::Minute),
             ("a quarter hour", 15.0, Unit::Minute),
             ("half hour", 30.0, Unit::Minute),
             ("half day", 12.0, Unit::Hour),
@@ -475,6 +489,10 @@ fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
             Some(s) => (e2 + 1, Dur { value: v * unit.seconds() / s.seconds(), unit: s }),
             None => (e2 + 1, Dur { value: v, unit }),
         });
+    }
+    // "a fortnight", "two fortnights": 14 days each
+    if lang == Lang::En && t.any(q.end, &["fortnight", "fortnights"]) {
+        return Some((q.end + 1, Dur { value: q.value * 14.0, unit: Unit::Day }));
     }
     let unit = duration_unit(t, q.end, lang)?;
     // "h" and "min" glued to digits or separated by a space only

@@ -114,18 +114,18 @@ impl Cx<'_> {
         }
         let (h, m) = if fwd { (h, m) } else { (if h == 1 { 12 } else { h - 1 }, 60 - m) };
         if let Some((e2, pm)) = self.meridiem_at(hend).filter(|_| !noonish) {
-            return Some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false }, true));
+            return Some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false, s: 0 }, true));
         }
         let h = if noonish && h == 24 { 0 } else { h };
-        Some((hend, Tod { h, m, grain: Grain::Minute, amb: !noonish }, true))
+        Some((hend, Tod { h, m, grain: Grain::Minute, amb: !noonish, s: 0 }, true))
     }
 
     pub(super) fn tod_core(&self, j: usize, bare_ok: bool) -> Option<(usize, Tod, bool)> {
         let t = self.t;
         let k = t.key(j);
         let fr = self.fr();
-        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
-        let midday = if fr { None } else { t.phrases(j, &["midday", "mid day", "noon"]) };
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb, s: 0 };
+        let midday = if fr { None } else { t.phrases(j, &["the midday", "midday", "mid day", "noon"]) };
         if (fr && k == "midi") || midday.is_some() {
             if let Some((e, h, m)) = self.fr_minutes(j + 1, 12) {
                 return Some((e, hm(h, m, Grain::Minute, false), true));
@@ -191,17 +191,17 @@ impl Cx<'_> {
         }
         let e = if t.is(j + 1, "ish") && t.adj(j + 1) { j + 2 } else { j + 1 };
         if let Some((e2, pm)) = self.meridiem_at(e) {
-            return (1..=12).contains(&h).then_some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false }, true));
+            return (1..=12).contains(&h).then_some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false, s: 0 }, true));
         }
         let unitish = duration_unit(t, e, self.lang).is_some() || t.is_num(e) || t.any(e, &["%", "$", "€", "dollars", "euros", "degrees"]);
-        (bare_ok && !unitish).then_some((e, Tod { h, m, grain: Grain::Minute, amb: (1..=12).contains(&h) }, false))
+        (bare_ok && !unitish).then_some((e, Tod { h, m, grain: Grain::Minute, amb: (1..=12).contains(&h), s: 0 }, false))
     }
 
     /// After an hour in digits: "15h", "15h30", "15 h 30", "17:45", "5:30 pm", "3:18a", "at 3 15".
     fn digit_clock(&self, h: u32, e: usize, bare_ok: bool) -> Option<(usize, Tod, bool)> {
         let t = self.t;
         let fr = self.fr();
-        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb, s: 0 };
         // 15h, 15h30, 15 h 30 (English "15h" is read to the minute, as Duckling)
         if t.is(e, "h") {
             let glued = t.adj(e);
@@ -218,13 +218,20 @@ impl Cx<'_> {
             if n != 2 || m >= 60 {
                 return None;
             }
+            // "15:23:24", "9:01:10 AM": seconds
+            let secs = (t.is(e + 2, ":") && t.adj(e + 2) && t.adj(e + 3)).then(|| t.int(e + 3)).flatten().filter(|&(s, n)| n == 2 && s < 60);
+            let (e, g, s) = match secs {
+                Some((s, _)) => (e + 2, Grain::Second, s as u32),
+                None => (e, Grain::Minute, 0),
+            };
+            let sec = |tod: Tod| Tod { s, ..tod };
             if let Some((e2, pm)) = self.meridiem_at(e + 2) {
                 if !(1..=12).contains(&h) {
                     return None;
                 }
-                return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, m as u32, Grain::Minute, false), true));
+                return Some((e2, sec(hm(h % 12 + if pm { 12 } else { 0 }, m as u32, g, false)), true));
             }
-            return Some((e + 2, hm(h, m as u32, Grain::Minute, !fr && (1..=12).contains(&h)), true));
+            return Some((e + 2, sec(hm(h, m as u32, g, !fr && (1..=12).contains(&h))), true));
         }
         // at 3 15, at 12 15
         if bare_ok && !fr && (1..=12).contains(&h) && !t.adj(e) {
@@ -242,7 +249,7 @@ impl Cx<'_> {
     fn spelled_clock(&self, h: u32, e: usize, digits: bool, bare_ok: bool) -> Option<(usize, Tod, bool)> {
         let t = self.t;
         let fr = self.fr();
-        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb, s: 0 };
         // three thirty [pm], nine fifty nine a m
         if !fr && !digits && (1..=12).contains(&h) {
             if let Some(mm) = number_at(t, e, self.lang, false) {
@@ -292,7 +299,7 @@ impl Cx<'_> {
     /// minutes", "passé de 15 minutes".
     fn fr_heures(&self, h: u32, e1: usize) -> Option<(usize, Tod, bool)> {
         let t = self.t;
-        let hm = |h: u32, m: u32, g: Grain| Tod { h, m, grain: g, amb: false };
+        let hm = |h: u32, m: u32, g: Grain| Tod { h, m, grain: g, amb: false, s: 0 };
         if t.any(e1, &["moins", "et"]) || t.phrase(e1, "trois quarts").is_some() {
             if let Some((e2, hh, m)) = self.fr_minutes(e1, h) {
                 return Some((e2, hm(hh, m, Grain::Minute), false));
@@ -330,12 +337,23 @@ impl Cx<'_> {
                 return None;
             }
         }
+        // "for 3pm", "for a quarter past noon": "for" before a reading that can only be a clock
+        // time (a duration follows "for" too: "for 15h", "for 3 hours")
+        let j = if j == i && !self.fr() && t.is(i, "for") { i + 1 } else { j };
         let (mut e, mut tod, strong) = self.tod_core(j, pre && !self.fr())?;
+        if t.is(i, "for") && !self.fr() && !(self.en_past_to(j).is_some() || (j..e).any(|k| t.any(k, &["am", "pm", "a", "p", "noon", "midday", "midnight"]))) {
+            return None;
+        }
+        let pre = pre || j > i;
         if let Some((e2, pod)) = self.qualifier_at(e) {
             tod = apply_pod(tod, pod);
             e = e2;
         } else if !(pre || strong) {
             return None;
+        }
+        // "3pm approximately"
+        if !self.fr() && t.any(e, &["approximately", "approx", "roughly"]) {
+            e += 1;
         }
         Some((e, tod))
     }
@@ -363,7 +381,7 @@ impl Cx<'_> {
         let (e1, mut a, _) = self.tod_core(first, true).or_else(|| {
             // bare hour before the connector: "de 9 à 17h", "between 2 and 4pm"
             let (h, n) = t.int(first)?;
-            (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12 }, false))
+            (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12, s: 0 }, false))
         })?;
         let j = t.phrases(e1, closes)?;
         let by_dash = t.is(j - 1, "-");
@@ -409,11 +427,25 @@ impl Cx<'_> {
         if let Some(p) = pod {
             if p.from >= 12 && h < 12 {
                 h += 12;
+            } else if tod.amb && h == 12 && (p.from >= 18 || p.to <= 12) {
+                // "this evening at 12", "tomorrow morning at 12": midnight
+                h = if p.from >= 18 { 24 } else { 0 };
             }
         } else if tod.amb && (1..=7).contains(&h) {
             h += 12;
         }
-        at(d, h, tod.m)
+        at(d, h, tod.m) + Duration::seconds(tod.s as i64)
+    }
+
+    /// A time of day in a part of today ("this morning at 3", "3 in the morning"): the next
+    /// occurrence, as Duckling (at 04:30, tomorrow's 3:00).
+    pub(super) fn on_pod_today(&self, d: NaiveDate, tod: Tod, pod: Pod) -> NaiveDateTime {
+        let x = self.on_date(d, tod, Some(pod));
+        if d == self.today() && x < truncate(self.now, tod.grain) {
+            x + Duration::days(1)
+        } else {
+            x
+        }
     }
 
     /// A time of day alone: the first occurrence not before the reference (today or tomorrow).
@@ -423,7 +455,7 @@ impl Cx<'_> {
         for day in 0..2 {
             let d = self.today() + Duration::days(day);
             for &h in &hours {
-                let x = at(d, h, tod.m);
+                let x = at(d, h, tod.m) + Duration::seconds(tod.s as i64);
                 if x >= floor {
                     return x;
                 }
@@ -433,8 +465,8 @@ impl Cx<'_> {
     }
 
     pub(super) fn itv_on(&self, d: NaiveDate, a: Tod, b: Tod) -> TV {
-        let from = at(d, a.h, a.m);
-        let mut to = at(d, b.h, b.m);
+        let from = at(d, a.h, a.m) + Duration::seconds(a.s as i64);
+        let mut to = at(d, b.h, b.m) + Duration::seconds(b.s as i64);
         if to <= from {
             to += Duration::days(1);
         }

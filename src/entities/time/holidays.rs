@@ -220,6 +220,7 @@ impl Cx<'_> {
         let g = match d.unit {
             Unit::Year => Grain::Year,
             Unit::Month => Grain::Month,
+            Unit::Quarter => Grain::Quarter,
             Unit::Week => Grain::Week,
             _ => Grain::Day,
         };

@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Off
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
+mod anchored;
 mod bounds;
 mod clock;
 mod dates;
@@ -107,6 +108,8 @@ struct Tod {
     grain: Grain,
     /// 12-hour clock reading without am/pm ("at 3"): 3:00 or 15:00.
     amb: bool,
+    /// Seconds ("15:23:24").
+    s: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -165,7 +168,7 @@ impl Cx<'_> {
         if let Some((e, pod, d)) = self.pod_standalone_at(i) {
             out.push((e, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
             if let Some((e2, tod)) = self.tod_at(self.skip_sep(e)) {
-                out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+                out.push((e2, TV::Inst(self.on_pod_today(d, tod, pod), tod.grain)));
             }
         }
         if let Some((e, a, b)) = self.tod_interval_at(i) {
@@ -182,6 +185,10 @@ impl Cx<'_> {
         self.rules_at(i, out);
         let zoned: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.zoned(*e, tv)).collect();
         out.extend(zoned);
+        if !self.fr() && (first..out.len()).any(|k| self.t.is(out[k].0, "for")) {
+            let lasting: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.lasting_after(*e, tv)).collect();
+            out.extend(lasting);
+        }
     }
 
     /// A date, and what may follow it: a time of day (and a part of the day), a time interval, a
@@ -229,7 +236,7 @@ impl Cx<'_> {
             }
         }
         if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
-            out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+            out.push((e2, TV::Inst(self.on_pod_today(d, tod, pod), tod.grain)));
         }
     }
 
@@ -243,6 +250,9 @@ impl Cx<'_> {
             Self::period_at,
             Self::month_in_at,
             Self::relative_at,
+            Self::counted_from_at,
+            Self::relative_tod_at,
+            Self::lasting_at,
             Self::now_at,
             Self::boundary_at,
             Self::fortnight_at,
@@ -271,6 +281,15 @@ impl Cx<'_> {
     fn weak_tod_at(&self, i: usize) -> Option<(usize, Tod)> {
         let (e, tod, _) = self.tod_core(i, true)?;
         Some((e, tod))
+    }
+}
+
+/// Months in a month, quarter or year (1 otherwise).
+fn months_in(u: Unit) -> i64 {
+    match u {
+        Unit::Quarter => 3,
+        Unit::Year => 12,
+        _ => 1,
     }
 }
 

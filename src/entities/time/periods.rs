@@ -7,14 +7,14 @@ impl Cx<'_> {
         let t = self.t;
         let (dur_start, sign) = if self.fr() {
             if t.is(i, "dans") {
-                (i + 1, 1)
+                (t.phrases(i + 1, &["environ", "a peu pres"]).unwrap_or(i + 1), 1)
             } else if let Some(e) = t.phrase(i, "il y a") {
                 (e, -1)
             } else {
                 (i, 0) // "<durée> plus tard", "<durée> après"
             }
         } else if t.is(i, "in") {
-            (i + 1, 1)
+            (t.phrases(i + 1, &["about", "around", "approximately", "approx", "roughly"]).unwrap_or(i + 1), 1)
         } else {
             (i, 0) // "<duration> ago", "<duration> from now"
         };
@@ -61,8 +61,8 @@ impl Cx<'_> {
                 let date = match d.unit {
                     Unit::Day => today.checked_add_signed(Duration::try_days(n)?)?,
                     Unit::Week => today.checked_add_signed(Duration::try_days(7 * n)?)?,
-                    Unit::Month | Unit::Year => {
-                        let months = if d.unit == Unit::Year { 12 * n } else { n };
+                    Unit::Month | Unit::Quarter | Unit::Year => {
+                        let months = months_in(d.unit) * n;
                         let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
                         if months >= 0 {
                             today.checked_add_months(m)?
