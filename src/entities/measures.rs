@@ -44,6 +44,9 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
             ("malaysian ringgit", "MYR"),
             ("malaysia ringgits", "MYR"),
             ("malaysia ringgit", "MYR"),
+            ("genihat masriya", "EGP"),
+            ("l . e .", "EGP"),
+            ("l . e", "EGP"),
         ],
     };
     for (p, c) in multi {
@@ -56,6 +59,9 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
         return Some((j + 1, code, false));
     }
     let code = match k {
+        // "3.14US$", "20 €ur"
+        "us" if t.is(j + 1, "$") && t.adj(j + 1) => return Some((j + 2, "USD", false)),
+        "€" if t.is(j + 1, "ur") && t.adj(j + 1) => return Some((j + 2, "EUR", false)),
         "€" | "euro" | "euros" => "EUR",
         "$" | "dollar" | "dollars" => "USD",
         "£" => "GBP",
@@ -63,6 +69,8 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
         "yuan" | "yuans" | "renminbi" => "CNY",
         "rupee" | "rupees" | "roupie" | "roupies" | "rs" => "INR",
         "ringgit" | "ringgits" | "rm" => "MYR",
+        "egyptianpound" | "egyptianpounds" | "geneh" | "le" if lang == Lang::En => "EGP",
+        "saudiriyal" | "saudiriyals" if lang == Lang::En => "SAR",
         "shekel" | "shekels" | "sheqel" | "sheqels" => "ILS",
         "tugrik" | "tugriks" => "MNT",
         "rouble" | "roubles" | "ruble" | "rubles" => "RUB",
@@ -126,8 +134,22 @@ fn code_before(t: &Toks, i: usize) -> Option<(usize, &'static str)> {
     Some((e, code))
 }
 
-/// Money at token `i`: (end, value).
+/// Money at token `i`, with a leading "around", "exactly", "environ", "à peu près"… (part of
+/// the span, as in Duckling): (end, value).
 pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
+    let hedges: &[&str] = match lang {
+        Lang::En => &["approximately", "roughly", "around", "about", "exactly", "precisely", "nearly", "almost"],
+        Lang::Fr => &["a peu pres", "environ", "exactement", "precisement", "quasi", "presque", "pres de"],
+    };
+    if let Some(j) = t.phrases(i, hedges) {
+        if let Some(r) = money_core(t, j, lang) {
+            return Some(r);
+        }
+    }
+    money_core(t, i, lang)
+}
+
+fn money_core(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
     // code first: "EUR 20", "USD3.14", "Rs. 20"
     if let Some((e, code)) = code_before(t, i) {
         if t.is_num(e) {
@@ -173,6 +195,10 @@ fn cents_tail(t: &Toks, e: usize, lang: Lang, amount: f64, code: &'static str) -
         if small {
             if let Some((ce, _, true)) = currency_at(t, c.end, lang) {
                 return (ce, money(amount + c.value / 100.0, code));
+            }
+            // "1 USD 23 cents" in French too (there "cents" also means hundreds)
+            if t.any(c.end, &["cent", "cents"]) {
+                return (c.end + 1, money(amount + c.value / 100.0, code));
             }
             let digits_ok = !c.spelled && t.key(j).len() == 2 && t.int(j).is_some();
             let at_end = and && lang == Lang::En && c.end >= t.len();
