@@ -403,20 +403,28 @@ fn decimal_tail(t: &Toks, m: &mut NumMatch, lang: Lang) {
     if m.value.fract() != 0.0 || !t.is(m.end, sep) {
         return;
     }
+    // (fraction digits as a number, their count, end, scale after them)
     let f = if let Some((v, n)) = t.int(m.end + 1) {
-        Some((v as f64, n as i32, m.end + 2))
+        Some((v as f64, n as i32, m.end + 2, 1.0))
     } else if let Some(fm) = spelled(t, m.end + 1, lang, false) {
-        if fm.ordinal || fm.value.fract() != 0.0 {
+        // "two point two million": the scale applies to the whole decimal
+        let scale = match lex(lang, t.key(fm.end - 1)) {
+            Some(W::Scale(s)) if fm.end - 1 > m.end + 1 && fm.value % s == 0.0 => s,
+            _ => 1.0,
+        };
+        let v = fm.value / scale;
+        if fm.ordinal || v.fract() != 0.0 {
             None
         } else {
-            let n = if fm.value == 0.0 { 1 } else { (fm.value.log10().floor() as i32) + 1 };
-            Some((fm.value, n, fm.end))
+            let n = if v == 0.0 { 1 } else { (v.log10().floor() as i32) + 1 };
+            Some((v, n, fm.end, scale))
         }
     } else {
         None
     };
-    if let Some((v, n, end)) = f {
-        m.value = format!("{}.{:0width$}", m.value as i64, v as i64, width = n as usize).parse().unwrap_or(m.value);
+    if let Some((v, n, end, scale)) = f {
+        let x: f64 = format!("{}.{:0width$}", m.value as i64, v as i64, width = n as usize).parse().unwrap_or(m.value);
+        m.value = x * scale;
         m.end = end;
     }
 }

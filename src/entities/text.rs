@@ -113,6 +113,10 @@ fn scan_number(c: &[char], i: usize, lang: Lang) -> (usize, f64, bool) {
     // decimal part
     if end + 1 < c.len() && (c[end] == ',' || c[end] == '.') && Some(c[end]) != tsep && c[end + 1].is_ascii_digit() {
         let fe = digits(end + 1);
+        // "10.31.1974", "1.2.3": numbers joined by a repeated mark, not a decimal
+        if fe + 1 < c.len() && c[fe] == c[end] && c[fe + 1].is_ascii_digit() {
+            return (end, value, plain);
+        }
         let frac: String = c[end + 1..fe].iter().collect();
         if let Ok(v) = format!("{int_part}.{frac}").parse::<f64>() {
             value = v;
