@@ -177,6 +177,15 @@ impl Cx<'_> {
         Some((e, TV::Itv(at(fri, 18, 0), at(fri + Duration::days(3), 0, 0), Grain::Hour)))
     }
 
+    fn full_month_at(&self, i: usize) -> bool {
+        let k = self.t.key(i);
+        if self.fr() {
+            FR_MONTHS.contains(&k)
+        } else {
+            k != "may" && EN_MONTHS.contains(&k)
+        }
+    }
+
     pub(super) fn month_in_at(&self, i: usize) -> Option<(usize, TV)> {
         let t = self.t;
         let j = if self.fr() { t.phrases(i, &["au mois de", "au mois d", "en"]) } else { t.phrases(i, &["in"]) };
@@ -184,6 +193,8 @@ impl Cx<'_> {
             Some(j) => j,
             // "mars 2027" needs its year
             None if self.month_at(i).is_some() && self.year_at(i + 1).is_some() => i,
+            // a month's full name before "after next" or "in 2 years" ("March after next")
+            None if self.full_month_at(i) => i,
             None => return None,
         };
         let m = self.month_at(j)?;
@@ -191,6 +202,20 @@ impl Cx<'_> {
         let (e, y) = match self.year_at(j + 1) {
             Some(y) => (j + 2, y),
             None => (j + 1, if m < today.month() { today.year() + 1 } else { today.year() }),
+        };
+        // "March after next", "March in 1 year", "mars dans 2 ans"
+        let (e, y) = if let Some(e2) = t.phrase(e, if self.fr() { "d apres" } else { "after next" }) {
+            (e2, y + 1)
+        } else if let Some((e2, d)) = t
+            .phrase(e, if self.fr() { "dans" } else { "in" })
+            .and_then(|k| duration_at(t, k, self.lang))
+            .filter(|(_, d)| d.unit == Unit::Year && d.value.fract() == 0.0 && d.value <= 1000.0)
+        {
+            (e2, y + d.value as i32)
+        } else if j == i && self.year_at(i + 1).is_none() {
+            return None; // a month name alone is also a name ("april the giraffe", "bruno mars")
+        } else {
+            (e, y)
         };
         Some((e, TV::Inst(at(NaiveDate::from_ymd_opt(y, m, 1)?, 0, 0), Grain::Month)))
     }
