@@ -25,7 +25,7 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
         r"|www\.[^\s<>'\x22]+",
         r"|[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*",
         r"\.(?:com|org|net|fr|io|eu|dev|app|ai|co|uk|de|be|ch|ca|us|info|biz|gouv\.fr)",
-        r"(?:/[^\s<>'\x22]*)?)"
+        r"(?:[/?#][^\s<>'\x22]*)?)"
     ))
     .expect("url regex")
 });
