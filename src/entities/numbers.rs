@@ -342,6 +342,10 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
             end = Some(j + 1);
             j += 1;
             if w == W::Dozen || acc.last == Last::Unit(0) {
+                // "a dozen of"
+                if w == W::Dozen && lang == Lang::En && t.is(j, "of") && words == 1 {
+                    end = Some(j + 1);
+                }
                 break;
             }
         } else if let Some((tens, unit, ord)) = glued_tens(lang, k).filter(|_| matches!(acc.last, Last::Start | Last::Hundred | Last::Scale)) {

@@ -114,7 +114,8 @@ fn scan_number(c: &[char], i: usize, lang: Lang) -> (usize, f64, bool) {
     if end + 1 < c.len() && (c[end] == ',' || c[end] == '.') && Some(c[end]) != tsep && c[end + 1].is_ascii_digit() {
         let fe = digits(end + 1);
         // "10.31.1974", "1.2.3": numbers joined by a repeated mark, not a decimal
-        if fe + 1 < c.len() && c[fe] == c[end] && c[fe + 1].is_ascii_digit() {
+        let after_mark = i >= 2 && c[i - 1] == c[end] && c[i - 2].is_ascii_digit();
+        if after_mark || fe + 1 < c.len() && c[fe] == c[end] && c[fe + 1].is_ascii_digit() {
             return (end, value, plain);
         }
         let frac: String = c[end + 1..fe].iter().collect();
