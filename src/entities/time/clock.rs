@@ -11,7 +11,7 @@ impl Cx<'_> {
             "am" => return Some((j + 1, false)),
             "pm" => return Some((j + 1, true)),
             // glued "3:18a", "at 3p", "3p."
-            "a" | "p" if t.adj(j) && j >= 2 && t.is_num(j - 1) && t.any(j - 2, &[":", "at", "@", "from", "to"]) && !t.is_word(j + 1) => {
+            "a" | "p" if t.adj(j) && j >= 2 && t.is_num(j - 1) && t.any(j - 2, &[":", "at", "@", "from", "to"]) && (!t.is_word(j + 1) || t.any(j + 1, &["to", "till", "until"])) => {
                 let e = if t.is(j + 1, ".") && t.adj(j + 1) { j + 2 } else { j + 1 };
                 return Some((e, t.is(j, "p")));
             }
@@ -77,6 +77,15 @@ impl Cx<'_> {
     /// midnight or after "minutes": "from 5 to 10" is a range).
     fn en_past_to(&self, j: usize) -> Option<(usize, Tod, bool)> {
         let t = self.t;
+        // British "half three" (half past three)
+        if t.is(j, "half") {
+            if let Some(hn) = number_at(t, j + 1, self.lang, false) {
+                let end_ok = hn.end >= t.len() || t.kind(hn.end) == Some(Kind::Punct) && !t.any(hn.end, &["%", "/", ":", "-", "."]) || t.any(hn.end, &["today", "tomorrow", "tonight", "on", "then"]);
+                if !hn.ordinal && hn.value.fract() == 0.0 && (1.0..=12.0).contains(&hn.value) && end_ok {
+                    return Some((hn.end, Tod { h: hn.value as u32, m: 30, grain: Grain::Minute, amb: true, s: 0 }, true));
+                }
+            }
+        }
         let (e, m, word) = if let Some(e) = t.phrase(j, "half") {
             (e, 30, true)
         } else if let Some(e) = t.phrases(j, &["a quarter", "quarter"]) {
@@ -383,9 +392,17 @@ impl Cx<'_> {
             let (h, n) = t.int(first)?;
             (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12, s: 0 }, false))
         })?;
+        // "15:00 GMT - 18:00 GMT": the zone said twice (the caller converts the interval)
+        let zone1 = self.zone_at(e1);
+        let e1 = zone1.map_or(e1, |z| z.0);
         let j = t.phrases(e1, closes)?;
         let by_dash = t.is(j - 1, "-");
         let (mut e2, mut b, strong) = self.tod_core(j, !by_dash)?;
+        if let Some((_, off1)) = zone1 {
+            if self.zone_at(e2).map(|z| z.1) != Some(off1) {
+                return None;
+            }
+        }
         // a weak end only after an explicit start ("from 8am to 6", "8am until 6") or before a
         // qualifier; "5 to 10" and "from 5 to 10" stay numbers
         let start_strong = self.tod_core(first, false).is_some_and(|x| x.2);
@@ -451,7 +468,8 @@ impl Cx<'_> {
     /// A time of day alone: the first occurrence not before the reference (today or tomorrow).
     pub(super) fn tod_alone(&self, tod: Tod) -> NaiveDateTime {
         let hours: Vec<u32> = if tod.amb { if tod.h == 12 { vec![12, 24] } else { vec![tod.h, tod.h + 12] } } else { vec![tod.h] };
-        let floor = truncate(self.now, tod.grain);
+        // a time earlier in the current hour is still today's ("at 4:23" at 04:30), as Duckling
+        let floor = truncate(self.now, tod.grain.max(Grain::Hour));
         for day in 0..2 {
             let d = self.today() + Duration::days(day);
             for &h in &hours {

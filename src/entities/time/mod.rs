@@ -211,6 +211,10 @@ impl Cx<'_> {
         if let Some((e2, after, open::Anchor::Tod(tod))) = self.open_anchor_at(j) {
             out.push((e2, TV::Open(self.on_date(d, tod, None), tod.grain, after)));
         }
+        // "demain jusqu'à 16h", "le 20 jusqu'à 18h": that day up to that time
+        if let Some((e2, tod)) = self.t.phrase(j, "jusqu").and_then(|k| self.tod_at(k)) {
+            out.push((e2, TV::Itv(at(d, 0, 0), self.on_date(d, tod, None), tod.grain)));
+        }
         if let Some((e2, pod)) = self.pod_word_at(j) {
             out.push((e2, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
             let k = self.skip_sep(e2);

@@ -26,6 +26,8 @@ impl Cx<'_> {
             e = t.phrases(e, &["plus tard", "apres"])?;
             sign = 1;
         }
+        // "a day from right now": counted from this very second
+        let exact = !self.fr() && sign == 0 && t.phrase(e, "from right now").is_some();
         if !self.fr() && sign == 0 {
             if let Some(e2) = t.phrases(e, &["ago", "back"]) {
                 sign = -1;
@@ -55,6 +57,20 @@ impl Cx<'_> {
                 }
                 let n = d.value as i64 * sign;
                 let today = self.today();
+                if exact {
+                    let x = match d.unit {
+                        Unit::Day | Unit::Week => self.abs.checked_add_signed(Duration::try_seconds((d.seconds() * sign as f64) as i64)?)?,
+                        _ => {
+                            let months = u32::try_from((months_in(d.unit) * n).unsigned_abs()).ok()?;
+                            if n >= 0 {
+                                self.abs.checked_add_months(Months::new(months))?
+                            } else {
+                                self.abs.checked_sub_months(Months::new(months))?
+                            }
+                        }
+                    };
+                    return Some((e, TV::Abs(x, Grain::Second)));
+                }
                 if !from_day && matches!(d.unit, Unit::Day | Unit::Year) {
                     return Some((e, self.duckling_relative(d.unit, n)?));
                 }
@@ -168,7 +184,15 @@ impl Cx<'_> {
                 ("le weekend", 0),
             ]
         } else {
-            &[("next weekend", 1), ("next week end", 1), ("this weekend", 0), ("this week end", 0), ("the weekend", 0)]
+            &[
+                ("next weekend", 1),
+                ("next week end", 1),
+                ("this past weekend", -1),
+                ("this past week end", -1),
+                ("this weekend", 0),
+                ("this week end", 0),
+                ("the weekend", 0),
+            ]
         };
         let (e, n) = ps.iter().find_map(|(p, n)| self.t.phrase(i, p).map(|e| (e, *n)))?;
         let today = self.today();
