@@ -219,6 +219,16 @@ impl Cx<'_> {
                     return Some((e + 2, hm(h, m as u32, Grain::Minute, false), glued));
                 }
             }
+            // "15h passé de 15 minutes"
+            if fr {
+                if let Some(k) = t.phrases(e + 1, &["passe de", "passees de", "passe"]) {
+                    if let Some(mm) = number_at(t, k, self.lang, false).filter(|m| !m.ordinal && m.value.fract() == 0.0 && (1.0..60.0).contains(&m.value)) {
+                        if t.any(mm.end, &["minute", "minutes", "min"]) {
+                            return Some((mm.end + 1, hm(h, mm.value as u32, Grain::Minute, false), glued));
+                        }
+                    }
+                }
+            }
             return Some((e + 1, hm(h, 0, if fr { Grain::Hour } else { Grain::Minute }, false), glued));
         }
         // 17:45, 5:30 pm

@@ -87,7 +87,8 @@ impl Cx<'_> {
         if m.value.fract() != 0.0 || !(1.0..=31.0).contains(&m.value) {
             return None;
         }
-        if self.t.kind(j) == Some(Kind::Num) && !self.t.t[j].plain {
+        // digits: one plain token or an ordinal ("3/3" is a date, not the fraction 1)
+        if self.t.kind(j) == Some(Kind::Num) && (!self.t.t[j].plain || !m.ordinal && m.end != j + 1) {
             return None;
         }
         Some((m.end, m.value as u32))
