@@ -41,6 +41,9 @@ impl Cx<'_> {
     /// "<duration> after / from / before <time>", "<durée> après / avant <time>".
     pub(super) fn counted_from_at(&self, i: usize) -> Option<(usize, TV)> {
         let t = self.t;
+        if !self.anchors {
+            return None;
+        }
         let (e, d) = duration_at(t, i, self.lang)?;
         let (after, before): (&[&str], &[&str]) = if self.fr() { (&["apres"], &["avant"]) } else { (&["after", "from", "past"], &["before"]) };
         let (k, sign) = match t.phrases(e, after) {
@@ -56,28 +59,22 @@ impl Cx<'_> {
         Some((e2, TV::Inst(x, g.min(unit_grain(d.unit)))))
     }
 
-    /// "in 7 days at 5pm", "in 4 years at 5pm" (a relative date, then a time of day on it) and
-    /// "at 7 in 3 years".
-    pub(super) fn relative_tod_at(&self, i: usize) -> Option<(usize, TV)> {
-        let day_of = |tv: &TV| match *tv {
-            TV::Inst(n, g) if g >= Grain::Hour => Some(n.date()),
-            _ => None,
-        };
-        if let Some((e, tv)) = self.relative_at(i) {
-            let d = day_of(&tv)?;
-            let (e2, tod) = self.tod_at(self.skip_sep(e))?;
-            return Some((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
+    /// After a relative date read to the hour or coarser ("in 7 days", "in 4 years"): its time
+    /// of day ("in 7 days at 5pm").
+    pub(super) fn relative_tod_after(&self, e: usize, tv: &TV) -> Option<(usize, TV)> {
+        let TV::Inst(n, g) = *tv else { return None };
+        if g < Grain::Hour || g > Grain::Month || !self.t.any(e, &["at", "a", "@", "vers"]) {
+            return None;
         }
-        let (e, tod) = self.tod_at(i)?;
-        let (e2, tv) = self.relative_at(self.skip_sep(e))?;
-        Some((e2, TV::Inst(self.on_date(day_of(&tv)?, tod, None), tod.grain)))
+        let (e2, tod) = self.tod_at(e)?;
+        Some((e2, TV::Inst(self.on_date(n.date(), tod, None), tod.grain)))
     }
 
     /// English "[from] <time> for <duration>", "for <duration> from / starting [from] <time>":
     /// the interval from that time for that long.
     pub(super) fn lasting_at(&self, i: usize) -> Option<(usize, TV)> {
         let t = self.t;
-        if self.fr() {
+        if self.fr() || !self.anchors || !t.any(i, &["for", "from"]) {
             return None;
         }
         let (e, n, g, d) = if t.is(i, "for") {

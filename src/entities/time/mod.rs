@@ -123,6 +123,18 @@ pub(crate) struct Cx<'a> {
     pub lang: Lang,
     pub now: NaiveDateTime,
     pub abs: DateTime<Tz>,
+    /// The text has a word that counts from or lasts from a time ("after", "from", "for",
+    /// "après"…): the rules of `anchored` run only then.
+    pub anchors: bool,
+}
+
+/// Whether the words that `anchored`'s rules need are in the text.
+pub(crate) fn anchor_words(t: &Toks, lang: Lang) -> bool {
+    let ws: &[&str] = match lang {
+        Lang::Fr => &["apres", "avant"],
+        Lang::En => &["after", "from", "past", "before", "for"],
+    };
+    t.t.iter().any(|k| ws.contains(&k.key.as_str()))
 }
 
 const FR_MONTHS: [&str; 12] =
@@ -185,7 +197,7 @@ impl Cx<'_> {
         self.rules_at(i, out);
         let zoned: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.zoned(*e, tv)).collect();
         out.extend(zoned);
-        if !self.fr() && (first..out.len()).any(|k| self.t.is(out[k].0, "for")) {
+        if self.anchors && !self.fr() && (first..out.len()).any(|k| self.t.is(out[k].0, "for")) {
             let lasting: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.lasting_after(*e, tv)).collect();
             out.extend(lasting);
         }
@@ -239,6 +251,14 @@ impl Cx<'_> {
                 out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
             }
         }
+        // "at 7 in 3 years"
+        if strong.is_some() {
+            if let Some((e2, TV::Inst(n, g))) = self.relative_at(j) {
+                if g >= Grain::Hour {
+                    out.push((e2, TV::Inst(self.on_date(n.date(), tod, None), tod.grain)));
+                }
+            }
+        }
         if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
             out.push((e2, TV::Inst(self.on_pod_today(d, tod, pod), tod.grain)));
         }
@@ -246,16 +266,28 @@ impl Cx<'_> {
 
     /// The self-contained rules: periods, boundaries, relative times, holidays…
     fn rules_at(&self, i: usize, out: &mut Vec<(usize, TV)>) {
-        let rules = [
+        let first = [
             Self::count_run_interval_at,
             Self::weekday_count_at,
             Self::date_interval_at,
             Self::weekend_at,
             Self::period_at,
             Self::month_in_at,
-            Self::relative_at,
+        ];
+        for f in first {
+            if let Some(r) = f(self, i) {
+                out.push(r);
+            }
+        }
+        // a relative time, and its time of day after it ("in 7 days at 5pm")
+        if let Some((e, tv)) = self.relative_at(i) {
+            if let Some(r) = self.relative_tod_after(e, &tv) {
+                out.push(r);
+            }
+            out.push((e, tv));
+        }
+        let rules = [
             Self::counted_from_at,
-            Self::relative_tod_at,
             Self::lasting_at,
             Self::now_at,
             Self::boundary_at,
