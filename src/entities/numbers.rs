@@ -573,7 +573,8 @@ fn digit_multiplier(t: &Toks, m: &mut NumMatch, lang: Lang) {
     }
     let glued = t.adj(j);
     let f = match lex(lang, t.key(j)) {
-        Some(W::Scale(s)) => s,
+        // "cr", "kr" only after spelled numbers: "50 kr" is kroner
+        Some(W::Scale(s)) if !t.any(j, &["cr", "kr"]) => s,
         Some(W::Dozen) => 12.0,
         _ if glued && t.is(j, "k") => 1e3,
         _ if glued && t.upper(j) && t.is(j, "m") => 1e6,
