@@ -18,7 +18,7 @@ const FLOORS: [(&str, &str, usize); 10] = [
     ("fr", "negative", 17),
     ("en", "negative", 62),
     ("en", "regional", 316),
-    ("en", "holiday", 92), // computable holidays only (no lunar calendars)
+    ("en", "holiday", 117), // computable holidays (and the Hebrew calendar) only
     ("fr", "open_interval", 12),
     ("en", "open_interval", 13),
     ("fr", "range", 10),
