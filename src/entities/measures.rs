@@ -150,6 +150,15 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
 }
 
 fn money_core(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
+    // a currency's full name first: "malaysian ringgit 42", "dollars canadiens 20"
+    if t.is_word(i) && t.is_word(i + 1) {
+        if let Some((e, code, false)) = currency_at(t, i, lang).filter(|c| c.0 >= i + 2) {
+            if t.is_num(e) {
+                let q = quantity_at(t, e, lang, false)?;
+                return Some(cents_tail(t, q.end, lang, q.value, code));
+            }
+        }
+    }
     // code first: "EUR 20", "USD3.14", "Rs. 20"
     if let Some((e, code)) = code_before(t, i) {
         if t.is_num(e) {
