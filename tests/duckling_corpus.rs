@@ -17,7 +17,7 @@ const FLOORS: [(&str, &str, usize); 10] = [
     ("en", "main", 1058),
     ("fr", "negative", 17),
     ("en", "negative", 62),
-    ("en", "regional", 328),
+    ("en", "regional", 336),
     ("en", "holiday", 117), // computable holidays (and the Hebrew calendar) only
     ("fr", "open_interval", 12),
     ("en", "open_interval", 13),

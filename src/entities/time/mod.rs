@@ -208,6 +208,11 @@ impl Cx<'_> {
     fn date_led(&self, i: usize, out: &mut Vec<(usize, TV)>) {
         let Some((e, d)) = self.date_at(i) else { return };
         out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
+        // "labor day weekend", "memorial day weekend": the long weekend of a Monday holiday
+        let weekend = if self.fr() { None } else { self.t.phrases(e, &["weekend", "week end"]) };
+        if let Some(e2) = weekend.filter(|_| d.weekday() == chrono::Weekday::Mon && self.holiday_at(i).is_some_and(|h| h == (e, d))) {
+            out.push((e2, TV::Itv(at(d - Duration::days(3), 18, 0), at(d + Duration::days(1), 0, 0), Grain::Hour)));
+        }
         let j = self.skip_sep(e);
         if let Some((e2, tod)) = self.tod_at(j).or_else(|| self.weak_tod_at(j)) {
             out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
