@@ -151,7 +151,7 @@ pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)>
 
 fn money_core(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
     // a currency's full name first: "malaysian ringgit 42", "dollars canadiens 20"
-    if t.is_word(i) && t.is_word(i + 1) {
+    if t.is_word(i) && t.is_word(i + 1) && (t.is_num(i + 2) || t.is_num(i + 3)) {
         if let Some((e, code, false)) = currency_at(t, i, lang).filter(|c| c.0 >= i + 2) {
             if t.is_num(e) {
                 let q = quantity_at(t, e, lang, false)?;

@@ -312,8 +312,19 @@ impl Cx<'_> {
         Some((end, date))
     }
 
-    /// Any single date (day grain): (end, date).
+    /// Any single date (day grain): (end, date). Memoised per token.
     pub(super) fn date_at(&self, i: usize) -> Option<(usize, NaiveDate)> {
+        if let Some(Some(r)) = self.date_memo.borrow().get(i) {
+            return *r;
+        }
+        let r = self.date_at_uncached(i);
+        if let Some(slot) = self.date_memo.borrow_mut().get_mut(i) {
+            *slot = Some(r);
+        }
+        r
+    }
+
+    fn date_at_uncached(&self, i: usize) -> Option<(usize, NaiveDate)> {
         let t = self.t;
         let today = self.today();
         let rel: &[(&str, i64)] = if self.fr() {

@@ -126,6 +126,8 @@ pub(crate) struct Cx<'a> {
     /// The text has a word that counts from or lasts from a time ("after", "from", "for",
     /// "après"…): the rules of `anchored` run only then.
     pub anchors: bool,
+    /// Memo of `date_at` per token (every grammar asks for a date after what it read).
+    pub date_memo: std::cell::RefCell<Vec<Option<Option<(usize, NaiveDate)>>>>,
 }
 
 /// Whether the words that `anchored`'s rules need are in the text.
