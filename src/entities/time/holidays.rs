@@ -400,6 +400,46 @@ impl Cx<'_> {
         Some((e, d))
     }
 
+    /// "the closest Monday to Oct 5th", "the second closest Mon to October fifth", "the 3rd closest
+    /// xmas to today": the n-th occurrence of a weekday or a holiday nearest a date.
+    pub(super) fn closest_at(&self, i: usize) -> Option<(usize, TV)> {
+        let t = self.t;
+        if self.fr() || !t.is(i, "the") {
+            return None;
+        }
+        let (j, n) = match number_at(t, i + 1, self.lang, false) {
+            Some(m) if m.ordinal && (1.0..=10.0).contains(&m.value) => (m.end, m.value as usize),
+            _ => (i + 1, 1),
+        };
+        let k = t.phrase(j, "closest")?;
+        enum What {
+            Day(u32),
+            Holiday(Rule),
+        }
+        let (e, what) = match self.weekday_at(k) {
+            Some(wd) => (k + 1, What::Day(wd)),
+            None => {
+                let (e, rule) = EN.iter().find_map(|(p, r)| Some((t.phrase(k, p)?, *r)))?;
+                (e, What::Holiday(rule))
+            }
+        };
+        let e = t.phrase(e, "to")?;
+        let (e2, anchor) = match t.phrase(e, "today") {
+            Some(e2) => (e2, self.today()),
+            None => self.date_at(e)?,
+        };
+        let mut found: Vec<NaiveDate> = match what {
+            What::Day(wd) => (-40..=40)
+                .map(|k| anchor + Duration::days(k))
+                .filter(|d| d.weekday().num_days_from_monday() == wd)
+                .collect(),
+            What::Holiday(rule) => (-12..=12).filter_map(|k| on(rule, anchor.year() + k)).collect(),
+        };
+        found.sort_by_key(|d| ((*d - anchor).num_days().abs(), *d));
+        let d = *found.get(n - 1)?;
+        Some((e2, TV::Inst(at(d, 0, 0), Grain::Day)))
+    }
+
     /// Holidays that last: "lent 2018" (Ash Wednesday to Easter), "great fast 2018" (Clean Monday
     /// to Lazarus Saturday).
     pub(super) fn holiday_span_at(&self, i: usize) -> Option<(usize, TV)> {

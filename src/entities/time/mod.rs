@@ -308,6 +308,7 @@ impl Cx<'_> {
             Self::month_named_at,
             Self::pod_of_date_at,
             Self::holiday_span_at,
+            Self::closest_at,
             Self::month_year_at,
             Self::open_at,
         ];
