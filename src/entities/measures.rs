@@ -44,6 +44,9 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
             ("malaysian ringgit", "MYR"),
             ("malaysia ringgits", "MYR"),
             ("malaysia ringgit", "MYR"),
+            ("genihat masriya", "EGP"),
+            ("l . e .", "EGP"),
+            ("l . e", "EGP"),
         ],
     };
     for (p, c) in multi {
@@ -56,6 +59,9 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
         return Some((j + 1, code, false));
     }
     let code = match k {
+        // "3.14US$", "20 €ur"
+        "us" if t.is(j + 1, "$") && t.adj(j + 1) => return Some((j + 2, "USD", false)),
+        "€" if t.is(j + 1, "ur") && t.adj(j + 1) => return Some((j + 2, "EUR", false)),
         "€" | "euro" | "euros" => "EUR",
         "$" | "dollar" | "dollars" => "USD",
         "£" => "GBP",
@@ -63,6 +69,8 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
         "yuan" | "yuans" | "renminbi" => "CNY",
         "rupee" | "rupees" | "roupie" | "roupies" | "rs" => "INR",
         "ringgit" | "ringgits" | "rm" => "MYR",
+        "egyptianpound" | "egyptianpounds" | "geneh" | "le" if lang == Lang::En => "EGP",
+        "saudiriyal" | "saudiriyals" if lang == Lang::En => "SAR",
         "shekel" | "shekels" | "sheqel" | "sheqels" => "ILS",
         "tugrik" | "tugriks" => "MNT",
         "rouble" | "roubles" | "ruble" | "rubles" => "RUB",
@@ -126,8 +134,31 @@ fn code_before(t: &Toks, i: usize) -> Option<(usize, &'static str)> {
     Some((e, code))
 }
 
-/// Money at token `i`: (end, value).
+/// Money at token `i`, with a leading "around", "exactly", "environ", "à peu près"… (part of
+/// the span, as in Duckling): (end, value).
 pub(crate) fn money_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
+    let hedges: &[&str] = match lang {
+        Lang::En => &["approximately", "roughly", "around", "about", "exactly", "precisely", "nearly", "almost"],
+        Lang::Fr => &["a peu pres", "environ", "exactement", "precisement", "quasi", "presque", "pres de"],
+    };
+    if let Some(j) = t.phrases(i, hedges) {
+        if let Some(r) = money_core(t, j, lang) {
+            return Some(r);
+        }
+    }
+    money_core(t, i, lang)
+}
+
+fn money_core(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
+    // a currency's full name first: "malaysian ringgit 42", "dollars canadiens 20"
+    if t.is_word(i) && t.is_word(i + 1) && (t.is_num(i + 2) || t.is_num(i + 3)) {
+        if let Some((e, code, false)) = currency_at(t, i, lang).filter(|c| c.0 >= i + 2) {
+            if t.is_num(e) {
+                let q = quantity_at(t, e, lang, false)?;
+                return Some(cents_tail(t, q.end, lang, q.value, code));
+            }
+        }
+    }
     // code first: "EUR 20", "USD3.14", "Rs. 20"
     if let Some((e, code)) = code_before(t, i) {
         if t.is_num(e) {
@@ -173,6 +204,10 @@ fn cents_tail(t: &Toks, e: usize, lang: Lang, amount: f64, code: &'static str) -
         if small {
             if let Some((ce, _, true)) = currency_at(t, c.end, lang) {
                 return (ce, money(amount + c.value / 100.0, code));
+            }
+            // "1 USD 23 cents" in French too (there "cents" also means hundreds)
+            if t.any(c.end, &["cent", "cents"]) {
+                return (c.end + 1, money(amount + c.value / 100.0, code));
             }
             let digits_ok = !c.spelled && t.key(j).len() == 2 && t.int(j).is_some();
             let at_end = and && lang == Lang::En && c.end >= t.len();
@@ -252,6 +287,7 @@ pub(crate) enum Unit {
     Day,
     Week,
     Month,
+    Quarter,
     Year,
 }
 
@@ -264,6 +300,7 @@ impl Unit {
             Unit::Day => "day",
             Unit::Week => "week",
             Unit::Month => "month",
+            Unit::Quarter => "quarter",
             Unit::Year => "year",
         }
     }
@@ -275,6 +312,7 @@ impl Unit {
             Unit::Day => 86400.0,
             Unit::Week => 604800.0,
             Unit::Month => 2592000.0,
+            Unit::Quarter => 7776000.0,
             Unit::Year => 31536000.0,
         }
     }
@@ -292,6 +330,11 @@ pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
     let k = t.key(j);
     Some(match (lang, k) {
         (_, "h") => Unit::Hour,
+        // 2' (minutes), 1" (seconds), glued to digits; English "2m", "2 m" (lower-case: "3M" is millions)
+        (_, "'" | "\"") if !(t.adj(j) && t.is_num(j.wrapping_sub(1))) || t.adj(j + 1) && t.is_word(j + 1) => return None,
+        (_, "'") => Unit::Minute,
+        (_, "\"") => Unit::Second,
+        (Lang::En, "m") if !t.upper(j) && t.is_num(j.wrapping_sub(1)) => Unit::Minute,
         (_, "min" | "mins" | "mn") => Unit::Minute,
         (_, "sec" | "secs") => Unit::Second,
         (Lang::Fr, "seconde" | "secondes") => Unit::Second,
@@ -300,6 +343,7 @@ pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
         (Lang::Fr, "jour" | "jours" | "journee" | "journees") => Unit::Day,
         (Lang::Fr, "semaine" | "semaines") => Unit::Week,
         (Lang::Fr, "mois") => Unit::Month,
+        (Lang::Fr, "trimestre" | "trimestres") => Unit::Quarter,
         (Lang::Fr, "an" | "ans" | "annee" | "annees") => Unit::Year,
         (Lang::En, "second" | "seconds") => Unit::Second,
         (Lang::En, "minute" | "minutes") => Unit::Minute,
@@ -307,6 +351,8 @@ pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
         (Lang::En, "day" | "days") => Unit::Day,
         (Lang::En, "week" | "weeks") => Unit::Week,
         (Lang::En, "month" | "months") => Unit::Month,
+        // plural only: "a quarter" is a fraction, "quarter past" a time
+        (Lang::En, "quarters") => Unit::Quarter,
         (Lang::En, "year" | "years") => Unit::Year,
         _ => return None,
     })
@@ -343,6 +389,7 @@ impl Dur {
             Unit::Day => format!("P{}D", fmt_num(self.value)),
             Unit::Week => format!("P{}W", fmt_num(self.value)),
             Unit::Month => format!("P{}M", fmt_num(self.value)),
+            Unit::Quarter => format!("P{}M", fmt_num(self.value * 3.0)),
             Unit::Year => format!("P{}Y", fmt_num(self.value)),
         };
         json!({"value": num_json(self.value), "unit": self.unit.name(), "seconds": num_json(secs), "iso": iso})
@@ -363,6 +410,7 @@ fn fmt_num(v: f64) -> String {
 fn finer(u: Unit) -> Unit {
     match u {
         Unit::Year => Unit::Month,
+        Unit::Quarter => Unit::Month,
         Unit::Month | Unit::Week => Unit::Day,
         Unit::Day => Unit::Hour,
         Unit::Hour => Unit::Minute,
@@ -453,6 +501,7 @@ fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
             ("a half hour", 30.0, Unit::Minute),
             ("half a day", 12.0, Unit::Hour),
             ("a quarter of an hour", 15.0, Unit::Minute),
+            ("three quarters of an hour", 45.0, Unit::Minute),
             ("a quarter hour", 15.0, Unit::Minute),
             ("half hour", 30.0, Unit::Minute),
             ("half day", 12.0, Unit::Hour),
@@ -475,6 +524,10 @@ fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
             Some(s) => (e2 + 1, Dur { value: v * unit.seconds() / s.seconds(), unit: s }),
             None => (e2 + 1, Dur { value: v, unit }),
         });
+    }
+    // "a fortnight", "two fortnights": 14 days each
+    if lang == Lang::En && t.any(q.end, &["fortnight", "fortnights"]) {
+        return Some((q.end + 1, Dur { value: q.value * 14.0, unit: Unit::Day }));
     }
     let unit = duration_unit(t, q.end, lang)?;
     // "h" and "min" glued to digits or separated by a space only

@@ -192,7 +192,7 @@ fn candidates(text: &str, ctx: &Context, chars: &[char]) -> Vec<Cand> {
     }
 
     let tz = ctx.reference_time.timezone();
-    let cx = time::Cx { t, lang, now: ctx.reference_time.naive_local(), abs: ctx.reference_time };
+    let cx = time::Cx { t, lang, now: ctx.reference_time.naive_local(), abs: ctx.reference_time, anchors: time::anchor_words(t, lang), date_memo: std::cell::RefCell::new(vec![None; t.len() + 2]) };
     let mut tv = Vec::new();
     for i in 0..t.len() {
         if let Some(m) = numbers::number_at(t, i, lang, false) {

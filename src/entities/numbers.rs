@@ -92,7 +92,7 @@ fn lex(lang: Lang, w: &str) -> Option<W> {
             "billion" | "billions" => Scale(1e9),
             // Indian English: "5 lakh rupees", "three crore twelve lakh ..."
             "lakh" | "lakhs" | "lac" | "lacs" | "lkh" | "lkhs" => Scale(1e5),
-            "crore" | "crores" | "krore" | "krores" | "koti" => Scale(1e7),
+            "crore" | "crores" | "krore" | "krores" | "koti" | "cr" | "kr" => Scale(1e7),
             "dozen" | "dozens" => Dozen,
             _ => return None,
         },
@@ -141,6 +141,24 @@ fn ordinal_base(lang: Lang, w: &str) -> Option<String> {
             };
             Some(base.into())
         }
+    }
+}
+
+/// An English tens word glued to a unit, cardinal or ordinal ("twentyfive", "thirtyfirst"):
+/// (tens, unit, ordinal).
+fn glued_tens(lang: Lang, w: &str) -> Option<(u8, u8, bool)> {
+    if lang != Lang::En || w.len() < 8 {
+        return None;
+    }
+    const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+    let (n, rest) = TENS.iter().enumerate().find_map(|(n, p)| w.strip_prefix(p).map(|r| (n, r)))?;
+    let tens = 20 + 10 * n as u8;
+    if let Some(W::Unit(u @ 1..=9)) = lex(lang, rest) {
+        return Some((tens, u, false));
+    }
+    match ordinal_base(lang, rest).and_then(|b| lex(lang, &b)) {
+        Some(W::Unit(u @ 1..=9)) => Some((tens, u, true)),
+        _ => None,
     }
 }
 
@@ -220,6 +238,12 @@ impl Acc {
                 self.last = L::Hundred;
             }
             W::Scale(s) => {
+                // "three thousand millions": a larger scale multiplies what was read
+                if s >= self.last_scale && self.last == L::Scale && self.cur == 0.0 {
+                    self.total *= s;
+                    self.last_scale = s;
+                    return true;
+                }
                 if s >= self.last_scale {
                     return false;
                 }
@@ -318,8 +342,25 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
             end = Some(j + 1);
             j += 1;
             if w == W::Dozen || acc.last == Last::Unit(0) {
+                // "a dozen of"
+                if w == W::Dozen && lang == Lang::En && t.is(j, "of") && words == 1 {
+                    end = Some(j + 1);
+                }
                 break;
             }
+        } else if let Some((tens, unit, ord)) = glued_tens(lang, k).filter(|_| matches!(acc.last, Last::Start | Last::Hundred | Last::Scale)) {
+            // "twentyfifth", "thirtyone": a tens word glued to its unit
+            if !(acc.push(lang, W::Tens(tens)) && acc.push(lang, W::Unit(unit))) {
+                break;
+            }
+            words += 2;
+            end = Some(j + 1);
+            j += 1;
+            if ord {
+                ordinal = true;
+                break;
+            }
+            continue;
         } else if let Some(b) = ordinal_base(lang, k) {
             // the first word alone: "premier", "second", "first"... are fine; in compounds the base must fit
             let w = lex(lang, &b)?;
@@ -349,6 +390,13 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
     }
     if !ordinal {
         decimal_tail(t, &mut m, lang);
+        // "two point two million"
+        if m.value.fract() != 0.0 && acc.last_scale.is_infinite() {
+            if let Some(W::Scale(s)) = lex(lang, t.key(m.end)) {
+                m.value *= s;
+                m.end += 1;
+            }
+        }
     }
     Some(m)
 }
@@ -359,20 +407,28 @@ fn decimal_tail(t: &Toks, m: &mut NumMatch, lang: Lang) {
     if m.value.fract() != 0.0 || !t.is(m.end, sep) {
         return;
     }
+    // (fraction digits as a number, their count, end, scale after them)
     let f = if let Some((v, n)) = t.int(m.end + 1) {
-        Some((v as f64, n as i32, m.end + 2))
+        Some((v as f64, n as i32, m.end + 2, 1.0))
     } else if let Some(fm) = spelled(t, m.end + 1, lang, false) {
-        if fm.ordinal || fm.value.fract() != 0.0 {
+        // "two point two million": the scale applies to the whole decimal
+        let scale = match lex(lang, t.key(fm.end - 1)) {
+            Some(W::Scale(s)) if fm.end - 1 > m.end + 1 && fm.value % s == 0.0 => s,
+            _ => 1.0,
+        };
+        let v = fm.value / scale;
+        if fm.ordinal || v.fract() != 0.0 {
             None
         } else {
-            let n = if fm.value == 0.0 { 1 } else { (fm.value.log10().floor() as i32) + 1 };
-            Some((fm.value, n, fm.end))
+            let n = if v == 0.0 { 1 } else { (v.log10().floor() as i32) + 1 };
+            Some((v, n, fm.end, scale))
         }
     } else {
         None
     };
-    if let Some((v, n, end)) = f {
-        m.value = format!("{}.{:0width$}", m.value as i64, v as i64, width = n as usize).parse().unwrap_or(m.value);
+    if let Some((v, n, end, scale)) = f {
+        let x: f64 = format!("{}.{:0width$}", m.value as i64, v as i64, width = n as usize).parse().unwrap_or(m.value);
+        m.value = x * scale;
         m.end = end;
     }
 }
@@ -414,8 +470,12 @@ fn number_at_uncached(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Opti
         }
         Kind::Punct => {
             // sign: "-5", "+3" (not inside "2026-04-15" or "06-12"); "- 5" after no number
+            if let Some(m) = leading_point(t, i, lang) {
+                return Some(m);
+            }
             let spaced_ok = !t.adj(i + 1) && (i == 0 || !t.is_num(i - 1) && t.is_word(i - 1) && tok.sp);
-            if (tok.key == "-" || tok.key == "+") && t.is_num(i + 1) && (t.adj(i + 1) || spaced_ok) {
+            let num_next = t.is_num(i + 1) || t.is(i + 1, dec_mark(lang)) && t.adj(i + 1) && t.adj(i + 2) && t.is_num(i + 2);
+            if (tok.key == "-" || tok.key == "+") && num_next && (t.adj(i + 1) || spaced_ok) {
                 let prev_ok = i == 0 || tok.sp || t.kind(i - 1) == Some(Kind::Punct) && !t.is(i - 1, "-");
                 if prev_ok {
                     let m = number_at(t, i + 1, lang, false)?;
@@ -428,8 +488,40 @@ fn number_at_uncached(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Opti
             }
             None
         }
+        Kind::Word if lang == Lang::En && t.is(i, "point") && t.is_num(i + 1) && t.t[i + 1].plain && !t.is(i + 2, ".") => {
+            // "point 77" = 0.77
+            let mut m = NumMatch { end: i + 2, value: format!("0.{}", t.key(i + 1)).parse().ok()?, spelled: true, ordinal: false };
+            digit_multiplier(t, &mut m, lang);
+            Some(m)
+        }
         Kind::Word => negative_word(t, i, lang).or_else(|| vague(t, i, lang)).or_else(|| spelled(t, i, lang, article_one)),
     }
+}
+
+fn dec_mark(lang: Lang) -> &'static str {
+    if lang == Lang::Fr {
+        ","
+    } else {
+        "."
+    }
+}
+
+/// A decimal without its leading zero: ".77", ",5", ".0012G" (the mark not glued to a word or a
+/// number before it: "v.77", "1.2.77" are not).
+fn leading_point(t: &Toks, i: usize, lang: Lang) -> Option<NumMatch> {
+    let tok = t.t.get(i)?;
+    if tok.key != dec_mark(lang) || !t.adj(i + 1) || !t.is_num(i + 1) || !t.t[i + 1].plain {
+        return None;
+    }
+    if i > 0 && !tok.sp && !t.any(i - 1, &["-", "+"]) {
+        return None;
+    }
+    if t.any(i + 2, &[".", ","]) && t.adj(i + 2) && t.is_num(i + 3) {
+        return None;
+    }
+    let mut m = NumMatch { end: i + 2, value: format!("0.{}", t.key(i + 1)).parse().ok()?, spelled: false, ordinal: false };
+    digit_multiplier(t, &mut m, lang);
+    Some(m)
 }
 
 /// English "a couple (of)", "a pair (of)" → 2, "a few", "few" → 3 (as Duckling).
@@ -481,7 +573,8 @@ fn digit_multiplier(t: &Toks, m: &mut NumMatch, lang: Lang) {
     }
     let glued = t.adj(j);
     let f = match lex(lang, t.key(j)) {
-        Some(W::Scale(s)) => s,
+        // "cr", "kr" only after spelled numbers: "50 kr" is kroner
+        Some(W::Scale(s)) if !t.any(j, &["cr", "kr"]) => s,
         Some(W::Dozen) => 12.0,
         _ if glued && t.is(j, "k") => 1e3,
         _ if glued && t.upper(j) && t.is(j, "m") => 1e6,

@@ -43,7 +43,7 @@ pub(crate) struct Toks {
 fn fold_char(c: char) -> char {
     match c {
         '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' | '\u{00B4}' => '\'',
-        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2212}' => '-',
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2212}' => '-',
         '\u{00A0}' | '\u{202F}' | '\u{2009}' | '\u{2007}' => ' ',
         _ => c.to_lowercase().next().unwrap_or(c),
     }
@@ -113,6 +113,11 @@ fn scan_number(c: &[char], i: usize, lang: Lang) -> (usize, f64, bool) {
     // decimal part
     if end + 1 < c.len() && (c[end] == ',' || c[end] == '.') && Some(c[end]) != tsep && c[end + 1].is_ascii_digit() {
         let fe = digits(end + 1);
+        // "10.31.1974", "1.2.3": numbers joined by a repeated mark, not a decimal
+        let after_mark = i >= 2 && c[i - 1] == c[end] && c[i - 2].is_ascii_digit();
+        if after_mark || fe + 1 < c.len() && c[fe] == c[end] && c[fe + 1].is_ascii_digit() {
+            return (end, value, plain);
+        }
         let frac: String = c[end + 1..fe].iter().collect();
         if let Ok(v) = format!("{int_part}.{frac}").parse::<f64>() {
             value = v;

@@ -25,7 +25,7 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
         r"|www\.[^\s<>'\x22]+",
         r"|[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*",
         r"\.(?:com|org|net|fr|io|eu|dev|app|ai|co|uk|de|be|ch|ca|us|info|biz|gouv\.fr)",
-        r"(?:/[^\s<>'\x22]*)?)"
+        r"(?:[/?#][^\s<>'\x22]*)?)"
     ))
     .expect("url regex")
 });
@@ -35,15 +35,23 @@ static PHONE_FR: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PHONE_NA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+?1[\s.\-]?)?(?:\(([2-9]\d{2})\)|([2-9]\d{2}))[\s.\-]?([2-9]\d{2})[\s.\-]?(\d{4})").expect("phone na regex")
+    Regex::new(concat!(
+        r"(?:\(\+1\)\s*|\+?1[\s.\-]?)?(?:\(([2-9]\d{2})\)|([2-9]\d{2}))(?:[.\-]|\s*-\s*|\s+)?([2-9]\d{2})(?:[.\-]|\s*-\s*|\s+)?(\d{4})",
+        r"(?:\s*,?\s*(?:ext|x)\.?\s*(\d{1,6}))?"
+    ))
+    .expect("phone na regex")
 });
+
+/// Other national forms: an area code in brackets ("(19) 997424919"), a long run of digits
+/// with its trunk 0 ("06354640807").
+static PHONE_OTHER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\(\d{2,3}\)[\s.\-]?\d{4,5}[\s.\-]?\d{4}|\b0\d{10,12}\b").expect("phone other regex"));
 
 static PHONE_INTL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\+[1-9]\d{0,2}(?:[\s.\-]?\(?\d{1,4}\)?){2,6}").expect("phone intl regex"));
 
 /// Compiles the regular expressions now rather than on the first request (≈ 3 ms).
 pub(crate) fn warm_up() {
-    for r in [&EMAIL, &SPOKEN_EMAIL, &URL, &PHONE_FR, &PHONE_NA, &PHONE_INTL] {
+    for r in [&EMAIL, &SPOKEN_EMAIL, &URL, &PHONE_FR, &PHONE_NA, &PHONE_OTHER, &PHONE_INTL] {
         LazyLock::force(r);
     }
 }
@@ -132,8 +140,16 @@ pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
         let m = c.get(0).unwrap();
         if ok_bounds(m.start(), m.end()) {
             let area = c.get(1).or(c.get(2)).unwrap().as_str();
-            let value = format!("+1{}{}{}", area, &c[3], &c[4]);
+            let mut value = format!("+1{}{}{}", area, &c[3], &c[4]);
+            if let Some(ext) = c.get(5) {
+                value += &format!(" ext {}", ext.as_str());
+            }
             out.push(WebMatch { dim: D::PhoneNumber, bs: m.start(), be: m.end(), value });
+        }
+    }
+    for m in PHONE_OTHER.find_iter(text) {
+        if ok_bounds(m.start(), m.end()) {
+            out.push(WebMatch { dim: D::PhoneNumber, bs: m.start(), be: m.end(), value: only_digits(m.as_str()) });
         }
     }
     for m in PHONE_INTL.find_iter(text) {

@@ -244,12 +244,12 @@ impl Cx<'_> {
             Unit::Second | Unit::Minute => Grain::Second,
             Unit::Hour => Grain::Minute,
             Unit::Day => Grain::Hour,
-            Unit::Week | Unit::Month => Grain::Day,
+            Unit::Week | Unit::Month | Unit::Quarter => Grain::Day,
             Unit::Year => Grain::Month,
         };
         let end = match d.unit {
-            Unit::Month | Unit::Year if d.value.fract() == 0.0 => {
-                let n = d.value as i64 * if d.unit == Unit::Year { 12 } else { 1 };
+            Unit::Month | Unit::Quarter | Unit::Year if d.value.fract() == 0.0 => {
+                let n = d.value as i64 * months_in(d.unit);
                 shift(self.now, Grain::Month, n)?
             }
             _ => self.now.checked_add_signed(Duration::try_seconds(d.seconds().round() as i64)?)?,

@@ -11,7 +11,7 @@ impl Cx<'_> {
             "am" => return Some((j + 1, false)),
             "pm" => return Some((j + 1, true)),
             // glued "3:18a", "at 3p", "3p."
-            "a" | "p" if t.adj(j) && j >= 2 && t.is_num(j - 1) && t.any(j - 2, &[":", "at", "@", "from", "to"]) && !t.is_word(j + 1) => {
+            "a" | "p" if t.adj(j) && j >= 2 && t.is_num(j - 1) && t.any(j - 2, &[":", "at", "@", "from", "to"]) && (!t.is_word(j + 1) || t.any(j + 1, &["to", "till", "until"])) => {
                 let e = if t.is(j + 1, ".") && t.adj(j + 1) { j + 2 } else { j + 1 };
                 return Some((e, t.is(j, "p")));
             }
@@ -77,6 +77,15 @@ impl Cx<'_> {
     /// midnight or after "minutes": "from 5 to 10" is a range).
     fn en_past_to(&self, j: usize) -> Option<(usize, Tod, bool)> {
         let t = self.t;
+        // British "half three" (half past three)
+        if t.is(j, "half") {
+            if let Some(hn) = number_at(t, j + 1, self.lang, false) {
+                let end_ok = hn.end >= t.len() || t.kind(hn.end) == Some(Kind::Punct) && !t.any(hn.end, &["%", "/", ":", "-", "."]) || t.any(hn.end, &["today", "tomorrow", "tonight", "on", "then"]);
+                if !hn.ordinal && hn.value.fract() == 0.0 && (1.0..=12.0).contains(&hn.value) && end_ok {
+                    return Some((hn.end, Tod { h: hn.value as u32, m: 30, grain: Grain::Minute, amb: true, s: 0 }, true));
+                }
+            }
+        }
         let (e, m, word) = if let Some(e) = t.phrase(j, "half") {
             (e, 30, true)
         } else if let Some(e) = t.phrases(j, &["a quarter", "quarter"]) {
@@ -114,18 +123,18 @@ impl Cx<'_> {
         }
         let (h, m) = if fwd { (h, m) } else { (if h == 1 { 12 } else { h - 1 }, 60 - m) };
         if let Some((e2, pm)) = self.meridiem_at(hend).filter(|_| !noonish) {
-            return Some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false }, true));
+            return Some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false, s: 0 }, true));
         }
         let h = if noonish && h == 24 { 0 } else { h };
-        Some((hend, Tod { h, m, grain: Grain::Minute, amb: !noonish }, true))
+        Some((hend, Tod { h, m, grain: Grain::Minute, amb: !noonish, s: 0 }, true))
     }
 
     pub(super) fn tod_core(&self, j: usize, bare_ok: bool) -> Option<(usize, Tod, bool)> {
         let t = self.t;
         let k = t.key(j);
         let fr = self.fr();
-        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
-        let midday = if fr { None } else { t.phrases(j, &["midday", "mid day", "noon"]) };
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb, s: 0 };
+        let midday = if fr { None } else { t.phrases(j, &["the midday", "midday", "mid day", "noon"]) };
         if (fr && k == "midi") || midday.is_some() {
             if let Some((e, h, m)) = self.fr_minutes(j + 1, 12) {
                 return Some((e, hm(h, m, Grain::Minute, false), true));
@@ -191,23 +200,33 @@ impl Cx<'_> {
         }
         let e = if t.is(j + 1, "ish") && t.adj(j + 1) { j + 2 } else { j + 1 };
         if let Some((e2, pm)) = self.meridiem_at(e) {
-            return (1..=12).contains(&h).then_some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false }, true));
+            return (1..=12).contains(&h).then_some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false, s: 0 }, true));
         }
         let unitish = duration_unit(t, e, self.lang).is_some() || t.is_num(e) || t.any(e, &["%", "$", "€", "dollars", "euros", "degrees"]);
-        (bare_ok && !unitish).then_some((e, Tod { h, m, grain: Grain::Minute, amb: (1..=12).contains(&h) }, false))
+        (bare_ok && !unitish).then_some((e, Tod { h, m, grain: Grain::Minute, amb: (1..=12).contains(&h), s: 0 }, false))
     }
 
     /// After an hour in digits: "15h", "15h30", "15 h 30", "17:45", "5:30 pm", "3:18a", "at 3 15".
     fn digit_clock(&self, h: u32, e: usize, bare_ok: bool) -> Option<(usize, Tod, bool)> {
         let t = self.t;
         let fr = self.fr();
-        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb, s: 0 };
         // 15h, 15h30, 15 h 30 (English "15h" is read to the minute, as Duckling)
         if t.is(e, "h") {
             let glued = t.adj(e);
             if let Some((m, n)) = t.int(e + 1) {
                 if n == 2 && m < 60 && duration_unit(t, e + 2, self.lang).is_none() && glued == t.adj(e + 1) {
                     return Some((e + 2, hm(h, m as u32, Grain::Minute, false), glued));
+                }
+            }
+            // "15h passé de 15 minutes"
+            if fr {
+                if let Some(k) = t.phrases(e + 1, &["passe de", "passees de", "passe"]) {
+                    if let Some(mm) = number_at(t, k, self.lang, false).filter(|m| !m.ordinal && m.value.fract() == 0.0 && (1.0..60.0).contains(&m.value)) {
+                        if t.any(mm.end, &["minute", "minutes", "min"]) {
+                            return Some((mm.end + 1, hm(h, mm.value as u32, Grain::Minute, false), glued));
+                        }
+                    }
                 }
             }
             return Some((e + 1, hm(h, 0, if fr { Grain::Hour } else { Grain::Minute }, false), glued));
@@ -218,13 +237,20 @@ impl Cx<'_> {
             if n != 2 || m >= 60 {
                 return None;
             }
+            // "15:23:24", "9:01:10 AM": seconds
+            let secs = (t.is(e + 2, ":") && t.adj(e + 2) && t.adj(e + 3)).then(|| t.int(e + 3)).flatten().filter(|&(s, n)| n == 2 && s < 60);
+            let (e, g, s) = match secs {
+                Some((s, _)) => (e + 2, Grain::Second, s as u32),
+                None => (e, Grain::Minute, 0),
+            };
+            let sec = |tod: Tod| Tod { s, ..tod };
             if let Some((e2, pm)) = self.meridiem_at(e + 2) {
                 if !(1..=12).contains(&h) {
                     return None;
                 }
-                return Some((e2, hm(h % 12 + if pm { 12 } else { 0 }, m as u32, Grain::Minute, false), true));
+                return Some((e2, sec(hm(h % 12 + if pm { 12 } else { 0 }, m as u32, g, false)), true));
             }
-            return Some((e + 2, hm(h, m as u32, Grain::Minute, !fr && (1..=12).contains(&h)), true));
+            return Some((e + 2, sec(hm(h, m as u32, g, !fr && (1..=12).contains(&h))), true));
         }
         // at 3 15, at 12 15
         if bare_ok && !fr && (1..=12).contains(&h) && !t.adj(e) {
@@ -242,7 +268,7 @@ impl Cx<'_> {
     fn spelled_clock(&self, h: u32, e: usize, digits: bool, bare_ok: bool) -> Option<(usize, Tod, bool)> {
         let t = self.t;
         let fr = self.fr();
-        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb };
+        let hm = |h: u32, m: u32, g: Grain, amb: bool| Tod { h, m, grain: g, amb, s: 0 };
         // three thirty [pm], nine fifty nine a m
         if !fr && !digits && (1..=12).contains(&h) {
             if let Some(mm) = number_at(t, e, self.lang, false) {
@@ -292,7 +318,7 @@ impl Cx<'_> {
     /// minutes", "passé de 15 minutes".
     fn fr_heures(&self, h: u32, e1: usize) -> Option<(usize, Tod, bool)> {
         let t = self.t;
-        let hm = |h: u32, m: u32, g: Grain| Tod { h, m, grain: g, amb: false };
+        let hm = |h: u32, m: u32, g: Grain| Tod { h, m, grain: g, amb: false, s: 0 };
         if t.any(e1, &["moins", "et"]) || t.phrase(e1, "trois quarts").is_some() {
             if let Some((e2, hh, m)) = self.fr_minutes(e1, h) {
                 return Some((e2, hm(hh, m, Grain::Minute), false));
@@ -330,12 +356,23 @@ impl Cx<'_> {
                 return None;
             }
         }
+        // "for 3pm", "for a quarter past noon": "for" before a reading that can only be a clock
+        // time (a duration follows "for" too: "for 15h", "for 3 hours")
+        let j = if j == i && !self.fr() && t.is(i, "for") { i + 1 } else { j };
         let (mut e, mut tod, strong) = self.tod_core(j, pre && !self.fr())?;
+        if t.is(i, "for") && !self.fr() && !(self.en_past_to(j).is_some() || (j..e).any(|k| t.any(k, &["am", "pm", "a", "p", "noon", "midday", "midnight"]))) {
+            return None;
+        }
+        let pre = pre || j > i;
         if let Some((e2, pod)) = self.qualifier_at(e) {
             tod = apply_pod(tod, pod);
             e = e2;
         } else if !(pre || strong) {
             return None;
+        }
+        // "3pm approximately"
+        if !self.fr() && t.any(e, &["approximately", "approx", "roughly"]) {
+            e += 1;
         }
         Some((e, tod))
     }
@@ -363,11 +400,19 @@ impl Cx<'_> {
         let (e1, mut a, _) = self.tod_core(first, true).or_else(|| {
             // bare hour before the connector: "de 9 à 17h", "between 2 and 4pm"
             let (h, n) = t.int(first)?;
-            (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12 }, false))
+            (n <= 2 && h <= 23).then_some((first + 1, Tod { h: h as u32, m: 0, grain: Grain::Hour, amb: h <= 12, s: 0 }, false))
         })?;
+        // "15:00 GMT - 18:00 GMT": the zone said twice (the caller converts the interval)
+        let zone1 = self.zone_at(e1);
+        let e1 = zone1.map_or(e1, |z| z.0);
         let j = t.phrases(e1, closes)?;
         let by_dash = t.is(j - 1, "-");
         let (mut e2, mut b, strong) = self.tod_core(j, !by_dash)?;
+        if let Some((_, off1)) = zone1 {
+            if self.zone_at(e2).map(|z| z.1) != Some(off1) {
+                return None;
+            }
+        }
         // a weak end only after an explicit start ("from 8am to 6", "8am until 6") or before a
         // qualifier; "5 to 10" and "from 5 to 10" stay numbers
         let start_strong = self.tod_core(first, false).is_some_and(|x| x.2);
@@ -409,21 +454,36 @@ impl Cx<'_> {
         if let Some(p) = pod {
             if p.from >= 12 && h < 12 {
                 h += 12;
+            } else if tod.amb && h == 12 && (p.from >= 18 || p.to <= 12) {
+                // "this evening at 12", "tomorrow morning at 12": midnight
+                h = if p.from >= 18 { 24 } else { 0 };
             }
         } else if tod.amb && (1..=7).contains(&h) {
             h += 12;
         }
-        at(d, h, tod.m)
+        at(d, h, tod.m) + Duration::seconds(tod.s as i64)
+    }
+
+    /// A time of day in a part of today ("this morning at 3", "3 in the morning"): the next
+    /// occurrence, as Duckling (at 04:30, tomorrow's 3:00).
+    pub(super) fn on_pod_today(&self, d: NaiveDate, tod: Tod, pod: Pod) -> NaiveDateTime {
+        let x = self.on_date(d, tod, Some(pod));
+        if d == self.today() && x < truncate(self.now, tod.grain) {
+            x + Duration::days(1)
+        } else {
+            x
+        }
     }
 
     /// A time of day alone: the first occurrence not before the reference (today or tomorrow).
     pub(super) fn tod_alone(&self, tod: Tod) -> NaiveDateTime {
         let hours: Vec<u32> = if tod.amb { if tod.h == 12 { vec![12, 24] } else { vec![tod.h, tod.h + 12] } } else { vec![tod.h] };
-        let floor = truncate(self.now, tod.grain);
+        // a time earlier in the current hour is still today's ("at 4:23" at 04:30), as Duckling
+        let floor = truncate(self.now, tod.grain.max(Grain::Hour));
         for day in 0..2 {
             let d = self.today() + Duration::days(day);
             for &h in &hours {
-                let x = at(d, h, tod.m);
+                let x = at(d, h, tod.m) + Duration::seconds(tod.s as i64);
                 if x >= floor {
                     return x;
                 }
@@ -433,8 +493,8 @@ impl Cx<'_> {
     }
 
     pub(super) fn itv_on(&self, d: NaiveDate, a: Tod, b: Tod) -> TV {
-        let from = at(d, a.h, a.m);
-        let mut to = at(d, b.h, b.m);
+        let from = at(d, a.h, a.m) + Duration::seconds(a.s as i64);
+        let mut to = at(d, b.h, b.m) + Duration::seconds(b.s as i64);
         if to <= from {
             to += Duration::days(1);
         }

@@ -87,7 +87,8 @@ impl Cx<'_> {
         if m.value.fract() != 0.0 || !(1.0..=31.0).contains(&m.value) {
             return None;
         }
-        if self.t.kind(j) == Some(Kind::Num) && !self.t.t[j].plain {
+        // digits: one plain token or an ordinal ("3/3" is a date, not the fraction 1)
+        if self.t.kind(j) == Some(Kind::Num) && (!self.t.t[j].plain || !m.ordinal && m.end != j + 1) {
             return None;
         }
         Some((m.end, m.value as u32))
@@ -123,6 +124,21 @@ impl Cx<'_> {
     }
 
     /// Future-preferring: the date this year if not before today, else next year.
+    /// A day and month said with their weekday ("Fri, Jul 18", "Sunday, Feb 10"): without a
+    /// year, the year nearest today where they agree (as Duckling), else the usual reading.
+    pub(super) fn dm_on_weekday(&self, d: u32, m: u32, y: Option<i32>, wd: u32) -> Option<NaiveDate> {
+        let plain = self.resolve_dm(d, m, y)?;
+        if y.is_some() || plain.weekday().num_days_from_monday() == wd {
+            return Some(plain);
+        }
+        let today = self.today();
+        (-6..=6)
+            .filter_map(|k| NaiveDate::from_ymd_opt(today.year() + k, m, d))
+            .filter(|x| x.weekday().num_days_from_monday() == wd)
+            .min_by_key(|x| (*x - today).num_days().abs())
+            .or(Some(plain))
+    }
+
     pub(super) fn resolve_dm(&self, d: u32, m: u32, y: Option<i32>) -> Option<NaiveDate> {
         if let Some(y) = y {
             return NaiveDate::from_ymd_opt(y, m, d);
@@ -270,7 +286,7 @@ impl Cx<'_> {
         // "samedi 14 mars", "monday, march 16": the explicit date wins
         let k = if t.is(end, ",") { end + 1 } else { end };
         if let Some((e2, d, m, y)) = self.daymonth_at(k) {
-            return Some((e2, self.resolve_dm(d, m, y)?));
+            return Some((e2, self.dm_on_weekday(d, m, y, wd)?));
         }
         // "mardi 17", "tuesday the 19th": the next Tuesday the 17th (within a year)
         let k = if !self.fr() && t.is(k, "the") { k + 1 } else { k };
@@ -296,8 +312,19 @@ impl Cx<'_> {
         Some((end, date))
     }
 
-    /// Any single date (day grain): (end, date).
+    /// Any single date (day grain): (end, date). Memoised per token.
     pub(super) fn date_at(&self, i: usize) -> Option<(usize, NaiveDate)> {
+        if let Some(Some(r)) = self.date_memo.borrow().get(i) {
+            return *r;
+        }
+        let r = self.date_at_uncached(i);
+        if let Some(slot) = self.date_memo.borrow_mut().get_mut(i) {
+            *slot = Some(r);
+        }
+        r
+    }
+
+    fn date_at_uncached(&self, i: usize) -> Option<(usize, NaiveDate)> {
         let t = self.t;
         let today = self.today();
         let rel: &[(&str, i64)] = if self.fr() {
@@ -330,6 +357,14 @@ impl Cx<'_> {
         };
         for (p, n) in rel {
             if let Some(e) = t.phrase(i, p) {
+                // "le lendemain du 13 février", "la veille de Noël", "the day after Christmas"
+                if let Some(k) = t.phrases(e, if self.fr() { &["du", "de la", "de l", "de"] } else { &["of"] }) {
+                    if p.contains("lendemain") || p.contains("veille") {
+                        if let Some((e2, d)) = self.date_at(k) {
+                            return Some((e2, d + Duration::days(*n)));
+                        }
+                    }
+                }
                 return Some((e, today + Duration::days(*n)));
             }
         }
@@ -357,6 +392,10 @@ impl Cx<'_> {
         for &s in starts.iter().rev() {
             if let Some((e, d, m, y)) = self.daymonth_at(s) {
                 // English "the 3rd" needs its month; a bare "on the" prefix alone is fine
+                // "Jul 18, Fri": the weekday after the date
+                if let Some(wd) = t.is(e, ",").then(|| self.weekday_at(e + 1)).flatten() {
+                    return Some((e + 2, self.dm_on_weekday(d, m, y, wd)?));
+                }
                 return Some((e, self.resolve_dm(d, m, y)?));
             }
             if let Some(r) = self.numeric_date_at(s).or_else(|| self.numeric_date_more_at(s)) {

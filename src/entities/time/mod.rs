@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Off
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
+mod anchored;
 mod bounds;
 mod clock;
 mod dates;
@@ -107,6 +108,8 @@ struct Tod {
     grain: Grain,
     /// 12-hour clock reading without am/pm ("at 3"): 3:00 or 15:00.
     amb: bool,
+    /// Seconds ("15:23:24").
+    s: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -120,6 +123,20 @@ pub(crate) struct Cx<'a> {
     pub lang: Lang,
     pub now: NaiveDateTime,
     pub abs: DateTime<Tz>,
+    /// The text has a word that counts from or lasts from a time ("after", "from", "for",
+    /// "après"…): the rules of `anchored` run only then.
+    pub anchors: bool,
+    /// Memo of `date_at` per token (every grammar asks for a date after what it read).
+    pub date_memo: std::cell::RefCell<Vec<Option<Option<(usize, NaiveDate)>>>>,
+}
+
+/// Whether the words that `anchored`'s rules need are in the text.
+pub(crate) fn anchor_words(t: &Toks, lang: Lang) -> bool {
+    let ws: &[&str] = match lang {
+        Lang::Fr => &["apres", "avant"],
+        Lang::En => &["after", "from", "past", "before", "for"],
+    };
+    t.t.iter().any(|k| ws.contains(&k.key.as_str()))
 }
 
 const FR_MONTHS: [&str; 12] =
@@ -165,7 +182,7 @@ impl Cx<'_> {
         if let Some((e, pod, d)) = self.pod_standalone_at(i) {
             out.push((e, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
             if let Some((e2, tod)) = self.tod_at(self.skip_sep(e)) {
-                out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+                out.push((e2, TV::Inst(self.on_pod_today(d, tod, pod), tod.grain)));
             }
         }
         if let Some((e, a, b)) = self.tod_interval_at(i) {
@@ -182,6 +199,10 @@ impl Cx<'_> {
         self.rules_at(i, out);
         let zoned: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.zoned(*e, tv)).collect();
         out.extend(zoned);
+        if self.anchors && !self.fr() && (first..out.len()).any(|k| self.t.is(out[k].0, "for")) {
+            let lasting: Vec<(usize, TV)> = out[first..].iter().filter_map(|(e, tv)| self.lasting_after(*e, tv)).collect();
+            out.extend(lasting);
+        }
     }
 
     /// A date, and what may follow it: a time of day (and a part of the day), a time interval, a
@@ -189,6 +210,11 @@ impl Cx<'_> {
     fn date_led(&self, i: usize, out: &mut Vec<(usize, TV)>) {
         let Some((e, d)) = self.date_at(i) else { return };
         out.push((e, TV::Inst(at(d, 0, 0), Grain::Day)));
+        // "labor day weekend", "memorial day weekend": the long weekend of a Monday holiday
+        let weekend = if self.fr() { None } else { self.t.phrases(e, &["weekend", "week end"]) };
+        if let Some(e2) = weekend.filter(|_| d.weekday() == chrono::Weekday::Mon && self.holiday_at(i).is_some_and(|h| h == (e, d))) {
+            out.push((e2, TV::Itv(at(d - Duration::days(3), 18, 0), at(d + Duration::days(1), 0, 0), Grain::Hour)));
+        }
         let j = self.skip_sep(e);
         if let Some((e2, tod)) = self.tod_at(j).or_else(|| self.weak_tod_at(j)) {
             out.push((e2, TV::Inst(self.on_date(d, tod, None), tod.grain)));
@@ -203,6 +229,10 @@ impl Cx<'_> {
         // "jeudi après 9h30", "le 20 à partir de 10h"
         if let Some((e2, after, open::Anchor::Tod(tod))) = self.open_anchor_at(j) {
             out.push((e2, TV::Open(self.on_date(d, tod, None), tod.grain, after)));
+        }
+        // "demain jusqu'à 16h", "le 20 jusqu'à 18h": that day up to that time
+        if let Some((e2, tod)) = self.t.phrase(j, "jusqu").and_then(|k| self.tod_at(k)) {
+            out.push((e2, TV::Itv(at(d, 0, 0), self.on_date(d, tod, None), tod.grain)));
         }
         if let Some((e2, pod)) = self.pod_word_at(j) {
             out.push((e2, TV::Itv(at(d, pod.from, 0), at(d, pod.to, 0), Grain::Hour)));
@@ -228,21 +258,44 @@ impl Cx<'_> {
                 out.push((e3, TV::Inst(self.on_date(d, apply_pod(tod, pod), Some(pod)), tod.grain)));
             }
         }
+        // "at 7 in 3 years"
+        if strong.is_some() {
+            if let Some((e2, TV::Inst(n, g))) = self.relative_at(j) {
+                if g >= Grain::Hour {
+                    out.push((e2, TV::Inst(self.on_date(n.date(), tod, None), tod.grain)));
+                }
+            }
+        }
         if let Some((e2, pod, d)) = self.pod_standalone_at(j) {
-            out.push((e2, TV::Inst(self.on_date(d, tod, Some(pod)), tod.grain)));
+            out.push((e2, TV::Inst(self.on_pod_today(d, tod, pod), tod.grain)));
         }
     }
 
     /// The self-contained rules: periods, boundaries, relative times, holidays…
     fn rules_at(&self, i: usize, out: &mut Vec<(usize, TV)>) {
-        let rules = [
+        let first = [
             Self::count_run_interval_at,
             Self::weekday_count_at,
             Self::date_interval_at,
             Self::weekend_at,
             Self::period_at,
             Self::month_in_at,
-            Self::relative_at,
+        ];
+        for f in first {
+            if let Some(r) = f(self, i) {
+                out.push(r);
+            }
+        }
+        // a relative time, and its time of day after it ("in 7 days at 5pm")
+        if let Some((e, tv)) = self.relative_at(i) {
+            if let Some(r) = self.relative_tod_after(e, &tv) {
+                out.push(r);
+            }
+            out.push((e, tv));
+        }
+        let rules = [
+            Self::counted_from_at,
+            Self::lasting_at,
             Self::now_at,
             Self::boundary_at,
             Self::fortnight_at,
@@ -255,6 +308,7 @@ impl Cx<'_> {
             Self::month_named_at,
             Self::pod_of_date_at,
             Self::holiday_span_at,
+            Self::closest_at,
             Self::month_year_at,
             Self::open_at,
         ];
@@ -271,6 +325,15 @@ impl Cx<'_> {
     fn weak_tod_at(&self, i: usize) -> Option<(usize, Tod)> {
         let (e, tod, _) = self.tod_core(i, true)?;
         Some((e, tod))
+    }
+}
+
+/// Months in a month, quarter or year (1 otherwise).
+fn months_in(u: Unit) -> i64 {
+    match u {
+        Unit::Quarter => 3,
+        Unit::Year => 12,
+        _ => 1,
     }
 }
 

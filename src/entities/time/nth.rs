@@ -181,6 +181,14 @@ impl Cx<'_> {
             return Some((e, TV::Inst(at(d, 0, 0), Grain::Month)));
         }
         let j = t.phrases(i, if self.fr() { &["en"] } else { &["in"] })?;
+        // "in 2014 AD", "in 14 a.d.", "in 2014 B.C."
+        if let Some((y, _)) = t.int(j) {
+            let era = ["a . d .", "a . d", "ad", "b . c .", "b . c", "bc"].iter().find_map(|p| t.phrase(j + 1, p));
+            if let Some(e) = era.filter(|_| !self.fr() && (1..=9999).contains(&y)) {
+                let y = if t.is(j + 1, "b") || t.is(j + 1, "bc") { -y } else { y };
+                return Some((e, TV::Inst(at(NaiveDate::from_ymd_opt(y as i32, 1, 1)?, 0, 0), Grain::Year)));
+            }
+        }
         let (y, 4) = t.int(j)? else { return None };
         let unit_after = duration_unit(t, j + 1, self.lang).is_some() || t.is_num(j + 1) || matches!(t.kind(j + 1), Some(Kind::Word)) && !t.any(j + 1, &["and", "or", "et", "ou", "to", "a", "then", "puis"]);
         if !(1000..=2199).contains(&y) || unit_after {

@@ -1,5 +1,6 @@
 //! More numeric dates: "2/15" and "17/2" (the day past 12 makes it a date), "2 / 15", spaced
-//! French dates ("le 17 02", "20 02 2014", "24 12 14"), dotted "10.31.1974", month names between
+//! French dates ("le 17 02", "20 02 2014", "24 12 14"), spaced English dates with a four-digit
+//! year ("10 31 1974", "31 10 1974"), dotted "10.31.1974", month names between
 //! numbers ("31/Oct/1974", "31-Oct-74"), and month-year "2/2013", "2014-10", "2014/10".
 
 use super::dates::two_digit_year;
@@ -58,8 +59,19 @@ impl Cx<'_> {
     /// year, or a month of two digits.
     fn spaced_date_at(&self, i: usize) -> Option<(usize, NaiveDate)> {
         let t = self.t;
-        if !self.fr() || t.adj(i + 1) || !t.is_num(i + 1) {
+        if t.adj(i + 1) || !t.is_num(i + 1) {
             return None;
+        }
+        // English "31 10 1974", "10 31 1974": only with a four-digit year, either order
+        if !self.fr() {
+            let (a, na) = t.int(i)?;
+            let (b, nb) = t.int(i + 1)?;
+            let (y, ny) = t.int(i + 2).filter(|_| t.is_num(i + 2) && !t.adj(i + 2))?;
+            if na > 2 || nb > 2 || ny != 4 || !(1900..=2199).contains(&y) || t.is_num(i + 3) {
+                return None;
+            }
+            let (d, m) = self.dm(a, b)?;
+            return Some((i + 3, NaiveDate::from_ymd_opt(y as i32, m, d)?));
         }
         let (d, _) = t.int(i)?;
         let (m, nm) = t.int(i + 1)?;

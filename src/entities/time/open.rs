@@ -74,6 +74,22 @@ impl Cx<'_> {
             }
         }
         let (e, after, anchor) = self.open_anchor_at(i)?;
+        // "later than 9:30 but before 11:00 [on Thursday]", "après 14h mais avant 16h": both bounds
+        if let (true, Anchor::Tod(a)) = (after, &anchor) {
+            let k = t.phrases(e, if self.fr() { &["mais avant", "et avant"] } else { &["but before", "and before", "but earlier than"] });
+            if let Some((e2, b)) = k.and_then(|k| self.tod_at(k).or_else(|| self.weak_clock_at(k))) {
+                let g = a.grain.min(b.grain);
+                let j = self.skip_sep(e2);
+                let j = if t.any(j, &["on", "le"]) && self.date_at(j).is_none() { j + 1 } else { j };
+                return Some(match self.date_at(j) {
+                    Some((e3, d)) => (e3, TV::Itv(self.on_date(d, *a, None), self.on_date(d, b, None), g)),
+                    None => {
+                        let from = self.tod_alone(*a);
+                        (e2, TV::Itv(from, self.on_date(from.date(), b, None), g))
+                    }
+                });
+            }
+        }
         Some(match anchor {
             Anchor::Tod(tod) => match self.date_at(self.skip_sep(e)) {
                 Some((e2, d)) => (e2, TV::Open(self.on_date(d, tod, None), tod.grain, after)),

@@ -7,14 +7,14 @@ impl Cx<'_> {
         let t = self.t;
         let (dur_start, sign) = if self.fr() {
             if t.is(i, "dans") {
-                (i + 1, 1)
+                (t.phrases(i + 1, &["environ", "a peu pres"]).unwrap_or(i + 1), 1)
             } else if let Some(e) = t.phrase(i, "il y a") {
                 (e, -1)
             } else {
                 (i, 0) // "<durée> plus tard", "<durée> après"
             }
         } else if t.is(i, "in") {
-            (i + 1, 1)
+            (t.phrases(i + 1, &["about", "around", "approximately", "approx", "roughly"]).unwrap_or(i + 1), 1)
         } else {
             (i, 0) // "<duration> ago", "<duration> from now"
         };
@@ -26,6 +26,8 @@ impl Cx<'_> {
             e = t.phrases(e, &["plus tard", "apres"])?;
             sign = 1;
         }
+        // "a day from right now": counted from this very second
+        let exact = !self.fr() && sign == 0 && t.phrase(e, "from right now").is_some();
         if !self.fr() && sign == 0 {
             if let Some(e2) = t.phrases(e, &["ago", "back"]) {
                 sign = -1;
@@ -55,14 +57,28 @@ impl Cx<'_> {
                 }
                 let n = d.value as i64 * sign;
                 let today = self.today();
+                if exact {
+                    let x = match d.unit {
+                        Unit::Day | Unit::Week => self.abs.checked_add_signed(Duration::try_seconds((d.seconds() * sign as f64) as i64)?)?,
+                        _ => {
+                            let months = u32::try_from((months_in(d.unit) * n).unsigned_abs()).ok()?;
+                            if n >= 0 {
+                                self.abs.checked_add_months(Months::new(months))?
+                            } else {
+                                self.abs.checked_sub_months(Months::new(months))?
+                            }
+                        }
+                    };
+                    return Some((e, TV::Abs(x, Grain::Second)));
+                }
                 if !from_day && matches!(d.unit, Unit::Day | Unit::Year) {
                     return Some((e, self.duckling_relative(d.unit, n)?));
                 }
                 let date = match d.unit {
                     Unit::Day => today.checked_add_signed(Duration::try_days(n)?)?,
                     Unit::Week => today.checked_add_signed(Duration::try_days(7 * n)?)?,
-                    Unit::Month | Unit::Year => {
-                        let months = if d.unit == Unit::Year { 12 * n } else { n };
+                    Unit::Month | Unit::Quarter | Unit::Year => {
+                        let months = months_in(d.unit) * n;
                         let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
                         if months >= 0 {
                             today.checked_add_months(m)?
@@ -168,13 +184,30 @@ impl Cx<'_> {
                 ("le weekend", 0),
             ]
         } else {
-            &[("next weekend", 1), ("next week end", 1), ("this weekend", 0), ("this week end", 0), ("the weekend", 0)]
+            &[
+                ("next weekend", 1),
+                ("next week end", 1),
+                ("this past weekend", -1),
+                ("this past week end", -1),
+                ("this weekend", 0),
+                ("this week end", 0),
+                ("the weekend", 0),
+            ]
         };
         let (e, n) = ps.iter().find_map(|(p, n)| self.t.phrase(i, p).map(|e| (e, *n)))?;
         let today = self.today();
         let wd = today.weekday().num_days_from_monday() as i64;
         let fri = if wd <= 4 { today + Duration::days(4 - wd) } else { today - Duration::days(wd - 4) } + Duration::days(7 * n);
         Some((e, TV::Itv(at(fri, 18, 0), at(fri + Duration::days(3), 0, 0), Grain::Hour)))
+    }
+
+    fn full_month_at(&self, i: usize) -> bool {
+        let k = self.t.key(i);
+        if self.fr() {
+            FR_MONTHS.contains(&k)
+        } else {
+            k != "may" && EN_MONTHS.contains(&k)
+        }
     }
 
     pub(super) fn month_in_at(&self, i: usize) -> Option<(usize, TV)> {
@@ -184,6 +217,8 @@ impl Cx<'_> {
             Some(j) => j,
             // "mars 2027" needs its year
             None if self.month_at(i).is_some() && self.year_at(i + 1).is_some() => i,
+            // a month's full name before "after next" or "in 2 years" ("March after next")
+            None if self.full_month_at(i) => i,
             None => return None,
         };
         let m = self.month_at(j)?;
@@ -191,6 +226,20 @@ impl Cx<'_> {
         let (e, y) = match self.year_at(j + 1) {
             Some(y) => (j + 2, y),
             None => (j + 1, if m < today.month() { today.year() + 1 } else { today.year() }),
+        };
+        // "March after next", "March in 1 year", "mars dans 2 ans"
+        let (e, y) = if let Some(e2) = t.phrase(e, if self.fr() { "d apres" } else { "after next" }) {
+            (e2, y + 1)
+        } else if let Some((e2, d)) = t
+            .phrase(e, if self.fr() { "dans" } else { "in" })
+            .and_then(|k| duration_at(t, k, self.lang))
+            .filter(|(_, d)| d.unit == Unit::Year && d.value.fract() == 0.0 && d.value <= 1000.0)
+        {
+            (e2, y + d.value as i32)
+        } else if j == i && self.year_at(i + 1).is_none() {
+            return None; // a month name alone is also a name ("april the giraffe", "bruno mars")
+        } else {
+            (e, y)
         };
         Some((e, TV::Inst(at(NaiveDate::from_ymd_opt(y, m, 1)?, 0, 0), Grain::Month)))
     }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::entities::numbers::quantity_at;
 
-fn unit_grain(u: Unit) -> Grain {
+pub(super) fn unit_grain(u: Unit) -> Grain {
     match u {
         Unit::Second => Grain::Second,
         Unit::Minute => Grain::Minute,
@@ -12,6 +12,7 @@ fn unit_grain(u: Unit) -> Grain {
         Unit::Day => Grain::Day,
         Unit::Week => Grain::Week,
         Unit::Month => Grain::Month,
+        Unit::Quarter => Grain::Quarter,
         Unit::Year => Grain::Year,
     }
 }

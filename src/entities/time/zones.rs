@@ -36,7 +36,7 @@ const ZONES: &[(&str, i32)] = &[
 impl Cx<'_> {
     /// A zone name at `j`, optionally in brackets: (end, offset in minutes). In French only in
     /// capitals ("est" is a verb).
-    fn zone_at(&self, j: usize) -> Option<(usize, i32)> {
+    pub(super) fn zone_at(&self, j: usize) -> Option<(usize, i32)> {
         let t = self.t;
         let (k, close) = if t.is(j, "(") { (j + 1, true) } else { (j, false) };
         let off = ZONES.iter().find(|z| t.is(k, z.0))?.1;
