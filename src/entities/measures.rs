@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 // ---------------------------------------------------------------- money
 
 /// Currency named at token `j`: (end, ISO code, is-a-cents-unit).
-fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, bool)> {
-    let multi: &[(&str, &str)] = match lang {
+/// Currency names of several words, by language.
+fn multi_word_currencies(lang: Lang) -> &'static [(&'static str, &'static str)] {
+    match lang {
         Lang::Fr => &[
             ("dollars canadiens", "CAD"),
             ("dollar canadien", "CAD"),
@@ -48,8 +49,11 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
             ("l . e .", "EGP"),
             ("l . e", "EGP"),
         ],
-    };
-    for (p, c) in multi {
+    }
+}
+
+fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, bool)> {
+    for (p, c) in multi_word_currencies(lang) {
         if let Some(e) = t.phrase(j, p) {
             return Some((e, c, false));
         }
@@ -482,9 +486,9 @@ pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)
     Some((e, d))
 }
 
-fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
-    // fixed phrases
-    let fixed: &[(&str, f64, Unit)] = match lang {
+/// Durations said as fixed phrases ("une demi heure", "half an hour"), by language.
+fn fixed_durations(lang: Lang) -> &'static [(&'static str, f64, Unit)] {
+    match lang {
         Lang::Fr => &[
             ("une demi heure", 30.0, Unit::Minute),
             ("une demie heure", 30.0, Unit::Minute),
@@ -506,8 +510,11 @@ fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
             ("half hour", 30.0, Unit::Minute),
             ("half day", 12.0, Unit::Hour),
         ],
-    };
-    for (p, v, u) in fixed {
+    }
+}
+
+fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
+    for (p, v, u) in fixed_durations(lang) {
         if let Some(e) = t.phrase(i, p) {
             return Some((e, Dur { value: *v, unit: *u }));
         }

@@ -9,6 +9,7 @@
 
 pub mod entity;
 mod measures;
+mod number_words;
 mod numbers;
 mod ranges;
 mod text;

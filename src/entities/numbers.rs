@@ -1,5 +1,6 @@
 //! Numbers (digits with either decimal convention, spelled out in French and English) and ordinals.
 
+use super::number_words::{glued_tens, lex, ordinal_base, W};
 use super::text::{Kind, Toks};
 use super::Lang;
 
@@ -9,157 +10,6 @@ pub(crate) struct NumMatch {
     pub value: f64,
     pub spelled: bool,
     pub ordinal: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum W {
-    Unit(u8),
-    Teen(u8),
-    Tens(u8),
-    Hundred,
-    Scale(f64),
-    Dozen,
-}
-
-fn lex(lang: Lang, w: &str) -> Option<W> {
-    use W::*;
-    Some(match lang {
-        Lang::Fr => match w {
-            "zero" => Unit(0),
-            "un" | "une" => Unit(1),
-            "deux" => Unit(2),
-            "trois" => Unit(3),
-            "quatre" => Unit(4),
-            "cinq" => Unit(5),
-            "six" => Unit(6),
-            "sept" => Unit(7),
-            "huit" => Unit(8),
-            "neuf" => Unit(9),
-            "dix" => Teen(10),
-            "onze" => Teen(11),
-            "douze" => Teen(12),
-            "treize" => Teen(13),
-            "quatorze" => Teen(14),
-            "quinze" => Teen(15),
-            "seize" => Teen(16),
-            "vingt" | "vingts" => Tens(20),
-            "trente" => Tens(30),
-            "quarante" => Tens(40),
-            "cinquante" => Tens(50),
-            "soixante" => Tens(60),
-            "septante" => Tens(70),
-            "huitante" | "octante" => Tens(80),
-            "nonante" => Tens(90),
-            "cent" | "cents" => Hundred,
-            "mille" | "mil" => Scale(1e3),
-            "million" | "millions" => Scale(1e6),
-            "milliard" | "milliards" => Scale(1e9),
-            "douzaine" | "douzaines" => Dozen,
-            _ => return None,
-        },
-        Lang::En => match w {
-            "zero" | "naught" | "nought" => Unit(0),
-            "one" => Unit(1),
-            "two" => Unit(2),
-            "three" => Unit(3),
-            "four" => Unit(4),
-            "five" => Unit(5),
-            "six" => Unit(6),
-            "seven" => Unit(7),
-            "eight" => Unit(8),
-            "nine" => Unit(9),
-            "ten" => Teen(10),
-            "eleven" => Teen(11),
-            "twelve" => Teen(12),
-            "thirteen" => Teen(13),
-            "fourteen" => Teen(14),
-            "fifteen" => Teen(15),
-            "sixteen" => Teen(16),
-            "seventeen" => Teen(17),
-            "eighteen" => Teen(18),
-            "nineteen" => Teen(19),
-            "twenty" => Tens(20),
-            "thirty" => Tens(30),
-            "forty" => Tens(40),
-            "fifty" => Tens(50),
-            "sixty" => Tens(60),
-            "seventy" => Tens(70),
-            "eighty" => Tens(80),
-            "ninety" => Tens(90),
-            "hundred" | "hundreds" => Hundred,
-            "thousand" | "thousands" => Scale(1e3),
-            "million" | "millions" => Scale(1e6),
-            "billion" | "billions" => Scale(1e9),
-            // Indian English: "5 lakh rupees", "three crore twelve lakh ..."
-            "lakh" | "lakhs" | "lac" | "lacs" | "lkh" | "lkhs" => Scale(1e5),
-            "crore" | "crores" | "krore" | "krores" | "koti" | "cr" | "kr" => Scale(1e7),
-            "dozen" | "dozens" => Dozen,
-            _ => return None,
-        },
-    })
-}
-
-/// Base cardinal word of an ordinal word ("troisième" → "trois", "twentieth" → "twenty").
-fn ordinal_base(lang: Lang, w: &str) -> Option<String> {
-    match lang {
-        Lang::Fr => {
-            match w {
-                "premier" | "premiere" | "premiers" | "premieres" => return Some("un".into()),
-                "second" | "seconde" => return Some("deux".into()),
-                _ => {}
-            }
-            let stem = w.strip_suffix("iemes").or_else(|| w.strip_suffix("ieme"))?;
-            match stem {
-                "cinqu" => return Some("cinq".into()),
-                "neuv" => return Some("neuf".into()),
-                "un" => return Some("un".into()),
-                _ => {}
-            }
-            if lex(lang, stem).is_some() {
-                return Some(stem.into());
-            }
-            let e = format!("{stem}e");
-            lex(lang, &e).map(|_| e)
-        }
-        Lang::En => {
-            let base = match w {
-                "first" => "one",
-                "second" => "two",
-                "third" => "three",
-                "fifth" => "five",
-                "eighth" => "eight",
-                "ninth" => "nine",
-                "twelfth" => "twelve",
-                _ => {
-                    if let Some(s) = w.strip_suffix("ieth") {
-                        let b = format!("{s}y");
-                        return lex(lang, &b).map(|_| b);
-                    }
-                    let s = w.strip_suffix("th")?;
-                    return lex(lang, s).map(|_| s.to_string());
-                }
-            };
-            Some(base.into())
-        }
-    }
-}
-
-/// An English tens word glued to a unit, cardinal or ordinal ("twentyfive", "thirtyfirst"):
-/// (tens, unit, ordinal).
-fn glued_tens(lang: Lang, w: &str) -> Option<(u8, u8, bool)> {
-    if lang != Lang::En || w.len() < 8 {
-        return None;
-    }
-    const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-    let (n, rest) = TENS.iter().enumerate().find_map(|(n, p)| w.strip_prefix(p).map(|r| (n, r)))?;
-    let tens = 20 + 10 * n as u8;
-    if let Some(W::Unit(u @ 1..=9)) = lex(lang, rest) {
-        return Some((tens, u, false));
-    }
-    match ordinal_base(lang, rest).and_then(|b| lex(lang, &b)) {
-        Some(W::Unit(u @ 1..=9)) => Some((tens, u, true)),
-        _ => None,
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -222,40 +72,8 @@ impl Acc {
                 self.cur += v as f64;
                 self.last = L::Tens(v);
             }
-            W::Hundred => {
-                let seg = self.cur;
-                let ok = match self.last {
-                    L::Start => true,
-                    L::Unit(v) => v >= 1 && seg < 10.0,
-                    L::Teen(_) => !fr && seg < 20.0,
-                    L::Scale => true,
-                    _ => false,
-                };
-                if !ok {
-                    return false;
-                }
-                self.cur = if self.last == L::Start || self.last == L::Scale { 100.0 } else { seg * 100.0 };
-                self.last = L::Hundred;
-            }
-            W::Scale(s) => {
-                // "three thousand millions": a larger scale multiplies what was read
-                if s >= self.last_scale && self.last == L::Scale && self.cur == 0.0 {
-                    self.total *= s;
-                    self.last_scale = s;
-                    return true;
-                }
-                if s >= self.last_scale {
-                    return false;
-                }
-                if self.last == L::Start && self.cur == 0.0 && !(fr && s == 1e3) {
-                    return false;
-                }
-                let c = if self.cur == 0.0 { 1.0 } else { self.cur };
-                self.total += c * s;
-                self.cur = 0.0;
-                self.last = L::Scale;
-                self.last_scale = s;
-            }
+            W::Hundred => return self.push_hundred(fr),
+            W::Scale(s) => return self.push_scale(s, fr),
             W::Dozen => {
                 let c = if self.cur == 0.0 { 1.0 } else { self.cur };
                 self.cur = c * 12.0;
@@ -264,6 +82,48 @@ impl Acc {
         }
         true
     }
+    /// "cent", "hundred": after nothing, a scale, or a small number it multiplies.
+    fn push_hundred(&mut self, fr: bool) -> bool {
+        use Last as L;
+        let seg = self.cur;
+        let ok = match self.last {
+            L::Start => true,
+            L::Unit(v) => v >= 1 && seg < 10.0,
+            L::Teen(_) => !fr && seg < 20.0,
+            L::Scale => true,
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        self.cur = if self.last == L::Start || self.last == L::Scale { 100.0 } else { seg * 100.0 };
+        self.last = L::Hundred;
+        true
+    }
+
+    /// "mille", "thousand", "million"…: closes the segment read so far.
+    fn push_scale(&mut self, s: f64, fr: bool) -> bool {
+        use Last as L;
+        // "three thousand millions": a larger scale multiplies what was read
+        if s >= self.last_scale && self.last == L::Scale && self.cur == 0.0 {
+            self.total *= s;
+            self.last_scale = s;
+            return true;
+        }
+        if s >= self.last_scale {
+            return false;
+        }
+        if self.last == L::Start && self.cur == 0.0 && !(fr && s == 1e3) {
+            return false;
+        }
+        let c = if self.cur == 0.0 { 1.0 } else { self.cur };
+        self.total += c * s;
+        self.cur = 0.0;
+        self.last = L::Scale;
+        self.last_scale = s;
+        true
+    }
+
     fn value(&self) -> f64 {
         self.total + self.cur
     }
@@ -308,14 +168,11 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
     let mut only_article = false;
     // English "a hundred", "a dozen"; "a"/"an" alone is an article.
     if lang == Lang::En && t.any(i, &["a", "an"]) {
-        if let Some(W::Hundred | W::Scale(_) | W::Dozen) = lex(lang, t.key(i + 1)) {
-            j = i + 1;
-            acc.cur = 1.0; // "a million" = one million
-        } else if article_one {
-            return Some(NumMatch { end: i + 1, value: 1.0, spelled: true, ordinal: false });
-        } else {
-            return None;
+        if !matches!(lex(lang, t.key(i + 1)), Some(W::Hundred | W::Scale(_) | W::Dozen)) {
+            return article_one.then_some(NumMatch { end: i + 1, value: 1.0, spelled: true, ordinal: false });
         }
+        j = i + 1;
+        acc.cur = 1.0; // "a million" = one million
     }
     loop {
         if !t.is_word(j) {
@@ -324,10 +181,8 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
         let k = t.key(j);
         // connectors: "et" (fr: vingt et un, soixante et onze), "and" (en: one hundred and five)
         if words > 0 && (k == "et" || k == "and") {
-            match connector_next(t, j, lang, acc.last) {
-                Some(next) => j = next,
-                None => break,
-            }
+            let Some(next) = connector_next(t, j, lang, acc.last) else { break };
+            j = next;
             continue;
         }
         if let Some(w) = lex(lang, k) {
@@ -362,17 +217,11 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
             }
             continue;
         } else if let Some(b) = ordinal_base(lang, k) {
-            // the first word alone: "premier", "second", "first"... are fine; in compounds the base must fit
-            let w = lex(lang, &b)?;
-            if lang == Lang::Fr && b == "un" && words == 0 && !k.starts_with("premi") {
-                break; // "unième" alone is not an ordinal
+            if ordinal_word(&mut acc, lang, k, &b, words)? {
+                words += 1;
+                ordinal = true;
+                end = Some(j + 1);
             }
-            if !acc.push(lang, w) {
-                break;
-            }
-            words += 1;
-            ordinal = true;
-            end = Some(j + 1);
             break;
         } else {
             break;
@@ -383,14 +232,29 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
     if only_article && !article_one && !ordinal {
         return None;
     }
-    let mut m = NumMatch { end, value: acc.value(), spelled: true, ordinal };
     // a lone "douzaine" needs its article/number: "une douzaine"
     if (t.key(end - 1).starts_with("douzaine") || t.key(end - 1).starts_with("dozen")) && words == 1 && end == i + 1 {
         return None;
     }
-    if !ordinal {
+    Some(spelled_tail(t, lang, &acc, NumMatch { end, value: acc.value(), spelled: true, ordinal }))
+}
+
+/// An ordinal word ending a spelled number (its base `b`): whether it fits what was read. The first
+/// word alone ("premier", "second", "first") is fine; in compounds the base must fit; "unième" alone
+/// is no ordinal. None when the base is no number word.
+fn ordinal_word(acc: &mut Acc, lang: Lang, k: &str, b: &str, words: usize) -> Option<bool> {
+    let w = lex(lang, b)?;
+    if lang == Lang::Fr && b == "un" && words == 0 && !k.starts_with("premi") {
+        return Some(false);
+    }
+    Some(acc.push(lang, w))
+}
+
+/// A spelled cardinal's decimal part ("trois virgule cinq") and a scale after it ("two point two
+/// million").
+fn spelled_tail(t: &Toks, lang: Lang, acc: &Acc, mut m: NumMatch) -> NumMatch {
+    if !m.ordinal {
         decimal_tail(t, &mut m, lang);
-        // "two point two million"
         if m.value.fract() != 0.0 && acc.last_scale.is_infinite() {
             if let Some(W::Scale(s)) = lex(lang, t.key(m.end)) {
                 m.value *= s;
@@ -398,7 +262,7 @@ fn spelled(t: &Toks, i: usize, lang: Lang, article_one: bool) -> Option<NumMatch
             }
         }
     }
-    Some(m)
+    m
 }
 
 /// "trois virgule cinq", "three point five", "3 virgule 5".

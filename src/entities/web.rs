@@ -72,6 +72,13 @@ fn next_char(text: &str, b: usize) -> Option<char> {
 }
 
 pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
+    emails(text, out);
+    spoken_emails(text, out);
+    urls(text, out);
+    phones(text, out);
+}
+
+fn emails(text: &str, out: &mut Vec<WebMatch>) {
     use super::Dimension as D;
     if text.contains('@') {
         for m in EMAIL.find_iter(text) {
@@ -84,7 +91,10 @@ pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
             out.push(WebMatch { dim: D::Email, bs: m.start(), be: m.end(), value });
         }
     }
-    spoken_emails(text, out);
+}
+
+fn urls(text: &str, out: &mut Vec<WebMatch>) {
+    use super::Dimension as D;
     if text.contains('.') || text.contains("://") || text.contains("localhost") {
         for m in URL.find_iter(text) {
             if prev_char(text, m.start()).is_some_and(|c| c.is_alphanumeric() || c == '@' || c == '.' || c == '/') {
@@ -118,6 +128,10 @@ pub(crate) fn find(text: &str, out: &mut Vec<WebMatch>) {
             out.push(WebMatch { dim: D::Url, bs: m.start(), be, value });
         }
     }
+}
+
+fn phones(text: &str, out: &mut Vec<WebMatch>) {
+    use super::Dimension as D;
     let digits = text.bytes().filter(|b| b.is_ascii_digit()).count();
     if digits < 8 {
         return;

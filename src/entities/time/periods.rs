@@ -58,18 +58,7 @@ impl Cx<'_> {
                 let n = d.value as i64 * sign;
                 let today = self.today();
                 if exact {
-                    let x = match d.unit {
-                        Unit::Day | Unit::Week => self.abs.checked_add_signed(Duration::try_seconds((d.seconds() * sign as f64) as i64)?)?,
-                        _ => {
-                            let months = u32::try_from((months_in(d.unit) * n).unsigned_abs()).ok()?;
-                            if n >= 0 {
-                                self.abs.checked_add_months(Months::new(months))?
-                            } else {
-                                self.abs.checked_sub_months(Months::new(months))?
-                            }
-                        }
-                    };
-                    return Some((e, TV::Abs(x, Grain::Second)));
+                    return Some((e, TV::Abs(self.from_this_second(d, sign, n)?, Grain::Second)));
                 }
                 if !from_day && matches!(d.unit, Unit::Day | Unit::Year) {
                     return Some((e, self.duckling_relative(d.unit, n)?));
@@ -92,6 +81,22 @@ impl Cx<'_> {
             }
         };
         Some((e, tv))
+    }
+
+    /// Now plus `d` (days and weeks as seconds, longer units as calendar months), `sign` its
+    /// direction and `n` its signed count: "a day from right now".
+    fn from_this_second(&self, d: super::super::measures::Dur, sign: i64, n: i64) -> Option<DateTime<Tz>> {
+        Some(match d.unit {
+            Unit::Day | Unit::Week => self.abs.checked_add_signed(Duration::try_seconds((d.seconds() * sign as f64) as i64)?)?,
+            _ => {
+                let months = Months::new(u32::try_from((months_in(d.unit) * n).unsigned_abs()).ok()?);
+                if n >= 0 {
+                    self.abs.checked_add_months(months)?
+                } else {
+                    self.abs.checked_sub_months(months)?
+                }
+            }
+        })
     }
 
     /// As Duckling, "in 7 days" is read to the hour (at 04:30, 04:00 that day) and "in 2 years"
