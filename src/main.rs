@@ -8,6 +8,7 @@ use clap::{Parser as ClapParser, Subcommand};
 
 use parlance::model::Bundle;
 use parlance::config::ModelArgs;
+use parlance::http::types::RasaEntities;
 use parlance::http::{self, AppState};
 use parlance::pipeline::ParseInput;
 
@@ -44,6 +45,11 @@ enum Command {
         /// so load balancers stop sending first. In-flight requests then finish.
         #[arg(long, env = "PARLANCE_DRAIN_SECONDS", default_value_t = 0.0)]
         drain_seconds: f64,
+        /// How POST /model/parse reports built-in entities: `duckling` (as Rasa's
+        /// DucklingEntityExtractor: amount-of-money, value + additional_info) or `parlance`
+        /// (Parlance's names and typed values, extractor ParlanceRules).
+        #[arg(long, env = "PARLANCE_RASA_ENTITIES", default_value = "duckling", value_parser = ["duckling", "parlance"])]
+        rasa_entities: String,
         #[command(flatten)]
         security: SecurityArgs,
         #[command(flatten)]
@@ -201,8 +207,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { host, port, http_workers, max_body_bytes, drain_seconds, security, training, model } => {
-            serve(host, port, http_workers, max_body_bytes, drain_seconds, security, training, model)?;
+        Command::Serve { host, port, http_workers, max_body_bytes, drain_seconds, rasa_entities, security, training, model } => {
+            let rasa = if rasa_entities == "parlance" { RasaEntities::Parlance } else { RasaEntities::Duckling };
+            serve(host, port, http_workers, max_body_bytes, (drain_seconds, rasa), security, training, model)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { text, lang, reference_time, timezone, model } => {
@@ -471,7 +478,7 @@ fn serve(
     port: u16,
     http_workers: usize,
     max_body_bytes: usize,
-    drain_seconds: f64,
+    (drain_seconds, rasa_entities): (f64, RasaEntities),
     security: SecurityArgs,
     training: TrainingArgs,
     model: ModelArgs,
@@ -511,6 +518,7 @@ fn serve(
     let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
     let state = AppState::with_models(models.clone(), max_body_bytes, keys, security.cors_origins.clone());
     let state = AppState::with_body_timeout(state, secs(security.body_timeout));
+    let state = AppState::with_rasa_entities(state, rasa_entities);
     let state = match trainer(&training) {
         Some(t) => AppState::with_trainer(state, std::sync::Arc::new(t)),
         None => state,

@@ -96,13 +96,26 @@ async fn rasa_parse_has_rasa_shape_exactly() {
     let ents = v["entities"].as_array().unwrap();
     // the rule expression "at seven am tomorrow" is listed beside the model's time and date slots
     assert_eq!(ents.len(), 4, "{v}");
-    assert_eq!(keys(&ents[0]), ["confidence_entity", "end", "entity", "extractor", "start", "value"]);
-    // a date-time instant is its ISO string, as Rasa's Duckling extractor gives it
-    assert_eq!((&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceRules")));
+    // built-in entities as Rasa's DucklingEntityExtractor gives them (the default)
+    assert_eq!(keys(&ents[0]), ["additional_info", "confidence", "end", "entity", "extractor", "start", "text", "value"]);
+    assert_eq!((&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("DucklingEntityExtractor")));
+    assert_eq!((&ents[0]["additional_info"]["grain"], &ents[0]["text"]), (&json!("hour"), &json!("at seven am tomorrow")));
+    assert_eq!(keys(&ents[1]), ["confidence_entity", "end", "entity", "extractor", "start", "value"]);
+    // a model slot's date-time instant is its ISO string too
     assert_eq!((&ents[1]["entity"], &ents[1]["value"], &ents[1]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceModel")));
     assert_eq!(ents[2]["entity"], "date");
-    assert_eq!((&ents[3]["entity"], &ents[3]["value"], &ents[3]["extractor"]),
-               (&json!("amount_of_money"), &json!({"amount": 3.99, "currency": "USD"}), &json!("ParlanceRules")));
+    assert_eq!((&ents[3]["entity"], &ents[3]["value"], &ents[3]["additional_info"]["unit"], &ents[3]["extractor"]),
+               (&json!("amount-of-money"), &json!(3.99), &json!("USD"), &json!("DucklingEntityExtractor")));
+
+    // `serve --rasa-entities parlance`: Parlance's names and typed values
+    let state = AppState::new(fixture_parser_with(Default::default(), Limits::default()), 4096);
+    let state = AppState::with_rasa_entities(state, parlance::http::types::RasaEntities::Parlance);
+    let app = test::init_service(App::new().configure(http::configure(state))).await;
+    let req = post_json("/model/parse", json!({"text": "pay $3.99", "reference_time": "2026-03-10T09:00:00"}));
+    let v: Value = test::call_and_read_body_json(&app, req.to_request()).await;
+    let money = v["entities"].as_array().unwrap().iter().find(|e| e["extractor"] == "ParlanceRules").expect("a rule entity");
+    assert_eq!((&money["entity"], &money["value"]), (&json!("amount_of_money"), &json!({"amount": 3.99, "currency": "USD"})));
+    assert!(money.get("additional_info").is_none());
 }
 
 #[actix_web::test]

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+mod duckling;
 pub mod error;
 mod models;
 pub mod observe;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// Training over HTTP; `None` when the server runs without it.
     pub trainer: Option<Arc<crate::service::training::Trainer>>,
+    /// How `POST /model/parse` reports built-in entities.
+    pub rasa_entities: types::RasaEntities,
 }
 
 /// The body deadline when none is set: the head's default limit.
@@ -69,6 +72,7 @@ impl AppState {
             cors_origins,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             trainer: None,
+            rasa_entities: types::RasaEntities::default(),
         })
     }
 
@@ -83,6 +87,13 @@ impl AppState {
     pub fn with_body_timeout(state: Arc<AppState>, body_timeout: std::time::Duration) -> Arc<AppState> {
         let mut state = Arc::into_inner(state).expect("a new state is not shared yet");
         state.body_timeout = body_timeout;
+        Arc::new(state)
+    }
+
+    /// The same state with another way of reporting built-in entities to Rasa clients.
+    pub fn with_rasa_entities(state: Arc<AppState>, style: types::RasaEntities) -> Arc<AppState> {
+        let mut state = Arc::into_inner(state).expect("a new state is not shared yet");
+        state.rasa_entities = style;
         Arc::new(state)
     }
 

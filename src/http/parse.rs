@@ -183,7 +183,7 @@ async fn rasa(req: HttpRequest, payload: web::Payload, state: &AppState, target:
     }
     let body = body?;
     let result = parse_one(state, target, body.options.input(body.text), true).await?;
-    Ok(HttpResponse::Ok().json(RasaParseResult::from(result)))
+    Ok(HttpResponse::Ok().json(super::duckling::rasa_answer(result, state.rasa_entities)))
 }
 
 /// A Rasa button payload (`/intent{...}`) answered without the model, when `input` is one for an

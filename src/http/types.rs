@@ -101,7 +101,17 @@ pub struct RasaEntity {
     pub start: usize,
     pub end: usize,
     pub value: serde_json::Value,
-    pub confidence_entity: f32,
+    /// A model's or a payload's entity (Rasa's DIET and RegexMessageHandler give it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_entity: Option<f32>,
+    /// A built-in entity in Duckling's shape (`--rasa-entities duckling`): 1.0, as Rasa's
+    /// DucklingEntityExtractor gives it, with `text` and Duckling's `additional_info`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_info: Option<serde_json::Value>,
     #[schema(value_type = String)]
     pub extractor: &'static str,
     /// As Rasa's DIETClassifier returns a trained role and group (absent otherwise).
@@ -130,6 +140,18 @@ fn rasa_value(v: serde_json::Value) -> serde_json::Value {
     v
 }
 
+/// How `POST /model/parse` reports built-in (rule) entities (`serve --rasa-entities`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RasaEntities {
+    /// As Rasa's DucklingEntityExtractor: Duckling's dimension names (`amount-of-money`), `value`
+    /// its main value, `additional_info` Duckling's value object, `extractor`
+    /// `DucklingEntityExtractor` (docs/entities.md, "Rasa").
+    #[default]
+    Duckling,
+    /// Parlance's dimension names and typed values, `extractor` `ParlanceRules`.
+    Parlance,
+}
+
 impl From<ParseResult> for RasaParseResult {
     fn from(r: ParseResult) -> Self {
         let intent = |s: crate::decode::IntentScore| RasaIntent { name: s.name, confidence: s.confidence };
@@ -145,7 +167,10 @@ impl From<ParseResult> for RasaParseResult {
                     start: e.start,
                     end: e.end,
                     value: rasa_value(e.value),
-                    confidence_entity: e.confidence,
+                    confidence_entity: Some(e.confidence),
+                    confidence: None,
+                    text: None,
+                    additional_info: None,
                     extractor: rasa_extractor(e.source),
                     role: e.role,
                     group: e.group,
