@@ -87,6 +87,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     row(422, "batch_too_large", "a batch holds more than 64 texts (`--max-batch-texts`)"),
     row(400, "empty_batch", "`texts` is empty"),
     row(413, "payload_too_large", "the body is over 1 MiB (`--max-body-bytes`)"),
+    row(422, "payload_too_complex", "a Rasa button payload's JSON holds more than 100 entity values"),
     row(400, "unsupported_language", "`lang` is not a language of the model"),
     row(400, "invalid_time_reference", "`reference_time` or `timezone` cannot be read (or is empty)"),
     row(400, "unknown_dimension", "`dimensions` names an unknown dimension"),
@@ -138,6 +139,7 @@ impl From<crate::service::training::TrainStartError> for ApiError {
         match e {
             TrainStartError::Busy(_) => ApiError::TrainingBusy(e.to_string()),
             TrainStartError::Conflict(m) => ApiError::TrainingConflict(m),
+            TrainStartError::Cancelled => ApiError::TrainingConflict("the run was cancelled while its data was checked".into()),
             TrainStartError::Unavailable(m) => ApiError::TrainingUnavailable(format!("training over HTTP is off: {m}")),
             TrainStartError::Invalid(found) => ApiError::InvalidTrainingData(
                 found
@@ -212,6 +214,7 @@ impl ApiError {
             ApiError::Parse(ParseError::Inference(_)) => "inference_failed",
             ApiError::Parse(ParseError::InvalidTimeReference(_)) => "invalid_time_reference",
             ApiError::Parse(ParseError::UnknownDimension(_)) => "unknown_dimension",
+            ApiError::Parse(ParseError::PayloadTooLarge { .. }) => "payload_too_complex",
             ApiError::Http { status, .. } => code_for_status(*status),
         }
     }
@@ -282,6 +285,7 @@ mod tests {
             ApiError::TrainingUnavailable(String::new()),
             ApiError::Parse(ParseError::EmptyText),
             ApiError::Parse(ParseError::TextTooLong { chars: 2, max: 1 }),
+            ApiError::Parse(ParseError::PayloadTooLarge { values: 2, max: 1 }),
             ApiError::Parse(ParseError::UnsupportedLanguage(String::new(), String::new())),
             ApiError::Parse(ParseError::Overloaded),
             ApiError::Parse(ParseError::Inference(String::new())),

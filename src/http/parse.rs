@@ -12,7 +12,7 @@ use crate::http::error::ApiError;
 use crate::http::payload;
 use crate::http::types::*;
 use crate::http::AppState;
-use crate::pipeline::{ParseInput, ParseResult, Parser};
+use crate::pipeline::{ParseError, ParseInput, ParseResult, Parser};
 use crate::service::Served;
 
 /// The errors any parse route can answer.
@@ -29,7 +29,7 @@ enum ParseErrors {
     TooLarge(ErrorBody),
     #[response(status = 415, description = "unsupported_media_type")]
     MediaType(ErrorBody),
-    #[response(status = 422, description = "invalid_request (JSON of the wrong shape), text_too_long, batch_too_large")]
+    #[response(status = 422, description = "invalid_request (JSON of the wrong shape), text_too_long, batch_too_large, payload_too_complex")]
     Invalid(ErrorBody),
     #[response(status = 500, description = "inference_failed")]
     Internal(ErrorBody),
@@ -66,8 +66,10 @@ async fn parse_one(state: &AppState, target: Target<'_>, mut input: ParseInput, 
         Target::Routed => state.models.route(&mut input),
         Target::Named(name) => state.model(name)?,
     };
-    if let Some(answer) = payloads.then(|| payload_answer(&served, &input)).flatten() {
-        return Ok(answer);
+    if payloads {
+        if let Some(answer) = payload_answer(&served, &input)? {
+            return Ok(answer);
+        }
     }
     Ok(served.parser.parse(input).await?)
 }
@@ -187,10 +189,15 @@ async fn rasa(req: HttpRequest, payload: web::Payload, state: &AppState, target:
 }
 
 /// A Rasa button payload (`/intent{...}`) answered without the model, when `input` is one for an
-/// intent of `served` (or a Rasa default intent).
-fn payload_answer(served: &Served, input: &ParseInput) -> Option<ParseResult> {
+/// intent of `served` (or a Rasa default intent). The text passes the length check first, and a
+/// payload with too many entity values is refused.
+fn payload_answer(served: &Served, input: &ParseInput) -> Result<Option<ParseResult>, ApiError> {
+    served.parser.check_text(&input.text)?;
     let manifest = served.parser.manifest();
-    let found = payload::parse(&input.text, |intent| manifest.intents.iter().any(|i| i == intent))?;
+    let Some(found) = payload::parse(&input.text, |intent| manifest.intents.iter().any(|i| i == intent)) else {
+        return Ok(None);
+    };
+    let found = found.map_err(|values| ParseError::PayloadTooLarge { values, max: payload::MAX_ENTITY_VALUES })?;
     let language = match input.lang.as_deref().and_then(crate::lang::normalize_tag) {
         Some(code) => crate::lang::DetectedLanguage { code, confidence: 1.0, source: "request" },
         None => input.detected.clone().unwrap_or_else(|| crate::lang::detect(&input.text)),
@@ -200,7 +207,7 @@ fn payload_answer(served: &Served, input: &ParseInput) -> Option<ParseResult> {
         name: manifest.name.clone(),
         version: manifest.version.clone(),
     };
-    Some(found.into_result(input.text.clone(), language, model))
+    Ok(Some(found.into_result(input.text.clone(), language, model)))
 }
 
 /// A parse answer with its `Server-Timing` header.

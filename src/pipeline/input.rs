@@ -34,6 +34,8 @@ pub enum ParseError {
     Inference(String),
     #[error("{0}")]
     InvalidTimeReference(String),
+    #[error("the Rasa payload's JSON holds {values} entity values; at most {max} are answered")]
+    PayloadTooLarge { values: usize, max: usize },
     #[error("unknown dimension {0:?}; known: number, ordinal, amount_of_money, percentage, duration, temperature, time, email, url, phone_number")]
     UnknownDimension(String),
 }

@@ -159,16 +159,23 @@ impl Parser {
         &self.batcher
     }
 
-    /// Checks what can be checked without tokenising (emptiness, length, language, dimensions, time
-    /// reference), once: what the checks computed goes on with the input.
-    pub fn check(&self, input: ParseInput) -> Result<Checked, ParseError> {
-        if input.text.trim().is_empty() {
+    /// The text is not empty and within `--max-text-chars` (what every text passes, a Rasa button
+    /// payload included, before any work on it).
+    pub fn check_text(&self, text: &str) -> Result<(), ParseError> {
+        if text.trim().is_empty() {
             return Err(ParseError::EmptyText);
         }
-        let chars = input.text.chars().count();
+        let chars = text.chars().count();
         if chars > self.limits.max_text_chars {
             return Err(ParseError::TextTooLong { chars, max: self.limits.max_text_chars });
         }
+        Ok(())
+    }
+
+    /// Checks what can be checked without tokenising (emptiness, length, language, dimensions, time
+    /// reference), once: what the checks computed goes on with the input.
+    pub fn check(&self, input: ParseInput) -> Result<Checked, ParseError> {
+        self.check_text(&input.text)?;
         if let Some(l) = &input.lang {
             let ok = lang::normalize_tag(l).is_some_and(|c| self.manifest.languages.contains(&c));
             if !ok {
