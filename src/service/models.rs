@@ -75,9 +75,16 @@ pub struct ModelsConfig {
     pub models: Vec<ModelSpec>,
 }
 
+/// A model name is a plain folder name: it starts with a letter or a digit, then letters, digits,
+/// `-`, `_` or `.`; at most 64. So never `.`, `..`, a hidden folder (`.train-x`, `.old-x`: the
+/// trainer's own) nor a path, and it is checked before anything touches the disk.
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    let first_plain = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    first_plain && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
+
+/// What [`valid_name`] accepts, in words (error messages).
+pub const NAME_RULE: &str = "a letter or digit first, then letters, digits, '-', '_' or '.'; at most 64";
 
 impl ModelsConfig {
     /// Reads a config file; relative bundle paths become relative to the file's folder.
@@ -113,7 +120,7 @@ impl ModelsConfig {
         let mut seen = std::collections::HashSet::new();
         for m in &self.models {
             if !valid_name(&m.name) {
-                problems.push(format!("model name {:?} must be 1-64 letters, digits, '-', '_' or '.'", m.name));
+                problems.push(format!("model name {:?} is not a plain folder name ({NAME_RULE})", m.name));
             }
             if !seen.insert(m.name.as_str()) {
                 problems.push(format!("model name {:?} is listed twice", m.name));
@@ -140,6 +147,22 @@ impl ModelsConfig {
             Ok(())
         } else {
             Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain_folder_names() {
+        for ok in ["mood", "shop-bot_2", "bot.v2", "A1"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        let long = "x".repeat(65);
+        for bad in ["", ".", "..", "...", ".hidden", ".old-mood", ".train-x", "-rf", "_x", "a/b", "../x", "a b", long.as_str()] {
+            assert!(!valid_name(bad), "{bad:?}");
         }
     }
 }

@@ -338,7 +338,7 @@ impl Registry {
             return self.reload(name, Some(path)).await;
         }
         if !crate::service::models::valid_name(name) {
-            return Err(ReloadError::Failed(format!("{name:?} is not a model name (letters, digits, '-', '_', '.')")));
+            return Err(ReloadError::Failed(format!("{name:?} is not a model name ({})", crate::service::models::NAME_RULE)));
         }
         let spec = ModelSpec::new(name, path, Fallback::default());
         let parser = self.load_within(&spec).await?;
@@ -421,7 +421,7 @@ mod tests {
             "#,
         )
         .unwrap_err();
-        for part in ["\"a/b\" must be", "listed twice", "outside 0..=1", "default \"nope\"", "route \"de\"", "\"ghost\""] {
+        for part in ["\"a/b\" is not a plain folder name", "listed twice", "outside 0..=1", "default \"nope\"", "route \"de\"", "\"ghost\""] {
             assert!(e.contains(part), "{part} not in {e}");
         }
         assert!(config("models = []").unwrap_err().contains("no [[models]]"));

@@ -62,6 +62,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// The `language:` of a Rasa project's config.yml, if the folder has one.
 fn project_language(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("config.yml")).ok()?;
+    crate::data::rasa::check_yaml_depth(&text, "").ok()?;
     let doc: Value = serde_norway::from_str(&text).ok()?;
     doc.get("language").and_then(Value::as_str).map(str::to_string)
 }
