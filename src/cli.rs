@@ -71,6 +71,9 @@ pub struct BenchArgs {
     /// Allow a target that is not on the loopback.
     #[arg(long)]
     pub allow_remote: bool,
+    /// API key sent as `Authorization: Bearer KEY`, for a server started with keys.
+    #[arg(long, env = "PARLANCE_BENCH_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
     /// No HTTP: run the model itself on pre-tokenised utterances, `--batch-size` at a time, for
     /// the raw throughput the server is compared with.
     #[arg(long)]
@@ -116,4 +119,12 @@ pub struct TrainingArgs {
     /// Most examples one training request may hold.
     #[arg(long, env = "PARLANCE_TRAIN_MAX_EXAMPLES", default_value_t = 20_000)]
     pub train_max_examples: usize,
+    /// Most words (training and dev examples together) one training request may hold: a run's
+    /// memory grows with them (60,000 words peak near 1 GB).
+    #[arg(long, env = "PARLANCE_TRAIN_MAX_WORDS", default_value_t = parlance::service::training::MAX_WORDS)]
+    pub train_max_words: usize,
+    /// Threads of a training run over HTTP (default: half the cores, at least one); it runs at a
+    /// lower priority than parsing either way.
+    #[arg(long, env = "PARLANCE_TRAIN_THREADS")]
+    pub train_threads: Option<usize>,
 }

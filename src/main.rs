@@ -220,6 +220,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => bench(args),
         Command::Train { data, dev, out, name, version, encoder, c, slot_l2, no_intent_names, no_slot_window, batch_size, threads, json } => {
+            let lookup_files = parlance::train::rasa_extras::LookupFiles::inside_data(&[data.clone(), dev.clone()].concat());
             let opts = parlance::train::TrainOptions {
                 data,
                 dev: dev.clone(),
@@ -235,6 +236,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 threads: threads.unwrap_or_else(parlance::config::available_cores),
                 progress: !json && std::io::stderr().is_terminal(),
                 watch: None,
+                lookup_files,
             };
             train(opts, &dev, json)
         }
@@ -330,6 +332,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         max_requests: args.requests,
         timeout: std::time::Duration::from_secs_f64(args.timeout.max(0.01)),
         progress: !args.json && std::io::stderr().is_terminal(),
+        api_key: args.api_key,
     };
     let sys = actix_rt::System::new();
     let reports = match &args.sweep {
@@ -400,7 +403,8 @@ fn trainer(t: &TrainingArgs) -> Option<parlance::service::training::Trainer> {
         encoder: t.encoder.clone(),
         time_limit: std::time::Duration::from_secs_f64(t.train_timeout.max(1.0)),
         max_examples: t.train_max_examples,
-        threads: parlance::config::available_cores(),
+        max_words: t.train_max_words,
+        threads: t.train_threads.unwrap_or_else(|| parlance::config::available_cores() / 2).max(1),
     }))
 }
 

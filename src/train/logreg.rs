@@ -104,12 +104,41 @@ fn direction(g: &[f32], mem: &[(Vec<f32>, Vec<f32>, f64)]) -> Vec<f32> {
     q.into_iter().map(|v| -v as f32).collect()
 }
 
+thread_local! {
+    /// Asked between iterations: a training run's deadline or cancellation ([`stop_when`]).
+    static STOP: std::cell::RefCell<Option<Box<dyn Fn() -> bool>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While the guard lives, every fit on this thread stops at its next iteration once `stop` says
+/// so (the caller then reads why from its watch). Training runs install it, so DELETE and the
+/// time limit reach a run that is fitting, not only one that is embedding.
+pub fn stop_when(stop: impl Fn() -> bool + 'static) -> StopGuard {
+    STOP.with(|s| *s.borrow_mut() = Some(Box::new(stop)));
+    StopGuard(())
+}
+
+/// Removes the stop check of [`stop_when`] when dropped.
+pub struct StopGuard(());
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        STOP.with(|s| *s.borrow_mut() = None);
+    }
+}
+
+fn must_stop() -> bool {
+    STOP.with(|s| s.borrow().as_ref().is_some_and(|f| f()))
+}
+
 /// Minimises `f` from `theta` by L-BFGS with a backtracking (Armijo) line search.
 fn lbfgs(mut theta: Vec<f32>, cfg: &FitConfig, f: impl Fn(&[f32]) -> (f64, Vec<f32>)) -> (Vec<f32>, FitStats) {
     let (mut loss, mut g) = f(&theta);
     let mut mem: Vec<(Vec<f32>, Vec<f32>, f64)> = Vec::new();
     let mut iterations = 0;
     for it in 0..cfg.max_iter {
+        if must_stop() {
+            break;
+        }
         iterations = it + 1;
         let mut dir = direction(&g, &mem);
         let mut slope = dot(&g, &dir);
@@ -210,5 +239,28 @@ mod tests {
             let numeric = (up - down) / 2e-2;
             assert!((numeric - g[i] as f64).abs() < 1e-2 * (1.0 + numeric.abs()), "{i}: {numeric} vs {}", g[i]);
         }
+    }
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A fit stops at its next iteration once the stop check says so, and only while the guard lives.
+    #[test]
+    fn a_fit_stops_when_asked() {
+        let x = Array2::from_shape_fn((40, 4), |(i, j)| ((i * 7 + j * 3) % 11) as f32);
+        let y: Vec<usize> = (0..40).map(|i| i % 4).collect();
+        let cfg = FitConfig { l2: 1e-6, standardize: true, max_iter: 500, tol: 0.0 };
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let guard = stop_when(move || counter.fetch_add(1, Ordering::Relaxed) >= 3);
+        let (_, stats) = fit(&x, &y, 4, &cfg);
+        assert_eq!(stats.iterations, 3, "three iterations ran, then the fit stopped");
+        drop(guard);
+        let (_, stats) = fit(&x, &y, 4, &cfg);
+        assert!(stats.iterations > 3, "no guard, no stop: {stats:?}");
     }
 }

@@ -109,6 +109,9 @@ pub struct TrainOptions {
     pub progress: bool,
     /// Set when another thread follows the run (and may stop it).
     pub watch: Option<std::sync::Arc<TrainWatch>>,
+    /// Where lookup `.txt` files may be read from: inside the project folder from the command
+    /// line, nowhere over HTTP.
+    pub lookup_files: rasa_extras::LookupFiles,
 }
 
 /// Accuracy of the intent head on held-out data, before fallback.
@@ -160,14 +163,25 @@ fn argmax(row: ndarray::ArrayView1<f32>) -> usize {
 
 /// The checks `train` makes before any work (data read, every intent with enough examples, dev
 /// read, synonyms, lookups and regexes compiled), on their own: bad data is told at once. Returns
-/// how many examples (training and dev) there are.
-pub fn check_data(opts: &TrainOptions) -> Result<usize, TrainError> {
+/// how much there is to embed (what the memory of a run grows with).
+pub fn check_data(opts: &TrainOptions) -> Result<DataSize, TrainError> {
     let data = data::read(&opts.data)?;
     data::check_training_set(&data, &opts.data)?;
-    let dev = if opts.dev.is_empty() { 0 } else { data::read(&opts.dev)?.examples.len() };
+    let dev = if opts.dev.is_empty() { None } else { Some(data::read(&opts.dev)?) };
     let entity_names = entity_names(&data);
-    rasa_extras::collect(&data.rasa_files, &entity_names)?;
-    Ok(data.examples.len() + dev)
+    rasa_extras::collect(&data.rasa_files, &entity_names, &opts.lookup_files)?;
+    let all = data.examples.iter().chain(dev.iter().flat_map(|d| d.examples.iter()));
+    let words = all.map(|s| s.example.text.split_whitespace().count()).sum();
+    Ok(DataSize { examples: data.examples.len() + dev.map_or(0, |d| d.examples.len()), words })
+}
+
+/// How much a run has to embed: examples (training and dev) and their words. A run's memory grows
+/// with the words (each token's vectors are kept for the slot tagger), so the server bounds both
+/// before it starts one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataSize {
+    pub examples: usize,
+    pub words: usize,
 }
 
 /// The entities the examples annotate (roles and groups left out): the names lookups and regexes
@@ -177,15 +191,21 @@ fn entity_names(data: &data::Dataset) -> std::collections::BTreeSet<String> {
     spans.map(|sp| crate::entities::split_slot_type(&sp.0).0.to_string()).collect()
 }
 
-/// Trains and writes a bundle.
+/// Trains and writes a bundle. A watched run's deadline and cancellation reach the fitting loops
+/// too (a fit stops at its next iteration; the run then returns why).
 pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
+    let _stop = opts.watch.clone().map(|w| logreg::stop_when(move || w.stopped().is_some()));
+    train_watched(opts)
+}
+
+fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let mut took = Breakdown::default();
     let t = Instant::now();
     let data = data::read(&opts.data)?;
     let intents = data::check_training_set(&data, &opts.data)?;
     let dev = if opts.dev.is_empty() { None } else { Some(data::read(&opts.dev)?) };
     let entity_names = entity_names(&data);
-    let rasa = rasa_extras::collect(&data.rasa_files, &entity_names)?;
+    let rasa = rasa_extras::collect(&data.rasa_files, &entity_names, &opts.lookup_files)?;
     took.read = secs(t);
 
     let t = Instant::now();
@@ -217,6 +237,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let t = Instant::now();
     let slot = fit_slots(std::mem::take(&mut train_f.tokens), &train_f.token_labels, labels.len(), opts.slot_l2);
     took.slot_fit = secs(t);
+    watch.and_then(TrainWatch::stopped).map_or(Ok(()), Err)?; // a fit stopped early by the deadline or DELETE
 
     let t = Instant::now();
     stage(watch, "writing");
