@@ -27,7 +27,7 @@ with open(sys.argv[1], "w") as f:
             f.write(f"    - question number {j} about subject {i} with a few more words\n")
 EOF
 bench() { "$BIN" bench --url "http://127.0.0.1:$PORT/v1/parse" --concurrency "$CONC" --duration "$SECS" --json; }
-line() { python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency"]; print(f"{r[\"throughput_rps\"]:.1f} {l[\"p50_ms\"]:.2f} {l[\"p99_ms\"]:.2f}")'; }
+line() { python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency"]; print("%.1f %.2f %.2f" % (r["throughput_rps"], l["p50_ms"], l["p99_ms"]))'; }
 echo "round state req/s p50_ms p99_ms"
 for r in $(seq 1 "$ROUNDS"); do
   echo "$r idle $(bench | line)"
@@ -35,7 +35,7 @@ for r in $(seq 1 "$ROUNDS"); do
        -H 'Content-Type: application/yaml' --data-binary @"$W/nlu.yml" >/dev/null
   sleep 1
   echo "$r training $(bench | line)"
-  state=$(curl -sf "http://127.0.0.1:$PORT/admin/models/bot$r/train" -H 'Authorization: Bearer k' | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["state"], s["stage"])')
+  state=$(curl -sf "http://127.0.0.1:$PORT/admin/models/bot$r/train" -H 'Authorization: Bearer k' | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["state"], s["stage"], s["embedded"], "of", s["to_embed"], "embedded")')
   echo "  (the run was: $state at the end of the measurement)"
   curl -sf -X DELETE "http://127.0.0.1:$PORT/admin/models/bot$r/train" -H 'Authorization: Bearer k' >/dev/null || true
   for _ in $(seq 300); do
