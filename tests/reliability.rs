@@ -224,3 +224,23 @@ fn bench_sends_the_api_key() {
     assert_eq!(without["ok"], 0, "{without}");
     assert_eq!(without["errors"]["http_401"], 5, "{without}");
 }
+
+/// The models-folder watch tells a broken bundle once, and again only when it changes.
+#[actix_web::test]
+async fn the_watch_tells_a_broken_bundle_once_per_change() {
+    let registry = parlance::service::Registry::single(common::fixture_parser());
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("parlance.json"), "{ not json").unwrap();
+    let mut refused = parlance::service::watch::Refused::new();
+    let first = parlance::service::watch::sync_once(&registry, dir.path(), &mut refused).await;
+    assert!(first.len() == 1 && first[0].contains("not served"), "{first:?}");
+    for _ in 0..3 {
+        assert!(parlance::service::watch::sync_once(&registry, dir.path(), &mut refused).await.is_empty());
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(broken.join("parlance.json"), "{ still not json }").unwrap();
+    let changed = parlance::service::watch::sync_once(&registry, dir.path(), &mut refused).await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+}
