@@ -29,11 +29,11 @@ enum ParseErrors {
     TooLarge(ErrorBody),
     #[response(status = 415, description = "unsupported_media_type")]
     MediaType(ErrorBody),
-    #[response(status = 422, description = "invalid_request (JSON of the wrong shape), text_too_long, batch_too_large")]
+    #[response(status = 422, description = "invalid_request (JSON of the wrong shape), text_too_long, untokenizable_text, batch_too_large")]
     Invalid(ErrorBody),
     #[response(status = 500, description = "inference_failed")]
     Internal(ErrorBody),
-    #[response(status = 503, description = "overloaded (with Retry-After)")]
+    #[response(status = 503, description = "overloaded (with Retry-After), model_unavailable (the inference worker stopped)")]
     Overloaded(ErrorBody),
 }
 

@@ -30,8 +30,18 @@ pub enum ParseError {
     UnsupportedLanguage(String, String),
     #[error("the parse queue is full; retry shortly")]
     Overloaded,
-    #[error("inference failed: {0}")]
-    Inference(String),
+    /// The model's tokenizer refused the text: the client's text, so a 4xx.
+    #[error("the model's tokenizer cannot read the text")]
+    Tokenizer(#[source] super::encode::TokenizerError),
+    /// Preparing the texts (tokenizer, grammar) panicked on the rayon pool: a bug of ours.
+    #[error("text preparation panicked")]
+    PreparationPanicked,
+    /// The model's inference worker is gone, so nothing can run until the model is reloaded.
+    #[error("the model's inference worker stopped")]
+    WorkerStopped,
+    /// ONNX Runtime (or the graph's outputs) failed on the batch this text was in.
+    #[error("inference failed")]
+    Inference(#[source] crate::model::RunError),
     #[error("{0}")]
     InvalidTimeReference(String),
     #[error("unknown dimension {0:?}; known: number, ordinal, amount_of_money, percentage, duration, temperature, time, email, url, phone_number")]

@@ -20,7 +20,7 @@ use crate::lang::{self, DetectedLanguage};
 use crate::model::{Bundle, BundleError, Manifest, Model, Problem, SessionSettings, MODEL_FILE};
 use crate::text::{self, Word};
 
-pub use encode::{encode, Encoded};
+pub use encode::{encode, Encoded, TokenizerError};
 pub use input::{Checked, Limits, ParseError, ParseInput};
 pub use result::{Fallback, ModelRef, ParseResult, Timings, FALLBACK_INTENT, RANKING_SIZE};
 use input::{dimensions, time_context};
@@ -99,7 +99,7 @@ impl Parser {
         for m in &mut models {
             m.warm_up(n, width).map_err(|e| BundleError {
                 path: path.to_path_buf(),
-                problems: vec![Problem { file: MODEL_FILE.into(), message: format!("warm-up batch failed: {e}") }],
+                problems: vec![Problem { file: MODEL_FILE.into(), message: format!("warm-up batch failed: {}", crate::errors::chain(&e)) }],
             })?;
         }
         lang::warm_up();
@@ -190,7 +190,7 @@ impl Parser {
             (None, None) => lang::detect(&input.text),
         };
         let Encoded { words, ids, first_token } = encode(&self.tokenizer, &input.text, self.manifest.lowercase)
-            .map_err(|e| ParseError::Inference(format!("tokenizer: {e}")))?;
+            .map_err(ParseError::Tokenizer)?;
         context.lang = if language.code == "fr" { entities::Lang::Fr } else { entities::Lang::En };
         let rules = match dimensions {
             Some(d) if d.is_empty() => Vec::new(),
@@ -219,10 +219,11 @@ impl Parser {
             let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 inputs.into_par_iter().map(|i| this.prepare(i)).collect::<Result<Vec<Prepared>, ParseError>>()
             }))
-            .unwrap_or_else(|_| Err(ParseError::Inference("text preparation panicked".into())));
+            .unwrap_or_else(|_| Err(ParseError::PreparationPanicked));
             let _ = tx.send(prepared);
         });
-        let prepared = rx.await.map_err(|_| ParseError::Inference("tokenizer task lost".into()))??;
+        // the task's sender goes without an answer only when the task itself failed
+        let prepared = rx.await.map_err(|_| ParseError::PreparationPanicked)??;
 
         let mut pending = Vec::with_capacity(prepared.len());
         for p in &prepared {
@@ -233,7 +234,7 @@ impl Parser {
         for (p, rx) in prepared.into_iter().zip(pending) {
             let out = rx
                 .await
-                .map_err(|_| ParseError::Inference("inference worker stopped".into()))?
+                .map_err(|_| ParseError::WorkerStopped)?
                 .map_err(ParseError::Inference)?;
             results.push(self.finish(p, out));
         }

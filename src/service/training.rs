@@ -232,7 +232,7 @@ impl Trainer {
         };
         let shown = |e: TrainError| match e {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),
-            other => vec![other.to_string()],
+            other => vec![crate::errors::chain(&other)],
         };
         let examples = crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
         if examples > self.settings.max_examples {
@@ -257,7 +257,7 @@ impl Trainer {
                 s.error = Some("invalid training data".into());
                 s.problems = problems;
             }),
-            Ok(Err(e)) => job.finish("failed", |s| s.error = Some(e.to_string())),
+            Ok(Err(e)) => job.finish("failed", |s| s.error = Some(crate::errors::chain(&e))),
             Err(_) => job.finish("failed", |s| s.error = Some("the training run panicked".into())),
         }
         let _ = std::fs::remove_dir_all(work_dir(&self.settings.models_dir, name));

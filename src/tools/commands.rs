@@ -351,7 +351,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let summary = match crate::train::train(&args.options()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::errors::chain(&e));
             return Ok(ExitCode::from(1));
         }
     };
