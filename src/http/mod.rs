@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, request bodies and response shapes. No parsing logic lives here; each
 //! handler checks its input, calls the pipeline and shapes the answer.
 
+mod answers;
 pub mod args;
 pub mod auth;
 pub mod body;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
+use crate::http::answers::ParseErrors;
 use crate::http::auth::{self, Access};
 use crate::http::body::read_json;
 use crate::http::error::ApiError;
@@ -14,28 +15,6 @@ use crate::http::types::*;
 use crate::http::AppState;
 use crate::pipeline::{ParseInput, ParseResult, Parser};
 use crate::service::Served;
-
-/// The errors any parse route can answer.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
-enum ParseErrors {
-    #[response(status = 400, description = "malformed_json, invalid_utf8, empty_text, empty_batch, unsupported_language, invalid_time_reference, unknown_dimension")]
-    BadRequest(ErrorBody),
-    #[response(status = 401, description = "unauthorized: API keys are configured and none valid was given")]
-    Unauthorized(ErrorBody),
-    #[response(status = 408, description = "request_timeout: the body did not arrive within the body deadline")]
-    Timeout(ErrorBody),
-    #[response(status = 413, description = "payload_too_large: the body is over the limit")]
-    TooLarge(ErrorBody),
-    #[response(status = 415, description = "unsupported_media_type")]
-    MediaType(ErrorBody),
-    #[response(status = 422, description = "invalid_request (JSON of the wrong shape), text_too_long, untokenizable_text, batch_too_large")]
-    Invalid(ErrorBody),
-    #[response(status = 500, description = "inference_failed")]
-    Internal(ErrorBody),
-    #[response(status = 503, description = "overloaded (with Retry-After), model_unavailable (the inference worker stopped)")]
-    Overloaded(ErrorBody),
-}
 
 /// `Server-Timing` header: where the time of a parse went, in milliseconds.
 fn server_timing(results: &[ParseResult], total: Instant) -> String {
