@@ -13,7 +13,6 @@ pub mod openapi;
 mod ops;
 mod parse;
 mod train;
-pub mod payload;
 pub mod server;
 pub mod types;
 

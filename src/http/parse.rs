@@ -10,11 +10,9 @@ use crate::http::answers::ParseErrors;
 use crate::http::auth::{self, Access};
 use crate::http::body::read_json;
 use crate::http::error::ApiError;
-use crate::http::payload;
 use crate::http::types::*;
 use crate::http::AppState;
 use crate::pipeline::{ParseInput, ParseResult, Parser};
-use crate::service::Served;
 
 /// `Server-Timing` header: where the time of a parse went, in milliseconds.
 fn server_timing(results: &[ParseResult], total: Instant) -> String {
@@ -45,10 +43,7 @@ async fn parse_one(state: &AppState, target: Target<'_>, mut input: ParseInput, 
         Target::Routed => state.models.route(&mut input),
         Target::Named(name) => state.model(name)?,
     };
-    if let Some(answer) = payloads.then(|| payload_answer(&served, &input)).flatten() {
-        return Ok(answer);
-    }
-    Ok(served.parser.parse(input).await?)
+    Ok(if payloads { served.parser.parse_or_payload(input).await? } else { served.parser.parse(input).await? })
 }
 
 /// The one way a batch is parsed: checked against the target's limits, then each text routed (or
@@ -163,23 +158,6 @@ async fn rasa(req: HttpRequest, payload: web::Payload, state: &AppState, target:
     let body = body?;
     let result = parse_one(state, target, body.options.input(body.text), true).await?;
     Ok(HttpResponse::Ok().json(super::duckling::rasa_answer(result, state.rasa_entities)))
-}
-
-/// A Rasa button payload (`/intent{...}`) answered without the model, when `input` is one for an
-/// intent of `served` (or a Rasa default intent).
-fn payload_answer(served: &Served, input: &ParseInput) -> Option<ParseResult> {
-    let manifest = served.parser.manifest();
-    let found = payload::parse(&input.text, |intent| manifest.intents.iter().any(|i| i == intent))?;
-    let language = match input.lang.as_deref().and_then(crate::lang::normalize_tag) {
-        Some(code) => crate::lang::DetectedLanguage { code, confidence: 1.0, source: "request" },
-        None => input.detected.clone().unwrap_or_else(|| crate::lang::detect(&input.text)),
-    };
-    let model = crate::pipeline::ModelRef {
-        id: served.parser.id().to_string(),
-        name: manifest.name.clone(),
-        version: manifest.version.clone(),
-    };
-    Some(found.into_result(input.text.clone(), language, model))
 }
 
 /// A parse answer with its `Server-Timing` header.

@@ -69,6 +69,15 @@ impl ParseInput {
     pub fn new(text: impl Into<String>) -> ParseInput {
         ParseInput { text: text.into(), ..Default::default() }
     }
+
+    /// The request's language, the one way it is decided: the one the request gives (`lang`), else
+    /// the one already detected (by language routing), else detected now, and kept for later.
+    pub fn language(&mut self) -> DetectedLanguage {
+        if let Some(code) = self.lang.as_deref().and_then(crate::lang::normalize_tag) {
+            return DetectedLanguage { code, confidence: 1.0, source: "request" };
+        }
+        self.detected.get_or_insert_with(|| crate::lang::detect(&self.text)).clone()
+    }
 }
 
 /// An input that passed every check, with what the checks computed: the built-in dimensions

@@ -11,6 +11,7 @@ use tokenizers::Tokenizer;
 pub mod encode;
 pub mod input;
 pub mod merge;
+pub mod payload;
 pub mod result;
 
 use crate::batcher::{BatchSettings, Batcher, JobOutput};
@@ -184,11 +185,7 @@ impl Parser {
     fn prepare(&self, checked: Checked) -> Result<Prepared, ParseError> {
         let started = Instant::now();
         let Checked { mut input, dimensions, mut context } = checked;
-        let language = match (input.lang.as_deref().and_then(lang::normalize_tag), input.detected.take()) {
-            (Some(code), _) => DetectedLanguage { code, confidence: 1.0, source: "request" },
-            (None, Some(detected)) => detected,
-            (None, None) => lang::detect(&input.text),
-        };
+        let language = input.language();
         let Encoded { words, ids, first_token } = encode(&self.tokenizer, &input.text, self.manifest.lowercase)
             .map_err(ParseError::Tokenizer)?;
         context.lang = if language.code == "fr" { entities::Lang::Fr } else { entities::Lang::En };
@@ -244,6 +241,25 @@ impl Parser {
     pub async fn parse(&self, input: ParseInput) -> Result<ParseResult, ParseError> {
         let mut r = self.parse_many(vec![input]).await?;
         Ok(r.pop().expect("one input gives one result"))
+    }
+
+    /// [`parse`](Self::parse), but a Rasa button payload (`/intent{...}`, see [`payload`]) for an
+    /// intent of this model (or a Rasa default intent) is answered as Rasa answers it, without the
+    /// model.
+    pub async fn parse_or_payload(&self, mut input: ParseInput) -> Result<ParseResult, ParseError> {
+        let known = |intent: &str| self.manifest.intents.iter().any(|i| i == intent);
+        match payload::parse(&input.text, known) {
+            Some(found) => {
+                let language = input.language();
+                Ok(found.into_result(input.text, language, self.model_ref()))
+            }
+            None => self.parse(input).await,
+        }
+    }
+
+    /// This model, as a result names it.
+    fn model_ref(&self) -> ModelRef {
+        ModelRef { id: self.id.to_string(), name: self.manifest.name.clone(), version: self.manifest.version.clone() }
     }
 
     /// Logits → intent, ranking and entities.
@@ -311,7 +327,7 @@ impl Parser {
             intent_ranking,
             fallback_reason,
             entities,
-            model: ModelRef { id: self.id.to_string(), name: m.name.clone(), version: m.version.clone() },
+            model: self.model_ref(),
             timings: Timings {
                 tokenize: p.tokenize,
                 queue: out.queued,

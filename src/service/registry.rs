@@ -17,7 +17,6 @@ use serde::Serialize;
 
 use crate::model::BundleError;
 use crate::service::models::{ConfigError, LoadSettings, ModelSpec, ModelsConfig};
-use crate::lang;
 use crate::model::SessionSettings;
 use crate::pipeline::{Checked, Fallback, ParseError, ParseInput, ParseResult, Parser};
 
@@ -208,15 +207,7 @@ impl Registry {
         if self.routes.is_empty() {
             return self.default_model();
         }
-        let code = match input.lang.as_deref().and_then(lang::normalize_tag) {
-            Some(code) => code,
-            None => {
-                let detected = lang::detect(&input.text);
-                let code = detected.code.clone();
-                input.detected = Some(detected);
-                code
-            }
-        };
+        let code = input.language().code;
         self.routes.get(&code).and_then(|name| self.get(name)).unwrap_or_else(|| self.default_model())
     }
 
