@@ -7,9 +7,16 @@ pub mod rasa;
 use std::path::Path;
 
 /// Labelled data that cannot be read: the message names the file (and line, intent, example).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DataError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {}", path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    #[error("{}:{line}: not a MASSIVE record", path.display())]
+    Record { path: std::path::PathBuf, line: usize, source: serde_json::Error },
+    /// The file reads, but what it says is not labelled data (the message says where and why).
+    #[error("{0}")]
+    Invalid(String),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {

@@ -65,12 +65,12 @@ pub fn read_rasa_nlu_with_locale(path: &Path, locale: Option<&str>) -> Result<Ve
 
 /// Reads a Rasa NLU file and says what was skipped.
 pub fn load_rasa_nlu(path: &Path, locale: Option<&str>) -> Result<RasaNlu, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
     let locale = match locale {
         Some(l) => l.to_string(),
         None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "nlu".into()),
     };
-    parse_rasa_nlu(&text, &path.display().to_string(), &locale).map_err(DataError)
+    parse_rasa_nlu(&text, &path.display().to_string(), &locale).map_err(DataError::Invalid)
 }
 
 /// Deepest flow nesting (`[`, `{`) a Rasa file may have; Rasa's own files nest 3 or 4 levels.

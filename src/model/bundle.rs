@@ -256,8 +256,8 @@ impl Bundle {
             Ok(enc) => enc.get_ids().iter().map(|&i| i as i64).collect::<Vec<_>>(),
             Err(e) => return Err(fail(vec![problem(TOKENIZER_FILE, format!("cannot encode: {e}"))])),
         };
-        if let Err(msg) = model.run(&[ids]) {
-            return Err(fail(vec![problem(MODEL_FILE, format!("warm-up run failed: {msg}"))]));
+        if let Err(e) = model.run(&[ids]) {
+            return Err(fail(vec![problem(MODEL_FILE, format!("warm-up run failed: {}", crate::errors::chain(&e)))]));
         }
         let tokenizer = match manifest.encoder.as_ref().filter(|_| manifest.is_heads()) {
             Some(e) => crate::model::heads::encoder::share_tokenizer(&e.sha256, manifest.max_length, tokenizer),

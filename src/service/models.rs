@@ -12,9 +12,18 @@ use crate::model::SessionSettings;
 use crate::pipeline::{Fallback, Limits};
 
 /// A models config, or the models it names, that cannot be served: the message says which and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", path.display())]
+    Toml { path: PathBuf, source: toml::de::Error },
+    /// The config names what cannot be served together (each problem said).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("model {name:?}")]
+    Model { name: String, source: crate::model::BundleError },
+}
 
 /// How every model is loaded (the `serve` flags); the same for reloads.
 #[derive(Debug, Clone)]
@@ -89,16 +98,16 @@ pub const NAME_RULE: &str = "a letter or digit first, then letters, digits, '-',
 impl ModelsConfig {
     /// Reads a config file; relative bundle paths become relative to the file's folder.
     pub fn read(path: &Path) -> Result<ModelsConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let mut config: ModelsConfig =
-            toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for m in &mut config.models {
             if m.path.is_relative() {
                 m.path = base.join(&m.path);
             }
         }
-        config.check().map_err(|problems| ConfigError(format!("{}: {}", path.display(), problems.join("; "))))?;
+        config.check().map_err(|problems| ConfigError::Invalid(format!("{}: {}", path.display(), problems.join("; "))))?;
         Ok(config)
     }
 

@@ -296,7 +296,7 @@ impl Trainer {
         };
         let shown = |e: TrainError| match e {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),
-            other => vec![other.to_string()],
+            other => vec![crate::errors::chain(&other)],
         };
         let size = crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
         self.within_budget(size)?;
@@ -330,7 +330,7 @@ impl Trainer {
                 s.error = Some("invalid training data".into());
                 s.problems = problems;
             }),
-            Ok(Err(e)) => job.finish("failed", |s| s.error = Some(e.to_string())),
+            Ok(Err(e)) => job.finish("failed", |s| s.error = Some(crate::errors::chain(&e))),
             Err(_) => job.finish("failed", |s| s.error = Some("the training run panicked".into())),
         }
         let _ = std::fs::remove_dir_all(work_dir(&self.settings.models_dir, name));
@@ -402,12 +402,12 @@ fn train_niced(opts: &TrainOptions) -> Result<crate::train::TrainSummary, TrainE
             let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).thread_name(|i| format!("train-{i}")).build();
             match pool {
                 Ok(pool) => pool.install(|| crate::train::train(opts)),
-                Err(e) => Err(TrainError::Encoder(format!("cannot start the training threads: {e}"))),
+                Err(e) => Err(TrainError::Threads(Box::new(e))),
             }
         });
         match handle {
             Ok(h) => h.join().unwrap_or_else(|_| Err(TrainError::Write("the training run panicked".into()))),
-            Err(e) => Err(TrainError::Encoder(format!("cannot start a thread: {e}"))),
+            Err(e) => Err(TrainError::Threads(Box::new(e))),
         }
     })
 }

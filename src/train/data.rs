@@ -124,7 +124,7 @@ fn read_file(f: &Path, data: &mut Dataset) -> Result<(), String> {
         ));
     }
     if is_yaml(f) {
-        let nlu = crate::data::rasa::load_rasa_nlu(f, Some("rasa")).map_err(|e| e.to_string())?;
+        let nlu = crate::data::rasa::load_rasa_nlu(f, Some("rasa")).map_err(|e| crate::errors::chain(&e))?;
         data.rasa_files.push(f.to_path_buf());
         data.examples.extend(nlu.examples.into_iter().map(|example| Sourced { example, file: name.clone() }));
     } else {

@@ -42,10 +42,18 @@ pub const OUT_OF_SCOPE_NAMES: [&str; 3] = ["oos", "out_of_scope", "nlu_fallback"
 pub enum TrainError {
     #[error("invalid training data:\n  - {}", .0.join("\n  - "))]
     Invalid(Vec<String>),
-    #[error("encoder: {0}")]
-    Encoder(String),
+    #[error("encoder")]
+    Encoder(#[from] crate::model::heads::encoder::EncoderError),
+    #[error("the encoder's tokenizer cannot read {text:?}")]
+    Tokenizer { text: String, source: crate::pipeline::TokenizerError },
+    #[error("encoder run")]
+    Run(#[from] crate::model::RunError),
+    #[error("token rows")]
+    TokenRows(#[from] ndarray::ShapeError),
     #[error("cannot write the bundle: {0}")]
     Write(String),
+    #[error("cannot start the training threads")]
+    Threads(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cancelled")]
     Cancelled,
     #[error("stopped after {0:.0} s: over the training time limit")]
@@ -312,13 +320,14 @@ fn fit_slots(tokens: Array2<f32>, token_labels: &[usize], n_labels: usize, l2: f
 /// The encoder session for training (all `opts.threads`), its tokenizer truncated to the bundle's
 /// max length, and that length.
 fn open_encoder(opts: &TrainOptions) -> Result<(EncoderInfo, Tokenizer, Encoder, usize), TrainError> {
-    let err = |e: String| TrainError::Encoder(e);
-    let (info, mut tokenizer) = read_encoder_dir(&opts.encoder, None).map_err(|e| err(e.to_string()))?;
+    let (info, mut tokenizer) = read_encoder_dir(&opts.encoder, None)?;
     let settings = SessionSettings { intra_threads: opts.threads.max(1), spinning: false, ..Default::default() };
-    let encoder = Encoder::load(&opts.encoder, info.clone(), &tokenizer, &settings).map_err(|e| err(e.to_string()))?;
+    let encoder = Encoder::load(&opts.encoder, info.clone(), &tokenizer, &settings)?;
     let max_length = info.max_length.min(MAX_TOKENS).saturating_sub(encoder.prefix_len()).clamp(2, 4096);
     let trunc = tokenizers::TruncationParams { max_length, ..Default::default() };
-    tokenizer.with_truncation(Some(trunc)).map_err(|e| err(e.to_string()))?;
+    tokenizer
+        .with_truncation(Some(trunc))
+        .map_err(|e| TrainError::Tokenizer { text: String::new(), source: e.into() })?;
     Ok((info, tokenizer, encoder, max_length))
 }
 

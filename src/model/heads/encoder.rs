@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
 use crate::model::files::{read_bounded, read_text, MAX_JSON_BYTES, MAX_TOKENIZER_BYTES, MODEL_FILE, TOKENIZER_FILE};
-use crate::model::session::{build_session, SessionSettings};
+use crate::model::session::{build_session, RunError, SessionSettings};
 
 pub const ENCODER_FILE: &str = "encoder.json";
 pub const OUTPUT: &str = "last_hidden_state";
@@ -234,7 +234,7 @@ impl Encoder {
     }
 
     /// Runs token id sequences (each starting with its special first token) as one padded batch.
-    pub fn run(&mut self, items: &[Vec<i64>]) -> Result<EncoderOutput, String> {
+    pub fn run(&mut self, items: &[Vec<i64>]) -> Result<EncoderOutput, RunError> {
         let p = self.prefix_ids.len();
         let batch = items.len();
         let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
@@ -250,22 +250,22 @@ impl Encoder {
         }
         let maskf = mask.mapv(|m| m as f32);
         let inputs = ort::inputs![
-            "input_ids" => Tensor::from_array(ids).map_err(|e| e.to_string())?,
-            "attention_mask" => Tensor::from_array(mask).map_err(|e| e.to_string())?
+            "input_ids" => Tensor::from_array(ids)?,
+            "attention_mask" => Tensor::from_array(mask)?
         ];
-        let outputs = self.session.run(inputs).map_err(|e| e.to_string())?;
-        let output = |name: &str| -> Result<ndarray::ArrayView3<f32>, String> {
-            let h = outputs.get(name).ok_or(format!("{name} missing"))?.try_extract_array::<f32>().map_err(|e| e.to_string())?;
-            let h = h.into_dimensionality::<ndarray::Ix3>().map_err(|e| e.to_string())?;
+        let outputs = self.session.run(inputs)?;
+        let output = |name: &str| -> Result<ndarray::ArrayView3<f32>, RunError> {
+            let h = outputs.get(name).ok_or_else(|| RunError::Output(format!("{name} missing")))?.try_extract_array::<f32>()?;
+            let h = h.into_dimensionality::<ndarray::Ix3>()?;
             if h.shape()[..2] != [batch, full] || h.shape()[2] != self.info.hidden_size {
-                return Err(format!("{name} has shape {:?}, expected [{batch}, {full}, {}]", h.shape(), self.info.hidden_size));
+                return Err(RunError::Output(format!("{name} has shape {:?}, expected [{batch}, {full}, {}]", h.shape(), self.info.hidden_size)));
             }
             Ok(h)
         };
         let h = output(OUTPUT)?;
-        let parts = self.info.pool_outputs.iter().map(|n| Ok(pool(&output(n)?, &maskf, &self.info.pooling))).collect::<Result<Vec<_>, String>>()?;
+        let parts = self.info.pool_outputs.iter().map(|n| Ok(pool(&output(n)?, &maskf, &self.info.pooling))).collect::<Result<Vec<_>, RunError>>()?;
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-        let mut pooled = ndarray::concatenate(Axis(1), &views).map_err(|e| e.to_string())?;
+        let mut pooled = ndarray::concatenate(Axis(1), &views)?;
         if self.info.normalize {
             for mut row in pooled.axis_iter_mut(Axis(0)) {
                 let norm = row.dot(&row).sqrt().max(1e-12);

@@ -1,9 +1,45 @@
-//! The command line's argument groups that are not the commands themselves: keys and timeouts
-//! of `serve`, its models folder and training, and `bench`'s load settings.
+//! `parlance serve`'s flags, all in one place: the listener, keys and timeouts, the models folder
+//! and training over HTTP, how Rasa clients get built-in entities, and the model flags shared with
+//! the other commands ([`ModelArgs`]). Every flag has a `PARLANCE_*` environment variable.
+//! `server::run` turns them into a running server.
 
 use std::path::PathBuf;
 
-use parlance::config::ModelArgs;
+use crate::config::ModelArgs;
+use crate::service::training::{TrainSettings, Trainer};
+
+use super::auth::Keys;
+use super::types::RasaEntities;
+
+/// Everything `parlance serve` takes.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PARLANCE_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, env = "PARLANCE_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// HTTP worker threads (they only parse JSON and wait; inference has its own threads).
+    #[arg(long, env = "PARLANCE_HTTP_WORKERS", default_value_t = 2)]
+    pub http_workers: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "PARLANCE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// On SIGTERM or SIGINT: seconds between turning readiness off and closing the listener,
+    /// so load balancers stop sending first. In-flight requests then finish.
+    #[arg(long, env = "PARLANCE_DRAIN_SECONDS", default_value_t = 0.0)]
+    pub drain_seconds: f64,
+    /// How POST /model/parse reports built-in entities: `duckling` (as Rasa's
+    /// DucklingEntityExtractor) or `parlance` (Parlance's names and typed values).
+    #[arg(long, env = "PARLANCE_RASA_ENTITIES", value_enum, default_value_t = RasaEntities::Duckling)]
+    pub rasa_entities: RasaEntities,
+    #[command(flatten)]
+    pub security: SecurityArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
 
 /// Keys, CORS and connection timeouts of `serve`. Key values never appear in logs or `--help`.
 #[derive(clap::Args)]
@@ -34,67 +70,15 @@ pub struct SecurityArgs {
     pub keep_alive: f64,
 }
 
-/// `parlance bench`'s arguments.
-#[derive(clap::Args)]
-pub struct BenchArgs {
-    /// Endpoint taking {"text": ...}. Repeat it to spread the requests over several endpoints in
-    /// turn (e.g. /v1/models/NAME/parse of several bots).
-    #[arg(long, default_value = "http://127.0.0.1:8080/v1/parse")]
-    pub url: Vec<String>,
-    /// Closed loop: clients, each waiting for its answer before the next request.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Open loop instead: requests per second on a fixed schedule.
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// Seconds to run (each step, with --sweep).
-    #[arg(long, default_value_t = 10.0)]
-    pub duration: f64,
-    /// Stop after this many requests.
-    #[arg(long)]
-    pub requests: Option<u64>,
-    /// Utterances: MASSIVE jsonl or text lines. Default: MASSIVE en-US and fr-FR dev.
-    #[arg(long, conflicts_with = "text")]
-    pub data: Vec<PathBuf>,
-    /// Send this one text instead.
-    #[arg(long)]
-    pub text: Option<String>,
-    /// Seconds before a request counts as timed out.
-    #[arg(long, default_value_t = 10.0)]
-    pub timeout: f64,
-    /// Step the load up and draw latency against throughput into this SVG.
-    #[arg(long)]
-    pub sweep: Option<PathBuf>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Allow a target that is not on the loopback.
-    #[arg(long)]
-    pub allow_remote: bool,
-    /// API key sent as `Authorization: Bearer KEY`, for a server started with keys.
-    #[arg(long, env = "PARLANCE_BENCH_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-    /// No HTTP: run the model itself on pre-tokenised utterances, `--batch-size` at a time, for
-    /// the raw throughput the server is compared with.
-    #[arg(long)]
-    pub in_process: bool,
-    /// Utterances per graph run with --in-process.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    #[command(flatten)]
-    pub model: ModelArgs,
-
-}
-
 impl SecurityArgs {
     /// The parse and admin keys the flags (or their files) give.
-    pub fn keys(&self) -> anyhow::Result<parlance::http::auth::Keys> {
-        Ok(parlance::http::auth::Keys::load(
+    pub fn keys(&self) -> Result<Keys, super::auth::KeysError> {
+        Keys::load(
             self.api_keys.as_deref(),
             self.api_keys_file.as_deref(),
             self.admin_key.as_deref(),
             self.admin_key_file.as_deref(),
-        )?)
+        )
     }
 }
 
@@ -121,10 +105,25 @@ pub struct TrainingArgs {
     pub train_max_examples: usize,
     /// Most words (training and dev examples together) one training request may hold: a run's
     /// memory grows with them (60,000 words peak near 1 GB).
-    #[arg(long, env = "PARLANCE_TRAIN_MAX_WORDS", default_value_t = parlance::service::training::MAX_WORDS)]
+    #[arg(long, env = "PARLANCE_TRAIN_MAX_WORDS", default_value_t = crate::service::training::MAX_WORDS)]
     pub train_max_words: usize,
     /// Threads of a training run over HTTP (default: half the cores, at least one); it runs at a
     /// lower priority than parsing either way.
     #[arg(long, env = "PARLANCE_TRAIN_THREADS")]
     pub train_threads: Option<usize>,
+}
+
+impl TrainingArgs {
+    /// Training over HTTP as the flags set it; `None` without a models folder.
+    pub fn trainer(&self) -> Option<Trainer> {
+        let models_dir = self.models_dir.clone()?;
+        Some(Trainer::new(TrainSettings {
+            models_dir,
+            encoder: self.encoder.clone(),
+            time_limit: std::time::Duration::from_secs_f64(self.train_timeout.max(1.0)),
+            max_examples: self.train_max_examples,
+            max_words: self.train_max_words,
+            threads: self.train_threads.unwrap_or_else(|| crate::config::available_cores() / 2).max(1),
+        }))
+    }
 }
