@@ -135,6 +135,16 @@ enum Command {
         /// ONNX Runtime threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// An intent that counts as out-of-scope (a rejection) besides Rasa's `out_of_scope`, `oos`
+        /// and `nlu_fallback`: its answers keep its name.
+        #[arg(long)]
+        out_of_scope_intent: Option<String>,
+        /// Leave out the lexical features (character and word n-grams beside the sentence vector).
+        #[arg(long)]
+        no_lexical: bool,
+        /// The fallback threshold (0..1) instead of the one chosen on dev; the table is still printed.
+        #[arg(long, value_parser = threshold_arg)]
+        fallback_threshold: Option<f32>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -219,7 +229,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             eval(&data, json, parlance::tools::eval::EvalOptions { chunk, latency_samples }, report.as_deref(), &model)
         }
         Command::Bench(args) => bench(args),
-        Command::Train { data, dev, out, name, version, encoder, c, slot_l2, no_intent_names, no_slot_window, batch_size, threads, json } => {
+        Command::Train { data, dev, out, name, version, encoder, c, slot_l2, no_intent_names, no_slot_window, batch_size, threads, out_of_scope_intent, no_lexical, fallback_threshold, json } => {
             let opts = parlance::train::TrainOptions {
                 data,
                 dev: dev.clone(),
@@ -235,11 +245,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 threads: threads.unwrap_or_else(parlance::config::available_cores),
                 progress: !json && std::io::stderr().is_terminal(),
                 watch: None,
+                out_of_scope_intent,
+                fallback_threshold,
+                lexical: !no_lexical,
             };
             train(opts, &dev, json)
         }
         Command::Validate { path, schema, json } => validate(path, schema, json),
     }
+}
+
+/// A fallback threshold in 0..=1.
+fn threshold_arg(s: &str) -> Result<f32, String> {
+    let t: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    (0.0..=1.0).contains(&t).then_some(t).ok_or_else(|| format!("{t} is outside 0..1"))
 }
 
 /// `parlance parse`: one text through the pipeline, printed as JSON.

@@ -229,6 +229,9 @@ impl Trainer {
             threads: self.settings.threads,
             progress: false,
             watch: Some(Arc::new(TrainWatch::default())),
+            out_of_scope_intent: None,
+            fallback_threshold: None,
+            lexical: true,
         };
         let shown = |e: TrainError| match e {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),

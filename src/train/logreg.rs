@@ -170,6 +170,72 @@ pub fn fit_owned(mut z: Array2<f32>, y: &[usize], k: usize, cfg: &FitConfig) -> 
     (Linear { weight, bias }, stats)
 }
 
+/// Sparse rows (column, value), sorted by column: the lexical features of each example.
+#[derive(Debug, Clone, Default)]
+pub struct SparseRows {
+    pub rows: Vec<Vec<(usize, f32)>>,
+    pub cols: usize,
+}
+
+/// Mean cross-entropy + L2 and its gradient for dense rows `x` joined with sparse rows `sp`:
+/// theta = [W (d × k), V (cols × k), b (k)].
+fn joint_loss_grad(x: &Array2<f32>, sp: &SparseRows, y: &[usize], k: usize, l2: f32, theta: &[f32]) -> (f64, Vec<f32>) {
+    let (d, v) = (x.ncols(), sp.cols);
+    let w = ArrayView2::from_shape((d, k), &theta[..d * k]).expect("theta holds W");
+    let vw = ArrayView2::from_shape((v, k), &theta[d * k..(d + v) * k]).expect("theta holds V");
+    let b = ndarray::ArrayView1::from(&theta[(d + v) * k..]);
+    let n = x.nrows();
+    let mut z = x.dot(&w) + &b;
+    let mut loss = 0.0f64;
+    for (r, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
+        for &(c, val) in &sp.rows[r] {
+            row.scaled_add(val, &vw.row(c));
+        }
+        let m = row.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
+        row.mapv_inplace(|v| (v - m).exp());
+        let sum: f32 = row.sum();
+        row.mapv_inplace(|v| v / sum);
+        loss -= (row[y[r]].max(1e-30) as f64).ln();
+        row[y[r]] -= 1.0;
+    }
+    let inv = 1.0 / n.max(1) as f32;
+    let gw = x.t().dot(&z);
+    let mut gv = Array2::<f32>::zeros((v, k));
+    for (r, row) in z.axis_iter(Axis(0)).enumerate() {
+        for &(c, val) in &sp.rows[r] {
+            gv.row_mut(c).scaled_add(val, &row);
+        }
+    }
+    let mut grad: Vec<f32> = Vec::with_capacity(theta.len());
+    grad.extend(gw.iter().zip(w.iter()).map(|(g, wv)| g * inv + l2 * wv));
+    grad.extend(gv.iter().zip(vw.iter()).map(|(g, wv)| g * inv + l2 * wv));
+    grad.extend(z.sum_axis(Axis(0)).iter().map(|g| g * inv));
+    let sq = |a: ArrayView2<f32>| a.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+    (loss / n.max(1) as f64 + 0.5 * l2 as f64 * (sq(w) + sq(vw)), grad)
+}
+
+/// Fits a `k`-class classifier on dense rows `x` joined with sparse rows `sp` (not standardised):
+/// the dense layer (with the bias) and the sparse columns' weights [cols, k].
+pub fn fit_joint(x: &Array2<f32>, sp: &SparseRows, y: &[usize], k: usize, cfg: &FitConfig) -> (Linear, Array2<f32>, FitStats) {
+    let (d, v) = (x.ncols(), sp.cols);
+    let (theta, stats) = lbfgs(vec![0.0; (d + v) * k + k], cfg, |t| joint_loss_grad(x, sp, y, k, cfg.l2, t));
+    let weight = Array2::from_shape_vec((d, k), theta[..d * k].to_vec()).expect("d × k weights");
+    let lexical = Array2::from_shape_vec((v, k), theta[d * k..(d + v) * k].to_vec()).expect("cols × k weights");
+    let bias = Array1::from(theta[(d + v) * k..].to_vec());
+    (Linear { weight, bias }, lexical, stats)
+}
+
+/// Logits of dense rows joined with sparse rows.
+pub fn joint_logits(layer: &Linear, lexical: &Array2<f32>, x: &Array2<f32>, sp: &SparseRows) -> Array2<f32> {
+    let mut z = logits(layer, x);
+    for (r, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
+        for &(c, val) in &sp.rows[r] {
+            row.scaled_add(val, &lexical.row(c));
+        }
+    }
+    z
+}
+
 /// Logits of rows under a fitted layer.
 pub fn logits(layer: &Linear, x: &Array2<f32>) -> Array2<f32> {
     x.dot(&layer.weight) + &layer.bias
@@ -210,5 +276,29 @@ mod tests {
             let numeric = (up - down) / 2e-2;
             assert!((numeric - g[i] as f64).abs() < 1e-2 * (1.0 + numeric.abs()), "{i}: {numeric} vs {}", g[i]);
         }
+    }
+
+    #[test]
+    fn the_joint_dense_and_sparse_gradient_is_right_and_sparse_columns_are_learnt() {
+        // the dense column says nothing; sparse column c marks class c
+        let x = Array2::from_shape_vec((30, 1), (0..30).map(|i| (i as f32 * 0.7).sin()).collect()).unwrap();
+        let y: Vec<usize> = (0..30).map(|i| i % 3).collect();
+        let sp = SparseRows { rows: y.iter().map(|&c| vec![(c, 1.0), (3, 0.5)]).collect(), cols: 4 };
+        let k = 3;
+        let theta: Vec<f32> = (0..(1 + 4) * k + k).map(|i| (i as f32 * 0.3).cos() * 0.2).collect();
+        let (_, g) = joint_loss_grad(&x, &sp, &y, k, 0.01, &theta);
+        for i in [0, 2, 4, 9, 14, 16] {
+            let mut t = theta.clone();
+            t[i] += 1e-2;
+            let up = joint_loss_grad(&x, &sp, &y, k, 0.01, &t).0;
+            t[i] -= 2e-2;
+            let down = joint_loss_grad(&x, &sp, &y, k, 0.01, &t).0;
+            let numeric = (up - down) / 2e-2;
+            assert!((numeric - g[i] as f64).abs() < 1e-2 * (1.0 + numeric.abs()), "{i}: {numeric} vs {}", g[i]);
+        }
+        let (layer, lex, _) = fit_joint(&x, &sp, &y, k, &FitConfig { l2: 1e-3, standardize: false, max_iter: 100, tol: 1e-9 });
+        let z = joint_logits(&layer, &lex, &x, &sp);
+        let pred: Vec<usize> = z.axis_iter(Axis(0)).map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0).collect();
+        assert_eq!(pred, y);
     }
 }
