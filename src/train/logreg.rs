@@ -80,8 +80,32 @@ fn loss_grad(x: &Array2<f32>, y: &[usize], k: usize, l2: f32, theta: &[f32]) -> 
     (loss / n.max(1) as f64 + penalty, grad)
 }
 
+/// Vectors longer than this are reduced in parallel parts (the lexical features make theta long).
+const PAR_LEN: usize = 1 << 16;
+
 fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    let part = |(a, b): (&[f32], &[f32])| a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>();
+    if a.len() < PAR_LEN {
+        return part((a, b));
+    }
+    a.par_chunks(PAR_LEN).zip(b.par_chunks(PAR_LEN)).map(part).sum()
+}
+
+fn dot64(a: &[f32], q: &[f64]) -> f64 {
+    let part = |(a, q): (&[f32], &[f64])| a.iter().zip(q).map(|(x, y)| *x as f64 * y).sum::<f64>();
+    if a.len() < PAR_LEN {
+        return part((a, q));
+    }
+    a.par_chunks(PAR_LEN).zip(q.par_chunks(PAR_LEN)).map(part).sum()
+}
+
+/// q += c · v
+fn axpy(q: &mut [f64], c: f64, v: &[f32]) {
+    let part = |(q, v): (&mut [f64], &[f32])| q.iter_mut().zip(v).for_each(|(q, v)| *q += c * *v as f64);
+    if q.len() < PAR_LEN {
+        return part((q, v));
+    }
+    q.par_chunks_mut(PAR_LEN).zip(v.par_chunks(PAR_LEN)).for_each(part);
 }
 
 /// The L-BFGS direction: −H·g from the stored (s, y) pairs.
@@ -89,8 +113,8 @@ fn direction(g: &[f32], mem: &[(Vec<f32>, Vec<f32>, f64)]) -> Vec<f32> {
     let mut q: Vec<f64> = g.iter().map(|v| *v as f64).collect();
     let mut alphas = Vec::with_capacity(mem.len());
     for (sv, yv, rho) in mem.iter().rev() {
-        let a = rho * sv.iter().zip(&q).map(|(s, q)| *s as f64 * q).sum::<f64>();
-        q.iter_mut().zip(yv).for_each(|(q, y)| *q -= a * *y as f64);
+        let a = rho * dot64(sv, &q);
+        axpy(&mut q, -a, yv);
         alphas.push(a);
     }
     if let Some((sv, yv, _)) = mem.last() {
@@ -98,8 +122,8 @@ fn direction(g: &[f32], mem: &[(Vec<f32>, Vec<f32>, f64)]) -> Vec<f32> {
         q.iter_mut().for_each(|q| *q *= gamma);
     }
     for ((sv, yv, rho), a) in mem.iter().zip(alphas.into_iter().rev()) {
-        let bta = rho * yv.iter().zip(&q).map(|(y, q)| *y as f64 * q).sum::<f64>();
-        q.iter_mut().zip(sv).for_each(|(q, s)| *q += (a - bta) * *s as f64);
+        let bta = rho * dot64(yv, &q);
+        axpy(&mut q, a - bta, sv);
     }
     q.into_iter().map(|v| -v as f32).collect()
 }
@@ -177,39 +201,59 @@ pub struct SparseRows {
     pub cols: usize,
 }
 
+/// Rows per parallel part of the joint gradient (sparse rows are cheap: small parts share the work).
+const JOINT_CHUNK: usize = 256;
+
 /// Mean cross-entropy + L2 and its gradient for dense rows `x` joined with sparse rows `sp`:
-/// theta = [W (d × k), V (cols × k), b (k)].
+/// theta = [W (d × k), V (cols × k), b (k)]. Row parts in parallel, as `loss_grad`.
 fn joint_loss_grad(x: &Array2<f32>, sp: &SparseRows, y: &[usize], k: usize, l2: f32, theta: &[f32]) -> (f64, Vec<f32>) {
     let (d, v) = (x.ncols(), sp.cols);
     let w = ArrayView2::from_shape((d, k), &theta[..d * k]).expect("theta holds W");
     let vw = ArrayView2::from_shape((v, k), &theta[d * k..(d + v) * k]).expect("theta holds V");
     let b = ndarray::ArrayView1::from(&theta[(d + v) * k..]);
     let n = x.nrows();
-    let mut z = x.dot(&w) + &b;
-    let mut loss = 0.0f64;
-    for (r, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
-        for &(c, val) in &sp.rows[r] {
-            row.scaled_add(val, &vw.row(c));
+    let starts: Vec<usize> = (0..n).step_by(JOINT_CHUNK).collect();
+    let part = |&s0: &usize| {
+        let xc = x.slice(s![s0..(s0 + JOINT_CHUNK).min(n), ..]);
+        let mut z = xc.dot(&w) + &b;
+        let mut loss = 0.0f64;
+        for (r, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
+            for &(c, val) in &sp.rows[s0 + r] {
+                row.scaled_add(val, &vw.row(c));
+            }
+            let m = row.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
+            row.mapv_inplace(|v| (v - m).exp());
+            let sum: f32 = row.sum();
+            row.mapv_inplace(|v| v / sum);
+            loss -= (row[y[s0 + r]].max(1e-30) as f64).ln();
+            row[y[s0 + r]] -= 1.0;
         }
-        let m = row.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
-        row.mapv_inplace(|v| (v - m).exp());
-        let sum: f32 = row.sum();
-        row.mapv_inplace(|v| v / sum);
-        loss -= (row[y[r]].max(1e-30) as f64).ln();
-        row[y[r]] -= 1.0;
-    }
+        // the sparse gradient as (column, row of z) pairs: summed below without a cols × k array per part
+        let mut gv: Vec<(usize, f32, usize)> = Vec::new();
+        for r in 0..z.nrows() {
+            gv.extend(sp.rows[s0 + r].iter().map(|&(c, val)| (c, val, r)));
+        }
+        let gw = xc.t().dot(&z);
+        (loss, gw, z, gv)
+    };
+    let parts: Vec<(f64, Array2<f32>, Array2<f32>, Vec<(usize, f32, usize)>)> = starts.par_iter().map(part).collect();
     let inv = 1.0 / n.max(1) as f32;
-    let gw = x.t().dot(&z);
+    let mut gwsum = Array2::<f32>::zeros((d, k));
+    let mut gb = Array1::<f32>::zeros(k);
     let mut gv = Array2::<f32>::zeros((v, k));
-    for (r, row) in z.axis_iter(Axis(0)).enumerate() {
-        for &(c, val) in &sp.rows[r] {
-            gv.row_mut(c).scaled_add(val, &row);
+    let mut loss = 0.0f64;
+    for (l, gw, z, pairs) in &parts {
+        loss += l;
+        gwsum += gw;
+        gb += &z.sum_axis(Axis(0));
+        for &(c, val, r) in pairs {
+            gv.row_mut(c).scaled_add(val, &z.row(r));
         }
     }
     let mut grad: Vec<f32> = Vec::with_capacity(theta.len());
-    grad.extend(gw.iter().zip(w.iter()).map(|(g, wv)| g * inv + l2 * wv));
+    grad.extend(gwsum.iter().zip(w.iter()).map(|(g, wv)| g * inv + l2 * wv));
     grad.extend(gv.iter().zip(vw.iter()).map(|(g, wv)| g * inv + l2 * wv));
-    grad.extend(z.sum_axis(Axis(0)).iter().map(|g| g * inv));
+    grad.extend(gb.iter().map(|g| g * inv));
     let sq = |a: ArrayView2<f32>| a.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
     (loss / n.max(1) as f64 + 0.5 * l2 as f64 * (sq(w) + sq(vw)), grad)
 }
