@@ -3,6 +3,7 @@
 //!     cargo run --release --example train_study -- embed /tmp/study ../shared/data/massive/en-US.train.jsonl ...
 //!     cargo run --release --example train_study -- sweep /tmp/study en-US [--shots 10,30] [--draws 3] [--configs NAME,...]
 //!     cargo run --release --example train_study -- rasa /tmp/study ../shared/data/rasa/formbot_nlu.yml ...
+//!     cargo run --release --example train_study -- lexbench BUNDLE DATA   # lexical features' parse-time cost
 //!
 //! `embed` runs the frozen encoder (models/encoders/e5-small, or $PARLANCE_ENCODER) once over a
 //! data file and caches each example's pooled vector in DIR (`STEM.f32` + `STEM.json`); for a
@@ -51,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         Some("embed") => embed(Path::new(&args[1]), &args[2..]),
         Some("sweep") => sweep::run(Path::new(&args[1]), &args[2], &args[3..]),
         Some("rasa") => sweep::rasa(Path::new(&args[1]), &args[2..]),
+        Some("lexbench") => lexbench(Path::new(&args[1]), Path::new(&args[2])),
         _ => anyhow::bail!("usage: train_study embed DIR FILE... | sweep DIR LOCALE [opts] | rasa DIR FILE..."),
     }
 }
@@ -117,5 +119,27 @@ fn embed(dir: &Path, files: &[String]) -> anyhow::Result<()> {
         std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_string(&meta)?)?;
         eprintln!("{f}: {} examples in {:.1} s", examples.len(), t.elapsed().as_secs_f64());
     }
+    Ok(())
+}
+
+/// Time of a trained bundle's lexical features on every text of a data file, one at a time.
+fn lexbench(bundle: &Path, data: &Path) -> anyhow::Result<()> {
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle.join("parlance.json"))?)?;
+    let intents = manifest["intents"].as_array().map_or(0, Vec::len);
+    let lex = parlance::model::heads::lexical::Lexical::load(bundle, intents).map_err(anyhow::Error::msg)?.expect("a bundle with lexical features");
+    let texts: Vec<String> = parlance::data::read_examples(data)?.into_iter().map(|e| e.text).collect();
+    let mut times: Vec<f64> = Vec::with_capacity(texts.len());
+    let mut sink = 0.0f32;
+    for _ in 0..3 {
+        times.clear();
+        for t in &texts {
+            let start = std::time::Instant::now();
+            sink += lex.logits(t)[0];
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+    println!("{} texts, {} terms × {intents} intents: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs (checksum {sink:.1})", texts.len(), lex.vocab.terms.len(), q(0.5), q(0.9), q(0.99));
     Ok(())
 }
