@@ -175,14 +175,62 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     let fit_s = t.elapsed().as_secs_f64();
     let logits = intent::rows_logits(&fit.head, fit.lexical.as_ref(), Rows { dense: &xs, sparse: sp(1) });
     let no_oos = vec![false; d.intents.len()];
-    let test_rows = intent::held_rows(&Held { logits, label: sl, oos: soos }, &no_oos, fit.temperature);
+    let test_held = Held { logits, label: sl, oos: soos };
+    let test_rows = intent::held_rows(&test_held, &no_oos, fit.temperature);
     let dev_rows = intent::held_rows(&fit.held, &no_oos, fit.temperature);
-    rules
-        .iter()
-        .map(|&rule| {
-            let chosen = choose_threshold(&dev_rows, rule).chosen;
-            let (acc, rej, rec, mcc) = at(&test_rows, chosen);
-            Outcome { head_acc: at(&test_rows, 0.0).0, served_acc: acc, rejected: rej, recall: rec, mcc, threshold: chosen as f64, fit_s, features }
+    let score = |dev_rows: &[HeldRow], test_rows: &[HeldRow], rule: ThresholdRule| {
+        let chosen = choose_threshold(dev_rows, rule).chosen;
+        let (acc, rej, rec, mcc) = at(test_rows, chosen);
+        Outcome { head_acc: at(test_rows, 0.0).0, served_acc: acc, rejected: rej, recall: rec, mcc, threshold: chosen as f64, fit_s, features }
+    };
+    let mut out: Vec<Outcome> = rules.iter().map(|&rule| score(&dev_rows, &test_rows, rule)).collect();
+    // other off-topic scores than the top probability, under the default rule: the margin between
+    // the two best probabilities, and the cosine to the nearest intent mean of the training vectors
+    let means = class_means(&x, &y, d.intents.len());
+    for alt in [Alt::Margin, Alt::Centroid] {
+        let dr = rescore(&dev_rows, &fit.held.logits, &xd, &means, fit.temperature, alt);
+        let tr = rescore(&test_rows, &test_held.logits, &xs, &means, fit.temperature, alt);
+        out.push(score(&dr, &tr, DEFAULT_RULE));
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+enum Alt {
+    Margin,
+    Centroid,
+}
+
+fn class_means(x: &Array2<f32>, y: &[usize], k: usize) -> Array2<f32> {
+    let mut m = Array2::<f32>::zeros((k, x.ncols()));
+    for (r, &c) in y.iter().enumerate() {
+        m.row_mut(c).scaled_add(1.0, &x.row(r));
+    }
+    for mut r in m.axis_iter_mut(Axis(0)) {
+        let n = r.dot(&r).sqrt().max(1e-12);
+        r /= n;
+    }
+    m
+}
+
+/// The rows with another score in place of the top probability.
+fn rescore(rows: &[HeldRow], logits: &Array2<f32>, x: &Array2<f32>, means: &Array2<f32>, t: f32, alt: Alt) -> Vec<HeldRow> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let confidence = match alt {
+                Alt::Margin => {
+                    let mut p = parlance::decode::softmax(&logits.row(i).to_vec(), t);
+                    p.sort_by(|a, b| b.total_cmp(a));
+                    p[0] - p.get(1).copied().unwrap_or(0.0)
+                }
+                Alt::Centroid => {
+                    let v = x.row(i);
+                    let n = v.dot(&v).sqrt().max(1e-12);
+                    means.dot(&v).iter().fold(f32::MIN, |a, &b| a.max(b)) / n
+                }
+            };
+            HeldRow { confidence, ..*r }
         })
         .collect()
 }
@@ -217,6 +265,16 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
             let fit = outs.iter().map(|o| o[0].fit_s + o[0].features).sum::<f64>() / outs.len() as f64;
             println!("| {locale} | {shots} | {name} | {} | {} | {} | {} | {} | {fit:.1} |", col(&|o| o.head_acc), col(&|o| o.served_acc), col(&|o| o.rejected), col(&|o| o.recall), col(&|o| o.mcc));
             by_rule.insert(format!("{shots} {name}"), outs);
+        }
+    }
+    println!("\noff-topic scores under the default rule (same fits):\n");
+    println!("| locale | shots, config | score | threshold | served in-scope acc. | in-scope rejected | off-topic recall | MCC ×100 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (key, outs) in &by_rule {
+        for (r, name) in [(0, "top probability"), (rules.len(), "margin p1 − p2"), (rules.len() + 1, "cosine to nearest intent mean")] {
+            let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[r])).collect::<Vec<_>>());
+            let th = outs.iter().map(|o| o[r].threshold).sum::<f64>() / outs.len() as f64;
+            println!("| {locale} | {key} | {name} | {th:.2} | {} | {} | {} | {} |", col(&|o| o.served_acc), col(&|o| o.rejected), col(&|o| o.recall), col(&|o| o.mcc));
         }
     }
     println!("\nthreshold rules (same fits; chosen on the dev half, scored on the test half):\n");
