@@ -34,7 +34,6 @@ fn refs(v: &[String]) -> Vec<&str> {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub name: String,
     pub last_layer_only: bool,
     pub names: bool,
     pub setup: IntentSetup,
@@ -43,7 +42,7 @@ pub struct Config {
 }
 
 pub fn config(name: &str) -> Config {
-    let mut c = Config { name: name.into(), last_layer_only: false, names: true, setup: IntentSetup::default(), lexical: None };
+    let mut c = Config { last_layer_only: false, names: true, setup: IntentSetup::default(), lexical: None };
     for part in name.split('+') {
         match part {
             "base" => {}
