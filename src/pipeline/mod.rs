@@ -51,6 +51,8 @@ pub struct Parser {
     tokenizer: Arc<Tokenizer>,
     /// The bundle's Rasa synonyms, lookups and regexes, if it has any.
     rasa: Option<Arc<crate::model::heads::rasa_rules::RasaRules>>,
+    /// A trained bot's lexical features: their rows are added to the intent logits.
+    lexical: Option<Arc<crate::model::heads::lexical::Lexical>>,
     batcher: Batcher,
     /// A trained bot's heads: its jobs carry them to the queue it shares with every bot on its
     /// encoder (one encoder batch for all, then each job's heads on its row).
@@ -122,6 +124,7 @@ impl Parser {
             manifest: bundle.manifest,
             tokenizer: bundle.tokenizer,
             rasa: bundle.rasa,
+            lexical: bundle.lexical,
             batcher,
             heads,
             limits: Arc::new(limits),
@@ -273,11 +276,14 @@ impl Parser {
     }
 
     /// Logits → intent, ranking and entities.
-    fn finish(&self, p: Prepared, out: JobOutput) -> ParseResult {
+    fn finish(&self, p: Prepared, mut out: JobOutput) -> ParseResult {
         let m = &self.manifest;
         let metrics = &crate::metrics::METRICS;
         metrics.tokenize_seconds.with_label_values(&[&self.id]).observe(p.tokenize.as_secs_f64());
         metrics.queue_seconds.with_label_values(&[&self.id]).observe(out.queued.as_secs_f64());
+        if let Some(lex) = &self.lexical {
+            out.intent_logits.iter_mut().zip(lex.logits(&p.text)).for_each(|(z, l)| *z += l);
+        }
         let probs = decode::softmax(&out.intent_logits, m.intent_temperature);
         let mut intent_ranking = decode::rank_intents(&probs, &m.intents, RANKING_SIZE);
         let fallback_reason = self.fallback.reason(&intent_ranking);

@@ -293,6 +293,9 @@ impl Trainer {
             progress: false,
             watch: Some(watch),
             lookup_files: crate::train::rasa_extras::LookupFiles::Refused,
+            out_of_scope_intent: None,
+            fallback_threshold: None,
+            lexical: true,
         };
         let shown = |e: TrainError| match e {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),

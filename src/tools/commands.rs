@@ -141,6 +141,16 @@ pub struct TrainArgs {
     /// ONNX Runtime threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// An intent that counts as out-of-scope (a rejection) besides Rasa's `out_of_scope`, `oos`
+    /// and `nlu_fallback`: its answers keep its name.
+    #[arg(long)]
+    pub out_of_scope_intent: Option<String>,
+    /// Leave out the lexical features (character and word n-grams beside the sentence vector).
+    #[arg(long)]
+    pub no_lexical: bool,
+    /// The fallback threshold (0..1) instead of the one chosen on dev; the table is still printed.
+    #[arg(long, value_parser = threshold_arg)]
+    pub fallback_threshold: Option<f32>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -344,8 +354,17 @@ impl TrainArgs {
             progress: !self.json && std::io::stderr().is_terminal(),
             watch: None,
             lookup_files: crate::train::rasa_extras::LookupFiles::inside_data(&[self.data.clone(), self.dev.clone()].concat()),
+            out_of_scope_intent: self.out_of_scope_intent.clone(),
+            fallback_threshold: self.fallback_threshold,
+            lexical: !self.no_lexical,
         }
     }
+}
+
+/// A fallback threshold in 0..=1.
+fn threshold_arg(s: &str) -> Result<f32, String> {
+    let t: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    (0.0..=1.0).contains(&t).then_some(t).ok_or_else(|| format!("{t} is outside 0..1"))
 }
 
 /// `parlance train`: trains, writes the bundle, loads it as the server would and prints the eval

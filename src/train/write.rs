@@ -41,6 +41,20 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainErr
     std::fs::write(path, text + "\n").map_err(|e| io(path, e))
 }
 
+/// Writes the lexical features' files, or removes those of an earlier run when there are none.
+pub fn write_lexical(out: &Path, lexical: Option<&crate::model::heads::lexical::Lexical>) -> Result<(), TrainError> {
+    use crate::model::heads::lexical::{VOCAB_FILE, WEIGHTS_FILE};
+    match lexical {
+        Some(l) => l.save(out).map_err(|e| io(out, e)),
+        None => {
+            for f in [VOCAB_FILE, WEIGHTS_FILE] {
+                let _ = std::fs::remove_file(out.join(f));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Writes the bundle into `out` (created if needed; files of the same names are replaced).
 pub fn write_bundle(out: &Path, spec: BundleSpec, heads: &Heads) -> Result<Manifest, TrainError> {
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;

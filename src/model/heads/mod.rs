@@ -4,6 +4,7 @@
 //! [`Heads::apply`] on its outputs, and the usual decode path does the rest.
 
 pub mod encoder;
+pub mod lexical;
 pub mod rasa_rules;
 
 use std::collections::HashMap;
