@@ -275,9 +275,9 @@ impl Trainer {
         }
         *job.watch.stage.lock().unwrap_or_else(|e| e.into_inner()) = "loading";
         let target = self.settings.models_dir.join(name);
-        replace_dir(&opts.out, &target).map_err(|e| TrainError::Write(format!("{}: {e}", target.display())))?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TrainError::Write(e.to_string()))?;
-        let served = runtime.block_on(registry.add_or_reload(name, target)).map_err(|e| TrainError::Write(format!("the trained bundle was not served: {e}")))?;
+        replace_dir(&opts.out, &target).map_err(|e| TrainError::Write { path: target.clone(), source: e.into() })?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TrainError::NotServed(e.into()))?;
+        let served = runtime.block_on(registry.add_or_reload(name, target)).map_err(|e| TrainError::NotServed(e.into()))?;
         let mut value = serde_json::to_value(&summary).unwrap_or_default();
         if let Some(o) = value.as_object_mut() {
             o.remove("out");

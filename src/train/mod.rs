@@ -50,8 +50,11 @@ pub enum TrainError {
     Run(#[from] crate::model::RunError),
     #[error("token rows")]
     TokenRows(#[from] ndarray::ShapeError),
-    #[error("cannot write the bundle: {0}")]
-    Write(String),
+    #[error("cannot write the bundle: {}", path.display())]
+    Write { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    /// Written, but the server could not load it (over HTTP).
+    #[error("the trained bundle was not served")]
+    NotServed(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cancelled")]
     Cancelled,
     #[error("stopped after {0:.0} s: over the training time limit")]
