@@ -56,7 +56,7 @@ impl Model {
     /// Builds the session and checks the graph's inputs and outputs against the manifest.
     /// Returns every mismatch found.
     pub fn load(path: &Path, manifest: &Manifest, settings: &SessionSettings) -> Result<Model, Vec<String>> {
-        let session = build_session(path, settings).map_err(|e| vec![e])?;
+        let session = build_session(path, settings).map_err(|e| vec![crate::errors::chain(&e)])?;
 
         let mut problems = Vec::new();
         let has_input = |name: &str| session.inputs().iter().any(|i| i.name() == name);
@@ -160,7 +160,7 @@ impl Model {
         let heads = Heads::load(&dir.join(&h.file), info.hidden_size, info.pooled_size(), manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
         let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
-        let encoder = crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, e.to_string())])?;
+        let encoder = crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, crate::errors::chain(&e))])?;
         let pad_id = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?.pad_id;
         Ok(Model {
             backend: Backend::Heads { encoder, heads: Arc::new(heads) },

@@ -54,9 +54,18 @@ pub struct ModelOutput {
     pub slot_logits: Array3<f32>,
 }
 
+/// A session that could not be built: ONNX Runtime itself is missing, or it refused the graph.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Runtime(#[from] crate::model::runtime::RuntimeError),
+    #[error("ONNX Runtime cannot load the graph")]
+    Graph(#[source] ort::Error),
+}
+
 /// An ONNX Runtime session on a graph file, built with `settings`.
-pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session, String> {
-    let env = crate::model::runtime::environment().map_err(|e| crate::errors::chain(&e))?;
+pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session, SessionError> {
+    let env = crate::model::runtime::environment()?;
     let level = match settings.optimization_level {
         0 => GraphOptimizationLevel::Disable,
         1 => GraphOptimizationLevel::Level1,
@@ -77,7 +86,7 @@ pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session,
             Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
         })
         .and_then(|mut b| b.commit_from_file(path))
-        .map_err(|e| format!("ONNX Runtime cannot load the graph: {e}"))
+        .map_err(SessionError::Graph)
 }
 
 /// A batch run that failed. ONNX Runtime's error and ndarray's are kept as they came; the rest

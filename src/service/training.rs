@@ -354,23 +354,23 @@ impl Trainer {
         let problems = crate::model::Bundle::validate(&opts.out);
         if !problems.is_empty() {
             let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            return Err(TrainError::Write(format!("the trained bundle failed its checks, nothing was replaced: {}", shown.join("; "))));
+            return Err(TrainError::NotReplaced(format!("it failed its checks: {}", shown.join("; "))));
         }
         stopped()?;
         let target = self.settings.models_dir.join(name);
         if folder::generation(&target) != plan.before {
-            return Err(TrainError::Write(format!(
+            return Err(TrainError::NotReplaced(format!(
                 "{} changed while this run trained (another replica sharing the folder?); it was left as it is",
                 target.display()
             )));
         }
-        let swap = folder::Swap::put(&opts.out, &target).map_err(|e| TrainError::Write(format!("{}: {e}", target.display())))?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TrainError::Write(e.to_string()))?;
+        let swap = folder::Swap::put(&opts.out, &target).map_err(|e| TrainError::Write { path: target.clone(), source: e.into() })?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TrainError::NotServed(e.into()))?;
         let served = match runtime.block_on(registry.add_or_reload(name, target)) {
             Ok(s) => s,
             Err(e) => {
-                swap.undo();
-                return Err(TrainError::Write(format!("the trained bundle was not served, the folder is as it was: {e}")));
+                swap.undo(); // the folder is as it was
+                return Err(TrainError::NotServed(e.into()));
             }
         };
         swap.keep();
@@ -409,7 +409,7 @@ fn train_niced(opts: &TrainOptions) -> Result<crate::train::TrainSummary, TrainE
             }
         });
         match handle {
-            Ok(h) => h.join().unwrap_or_else(|_| Err(TrainError::Write("the training run panicked".into()))),
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), // told as a panic by `run`
             Err(e) => Err(TrainError::Threads(Box::new(e))),
         }
     })

@@ -56,8 +56,14 @@ pub enum TrainError {
     Run(#[from] crate::model::RunError),
     #[error("token rows")]
     TokenRows(#[from] ndarray::ShapeError),
-    #[error("cannot write the bundle: {0}")]
-    Write(String),
+    #[error("cannot write the bundle: {}", path.display())]
+    Write { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    /// Written, but the server could not load it (over HTTP).
+    #[error("the trained bundle was not served")]
+    NotServed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Written, but not put in place of the served bundle (over HTTP): why, in words.
+    #[error("the trained bundle was not put in place: {0}")]
+    NotReplaced(String),
     #[error("cannot start the training threads")]
     Threads(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cancelled")]
