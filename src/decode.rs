@@ -168,10 +168,9 @@ impl BioDecoder {
         for f in 0..=k {
             let row = &table[f * k..(f + 1) * k];
             let total: f64 = row.iter().sum::<f64>() + s * k as f64;
-            for t in 0..k {
-                let cell = &mut d.transitions[f * k + t];
+            for (cell, count) in d.transitions[f * k..(f + 1) * k].iter_mut().zip(row) {
                 if cell.is_finite() {
-                    *cell = (weight as f64 * ((row[t] + s) / total).ln()) as f32;
+                    *cell = (weight as f64 * ((count + s) / total).ln()) as f32;
                 }
             }
         }

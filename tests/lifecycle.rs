@@ -278,7 +278,7 @@ async fn reload_swaps_the_model_and_refuses_a_broken_bundle() {
     let v: Value = at::read_body_json(resp).await;
     assert_eq!(v["error"]["code"], "invalid_bundle");
     let problems = v["error"]["problems"].as_array().unwrap();
-    assert!(problems.len() >= 1 && problems.iter().all(|p| p["file"].is_string() && p["message"].is_string()), "{v}");
+    assert!(!problems.is_empty() && problems.iter().all(|p| p["file"].is_string() && p["message"].is_string()), "{v}");
     let r: Value = at::call_and_read_body_json(&app, parse()).await;
     assert_eq!(r["intent"]["name"], "alarm_set", "the old model still answers");
     assert_eq!(models.get("default").unwrap().generation, 2);
@@ -341,9 +341,7 @@ fn twenty_reloads_under_load_fail_no_request() {
     assert_eq!(status, 200, "{body}");
 
     // Repair it, then SIGHUP: every model reloads.
-    for f in ["parlance.json"] {
-        std::fs::copy(fixture_dir().join(f), copy.path().join(f)).unwrap();
-    }
+    std::fs::copy(fixture_dir().join("parlance.json"), copy.path().join("parlance.json")).unwrap();
     let pid = server.child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

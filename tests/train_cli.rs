@@ -244,7 +244,7 @@ fn bots_on_one_encoder_share_a_queue_and_answer_as_alone() {
     let o = train(&[&nlu], &other, &["--c", "1"]);
     assert!(o.status.success(), "{}", text(&o));
     let load = |path: &Path, batch: parlance::batcher::BatchSettings| {
-        parlance::pipeline::Parser::load(&path, &parlance::model::SessionSettings::default(), batch, 1, parlance::pipeline::Limits::default())
+        parlance::pipeline::Parser::load(path, &parlance::model::SessionSettings::default(), batch, 1, parlance::pipeline::Limits::default())
             .expect("loads")
     };
     let batch = parlance::batcher::BatchSettings { max_batch_size: 16, ..Default::default() };

@@ -369,7 +369,7 @@ mod tests {
         assert!(err.starts_with("f.yml: line 1"), "{err}");
         assert!(started.elapsed().as_secs_f64() < 5.0, "linear, not quadratic");
         let fine = "nlu:\n- intent: greet\n  examples: |\n    - [[[[[[ hello {{{{ [x](y) \n    - I want [ this\n- lookup: c\n  examples: [a, [b, {c: d}]]\n";
-        let many: String = std::iter::repeat(fine).take(100).collect::<Vec<_>>().join("");
+        let many: String = std::iter::repeat_n(fine, 100).collect::<Vec<_>>().join("");
         assert_eq!(check_yaml_depth(&many.replace("nlu:\n", ""), "f"), Ok(()));
         assert_eq!(check_yaml_depth(fine, "f"), Ok(()));
         let ours = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data")).unwrap();

@@ -7,16 +7,16 @@
 //! 2. A model slot keeps the model's type, span and confidence (`source: "model"`) and takes a
 //!    resolved value as its `value`:
 //!    a. from a rule entity of the slot type's dimension (`entities::slot_dimension`: `date`,
-//!       `time`, `timeofday` → time, ...) that overlaps it. When one rule entity covers several
-//!       slots ("demain" + "15h" in "demain à 15h"), a slot whose own text resolves to a whole day
-//!       or longer keeps that (date "demain" = 2026-03-11, grain day), and the finer slot carries
-//!       the combined value (time "15h" = 2026-03-11T15:00, tomorrow, not today);
+//!    `time`, `timeofday` → time, ...) that overlaps it. When one rule entity covers several
+//!    slots ("demain" + "15h" in "demain à 15h"), a slot whose own text resolves to a whole day
+//!    or longer keeps that (date "demain" = 2026-03-11, grain day), and the finer slot carries
+//!    the combined value (time "15h" = 2026-03-11T15:00, tomorrow, not today);
 //!    b. else from its own text (`entities::resolve_slot`);
 //!    c. else, for any slot type, from a rule entity of any dimension that lies inside the slot
-//!       when the rest of the slot is at most function words ("de", "of", "the", ...): `time` "two
-//!       hours" carries the duration, `change_amount` "de 15 %" the percentage, `person`
-//!       "john.smith@example.com" the email. A slot with other words around the entity ("99
-//!       luftballons", a `song_name`) keeps its text;
+//!    when the rest of the slot is at most function words ("de", "of", "the", ...): `time` "two
+//!    hours" carries the duration, `change_amount` "de 15 %" the percentage, `person`
+//!    "john.smith@example.com" the email. A slot with other words around the entity ("99
+//!    luftballons", a `song_name`) keeps its text;
 //!    d. else its text.
 //!
 //! Rule entities and slots are sorted by start, then end; a slot before a rule entity at the same span.

@@ -55,7 +55,7 @@ fn loss_grad(x: &Array2<f32>, y: &[usize], k: usize, l2: f32, theta: &[f32]) -> 
         .par_iter()
         .map(|&s0| {
             let xc = x.slice(s![s0..(s0 + CHUNK).min(n), ..]);
-            let mut z = xc.dot(&w) + &b;
+            let mut z = xc.dot(&w) + b;
             let mut loss = 0.0f64;
             for (r, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
                 let m = row.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
@@ -244,7 +244,7 @@ fn joint_loss_grad(x: &Array2<f32>, sp: &SparseRows, y: &[usize], k: usize, l2: 
     let starts: Vec<usize> = (0..n).step_by(JOINT_CHUNK).collect();
     let part = |&s0: &usize| {
         let xc = x.slice(s![s0..(s0 + JOINT_CHUNK).min(n), ..]);
-        let mut z = xc.dot(&w) + &b;
+        let mut z = xc.dot(&w) + b;
         let mut loss = 0.0f64;
         for (r, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
             for &(c, val) in &sp.rows[s0 + r] {

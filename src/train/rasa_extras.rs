@@ -105,7 +105,7 @@ struct Reader {
 fn lookup_items(raw: Vec<String>, yaml: &Path, name: &str, ctx: &mut Context) -> Vec<String> {
     let mut out = Vec::new();
     for item in raw {
-        if !(item.ends_with(".txt") && !item.contains(char::is_whitespace)) {
+        if !item.ends_with(".txt") || item.contains(char::is_whitespace) {
             ctx.spend(std::slice::from_ref(&item), &mut out);
             continue;
         }
@@ -330,13 +330,13 @@ mod tests {
         for file in [secret.display().to_string(), rel, "missing.txt".into()] {
             let (d, yaml) = project(&format!("    - {file}\n"), 1, "");
             let inside = LookupFiles::inside_data(&[d.path().to_path_buf()]);
-            let TrainError::Invalid(p) = collect(&[yaml.clone()], &city(), &inside).unwrap_err() else { panic!() };
+            let TrainError::Invalid(p) = collect(std::slice::from_ref(&yaml), &city(), &inside).unwrap_err() else { panic!() };
             assert!(p[0].contains("not a readable file inside the project folder") && !p[0].contains("hunter2"), "{p:?}");
             let TrainError::Invalid(p) = collect(&[yaml], &city(), &LookupFiles::Refused).unwrap_err() else { panic!() };
             assert!(p[0].contains("not read over HTTP"), "{p:?}");
         }
         let (d, yaml) = project("    - cities.txt\n", 1, "Paris\nLyon\n");
-        let g = collect(&[yaml.clone()], &city(), &LookupFiles::inside_data(&[yaml])).unwrap();
+        let g = collect(std::slice::from_ref(&yaml), &city(), &LookupFiles::inside_data(std::slice::from_ref(&yaml))).unwrap();
         assert_eq!(g.data.lookups[0].items, ["Paris", "Lyon"]);
         drop(d);
     }

@@ -331,7 +331,7 @@ impl Cx<'_> {
                 if t.any(end, &["minute", "minutes"]) {
                     end += 1;
                 }
-                if (duration_unit(t, end, self.lang).is_none() || end > mm.end) && (k == e1 || end > mm.end) {
+                if end > mm.end || (duration_unit(t, end, self.lang).is_none() && k == e1) {
                     return Some((end, hm(h, mm.value as u32, Grain::Minute), false));
                 }
             }

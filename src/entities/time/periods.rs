@@ -58,7 +58,7 @@ impl Cx<'_> {
                 let n = d.value as i64 * sign;
                 let today = self.today();
                 if exact {
-                    return Some((e, TV::Abs(self.from_this_second(d, sign, n)?, Grain::Second)));
+                    return Some((e, TV::Abs(self.counted_from_this_second(d, sign, n)?, Grain::Second)));
                 }
                 if !from_day && matches!(d.unit, Grain::Day | Grain::Year) {
                     return Some((e, self.duckling_relative(d.unit, n)?));
@@ -85,7 +85,7 @@ impl Cx<'_> {
 
     /// Now plus `d` (days and weeks as seconds, longer units as calendar months), `sign` its
     /// direction and `n` its signed count: "a day from right now".
-    fn from_this_second(&self, d: super::super::measures::Dur, sign: i64, n: i64) -> Option<DateTime<Tz>> {
+    fn counted_from_this_second(&self, d: super::super::measures::Dur, sign: i64, n: i64) -> Option<DateTime<Tz>> {
         Some(match d.unit {
             Grain::Day | Grain::Week => self.abs.checked_add_signed(Duration::try_seconds((d.seconds() * sign as f64) as i64)?)?,
             _ => {

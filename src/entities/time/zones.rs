@@ -50,7 +50,7 @@ impl Cx<'_> {
         Some((k + 1, off))
     }
 
-    fn from_zone(&self, n: NaiveDateTime, off: i32) -> NaiveDateTime {
+    fn out_of_zone(&self, n: NaiveDateTime, off: i32) -> NaiveDateTime {
         let utc = n - Duration::minutes(off as i64);
         self.abs.timezone().from_utc_datetime(&utc).naive_local()
     }
@@ -59,9 +59,9 @@ impl Cx<'_> {
     pub(super) fn zoned(&self, e: usize, tv: &TV) -> Option<(usize, TV)> {
         let (e2, off) = self.zone_at(e)?;
         Some(match *tv {
-            TV::Inst(n, g) if g <= Grain::Hour => (e2, TV::Inst(self.from_zone(n, off), g.min(Grain::Minute))),
+            TV::Inst(n, g) if g <= Grain::Hour => (e2, TV::Inst(self.out_of_zone(n, off), g.min(Grain::Minute))),
             TV::Itv(a, b, g) if g <= Grain::Hour => {
-                (e2, TV::Itv(self.from_zone(a, off), self.from_zone(b, off), g.min(Grain::Minute)))
+                (e2, TV::Itv(self.out_of_zone(a, off), self.out_of_zone(b, off), g.min(Grain::Minute)))
             }
             _ => return None,
         })
