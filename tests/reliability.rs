@@ -244,3 +244,34 @@ async fn the_watch_tells_a_broken_bundle_once_per_change() {
     let changed = parlance::service::watch::sync_once(&registry, dir.path(), &mut refused).await;
     assert_eq!(changed.len(), 1, "{changed:?}");
 }
+
+/// 3.9 MB of inline lookup elements (the same shape once peaked at 2.46 GB and left the server at
+/// 3.39 GB) is refused, with the peak within 1.5× of the idle server serving the default model
+/// and the memory given back.
+#[test]
+fn inline_lookups_over_the_budget_leave_memory_flat() {
+    let top = tempfile::tempdir().unwrap();
+    let (default, encoder) = (common::default_model_dir(), tiny_encoder());
+    let args = ["--model", default.to_str().unwrap(), "--admin-key", KEY, "--models-dir", top.path().to_str().unwrap(), "--encoder", encoder.to_str().unwrap()];
+    let s = server::start_with(&args);
+    let status_kib = |field: &str| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let (status, _) = request(&s.addr, "GET", "/health/ready", "application/json", b"", None);
+    assert_eq!(status, 200);
+    let idle = status_kib("VmRSS:");
+    let items: String = (0..160_000).map(|i| format!("    - city number {i}\n")).collect();
+    let nlu = format!("{}- lookup: city\n  examples: |\n{items}", NLU.replace("hello there", "hello [Paris](city)"));
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, body) = request(&s.addr, "POST", "/admin/models/bot/train", "application/yaml", nlu.as_bytes(), Some(KEY));
+        assert_eq!(status, 422, "{body}");
+        assert!(body.to_string().contains("2 MiB"), "{body}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+    let (peak, after) = (status_kib("VmHWM:"), status_kib("VmRSS:"));
+    assert!(peak < idle * 3 / 2, "peak {peak} KiB against {idle} KiB idle");
+    assert!(after < idle * 5 / 4, "{after} KiB after against {idle} KiB idle");
+}

@@ -219,6 +219,7 @@ impl Trainer {
             Ok(opts) => opts,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(work_dir(&self.settings.models_dir, name));
+                crate::model::runtime::release_freed_memory(); // what reading the refused data allocated
                 let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
                 if matches!(e, TrainStartError::Cancelled) {
                     job.finish("cancelled", |_| {});
