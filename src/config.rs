@@ -20,9 +20,9 @@ pub fn default_model_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default")
 }
 
-/// Cores this process may use.
+/// Cores this process may use: CPU affinity, capped by the cgroup CPU quota (issue 25).
 pub fn available_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    crate::layout::usable_cores()
 }
 
 #[derive(Debug, Clone, Args)]
@@ -40,12 +40,19 @@ pub struct ModelArgs {
     /// Below this gap between the top two intent confidences, likewise (0 = off). For --model.
     #[arg(long, env = "PARLANCE_AMBIGUITY_MARGIN", default_value_t = 0.0)]
     pub ambiguity_margin: f32,
-    /// Threads per ONNX Runtime session (intra-op). Default: cores / inference workers.
+    // issue 25 (layout): the three flags below default to the machine (crate::layout).
+    /// Threads per ONNX Runtime session (intra-op). Default: 1, or cores / --inference-workers.
     #[arg(long, env = "PARLANCE_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
     /// Inference workers, each with its own session; batches run on them concurrently.
-    #[arg(long, env = "PARLANCE_INFERENCE_WORKERS", default_value_t = 1)]
-    pub inference_workers: usize,
+    /// Default: one per usable core (CPU affinity and cgroup quota), or cores / --intra-threads.
+    #[arg(long, env = "PARLANCE_INFERENCE_WORKERS")]
+    pub inference_workers: Option<usize>,
+    /// Intra-op threads of the latency lane: a wider session one worker runs while the others are
+    /// idle, for the latency of a lone request (0 = no lane). Default: min(cores, 8) when the
+    /// workers' sessions are narrower than the machine, else none.
+    #[arg(long, env = "PARLANCE_LANE_THREADS")]
+    pub lane_threads: Option<usize>,
     /// Let ONNX Runtime's intra-op threads spin between the parallel parts of a graph run instead of
     /// sleeping: 15 % lower median latency at concurrency 1; they go to sleep when the server is idle
     /// (docs/performance.md, "Spinning"). `--spinning false` to save CPU beside other workloads.
@@ -99,10 +106,22 @@ impl ModelArgs {
         self.model.clone().unwrap_or_else(default_model_path)
     }
 
+    /// issue 25: the layout these flags and the machine give (`http_workers`: `serve`'s flag).
+    pub fn layout(&self, http_workers: Option<usize>) -> crate::layout::Layout {
+        let flags = crate::layout::LayoutFlags {
+            inference_workers: self.inference_workers,
+            intra_threads: self.intra_threads,
+            lane_threads: self.lane_threads,
+            http_workers,
+        };
+        crate::layout::Layout::choose(available_cores(), flags)
+    }
+
     pub fn session(&self) -> SessionSettings {
-        let workers = self.inference_workers.max(1);
+        let layout = self.layout(None);
         SessionSettings {
-            intra_threads: self.intra_threads.unwrap_or_else(|| (available_cores() / workers).max(1)),
+            intra_threads: layout.intra_threads,
+            lane_threads: layout.lane_threads,
             spinning: self.spinning,
             optimization_level: self.graph_optimization.min(3),
             disabled_optimizers: crate::model::optimizer_list(&self.disable_optimizers),
@@ -129,12 +148,15 @@ impl ModelArgs {
     }
 
     /// Loads one model and starts its inference workers: `--model`, or the default model of
-    /// `--models-config` (for `parse`, `eval` and `bench --in-process`).
+    /// `--models-config` (for `parse`, `eval` and `bench --in-process`). issue 25: without
+    /// `--inference-workers` these one-shot commands run one worker on every core, no lane.
     pub fn load(&self) -> anyhow::Result<Parser> {
         let config = self.models()?;
         let name = config.default.clone().unwrap_or_else(|| config.models[0].name.clone());
         let spec = config.models.iter().find(|m| m.name == name).expect("the config was checked");
-        let parser = Parser::load_as(&spec.name, &spec.path, &self.session(), self.batch(), self.inference_workers, self.limits())
+        let one_shot = ModelArgs { inference_workers: Some(self.inference_workers.unwrap_or(1)), ..self.clone() };
+        let (session, workers) = (one_shot.session(), one_shot.layout(None).inference_workers);
+        let parser = Parser::load_as(&spec.name, &spec.path, &session, self.batch(), workers, self.limits())
             .map_err(|e| anyhow::anyhow!("model {:?}: {e}", spec.name))?;
         Ok(parser.with_fallback(spec.fallback()))
     }
@@ -151,7 +173,7 @@ impl ModelArgs {
         LoadSettings {
             session: self.session(),
             batch: self.batch(),
-            workers: self.inference_workers.max(1),
+            workers: self.layout(None).inference_workers,
             limits: self.limits(),
         }
     }

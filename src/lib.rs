@@ -7,7 +7,7 @@
 //! (logits → intent ranking and BIO spans) → `entities` (the built-in grammar and the entity type).
 //! Beside the path: `data` (MASSIVE and Rasa readers), `train` (`parlance train`), `tools`
 //! (`eval`, `bench`), and the leaves `text`, `lang` and `metrics`. `config` turns the command
-//! line into a loaded service.
+//! line into a loaded service; `layout` reads the usable cores and chooses the threads of each part.
 
 pub mod batcher;
 pub mod config;
@@ -16,6 +16,7 @@ pub mod decode;
 pub mod entities;
 pub mod http;
 pub mod lang;
+pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

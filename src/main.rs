@@ -36,8 +36,9 @@ enum Command {
         #[arg(long, env = "PARLANCE_PORT", default_value_t = 8080)]
         port: u16,
         /// HTTP worker threads (they only parse JSON and wait; inference has its own threads).
-        #[arg(long, env = "PARLANCE_HTTP_WORKERS", default_value_t = 2)]
-        http_workers: usize,
+        /// Default (issue 25, crate::layout): one per 8 usable cores, at least one.
+        #[arg(long, env = "PARLANCE_HTTP_WORKERS")]
+        http_workers: Option<usize>,
         /// Largest request body, in bytes.
         #[arg(long, env = "PARLANCE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
         max_body_bytes: usize,
@@ -476,7 +477,7 @@ async fn shutdown_signal() {
 fn serve(
     host: String,
     port: u16,
-    http_workers: usize,
+    http_workers: Option<usize>,
     max_body_bytes: usize,
     (drain_seconds, rasa_entities): (f64, RasaEntities),
     security: SecurityArgs,
@@ -490,11 +491,13 @@ fn serve(
         None => model.model_path().display().to_string(),
     };
     let session = model.session();
+    // issue 25: the layout from the usable cores, flags overriding; logged, shown by /v1/model and /metrics
+    let http_workers = parlance::layout::announce(&model.layout(http_workers)).http_workers;
     tracing::info!(
         models = %bundles,
         onnxruntime = %lib.display(),
         host = %host, port, http_workers,
-        inference_workers = model.inference_workers,
+        inference_workers = model.layout(None).inference_workers,
         intra_threads = session.intra_threads,
         spinning = session.spinning,
         graph_optimization = session.optimization_level,
@@ -529,7 +532,7 @@ fn serve(
         let listener = std::net::TcpListener::bind((host.as_str(), port))?;
         tracing::info!("listening on http://{}", listener.local_addr()?);
         let settings = http::server::ServerSettings {
-            workers: http_workers.max(1),
+            workers: http_workers,
             client_request_timeout: secs(security.client_timeout),
             keep_alive: secs(security.keep_alive),
             shutdown_timeout: 30,
