@@ -66,9 +66,11 @@ pub struct ModelArgs {
     /// default model (docs/performance.md); `--disable-optimizers ""` skips none.
     #[arg(long, env = "PARLANCE_DISABLE_OPTIMIZERS", default_value = crate::model::DEFAULT_DISABLED_OPTIMIZERS)]
     pub disable_optimizers: Vec<String>,
-    /// Most texts in one graph run.
-    #[arg(long, env = "PARLANCE_MAX_BATCH_SIZE", default_value_t = 32)]
-    pub max_batch_size: usize,
+    /// Most texts in one graph run. Default (issue 25): 8 when each worker has one intra-op thread
+    /// (a single-thread session gains up to batch 8 and loses beyond; each session's memory arena
+    /// is sized for it), else 32.
+    #[arg(long, env = "PARLANCE_MAX_BATCH_SIZE")]
+    pub max_batch_size: Option<usize>,
     /// Most padded tokens in one graph run.
     #[arg(long, env = "PARLANCE_MAX_BATCH_TOKENS", default_value_t = 2048)]
     pub max_batch_tokens: usize,
@@ -130,7 +132,7 @@ impl ModelArgs {
 
     pub fn batch(&self) -> BatchSettings {
         BatchSettings {
-            max_batch_size: self.max_batch_size.max(1),
+            max_batch_size: self.max_batch_size.unwrap_or_else(|| crate::layout::default_max_batch(self.layout(None).intra_threads)).max(1),
             max_batch_tokens: self.max_batch_tokens.max(1),
             queue_capacity: self.queue_capacity.max(1),
             share_encoder_queue: self.encoder_queue == "shared",

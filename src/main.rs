@@ -502,7 +502,7 @@ fn serve(
         spinning = session.spinning,
         graph_optimization = session.optimization_level,
         disabled_optimizers = ?session.disabled_optimizers,
-        max_batch_size = model.max_batch_size,
+        max_batch_size = model.batch().max_batch_size,
         max_batch_tokens = model.max_batch_tokens,
         queue_capacity = model.queue_capacity,
         max_text_chars = model.max_text_chars,

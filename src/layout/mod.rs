@@ -114,7 +114,16 @@ impl Layout {
     pub fn onnx_threads(&self) -> usize {
         self.inference_workers * self.intra_threads
     }
+}
 
+/// Most texts in one graph run when `--max-batch-size` is not given: 8 for single-thread
+/// sessions (on one thread, MASSIVE dev in batches of 1/4/8/16 ran at 215/230/234/204 texts/s:
+/// padding outweighs the gain past 8; docs/performance.md, "Batching per core"), else 32.
+pub fn default_max_batch(intra_threads: usize) -> usize {
+    if intra_threads <= 1 { 8 } else { 32 }
+}
+
+impl Layout {
     /// One line for the log.
     pub fn describe(&self) -> String {
         let lane = if self.lane_threads > 0 { format!(", latency lane {} threads", self.lane_threads) } else { String::new() };

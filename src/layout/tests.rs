@@ -78,3 +78,9 @@ fn usable_cores_is_at_least_one_and_at_most_the_machine() {
     assert!(n >= 1);
     assert!(n <= std::thread::available_parallelism().map(|n| n.get()).unwrap_or(n).max(n));
 }
+
+#[test]
+fn single_thread_workers_batch_up_to_eight() {
+    assert_eq!(default_max_batch(1), 8);
+    assert_eq!(default_max_batch(2), 32);
+}

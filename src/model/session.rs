@@ -87,6 +87,16 @@ pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session,
         .and_then(|b| {
             Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
         })
+        // issue 25: every session on this file shares its weights (crate::model::weights)
+        .and_then(|mut b| {
+            if let Some(w) = crate::model::weights::for_file(path) {
+                for (name, value) in &w.initializers {
+                    b = b.with_initializer(name, value.clone())?;
+                }
+                b = b.with_prepacked_weights(&w.prepacked)?;
+            }
+            Ok(b)
+        })
         .and_then(|mut b| b.commit_from_file(path))
         .map_err(|e| format!("ONNX Runtime cannot load the graph: {e}"))
 }
