@@ -243,6 +243,7 @@ fn worker(name: &str, mut model: Model, mut lane: Option<Lane>, shared: Shared) 
             Err(_) => {
                 // Every Batcher handle is gone (shutdown, or a reload replaced this model).
                 drop(model);
+                drop(lane);
                 release_freed_memory();
                 return;
             }
