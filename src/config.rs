@@ -108,6 +108,12 @@ impl ModelArgs {
         self.model.clone().unwrap_or_else(default_model_path)
     }
 
+    /// issue 25: the settings of a one-shot command (`parse`, `eval`, `bench --in-process`): one
+    /// worker unless `--inference-workers` says otherwise, so its session gets every core.
+    pub fn one_shot(&self) -> ModelArgs {
+        ModelArgs { inference_workers: Some(self.inference_workers.unwrap_or(1)), ..self.clone() }
+    }
+
     /// issue 25: the layout these flags and the machine give (`http_workers`: `serve`'s flag).
     pub fn layout(&self, http_workers: Option<usize>) -> crate::layout::Layout {
         let flags = crate::layout::LayoutFlags {
@@ -156,9 +162,9 @@ impl ModelArgs {
         let config = self.models()?;
         let name = config.default.clone().unwrap_or_else(|| config.models[0].name.clone());
         let spec = config.models.iter().find(|m| m.name == name).expect("the config was checked");
-        let one_shot = ModelArgs { inference_workers: Some(self.inference_workers.unwrap_or(1)), ..self.clone() };
+        let one_shot = self.one_shot();
         let (session, workers) = (one_shot.session(), one_shot.layout(None).inference_workers);
-        let parser = Parser::load_as(&spec.name, &spec.path, &session, self.batch(), workers, self.limits())
+        let parser = Parser::load_as(&spec.name, &spec.path, &session, one_shot.batch(), workers, self.limits())
             .map_err(|e| anyhow::anyhow!("model {:?}: {e}", spec.name))?;
         Ok(parser.with_fallback(spec.fallback()))
     }

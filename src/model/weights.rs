@@ -191,6 +191,7 @@ mod tests {
 
     #[test]
     fn raw_initializers_are_read_others_skipped() {
+        crate::model::runtime::init().expect("ONNX Runtime (make setup)");
         // TensorProto: dims [2, 2] (packed), int8, name "w", raw data 4 bytes
         let mut t = field(1, 2, &[2, 2]);
         t.extend(field(2, 0, &[3]));

@@ -269,7 +269,13 @@ impl Trainer {
     }
 
     fn train_and_serve(&self, registry: &Arc<Registry>, name: &str, opts: &TrainOptions, job: &Job) -> Result<(serde_json::Value, u64), TrainError> {
-        let summary = crate::train::train(opts)?;
+        // issue 25: serve's rayon pool is sized for text preparation; training gets its own pool of
+        // opts.threads (the cores), as `parlance train` has.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).thread_name(|i| format!("parlance-train-{i}")).build();
+        let summary = match pool {
+            Ok(pool) => pool.install(|| crate::train::train(opts))?,
+            Err(_) => crate::train::train(opts)?,
+        };
         if let Some(stop) = job.watch.stopped() {
             return Err(stop);
         }
