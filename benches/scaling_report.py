@@ -82,7 +82,7 @@ def svg(rows):
             path = " ".join(f"{x(c):.1f},{y(v):.1f}" for c, v in p)
             out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
             out += [f'<circle cx="{x(c):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>' for c, v in p]
-        out.append(f'<text x="{l + 12}" y="{34 + 16 * n}" fill="{colour}">{label}</text>')
+        out.append(f'<text x="{l + 12}" y="{h - b - 42 + 16 * n}" fill="{colour}">{label}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
