@@ -6,7 +6,8 @@
 //! and the inference workers) → `model` (bundles, sessions, the engine, trained heads) → `decode`
 //! (logits → intent ranking and BIO spans) → `entities` (the built-in grammar and the entity type).
 //! Beside the path: `data` (MASSIVE and Rasa readers), `train` (`parlance train`), `tools`
-//! (`eval`, `bench`), and the leaves `text`, `lang` and `metrics`. `config` turns the command
+//! (`eval`, `bench`, the commands), and the leaves `text`, `lang`, `metrics` and `errors` (an
+//! error with its causes in one line). `config` turns the command
 //! line into a loaded service; `layout` reads the usable cores and chooses the threads of each part.
 
 pub mod batcher;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod data;
 pub mod decode;
 pub mod entities;
+pub mod errors;
 pub mod http;
 pub mod lang;
 pub mod layout;

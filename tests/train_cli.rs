@@ -151,8 +151,6 @@ fn bad_training_data_exits_1_naming_file_intent_and_example() {
     let out = d.path().join("out");
     let one = write(d.path(), "one.yml", "nlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello\n");
     assert_fails(&train(&[&one], &out, &[]), &["one.yml", "only one intent", "greet"]);
-    let single = write(d.path(), "single.yml", "nlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello\n- intent: bye\n  examples: |\n    - ciao\n");
-    assert_fails(&train(&[&single], &out, &[]), &["single.yml", "\"bye\"", "ciao", "at least 2"]);
     let broken = write(d.path(), "broken.yml", "nlu:\n- intent: alarm_set\n  examples: |\n    - wake me at [7am(time)\n");
     assert_fails(&train(&[&broken], &out, &[]), &["broken.yml", "alarm_set", "wake me at"]);
     let empty = d.path().join("empty-project");
@@ -173,6 +171,42 @@ fn bad_training_data_exits_1_naming_file_intent_and_example() {
     std::fs::write(&big, line.repeat(50_000)).unwrap();
     assert_fails(&train(&[&big], &out, &[]), &["big.yml", "MB", "limit"]);
     assert!(!out.exists(), "nothing written after bad input");
+}
+
+/// Real bots' data: an intent with one example trains with a warning (as Rasa), and the report
+/// says what it noticed; `--dev` takes a Rasa project folder as `--data` does; an intent named
+/// `out_of_scope` (or set with `--out-of-scope-intent`) keeps its name and counts as a rejection.
+#[test]
+fn one_example_intents_train_with_a_warning_and_dev_takes_a_project_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let project = d.path().join("bot");
+    std::fs::create_dir_all(project.join("data")).unwrap();
+    write(&project, "config.yml", "language: en\npipeline: []\n");
+    let nlu = "nlu:\n- intent: greet\n  examples: |\n    - hi\n    - Hi\n    - hello there 👋\n    - good morning\n- intent: bye\n  examples: |\n    - ciao\n- intent: out_of_scope\n  examples: |\n    - what is the meaning of life\n    - tell me a joke\n- intent: chitchat\n  examples: |\n    - how are you\n    - are you a bot\n";
+    write(&project.join("data"), "nlu.yml", nlu);
+    let out = d.path().join("out");
+    let o = train(&[&project], &out, &["--dev", project.to_str().unwrap(), "--out-of-scope-intent", "chitchat"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("warning:") && t.contains("intent \"bye\" has only 1 example (\"ciao\")"), "{t}");
+    assert!(t.contains("1 duplicate examples"), "{t}");
+    assert!(t.contains("one-word examples") && t.contains("examples with emoji"), "{t}");
+    assert!(t.contains("MCC") && t.contains("Matthews correlation"), "{t}");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("parlance.json")).unwrap()).unwrap();
+    assert!(m["intents"].as_array().unwrap().iter().any(|i| i == "bye"));
+    assert_eq!(m["metrics"]["out_of_scope_intents"], serde_json::json!(["chitchat", "out_of_scope"]));
+    // eval reads the project folder too, and counts both out-of-scope intents as off-topic
+    let o = parlance(&["eval", "--model", out.to_str().unwrap(), "--data", project.to_str().unwrap(), "--json", "--latency-samples", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["off_topic"]["off_topic"], 4, "{}", r["off_topic"]);
+    assert_eq!(r["off_topic"]["in_scope"], 5, "{}", r["off_topic"]);
+    let o = train(&[&project], &d.path().join("fixed"), &["--fallback-threshold", "0.42"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.path().join("fixed/parlance.json")).unwrap()).unwrap();
+    assert!((m["fallback_threshold"].as_f64().unwrap() - 0.42).abs() < 1e-6);
+    let o = train(&[&project], &d.path().join("bad"), &["--fallback-threshold", "1.5"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
 #[test]

@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
     client_error(decode_json::<RasaParseRequest>(body));
     // a Rasa button payload in any text: found or not, never a panic
     if let Ok(text) = std::str::from_utf8(body) {
-        if let Some(p) = parlance::http::payload::parse(text, |_| true) {
+        if let Some(found) = parlance::pipeline::payload::parse(text, |_| true) {
+            // too many values is refused before any entity is built; otherwise bounded
+            let Ok(p) = found else { return };
+            assert!(p.entities.len() <= parlance::pipeline::payload::MAX_ENTITY_VALUES);
             let language = parlance::lang::DetectedLanguage { code: "en".into(), confidence: 1.0, source: "request" };
             let model = parlance::pipeline::ModelRef { id: "m".into(), name: "m".into(), version: "0".into() };
             let _ = p.into_result(text.to_string(), language, model);

@@ -25,6 +25,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::model::engine::{Model, RowOutput};
+use crate::model::RunError;
 use crate::model::heads::Heads;
 use crate::model::runtime::release_freed_memory;
 
@@ -66,7 +67,7 @@ struct Job {
     /// The bot's heads, for a job on a shared encoder queue.
     heads: Option<Arc<Heads>>,
     enqueued: Instant,
-    reply: oneshot::Sender<Result<JobOutput, String>>,
+    reply: oneshot::Sender<Result<JobOutput, RunError>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,12 +148,12 @@ impl Batcher {
     }
 
     /// Queues one item; the receiver yields its logits once its batch has run.
-    pub fn submit(&self, ids: Vec<i64>) -> Result<oneshot::Receiver<Result<JobOutput, String>>, Overloaded> {
+    pub fn submit(&self, ids: Vec<i64>) -> Result<oneshot::Receiver<Result<JobOutput, RunError>>, Overloaded> {
         self.submit_with(ids, None)
     }
 
     /// Queues one item with the heads of its bot (on a shared encoder queue).
-    pub fn submit_with(&self, ids: Vec<i64>, heads: Option<Arc<Heads>>) -> Result<oneshot::Receiver<Result<JobOutput, String>>, Overloaded> {
+    pub fn submit_with(&self, ids: Vec<i64>, heads: Option<Arc<Heads>>) -> Result<oneshot::Receiver<Result<JobOutput, RunError>>, Overloaded> {
         let q = &self.0;
         let (reply, rx) = oneshot::channel();
         let mut job = Job { ids, heads, enqueued: Instant::now(), reply };
@@ -279,8 +280,8 @@ fn run_batch(model: &mut Model, batch: Vec<Job>) {
     let inputs: Vec<Vec<i64>> = batch.iter().map(|j| j.ids.clone()).collect();
     let heads: Vec<Option<Arc<Heads>>> = batch.iter().map(|j| j.heads.clone()).collect();
     // A panic inside the runtime must not take the worker (and so the whole service) down.
-    let result: Result<Vec<RowOutput>, String> = std::panic::catch_unwind(AssertUnwindSafe(|| model.run_rows(&inputs, &heads)))
-        .unwrap_or_else(|_| Err("inference panicked".to_string()));
+    let result: Result<Vec<RowOutput>, RunError> = std::panic::catch_unwind(AssertUnwindSafe(|| model.run_rows(&inputs, &heads)))
+        .unwrap_or_else(|_| Err(RunError::Panicked));
     let inference = started.elapsed();
     let n = batch.len();
     match result {
@@ -297,7 +298,7 @@ fn run_batch(model: &mut Model, batch: Vec<Job>) {
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, batch = n, "graph run failed");
+            tracing::error!(error = %crate::errors::chain(&e), batch = n, "graph run failed");
             for job in batch {
                 let _ = job.reply.send(Err(e.clone()));
             }

@@ -38,19 +38,20 @@ pub fn parse_annotation(annot: &str) -> Result<(String, Vec<(String, usize, usiz
 
 /// Reads a MASSIVE jsonl file. Every malformed line is an error naming its line number.
 pub fn read_massive(path: &Path) -> Result<Vec<Example>, DataError> {
-    let file = std::fs::File::open(path).map_err(|e| DataError(format!("cannot open {}: {e}", path.display())))?;
+    let read = |source| DataError::Read { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(read)?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| DataError(format!("{}:{}: cannot be read: {e}", path.display(), i + 1)))?;
+        let line = line.map_err(read)?;
         if line.trim().is_empty() {
             continue;
         }
         let row: MassiveRow = serde_json::from_str(&line)
-            .map_err(|e| DataError(format!("{}:{}: not a MASSIVE record: {e}", path.display(), i + 1)))?;
+            .map_err(|source| DataError::Record { path: path.to_path_buf(), line: i + 1, source })?;
         let (text, spans) =
-            parse_annotation(&row.annot_utt).map_err(|e| DataError(format!("{}:{}: {e}", path.display(), i + 1)))?;
+            parse_annotation(&row.annot_utt).map_err(|e| DataError::Invalid(format!("{}:{}: {e}", path.display(), i + 1)))?;
         if text != row.utt {
-            return Err(DataError(format!("{}:{}: annot_utt does not give back utt", path.display(), i + 1)));
+            return Err(DataError::Invalid(format!("{}:{}: annot_utt does not give back utt", path.display(), i + 1)));
         }
         out.push(Example { locale: row.locale.unwrap_or_else(|| "all".into()), text, intent: row.intent, spans });
     }

@@ -2,14 +2,22 @@
 //! YAML (`rasa`); what `eval` scores and `train` learns from.
 
 pub mod massive;
+pub mod project;
 pub mod rasa;
 
 use std::path::Path;
 
 /// Labelled data that cannot be read: the message names the file (and line, intent, example).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DataError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {}", path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    #[error("{}:{line}: not a MASSIVE record", path.display())]
+    Record { path: std::path::PathBuf, line: usize, source: serde_json::Error },
+    /// The file reads, but what it says is not labelled data (the message says where and why).
+    #[error("{0}")]
+    Invalid(String),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
@@ -20,9 +28,14 @@ pub struct Example {
     pub spans: Vec<(String, usize, usize)>,
 }
 
-/// Reads labelled examples by extension: `.yml`/`.yaml` is Rasa NLU YAML (`rasa`, locale =
-/// file stem), anything else MASSIVE jsonl.
+/// Reads labelled examples: a folder as a Rasa project (as `parlance train --data` reads it,
+/// [`project::read`]), a `.yml`/`.yaml` file as Rasa NLU YAML (`rasa`, locale = file stem),
+/// anything else as MASSIVE jsonl.
 pub fn read_examples(path: &Path) -> Result<Vec<Example>, DataError> {
+    if path.is_dir() {
+        let data = project::read(&[path.to_path_buf()]).map_err(|p| DataError::Invalid(p.join("\n")))?;
+        return Ok(data.examples.into_iter().map(|s| s.example).collect());
+    }
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
     match ext.as_deref() {
         Some("yml" | "yaml") => rasa::read_rasa_nlu(path),

@@ -1,5 +1,6 @@
 //! Amounts of money, percentages, temperatures and durations.
 
+use super::grain::Grain;
 use super::numbers::{quantity_at, NumMatch};
 use super::text::{Kind, Toks};
 use super::{num_json, Lang};
@@ -283,81 +284,34 @@ fn scale_at(t: &Toks, j: usize, after_sign: bool) -> (usize, Value) {
 
 // ---------------------------------------------------------------- duration
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub(crate) enum Unit {
-    Second,
-    Minute,
-    Hour,
-    Day,
-    Week,
-    Month,
-    Quarter,
-    Year,
-}
-
-impl Unit {
-    pub fn name(self) -> &'static str {
-        match self {
-            Unit::Second => "second",
-            Unit::Minute => "minute",
-            Unit::Hour => "hour",
-            Unit::Day => "day",
-            Unit::Week => "week",
-            Unit::Month => "month",
-            Unit::Quarter => "quarter",
-            Unit::Year => "year",
-        }
-    }
-    pub fn seconds(self) -> f64 {
-        match self {
-            Unit::Second => 1.0,
-            Unit::Minute => 60.0,
-            Unit::Hour => 3600.0,
-            Unit::Day => 86400.0,
-            Unit::Week => 604800.0,
-            Unit::Month => 2592000.0,
-            Unit::Quarter => 7776000.0,
-            Unit::Year => 31536000.0,
-        }
-    }
-    fn smaller(self) -> Option<Unit> {
-        match self {
-            Unit::Minute => Some(Unit::Second),
-            Unit::Hour => Some(Unit::Minute),
-            Unit::Day => Some(Unit::Hour),
-            _ => None,
-        }
-    }
-}
-
-pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
+pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Grain> {
     let k = t.key(j);
     Some(match (lang, k) {
-        (_, "h") => Unit::Hour,
+        (_, "h") => Grain::Hour,
         // 2' (minutes), 1" (seconds), glued to digits; English "2m", "2 m" (lower-case: "3M" is millions)
         (_, "'" | "\"") if !(t.adj(j) && t.is_num(j.wrapping_sub(1))) || t.adj(j + 1) && t.is_word(j + 1) => return None,
-        (_, "'") => Unit::Minute,
-        (_, "\"") => Unit::Second,
-        (Lang::En, "m") if !t.upper(j) && t.is_num(j.wrapping_sub(1)) => Unit::Minute,
-        (_, "min" | "mins" | "mn") => Unit::Minute,
-        (_, "sec" | "secs") => Unit::Second,
-        (Lang::Fr, "seconde" | "secondes") => Unit::Second,
-        (Lang::Fr, "minute" | "minutes") => Unit::Minute,
-        (Lang::Fr, "heure" | "heures") => Unit::Hour,
-        (Lang::Fr, "jour" | "jours" | "journee" | "journees") => Unit::Day,
-        (Lang::Fr, "semaine" | "semaines") => Unit::Week,
-        (Lang::Fr, "mois") => Unit::Month,
-        (Lang::Fr, "trimestre" | "trimestres") => Unit::Quarter,
-        (Lang::Fr, "an" | "ans" | "annee" | "annees") => Unit::Year,
-        (Lang::En, "second" | "seconds") => Unit::Second,
-        (Lang::En, "minute" | "minutes") => Unit::Minute,
-        (Lang::En, "hour" | "hours" | "hr" | "hrs") => Unit::Hour,
-        (Lang::En, "day" | "days") => Unit::Day,
-        (Lang::En, "week" | "weeks") => Unit::Week,
-        (Lang::En, "month" | "months") => Unit::Month,
+        (_, "'") => Grain::Minute,
+        (_, "\"") => Grain::Second,
+        (Lang::En, "m") if !t.upper(j) && t.is_num(j.wrapping_sub(1)) => Grain::Minute,
+        (_, "min" | "mins" | "mn") => Grain::Minute,
+        (_, "sec" | "secs") => Grain::Second,
+        (Lang::Fr, "seconde" | "secondes") => Grain::Second,
+        (Lang::Fr, "minute" | "minutes") => Grain::Minute,
+        (Lang::Fr, "heure" | "heures") => Grain::Hour,
+        (Lang::Fr, "jour" | "jours" | "journee" | "journees") => Grain::Day,
+        (Lang::Fr, "semaine" | "semaines") => Grain::Week,
+        (Lang::Fr, "mois") => Grain::Month,
+        (Lang::Fr, "trimestre" | "trimestres") => Grain::Quarter,
+        (Lang::Fr, "an" | "ans" | "annee" | "annees") => Grain::Year,
+        (Lang::En, "second" | "seconds") => Grain::Second,
+        (Lang::En, "minute" | "minutes") => Grain::Minute,
+        (Lang::En, "hour" | "hours" | "hr" | "hrs") => Grain::Hour,
+        (Lang::En, "day" | "days") => Grain::Day,
+        (Lang::En, "week" | "weeks") => Grain::Week,
+        (Lang::En, "month" | "months") => Grain::Month,
         // plural only: "a quarter" is a fraction, "quarter past" a time
-        (Lang::En, "quarters") => Unit::Quarter,
-        (Lang::En, "year" | "years") => Unit::Year,
+        (Lang::En, "quarters") => Grain::Quarter,
+        (Lang::En, "year" | "years") => Grain::Year,
         _ => return None,
     })
 }
@@ -365,7 +319,7 @@ pub(crate) fn duration_unit(t: &Toks, j: usize, lang: Lang) -> Option<Unit> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Dur {
     pub value: f64,
-    pub unit: Unit,
+    pub unit: Grain,
 }
 
 impl Dur {
@@ -375,7 +329,7 @@ impl Dur {
     pub fn to_json(self) -> Value {
         let secs = self.seconds();
         let iso = match self.unit {
-            Unit::Second | Unit::Minute | Unit::Hour => {
+            Grain::Second | Grain::Minute | Grain::Hour => {
                 let s = secs.round() as i64;
                 let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
                 let mut o = String::from("PT");
@@ -390,11 +344,11 @@ impl Dur {
                 }
                 o
             }
-            Unit::Day => format!("P{}D", fmt_num(self.value)),
-            Unit::Week => format!("P{}W", fmt_num(self.value)),
-            Unit::Month => format!("P{}M", fmt_num(self.value)),
-            Unit::Quarter => format!("P{}M", fmt_num(self.value * 3.0)),
-            Unit::Year => format!("P{}Y", fmt_num(self.value)),
+            Grain::Day => format!("P{}D", fmt_num(self.value)),
+            Grain::Week => format!("P{}W", fmt_num(self.value)),
+            Grain::Month => format!("P{}M", fmt_num(self.value)),
+            Grain::Quarter => format!("P{}M", fmt_num(self.value * 3.0)),
+            Grain::Year => format!("P{}Y", fmt_num(self.value)),
         };
         json!({"value": num_json(self.value), "unit": self.unit.name(), "seconds": num_json(secs), "iso": iso})
     }
@@ -411,14 +365,14 @@ fn fmt_num(v: f64) -> String {
 /// A duration at token `i`, compound ones summed and given in their smallest unit: "2 years and
 /// 3 months", "1 year, 2 days, 3 hours and 4 seconds", "1 hour thirty", "2 hours ten".
 /// The next smaller unit, for "a month and a half" (45 days) and "one hour and half" (90 min).
-fn finer(u: Unit) -> Unit {
+fn finer(u: Grain) -> Grain {
     match u {
-        Unit::Year => Unit::Month,
-        Unit::Quarter => Unit::Month,
-        Unit::Month | Unit::Week => Unit::Day,
-        Unit::Day => Unit::Hour,
-        Unit::Hour => Unit::Minute,
-        _ => Unit::Second,
+        Grain::Year => Grain::Month,
+        Grain::Quarter => Grain::Month,
+        Grain::Month | Grain::Week => Grain::Day,
+        Grain::Day => Grain::Hour,
+        Grain::Hour => Grain::Minute,
+        _ => Grain::Second,
     }
 }
 
@@ -445,7 +399,7 @@ fn duration_en_extra(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
     if !matches!(t.key(k), "hour" | "hours") {
         return None;
     }
-    Some((k + 1, Dur { value: (q.value + quarters / 4.0) * 60.0, unit: Unit::Minute }))
+    Some((k + 1, Dur { value: (q.value + quarters / 4.0) * 60.0, unit: Grain::Minute }))
 }
 
 pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
@@ -464,8 +418,8 @@ pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)
             j += 1;
         }
         if let Some((e2, next)) = duration_one(t, j, lang).filter(|(_, n)| n.unit.seconds() < d.unit.seconds() && n.value >= 0.0) {
-            d = if d.unit == Unit::Year && next.unit == Unit::Month {
-                Dur { value: d.value * 12.0 + next.value, unit: Unit::Month } // "2 years 3 months" = 27 months
+            d = if d.unit == Grain::Year && next.unit == Grain::Month {
+                Dur { value: d.value * 12.0 + next.value, unit: Grain::Month } // "2 years 3 months" = 27 months
             } else {
                 Dur { value: (d.seconds() + next.seconds()) / next.unit.seconds(), unit: next.unit }
             };
@@ -473,10 +427,10 @@ pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)
             continue;
         }
         // "1 hour thirty", "2 hours and 10": minutes without their unit, at the end
-        if d.unit == Unit::Hour && d.value.fract() == 0.0 {
+        if d.unit == Grain::Hour && d.value.fract() == 0.0 {
             if let Some(m) = quantity_at(t, j, lang, false) {
                 if m.value.fract() == 0.0 && (1.0..60.0).contains(&m.value) && !t.is_word(m.end) && !t.any(m.end, &["%", "°", "€", "$", ":", "/"]) {
-                    d = Dur { value: d.value * 60.0 + m.value, unit: Unit::Minute };
+                    d = Dur { value: d.value * 60.0 + m.value, unit: Grain::Minute };
                     e = m.end;
                 }
             }
@@ -487,28 +441,28 @@ pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)
 }
 
 /// Durations said as fixed phrases ("une demi heure", "half an hour"), by language.
-fn fixed_durations(lang: Lang) -> &'static [(&'static str, f64, Unit)] {
+fn fixed_durations(lang: Lang) -> &'static [(&'static str, f64, Grain)] {
     match lang {
         Lang::Fr => &[
-            ("une demi heure", 30.0, Unit::Minute),
-            ("une demie heure", 30.0, Unit::Minute),
-            ("une demi journee", 12.0, Unit::Hour),
-            ("un quart d heure", 15.0, Unit::Minute),
-            ("trois quarts d heure", 45.0, Unit::Minute),
-            ("une heure et demie", 90.0, Unit::Minute),
-            ("une minute et demie", 90.0, Unit::Second),
+            ("une demi heure", 30.0, Grain::Minute),
+            ("une demie heure", 30.0, Grain::Minute),
+            ("une demi journee", 12.0, Grain::Hour),
+            ("un quart d heure", 15.0, Grain::Minute),
+            ("trois quarts d heure", 45.0, Grain::Minute),
+            ("une heure et demie", 90.0, Grain::Minute),
+            ("une minute et demie", 90.0, Grain::Second),
         ],
         Lang::En => &[
-            ("an hour and a half", 90.0, Unit::Minute),
-            ("a minute and a half", 90.0, Unit::Second),
-            ("half an hour", 30.0, Unit::Minute),
-            ("a half hour", 30.0, Unit::Minute),
-            ("half a day", 12.0, Unit::Hour),
-            ("a quarter of an hour", 15.0, Unit::Minute),
-            ("three quarters of an hour", 45.0, Unit::Minute),
-            ("a quarter hour", 15.0, Unit::Minute),
-            ("half hour", 30.0, Unit::Minute),
-            ("half day", 12.0, Unit::Hour),
+            ("an hour and a half", 90.0, Grain::Minute),
+            ("a minute and a half", 90.0, Grain::Second),
+            ("half an hour", 30.0, Grain::Minute),
+            ("a half hour", 30.0, Grain::Minute),
+            ("half a day", 12.0, Grain::Hour),
+            ("a quarter of an hour", 15.0, Grain::Minute),
+            ("three quarters of an hour", 45.0, Grain::Minute),
+            ("a quarter hour", 15.0, Grain::Minute),
+            ("half hour", 30.0, Grain::Minute),
+            ("half day", 12.0, Grain::Hour),
         ],
     }
 }
@@ -534,7 +488,7 @@ fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
     }
     // "a fortnight", "two fortnights": 14 days each
     if lang == Lang::En && t.any(q.end, &["fortnight", "fortnights"]) {
-        return Some((q.end + 1, Dur { value: q.value * 14.0, unit: Unit::Day }));
+        return Some((q.end + 1, Dur { value: q.value * 14.0, unit: Grain::Day }));
     }
     let unit = duration_unit(t, q.end, lang)?;
     // "h" and "min" glued to digits or separated by a space only
@@ -549,14 +503,14 @@ fn duration_one(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)> {
     }
     // compound: "2 h 30", "1 heure 30 minutes", "2 hours and 30 minutes", "1h30"
     if let Some(s) = unit.smaller() {
-        if unit != Unit::Day && q.value.fract() == 0.0 {
+        if unit != Grain::Day && q.value.fract() == 0.0 {
             let mut j = e;
             if t.any(j, &["et", "and"]) {
                 j += 1;
             }
             if let Some((m, _)) = t.int(j) {
                 let has_unit = duration_unit(t, j + 1, lang) == Some(s);
-                let glued = j == e && t.adj(j) && unit == Unit::Hour && t.key(q.end) == "h";
+                let glued = j == e && t.adj(j) && unit == Grain::Hour && t.key(q.end) == "h";
                 let spaced_bare = j == e && t.key(q.end) == "h" && !is_unit_word(t, j + 1, lang);
                 if m < 60 && (has_unit || glued || spaced_bare) && (j == e || has_unit) {
                     let per = unit.seconds() / s.seconds();

@@ -8,6 +8,7 @@
 //! dimension priority, then earliest start); the `dims` filter is applied last.
 
 pub mod entity;
+mod grain;
 mod measures;
 mod number_words;
 mod numbers;

@@ -12,9 +12,13 @@ use actix_web::{web, HttpMessage, ResponseError};
 use subtle::ConstantTimeEq;
 
 /// API keys that cannot be read or are not usable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct KeysError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("cannot read key file {}", path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    #[error("the admin key must differ from every parse key")]
+    AdminIsParseKey,
+}
 
 #[derive(Default, Clone)]
 pub struct Keys {
@@ -49,7 +53,7 @@ impl Keys {
         admin: Option<&str>,
         admin_file: Option<&Path>,
     ) -> Result<Keys, KeysError> {
-        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| KeysError(format!("cannot read key file {}: {e}", p.display())));
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(|source| KeysError::Read { path: p.to_path_buf(), source });
         let mut keys = Keys::default();
         if let Some(s) = parse {
             keys.parse.extend(split_keys(s));
@@ -65,7 +69,7 @@ impl Keys {
         keys.admin = admin;
         if let Some(a) = &keys.admin {
             if keys.parse.iter().any(|k| k == a) {
-                return Err(KeysError("the admin key must differ from every parse key".into()));
+                return Err(KeysError::AdminIsParseKey);
             }
         }
         Ok(keys)

@@ -84,9 +84,11 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     row(400, "invalid_utf8", "the body is not UTF-8"),
     row(400, "empty_text", "`text` is empty or only spaces"),
     row(422, "text_too_long", "a text is longer than 2,000 characters (`--max-text-chars`)"),
+    row(422, "untokenizable_text", "the model's tokenizer cannot read a text"),
     row(422, "batch_too_large", "a batch holds more than 64 texts (`--max-batch-texts`)"),
     row(400, "empty_batch", "`texts` is empty"),
     row(413, "payload_too_large", "the body is over 1 MiB (`--max-body-bytes`)"),
+    row(422, "payload_too_complex", "a Rasa button payload's JSON holds more than 100 entity values"),
     row(400, "unsupported_language", "`lang` is not a language of the model"),
     row(400, "invalid_time_reference", "`reference_time` or `timezone` cannot be read (or is empty)"),
     row(400, "unknown_dimension", "`dimensions` names an unknown dimension"),
@@ -108,6 +110,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     row(503, "overloaded", "the parse queue is full; `Retry-After: 1`"),
     row(503, "not_ready", "readiness is off; `Retry-After: 1`"),
     row(500, "inference_failed", "ONNX Runtime failed on a batch"),
+    row(503, "model_unavailable", "the model's inference worker stopped; reload the model"),
     row(500, "internal_error", "any other server-side failure"),
     row(0, "http_error", "any other error status of the HTTP layer"),
 ];
@@ -138,6 +141,7 @@ impl From<crate::service::training::TrainStartError> for ApiError {
         match e {
             TrainStartError::Busy(_) => ApiError::TrainingBusy(e.to_string()),
             TrainStartError::Conflict(m) => ApiError::TrainingConflict(m),
+            TrainStartError::Cancelled => ApiError::TrainingConflict("the run was cancelled while its data was checked".into()),
             TrainStartError::Unavailable(m) => ApiError::TrainingUnavailable(format!("training over HTTP is off: {m}")),
             TrainStartError::Invalid(found) => ApiError::InvalidTrainingData(
                 found
@@ -209,9 +213,13 @@ impl ApiError {
             ApiError::Parse(ParseError::TextTooLong { .. }) => "text_too_long",
             ApiError::Parse(ParseError::UnsupportedLanguage(..)) => "unsupported_language",
             ApiError::Parse(ParseError::Overloaded) => "overloaded",
+            ApiError::Parse(ParseError::Tokenizer(_)) => "untokenizable_text",
+            ApiError::Parse(ParseError::PreparationPanicked) => "internal_error",
+            ApiError::Parse(ParseError::WorkerStopped) => "model_unavailable",
             ApiError::Parse(ParseError::Inference(_)) => "inference_failed",
             ApiError::Parse(ParseError::InvalidTimeReference(_)) => "invalid_time_reference",
             ApiError::Parse(ParseError::UnknownDimension(_)) => "unknown_dimension",
+            ApiError::Parse(ParseError::PayloadTooLarge { .. }) => "payload_too_complex",
             ApiError::Http { status, .. } => code_for_status(*status),
         }
     }
@@ -240,7 +248,7 @@ impl ResponseError for ApiError {
             ApiError::BundleRefused { problems, .. } | ApiError::InvalidTrainingData(problems) => Some(problems.as_slice()),
             _ => None,
         };
-        res.json(Body { error: Detail { code: self.code(), message: self.to_string(), problems } })
+        res.json(Body { error: Detail { code: self.code(), message: crate::errors::chain(self), problems } })
     }
 }
 
@@ -282,9 +290,13 @@ mod tests {
             ApiError::TrainingUnavailable(String::new()),
             ApiError::Parse(ParseError::EmptyText),
             ApiError::Parse(ParseError::TextTooLong { chars: 2, max: 1 }),
+            ApiError::Parse(ParseError::PayloadTooLarge { values: 2, max: 1 }),
             ApiError::Parse(ParseError::UnsupportedLanguage(String::new(), String::new())),
             ApiError::Parse(ParseError::Overloaded),
-            ApiError::Parse(ParseError::Inference(String::new())),
+            ApiError::Parse(ParseError::Inference(crate::model::RunError::Panicked)),
+            ApiError::Parse(ParseError::PreparationPanicked),
+            ApiError::Parse(ParseError::WorkerStopped),
+            ApiError::Parse(ParseError::Tokenizer(Box::<dyn std::error::Error + Send + Sync>::from("no").into())),
             ApiError::Parse(ParseError::InvalidTimeReference(String::new())),
             ApiError::Parse(ParseError::UnknownDimension(String::new())),
                 ]
@@ -334,7 +346,7 @@ mod tests {
         let mut codes = std::collections::HashSet::new();
         for e in &errors {
             let status = e.status_code();
-            let server_side = matches!(e, ApiError::ReloadFailed(_) | ApiError::NotReady | ApiError::TrainingUnavailable(_) | ApiError::Parse(ParseError::Overloaded | ParseError::Inference(_)));
+            let server_side = matches!(e, ApiError::ReloadFailed(_) | ApiError::NotReady | ApiError::TrainingUnavailable(_) | ApiError::Parse(ParseError::Overloaded | ParseError::Inference(_) | ParseError::PreparationPanicked | ParseError::WorkerStopped));
             assert_eq!(status.is_server_error(), server_side, "{e:?}");
             assert!(status.is_client_error() || server_side, "{e:?}");
             assert!(codes.insert(e.code()), "duplicate code {}", e.code());

@@ -1,6 +1,8 @@
 //! The HTTP layer: routes, request bodies and response shapes. No parsing logic lives here; each
 //! handler checks its input, calls the pipeline and shapes the answer.
 
+mod answers;
+pub mod args;
 pub mod auth;
 pub mod body;
 mod duckling;
@@ -11,7 +13,6 @@ pub mod openapi;
 mod ops;
 mod parse;
 mod train;
-pub mod payload;
 pub mod server;
 pub mod types;
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::http::answers::{AdminErrors, BodyErrors};
 use crate::http::body::{check_content_type, decode_json, read_body};
 use crate::http::error::ApiError;
 use crate::http::types::*;
@@ -53,15 +54,10 @@ pub async fn models_list(state: web::Data<AppState>) -> HttpResponse {
 /// refused (422, every problem listed) and the old model keeps serving. Needs the admin key.
 #[utoipa::path(post, path = "/admin/models/{name}/reload", tag = "admin", request_body(content = Option<ReloadRequest>),
     params(("name" = String, Path, description = "A model name from GET /v1/models")),
-    responses((status = 200, body = ReloadResult),
-        (status = 401, description = "unauthorized: no admin key configured, or not given", body = ErrorBody),
+    responses((status = 200, body = ReloadResult), AdminErrors, BodyErrors,
         (status = 404, description = "unknown_model", body = ErrorBody),
         (status = 409, description = "reload_conflict: a language route would lose its language", body = ErrorBody),
         (status = 422, description = "invalid_bundle (with problems), invalid_request", body = ErrorBody),
-        (status = 400, description = "malformed_json, invalid_utf8", body = ErrorBody),
-        (status = 408, description = "request_timeout", body = ErrorBody),
-        (status = 413, description = "payload_too_large", body = ErrorBody),
-        (status = 415, description = "unsupported_media_type", body = ErrorBody),
         (status = 500, description = "reload_failed: over the reload timeout, or the loader failed; the old model keeps serving", body = ErrorBody)),
     security(("admin_key" = [])))]
 pub async fn reload(

@@ -6,36 +6,13 @@ use std::time::Instant;
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
+use crate::http::answers::ParseErrors;
 use crate::http::auth::{self, Access};
 use crate::http::body::read_json;
 use crate::http::error::ApiError;
-use crate::http::payload;
 use crate::http::types::*;
 use crate::http::AppState;
 use crate::pipeline::{ParseInput, ParseResult, Parser};
-use crate::service::Served;
-
-/// The errors any parse route can answer.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
-enum ParseErrors {
-    #[response(status = 400, description = "malformed_json, invalid_utf8, empty_text, empty_batch, unsupported_language, invalid_time_reference, unknown_dimension")]
-    BadRequest(ErrorBody),
-    #[response(status = 401, description = "unauthorized: API keys are configured and none valid was given")]
-    Unauthorized(ErrorBody),
-    #[response(status = 408, description = "request_timeout: the body did not arrive within the body deadline")]
-    Timeout(ErrorBody),
-    #[response(status = 413, description = "payload_too_large: the body is over the limit")]
-    TooLarge(ErrorBody),
-    #[response(status = 415, description = "unsupported_media_type")]
-    MediaType(ErrorBody),
-    #[response(status = 422, description = "invalid_request (JSON of the wrong shape), text_too_long, batch_too_large")]
-    Invalid(ErrorBody),
-    #[response(status = 500, description = "inference_failed")]
-    Internal(ErrorBody),
-    #[response(status = 503, description = "overloaded (with Retry-After)")]
-    Overloaded(ErrorBody),
-}
 
 /// `Server-Timing` header: where the time of a parse went, in milliseconds.
 fn server_timing(results: &[ParseResult], total: Instant) -> String {
@@ -66,10 +43,7 @@ async fn parse_one(state: &AppState, target: Target<'_>, mut input: ParseInput, 
         Target::Routed => state.models.route(&mut input),
         Target::Named(name) => state.model(name)?,
     };
-    if let Some(answer) = payloads.then(|| payload_answer(&served, &input)).flatten() {
-        return Ok(answer);
-    }
-    Ok(served.parser.parse(input).await?)
+    Ok(if payloads { served.parser.parse_or_payload(input).await? } else { served.parser.parse(input).await? })
 }
 
 /// The one way a batch is parsed: checked against the target's limits, then each text routed (or
@@ -184,23 +158,6 @@ async fn rasa(req: HttpRequest, payload: web::Payload, state: &AppState, target:
     let body = body?;
     let result = parse_one(state, target, body.options.input(body.text), true).await?;
     Ok(HttpResponse::Ok().json(super::duckling::rasa_answer(result, state.rasa_entities)))
-}
-
-/// A Rasa button payload (`/intent{...}`) answered without the model, when `input` is one for an
-/// intent of `served` (or a Rasa default intent).
-fn payload_answer(served: &Served, input: &ParseInput) -> Option<ParseResult> {
-    let manifest = served.parser.manifest();
-    let found = payload::parse(&input.text, |intent| manifest.intents.iter().any(|i| i == intent))?;
-    let language = match input.lang.as_deref().and_then(crate::lang::normalize_tag) {
-        Some(code) => crate::lang::DetectedLanguage { code, confidence: 1.0, source: "request" },
-        None => input.detected.clone().unwrap_or_else(|| crate::lang::detect(&input.text)),
-    };
-    let model = crate::pipeline::ModelRef {
-        id: served.parser.id().to_string(),
-        name: manifest.name.clone(),
-        version: manifest.version.clone(),
-    };
-    Some(found.into_result(input.text.clone(), language, model))
 }
 
 /// A parse answer with its `Server-Timing` header.

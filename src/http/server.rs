@@ -1,4 +1,6 @@
-//! The HTTP server: actix-web's App on actix-http's HTTP/1.1 service, on a listener of ours.
+//! The HTTP server: [`run`] starts `parlance serve` from its flags ([`ServeArgs`]): loads the
+//! models, binds, reloads on SIGHUP, drains on SIGTERM. [`serve`] builds actix-web's App on
+//! actix-http's HTTP/1.1 service, on a listener of ours.
 //!
 //! It is what `HttpServer` builds, with one difference: each connection's stream is wrapped in
 //! [`JsonCodecErrors`], so that the answers actix-http's codec sends on its own before any route
@@ -18,7 +20,9 @@ use actix_web::dev::{AppConfig, Server};
 use actix_web::App;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::args::{ServeArgs, TrainingArgs};
 use super::AppState;
+use crate::service::Registry;
 
 /// Connection settings of [`serve`].
 #[derive(Debug, Clone)]
@@ -52,6 +56,135 @@ pub fn serve(listener: TcpListener, state: Arc<AppState>, settings: &ServerSetti
             .and_then(http)
         })?
         .run())
+}
+
+/// `parlance serve`: loads the models, listens, and runs until SIGTERM or SIGINT (after
+/// `--drain-seconds` with readiness off). SIGHUP reloads every model.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let keys = args.security.keys()?;
+    let lib = crate::model::runtime::init()?;
+    // issue 25: the layout from the usable cores, flags overriding; logged, shown by /v1/model and /metrics
+    let http_workers = crate::layout::announce(&args.model.layout(args.http_workers)).http_workers;
+    log_start(&args, &keys, &lib);
+    let models = Arc::new(args.model.load_registry()?);
+    for summary in models.summaries() {
+        tracing::info!(model = %summary.id, bundle = %summary.name, version = %summary.version, format = ?summary.format,
+            intents = summary.intents, slot_types = summary.slot_types.len(), default = summary.default,
+            routes = ?summary.routes, path = %summary.path, "model loaded");
+    }
+    let state = app_state(&args, models.clone(), keys);
+    let settings = ServerSettings {
+        workers: http_workers,
+        client_request_timeout: seconds(args.security.client_timeout),
+        keep_alive: seconds(args.security.keep_alive),
+        shutdown_timeout: 30,
+    };
+    let drain_seconds = args.drain_seconds;
+    actix_web::rt::System::new().block_on(async move {
+        serve_models_dir(&models, &args.training).await;
+        let listener = TcpListener::bind((args.host.as_str(), args.port))?;
+        tracing::info!("listening on http://{}", listener.local_addr()?);
+        let server = serve(listener, state.clone(), &settings)?;
+        let handle = server.handle();
+        actix_web::rt::spawn(reload_on_sighup(models));
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            state.ready.store(false, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!(drain_seconds, "readiness off; draining");
+            actix_web::rt::time::sleep(Duration::from_secs_f64(drain_seconds.max(0.0))).await;
+            handle.stop(true).await;
+        });
+        server.await
+    })?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A duration from a flag's seconds, at least a millisecond.
+fn seconds(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.001))
+}
+
+/// The settings `serve` starts with, in one log line (never a key).
+fn log_start(args: &ServeArgs, keys: &super::auth::Keys, onnxruntime: &std::path::Path) {
+    let model = &args.model;
+    let bundles = match &model.models_config {
+        Some(file) => format!("models config {}", file.display()),
+        None => model.model_path().display().to_string(),
+    };
+    let session = model.session();
+    tracing::info!(
+        models = %bundles,
+        onnxruntime = %onnxruntime.display(),
+        host = %args.host, port = args.port, http_workers = model.layout(args.http_workers).http_workers,
+        inference_workers = model.layout(None).inference_workers,
+        intra_threads = session.intra_threads,
+        spinning = session.spinning,
+        graph_optimization = session.optimization_level,
+        disabled_optimizers = ?session.disabled_optimizers,
+        max_batch_size = model.batch().max_batch_size,
+        max_batch_tokens = model.max_batch_tokens,
+        queue_capacity = model.queue_capacity,
+        max_text_chars = model.max_text_chars,
+        max_batch_texts = model.max_batch_texts,
+        max_body_bytes = args.max_body_bytes,
+        keys = ?keys,
+        cors_origins = ?args.security.cors_origins,
+        "starting parlance"
+    );
+}
+
+/// What the handlers reach, as the flags set it.
+fn app_state(args: &ServeArgs, models: Arc<Registry>, keys: super::auth::Keys) -> Arc<AppState> {
+    let state = AppState::with_models(models, args.max_body_bytes, keys, args.security.cors_origins.clone());
+    let state = AppState::with_body_timeout(state, seconds(args.security.body_timeout));
+    let state = AppState::with_rasa_entities(state, args.rasa_entities);
+    match args.training.trainer() {
+        Some(t) => AppState::with_trainer(state, Arc::new(t)),
+        None => state,
+    }
+}
+
+/// `--models-dir`: what it holds is served now, and watched with `--watch-seconds`.
+async fn serve_models_dir(models: &Arc<Registry>, training: &TrainingArgs) {
+    let Some(dir) = &training.models_dir else { return };
+    for line in crate::service::watch::sync(models, dir).await {
+        tracing::info!(folder = %dir.display(), "{line}");
+    }
+    if training.watch_seconds > 0.0 {
+        let every = Duration::from_secs_f64(training.watch_seconds.max(0.1));
+        actix_web::rt::spawn(crate::service::watch::watch(models.clone(), dir.clone(), every));
+    }
+}
+
+/// Reloads every model on each SIGHUP, for as long as the server runs.
+async fn reload_on_sighup(models: Arc<Registry>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /admin/models/{{name}}/reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reloading every model");
+        for (name, outcome) in models.reload_all().await {
+            match outcome {
+                Ok(generation) => tracing::info!(model = %name, generation, "reloaded"),
+                Err(e) => tracing::warn!(model = %name, error = %e, "reload refused"),
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
 }
 
 /// A stream that rewrites actix-http's own body-less error answers (400, 408, 413, 431) into the

@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::http::answers::{AdminErrors, BodyErrors};
 use crate::http::body::{decode_json, read_body};
 use crate::http::error::ApiError;
 use crate::http::types::ErrorBody;
@@ -44,19 +45,14 @@ fn is_yaml(content_type: &str) -> bool {
 #[utoipa::path(post, path = "/admin/models/{name}/train", tag = "admin",
     request_body(content = TrainBody, description = "JSON, or the NLU YAML itself with Content-Type application/yaml"),
     params(("name" = String, Path, description = "The name to serve the trained model under")),
-    responses((status = 202, body = TrainStatus),
-        (status = 400, description = "malformed_json, invalid_utf8", body = ErrorBody),
-        (status = 401, description = "unauthorized: no admin key configured, or not given", body = ErrorBody),
-        (status = 408, description = "request_timeout", body = ErrorBody),
+    responses((status = 202, body = TrainStatus), AdminErrors, BodyErrors,
         (status = 409, description = "training_busy, training_conflict", body = ErrorBody),
-        (status = 413, description = "payload_too_large", body = ErrorBody),
-        (status = 415, description = "unsupported_media_type", body = ErrorBody),
         (status = 422, description = "invalid_training_data (with problems), invalid_request", body = ErrorBody),
         (status = 503, description = "training_unavailable", body = ErrorBody)),
     security(("admin_key" = [])))]
 pub async fn start(req: HttpRequest, name: web::Path<String>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let trainer = trainer(&state)?.clone();
-    let limit = state.max_body_bytes.max(TRAIN_BODY_BYTES);
+    let limit = TRAIN_BODY_BYTES;
     let body = read_body(&req, payload, limit).await?;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let request = if is_yaml(content_type) {
@@ -76,15 +72,15 @@ pub async fn start(req: HttpRequest, name: web::Path<String>, payload: web::Payl
     Ok(HttpResponse::Accepted().json(status))
 }
 
-/// Largest training body, whatever `--max-body-bytes` says for parses.
-pub const TRAIN_BODY_BYTES: usize = 16 << 20;
+/// Largest training body, whatever `--max-body-bytes` says for parses: a Rasa project of 20,000
+/// examples is about 1 MiB; lookups come inline and are bounded at 2 MiB in all.
+pub const TRAIN_BODY_BYTES: usize = 4 << 20;
 
 /// Where `name`'s last training run stands: stage, examples embedded, and when it ended, its
 /// outcome (held-out accuracy, fallback threshold, time per step) or its problems.
 #[utoipa::path(get, path = "/admin/models/{name}/train", tag = "admin",
     params(("name" = String, Path, description = "A model name")),
-    responses((status = 200, body = TrainStatus),
-        (status = 401, description = "unauthorized", body = ErrorBody),
+    responses((status = 200, body = TrainStatus), AdminErrors,
         (status = 404, description = "no_training_run", body = ErrorBody),
         (status = 503, description = "training_unavailable", body = ErrorBody)),
     security(("admin_key" = [])))]
@@ -102,8 +98,7 @@ fn run_answer(state: &AppState, name: &str, f: impl Fn(&Trainer, &str) -> Option
 /// service is untouched. Answers the run's status.
 #[utoipa::path(delete, path = "/admin/models/{name}/train", tag = "admin",
     params(("name" = String, Path, description = "A model name")),
-    responses((status = 200, body = TrainStatus),
-        (status = 401, description = "unauthorized", body = ErrorBody),
+    responses((status = 200, body = TrainStatus), AdminErrors,
         (status = 404, description = "no_training_run", body = ErrorBody),
         (status = 503, description = "training_unavailable", body = ErrorBody)),
     security(("admin_key" = [])))]

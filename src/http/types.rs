@@ -141,7 +141,7 @@ fn rasa_value(v: serde_json::Value) -> serde_json::Value {
 }
 
 /// How `POST /model/parse` reports built-in (rule) entities (`serve --rasa-entities`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RasaEntities {
     /// As Rasa's DucklingEntityExtractor: Duckling's dimension names (`amount-of-money`), `value`
     /// its main value, `additional_info` Duckling's value object, `extractor`

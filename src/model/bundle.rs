@@ -69,6 +69,9 @@ pub struct Bundle {
     pub decoder: Arc<BioDecoder>,
     /// Rasa synonyms, lookups and regexes applied at parse time (`rasa` in the manifest).
     pub rasa: Option<Arc<crate::model::heads::rasa_rules::RasaRules>>,
+    /// A trained bot's lexical features (`lexical.json` + `lexical.safetensors`), added to its
+    /// intent logits at parse time.
+    pub lexical: Option<Arc<crate::model::heads::lexical::Lexical>>,
     pub model: Model,
 }
 
@@ -222,6 +225,13 @@ impl Bundle {
             },
             _ => None,
         };
+        let lexical = match manifest.as_ref().filter(|m| m.is_heads()) {
+            Some(m) => crate::model::heads::lexical::Lexical::load(&dir, m.intents.len()).unwrap_or_else(|e| {
+                problems.push(problem(crate::model::heads::lexical::VOCAB_FILE, e));
+                None
+            }),
+            None => None,
+        };
         let loadable = |m: &Manifest| if m.is_heads() { problems.is_empty() } else { dir.join(MODEL_FILE).is_file() };
         let model = match manifest.as_ref().filter(|m| loadable(m)) {
             Some(m) => match Model::load_bundle(&dir, m, settings, 0) {
@@ -256,14 +266,14 @@ impl Bundle {
             Ok(enc) => enc.get_ids().iter().map(|&i| i as i64).collect::<Vec<_>>(),
             Err(e) => return Err(fail(vec![problem(TOKENIZER_FILE, format!("cannot encode: {e}"))])),
         };
-        if let Err(msg) = model.run(&[ids]) {
-            return Err(fail(vec![problem(MODEL_FILE, format!("warm-up run failed: {msg}"))]));
+        if let Err(e) = model.run(&[ids]) {
+            return Err(fail(vec![problem(MODEL_FILE, format!("warm-up run failed: {}", crate::errors::chain(&e)))]));
         }
         let tokenizer = match manifest.encoder.as_ref().filter(|_| manifest.is_heads()) {
             Some(e) => crate::model::heads::encoder::share_tokenizer(&e.sha256, manifest.max_length, tokenizer),
             None => Arc::new(tokenizer),
         };
-        Ok(Bundle { path: dir, manifest: Arc::new(manifest), tokenizer, decoder: Arc::new(decoder), rasa, model })
+        Ok(Bundle { path: dir, manifest: Arc::new(manifest), tokenizer, decoder: Arc::new(decoder), rasa, lexical: lexical.map(Arc::new), model })
     }
 
     /// Every problem with a bundle, without keeping it (for `parlance validate`).

@@ -15,7 +15,7 @@ use crate::model::files::{MANIFEST_FILE, MODEL_FILE};
 use crate::model::heads::encoder::Encoder;
 use crate::model::heads::Heads;
 use crate::model::manifest::Manifest;
-use crate::model::session::{build_session, ModelOutput, SessionSettings};
+use crate::model::session::{build_session, ModelOutput, RunError, SessionSettings};
 
 /// A whole graph that gives the logits itself.
 struct GraphBackend {
@@ -56,7 +56,7 @@ impl Model {
     /// Builds the session and checks the graph's inputs and outputs against the manifest.
     /// Returns every mismatch found.
     pub fn load(path: &Path, manifest: &Manifest, settings: &SessionSettings) -> Result<Model, Vec<String>> {
-        let session = build_session(path, settings).map_err(|e| vec![e])?;
+        let session = build_session(path, settings).map_err(|e| vec![crate::errors::chain(&e)])?;
 
         let mut problems = Vec::new();
         let has_input = |name: &str| session.inputs().iter().any(|i| i.name() == name);
@@ -160,7 +160,7 @@ impl Model {
         let heads = Heads::load(&dir.join(&h.file), info.hidden_size, info.pooled_size(), manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
         let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
-        let encoder = crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, e.to_string())])?;
+        let encoder = crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, crate::errors::chain(&e))])?;
         let pad_id = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?.pad_id;
         Ok(Model {
             backend: Backend::Heads { encoder, heads: Arc::new(heads) },
@@ -188,14 +188,14 @@ impl Model {
 
     /// Runs queued items as one batch: each item's row of the output, its padding cut off. On a
     /// shared encoder, `heads[i]` is item i's bot (an item without heads is refused).
-    pub fn run_rows(&mut self, items: &[Vec<i64>], heads: &[Option<Arc<Heads>>]) -> Result<Vec<RowOutput>, String> {
+    pub fn run_rows(&mut self, items: &[Vec<i64>], heads: &[Option<Arc<Heads>>]) -> Result<Vec<RowOutput>, RunError> {
         if let Backend::Encoder(encoder) = &self.backend {
-            let out = encoder.lock().map_err(|_| "encoder lock poisoned")?.run(items)?;
+            let out = encoder.lock().map_err(|_| RunError::Poisoned)?.run(items)?;
             return items
                 .iter()
                 .zip(heads)
                 .enumerate()
-                .map(|(r, (item, h))| Ok(h.as_ref().ok_or("a job on a shared encoder came without heads")?.apply_row(&out, r, item.len())))
+                .map(|(r, (item, h))| Ok(h.as_ref().ok_or(RunError::NoHeads)?.apply_row(&out, r, item.len())))
                 .collect();
         }
         let out = self.run(items)?;
@@ -206,10 +206,10 @@ impl Model {
     /// Runs the largest batch the queue can form (`n` items of `width` padding tokens) once, so
     /// that ONNX Runtime's arena is sized at start. A shared encoder session is warmed once, by the
     /// first bot on it.
-    pub fn warm_up(&mut self, n: usize, width: usize) -> Result<(), String> {
+    pub fn warm_up(&mut self, n: usize, width: usize) -> Result<(), RunError> {
         let filler = vec![vec![self.pad_id; width]; n];
         if let Backend::Heads { encoder, .. } | Backend::Encoder(encoder) = &self.backend {
-            let mut e = encoder.lock().map_err(|_| "encoder lock poisoned")?;
+            let mut e = encoder.lock().map_err(|_| RunError::Poisoned)?;
             if e.warmed_tokens < n * width {
                 e.run(&filler)?;
                 e.warmed_tokens = n * width;
@@ -220,37 +220,37 @@ impl Model {
     }
 
     /// Runs token id sequences as one batch, padded to the longest.
-    pub fn run(&mut self, items: &[Vec<i64>]) -> Result<ModelOutput, String> {
+    pub fn run(&mut self, items: &[Vec<i64>]) -> Result<ModelOutput, RunError> {
         let batch = items.len();
         let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
         let out = match &mut self.backend {
             Backend::Graph(g) => g.run(items, self.pad_id)?,
             Backend::Heads { encoder, heads } => {
-                let out = encoder.lock().map_err(|_| "encoder lock poisoned")?.run(items)?;
+                let out = encoder.lock().map_err(|_| RunError::Poisoned)?.run(items)?;
                 heads.apply(&out)
             }
-            Backend::Encoder(_) => return Err("an encoder alone gives no logits: its jobs bring their heads".into()),
+            Backend::Encoder(_) => return Err(RunError::NoLogits),
         };
         if out.intent_logits.shape() != [batch, self.n_intents] {
-            return Err(format!(
+            return Err(RunError::Output(format!(
                 "intent output has shape {:?}, expected [{batch}, {}] (batch, intents in the manifest)",
                 out.intent_logits.shape(),
                 self.n_intents
-            ));
+            )));
         }
         if out.slot_logits.shape() != [batch, width, self.n_slot_labels] {
-            return Err(format!(
+            return Err(RunError::Output(format!(
                 "slot output has shape {:?}, expected [{batch}, {width}, {}] (batch, tokens, slot labels in the manifest)",
                 out.slot_logits.shape(),
                 self.n_slot_labels
-            ));
+            )));
         }
         Ok(out)
     }
 }
 
 impl GraphBackend {
-    fn run(&mut self, items: &[Vec<i64>], pad_id: i64) -> Result<ModelOutput, String> {
+    fn run(&mut self, items: &[Vec<i64>], pad_id: i64) -> Result<ModelOutput, RunError> {
         let batch = items.len();
         let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
         let mut ids = Array2::<i64>::from_elem((batch, width), pad_id);
@@ -262,29 +262,29 @@ impl GraphBackend {
             }
         }
         let segments = self.token_type_ids.is_some().then(|| Array2::<i64>::zeros((batch, width)));
-        let ids = Tensor::from_array(ids).map_err(|e| e.to_string())?;
-        let mask = Tensor::from_array(mask).map_err(|e| e.to_string())?;
+        let ids = Tensor::from_array(ids)?;
+        let mask = Tensor::from_array(mask)?;
         let mut inputs = ort::inputs![self.input_ids.as_str() => ids, self.attention_mask.as_str() => mask];
         if let (Some(name), Some(seg)) = (&self.token_type_ids, segments) {
-            inputs.push((name.as_str().into(), Tensor::from_array(seg).map_err(|e| e.to_string())?.into()));
+            inputs.push((name.as_str().into(), Tensor::from_array(seg)?.into()));
         }
-        let outputs = self.session.run(inputs).map_err(|e| e.to_string())?;
+        let outputs = self.session.run(inputs)?;
         let intent = outputs
             .get(&self.intent_output)
-            .ok_or("intent output missing")?
+            .ok_or_else(|| RunError::Output("intent output missing".into()))?
             .try_extract_array::<f32>()
-            .map_err(|e| e.to_string())?;
+            ?;
         let slots = match &self.slot_output {
             Some(name) => outputs
                 .get(name)
-                .ok_or("slot output missing")?
+                .ok_or_else(|| RunError::Output("slot output missing".into()))?
                 .try_extract_array::<f32>()
-                .map_err(|e| e.to_string())?
+                ?
                 .into_owned(),
             None => ndarray::ArrayD::zeros(vec![batch, width, 0]),
         };
-        let intent_logits = intent.into_dimensionality().map_err(|e| e.to_string())?.to_owned();
-        let slot_logits = slots.into_dimensionality().map_err(|e| e.to_string())?;
+        let intent_logits = intent.into_dimensionality()?.to_owned();
+        let slot_logits = slots.into_dimensionality()?;
         Ok(ModelOutput { intent_logits, slot_logits })
     }
 }

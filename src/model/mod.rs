@@ -26,4 +26,4 @@ pub use manifest::{
     schema_problems, BundleFormat, EncoderRef, GraphInputs, GraphOutputs, HeadsRef, Manifest, SlotTransitions, KIND_HEADS,
     MANIFEST_SCHEMA,
 };
-pub use session::{build_session, optimizer_list, ModelOutput, SessionSettings, DEFAULT_DISABLED_OPTIMIZERS};
+pub use session::{build_session, optimizer_list, ModelOutput, RunError, SessionError, SessionSettings, DEFAULT_DISABLED_OPTIMIZERS};

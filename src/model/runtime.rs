@@ -34,44 +34,49 @@ pub fn candidates() -> Vec<PathBuf> {
     out
 }
 
-static INIT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+static INIT: OnceLock<Result<PathBuf, RuntimeError>> = OnceLock::new();
 /// `ort` keeps only a weak reference to the environment: this holds it for the process lifetime.
 static ENV: OnceLock<ort::environment::Environment> = OnceLock::new();
 
-/// ONNX Runtime could not be found or started: the message says where it looked and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct RuntimeError(pub String);
+/// ONNX Runtime could not be found or started: where it looked, and ONNX Runtime's own error.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "ONNX Runtime library not found (tried: {}). Run `make setup` to install onnxruntime==1.31.1 from PyPI \
+         into .ort/, or set ORT_DYLIB_PATH to {ORT_LIB_NAME}",
+        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NotFound { tried: Vec<PathBuf> },
+    #[error("cannot load ONNX Runtime from {}", path.display())]
+    Load { path: PathBuf, source: std::sync::Arc<ort::LoadDynamicError> },
+    #[error("cannot start ONNX Runtime from {}", path.display())]
+    Start { path: PathBuf, source: std::sync::Arc<ort::Error> },
+    #[error("ONNX Runtime environment missing after init")]
+    NoEnvironment,
+}
 
 /// Loads ONNX Runtime once per process. Safe to call from anywhere, any number of times.
 pub fn init() -> Result<PathBuf, RuntimeError> {
     INIT.get_or_init(|| {
         let tried = candidates();
-        let path = tried.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-            format!(
-                "ONNX Runtime library not found (tried: {}). Run `make setup` to install \
-                 onnxruntime==1.31.1 from PyPI into .ort/, or set ORT_DYLIB_PATH to {ORT_LIB_NAME}",
-                tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-            )
-        })?;
-        let builder = ort::init_from(&path)
-            .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
+        let path = tried.iter().find(|p| p.is_file()).cloned().ok_or_else(|| RuntimeError::NotFound { tried: tried.clone() })?;
+        let builder =
+            ort::init_from(&path).map_err(|e| RuntimeError::Load { path: path.clone(), source: std::sync::Arc::new(e) })?;
         let env = builder
             .with_name("parlance")
             .with_telemetry(false)
             .build()
-            .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", path.display()))?;
+            .map_err(|e| RuntimeError::Start { path: path.clone(), source: std::sync::Arc::new(e) })?;
         let _ = ENV.set(env);
         Ok(path)
     })
     .clone()
-    .map_err(RuntimeError)
 }
 
 /// The process-wide ONNX Runtime environment, loading the library on first use.
 pub fn environment() -> Result<&'static ort::environment::Environment, RuntimeError> {
     init()?;
-    ENV.get().ok_or_else(|| RuntimeError(format!("ONNX Runtime environment missing after init")))
+    ENV.get().ok_or(RuntimeError::NoEnvironment)
 }
 
 /// Hands memory freed by a dropped model back to the OS. glibc keeps freed heap in its per-thread

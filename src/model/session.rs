@@ -65,9 +65,18 @@ impl SessionSettings {
     }
 }
 
+/// A session that could not be built: ONNX Runtime itself is missing, or it refused the graph.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Runtime(#[from] crate::model::runtime::RuntimeError),
+    #[error("ONNX Runtime cannot load the graph")]
+    Graph(#[source] ort::Error),
+}
+
 /// An ONNX Runtime session on a graph file, built with `settings`.
-pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session, String> {
-    let env = crate::model::runtime::environment().map_err(|e| e.to_string())?;
+pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session, SessionError> {
+    let env = crate::model::runtime::environment()?;
     let level = match settings.optimization_level {
         0 => GraphOptimizationLevel::Disable,
         1 => GraphOptimizationLevel::Level1,
@@ -98,5 +107,38 @@ pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session,
             Ok(b)
         })
         .and_then(|mut b| b.commit_from_file(path))
-        .map_err(|e| format!("ONNX Runtime cannot load the graph: {e}"))
+        .map_err(SessionError::Graph)
+}
+
+/// A batch run that failed. ONNX Runtime's error and ndarray's are kept as they came; the rest
+/// says which output is not what the manifest declares.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RunError {
+    #[error("ONNX Runtime")]
+    Runtime(#[source] std::sync::Arc<ort::Error>),
+    #[error("an output cannot be read as an array")]
+    Array(#[from] ndarray::ShapeError),
+    #[error("{0}")]
+    Output(String),
+    #[error("encoder lock poisoned")]
+    Poisoned,
+    #[error("a job on a shared encoder came without heads")]
+    NoHeads,
+    #[error("an encoder alone gives no logits: its jobs bring their heads")]
+    NoLogits,
+    #[error("inference panicked")]
+    Panicked,
+}
+
+/// Equal when they say the same (ONNX Runtime's errors cannot be compared otherwise).
+impl PartialEq for RunError {
+    fn eq(&self, other: &Self) -> bool {
+        crate::errors::chain(self) == crate::errors::chain(other)
+    }
+}
+
+impl From<ort::Error> for RunError {
+    fn from(e: ort::Error) -> Self {
+        RunError::Runtime(std::sync::Arc::new(e))
+    }
 }

@@ -30,10 +30,22 @@ pub enum ParseError {
     UnsupportedLanguage(String, String),
     #[error("the parse queue is full; retry shortly")]
     Overloaded,
-    #[error("inference failed: {0}")]
-    Inference(String),
+    /// The model's tokenizer refused the text: the client's text, so a 4xx.
+    #[error("the model's tokenizer cannot read the text")]
+    Tokenizer(#[source] super::encode::TokenizerError),
+    /// Preparing the texts (tokenizer, grammar) panicked on the rayon pool: a bug of ours.
+    #[error("text preparation panicked")]
+    PreparationPanicked,
+    /// The model's inference worker is gone, so nothing can run until the model is reloaded.
+    #[error("the model's inference worker stopped")]
+    WorkerStopped,
+    /// ONNX Runtime (or the graph's outputs) failed on the batch this text was in.
+    #[error("inference failed")]
+    Inference(#[source] crate::model::RunError),
     #[error("{0}")]
     InvalidTimeReference(String),
+    #[error("the Rasa payload's JSON holds {values} entity values; at most {max} are answered")]
+    PayloadTooLarge { values: usize, max: usize },
     #[error("unknown dimension {0:?}; known: number, ordinal, amount_of_money, percentage, duration, temperature, time, email, url, phone_number")]
     UnknownDimension(String),
 }
@@ -58,6 +70,15 @@ pub struct ParseInput {
 impl ParseInput {
     pub fn new(text: impl Into<String>) -> ParseInput {
         ParseInput { text: text.into(), ..Default::default() }
+    }
+
+    /// The request's language, the one way it is decided: the one the request gives (`lang`), else
+    /// the one already detected (by language routing), else detected now, and kept for later.
+    pub fn language(&mut self) -> DetectedLanguage {
+        if let Some(code) = self.lang.as_deref().and_then(crate::lang::normalize_tag) {
+            return DetectedLanguage { code, confidence: 1.0, source: "request" };
+        }
+        self.detected.get_or_insert_with(|| crate::lang::detect(&self.text)).clone()
     }
 }
 

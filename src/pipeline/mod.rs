@@ -11,6 +11,7 @@ use tokenizers::Tokenizer;
 pub mod encode;
 pub mod input;
 pub mod merge;
+pub mod payload;
 pub mod result;
 
 use crate::batcher::{BatchSettings, Batcher, JobOutput};
@@ -20,7 +21,7 @@ use crate::lang::{self, DetectedLanguage};
 use crate::model::{Bundle, BundleError, Manifest, Model, Problem, SessionSettings, MODEL_FILE};
 use crate::text::{self, Word};
 
-pub use encode::{encode, Encoded};
+pub use encode::{encode, Encoded, TokenizerError};
 pub use input::{Checked, Limits, ParseError, ParseInput};
 pub use result::{Fallback, ModelRef, ParseResult, Timings, FALLBACK_INTENT, RANKING_SIZE};
 use input::{dimensions, time_context};
@@ -53,6 +54,8 @@ pub struct Parser {
     tokenizer: Arc<Tokenizer>,
     /// The bundle's Rasa synonyms, lookups and regexes, if it has any.
     rasa: Option<Arc<crate::model::heads::rasa_rules::RasaRules>>,
+    /// A trained bot's lexical features: their rows are added to the intent logits.
+    lexical: Option<Arc<crate::model::heads::lexical::Lexical>>,
     batcher: Batcher,
     /// A trained bot's heads: its jobs carry them to the queue it shares with every bot on its
     /// encoder (one encoder batch for all, then each job's heads on its row).
@@ -114,7 +117,7 @@ impl Parser {
         for m in models.iter_mut().chain(wide.iter_mut()) {
             m.warm_up(n, width).map_err(|e| BundleError {
                 path: path.to_path_buf(),
-                problems: vec![Problem { file: MODEL_FILE.into(), message: format!("warm-up batch failed: {e}") }],
+                problems: vec![Problem { file: MODEL_FILE.into(), message: format!("warm-up batch failed: {}", crate::errors::chain(&e)) }],
             })?;
         }
         lang::warm_up();
@@ -138,6 +141,7 @@ impl Parser {
             manifest: bundle.manifest,
             tokenizer: bundle.tokenizer,
             rasa: bundle.rasa,
+            lexical: bundle.lexical,
             batcher,
             heads,
             limits: Arc::new(limits),
@@ -176,16 +180,23 @@ impl Parser {
         &self.batcher
     }
 
-    /// Checks what can be checked without tokenising (emptiness, length, language, dimensions, time
-    /// reference), once: what the checks computed goes on with the input.
-    pub fn check(&self, input: ParseInput) -> Result<Checked, ParseError> {
-        if input.text.trim().is_empty() {
+    /// The text is not empty and within `--max-text-chars` (what every text passes, a Rasa button
+    /// payload included, before any work on it).
+    pub fn check_text(&self, text: &str) -> Result<(), ParseError> {
+        if text.trim().is_empty() {
             return Err(ParseError::EmptyText);
         }
-        let chars = input.text.chars().count();
+        let chars = text.chars().count();
         if chars > self.limits.max_text_chars {
             return Err(ParseError::TextTooLong { chars, max: self.limits.max_text_chars });
         }
+        Ok(())
+    }
+
+    /// Checks what can be checked without tokenising (emptiness, length, language, dimensions, time
+    /// reference), once: what the checks computed goes on with the input.
+    pub fn check(&self, input: ParseInput) -> Result<Checked, ParseError> {
+        self.check_text(&input.text)?;
         if let Some(l) = &input.lang {
             let ok = lang::normalize_tag(l).is_some_and(|c| self.manifest.languages.contains(&c));
             if !ok {
@@ -201,13 +212,9 @@ impl Parser {
     fn prepare(&self, checked: Checked) -> Result<Prepared, ParseError> {
         let started = Instant::now();
         let Checked { mut input, dimensions, mut context } = checked;
-        let language = match (input.lang.as_deref().and_then(lang::normalize_tag), input.detected.take()) {
-            (Some(code), _) => DetectedLanguage { code, confidence: 1.0, source: "request" },
-            (None, Some(detected)) => detected,
-            (None, None) => lang::detect(&input.text),
-        };
+        let language = input.language();
         let Encoded { words, ids, first_token } = encode(&self.tokenizer, &input.text, self.manifest.lowercase)
-            .map_err(|e| ParseError::Inference(format!("tokenizer: {e}")))?;
+            .map_err(ParseError::Tokenizer)?;
         context.lang = if language.code == "fr" { entities::Lang::Fr } else { entities::Lang::En };
         let rules = match dimensions {
             Some(d) if d.is_empty() => Vec::new(),
@@ -236,10 +243,11 @@ impl Parser {
             let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 inputs.into_par_iter().map(|i| this.prepare(i)).collect::<Result<Vec<Prepared>, ParseError>>()
             }))
-            .unwrap_or_else(|_| Err(ParseError::Inference("text preparation panicked".into())));
+            .unwrap_or_else(|_| Err(ParseError::PreparationPanicked));
             let _ = tx.send(prepared);
         });
-        let prepared = rx.await.map_err(|_| ParseError::Inference("tokenizer task lost".into()))??;
+        // the task's sender goes without an answer only when the task itself failed
+        let prepared = rx.await.map_err(|_| ParseError::PreparationPanicked)??;
 
         let mut pending = Vec::with_capacity(prepared.len());
         for p in &prepared {
@@ -250,7 +258,7 @@ impl Parser {
         for (p, rx) in prepared.into_iter().zip(pending) {
             let out = rx
                 .await
-                .map_err(|_| ParseError::Inference("inference worker stopped".into()))?
+                .map_err(|_| ParseError::WorkerStopped)?
                 .map_err(ParseError::Inference)?;
             results.push(self.finish(p, out));
         }
@@ -262,12 +270,37 @@ impl Parser {
         Ok(r.pop().expect("one input gives one result"))
     }
 
+    /// [`parse`](Self::parse), but a Rasa button payload (`/intent{...}`, see [`payload`]) for an
+    /// intent of this model (or a Rasa default intent) is answered as Rasa answers it, without the
+    /// model. The text passes the length check first, and a payload with more than
+    /// [`payload::MAX_ENTITY_VALUES`] entity values is refused.
+    pub async fn parse_or_payload(&self, mut input: ParseInput) -> Result<ParseResult, ParseError> {
+        self.check_text(&input.text)?;
+        let known = |intent: &str| self.manifest.intents.iter().any(|i| i == intent);
+        match payload::parse(&input.text, known) {
+            Some(Ok(found)) => {
+                let language = input.language();
+                Ok(found.into_result(input.text, language, self.model_ref()))
+            }
+            Some(Err(values)) => Err(ParseError::PayloadTooLarge { values, max: payload::MAX_ENTITY_VALUES }),
+            None => self.parse(input).await,
+        }
+    }
+
+    /// This model, as a result names it.
+    fn model_ref(&self) -> ModelRef {
+        ModelRef { id: self.id.to_string(), name: self.manifest.name.clone(), version: self.manifest.version.clone() }
+    }
+
     /// Logits → intent, ranking and entities.
-    fn finish(&self, p: Prepared, out: JobOutput) -> ParseResult {
+    fn finish(&self, p: Prepared, mut out: JobOutput) -> ParseResult {
         let m = &self.manifest;
         let metrics = &crate::metrics::METRICS;
         metrics.tokenize_seconds.with_label_values(&[&self.id]).observe(p.tokenize.as_secs_f64());
         metrics.queue_seconds.with_label_values(&[&self.id]).observe(out.queued.as_secs_f64());
+        if let Some(lex) = &self.lexical {
+            out.intent_logits.iter_mut().zip(lex.logits(&p.text)).for_each(|(z, l)| *z += l);
+        }
         let probs = decode::softmax(&out.intent_logits, m.intent_temperature);
         let mut intent_ranking = decode::rank_intents(&probs, &m.intents, RANKING_SIZE);
         let fallback_reason = self.fallback.reason(&intent_ranking);
@@ -327,7 +360,7 @@ impl Parser {
             intent_ranking,
             fallback_reason,
             entities,
-            model: ModelRef { id: self.id.to_string(), name: m.name.clone(), version: m.version.clone() },
+            model: self.model_ref(),
             timings: Timings {
                 tokenize: p.tokenize,
                 queue: out.queued,

@@ -2,6 +2,7 @@
 //! served models by name (`registry`: select a model by name, language or default; parse; reload;
 //! summaries for info and health) as `models` configures them.
 
+pub mod folder;
 pub mod models;
 pub mod registry;
 pub mod training;

@@ -12,9 +12,18 @@ use crate::model::SessionSettings;
 use crate::pipeline::{Fallback, Limits};
 
 /// A models config, or the models it names, that cannot be served: the message says which and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", path.display())]
+    Toml { path: PathBuf, source: toml::de::Error },
+    /// The config names what cannot be served together (each problem said).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("model {name:?}")]
+    Model { name: String, source: crate::model::BundleError },
+}
 
 /// How every model is loaded (the `serve` flags); the same for reloads.
 #[derive(Debug, Clone)]
@@ -75,23 +84,30 @@ pub struct ModelsConfig {
     pub models: Vec<ModelSpec>,
 }
 
+/// A model name is a plain folder name: it starts with a letter or a digit, then letters, digits,
+/// `-`, `_` or `.`; at most 64. So never `.`, `..`, a hidden folder (`.train-x`, `.old-x`: the
+/// trainer's own) nor a path, and it is checked before anything touches the disk.
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    let first_plain = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    first_plain && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
+
+/// What [`valid_name`] accepts, in words (error messages).
+pub const NAME_RULE: &str = "a letter or digit first, then letters, digits, '-', '_' or '.'; at most 64";
 
 impl ModelsConfig {
     /// Reads a config file; relative bundle paths become relative to the file's folder.
     pub fn read(path: &Path) -> Result<ModelsConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let mut config: ModelsConfig =
-            toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for m in &mut config.models {
             if m.path.is_relative() {
                 m.path = base.join(&m.path);
             }
         }
-        config.check().map_err(|problems| ConfigError(format!("{}: {}", path.display(), problems.join("; "))))?;
+        config.check().map_err(|problems| ConfigError::Invalid(format!("{}: {}", path.display(), problems.join("; "))))?;
         Ok(config)
     }
 
@@ -113,7 +129,7 @@ impl ModelsConfig {
         let mut seen = std::collections::HashSet::new();
         for m in &self.models {
             if !valid_name(&m.name) {
-                problems.push(format!("model name {:?} must be 1-64 letters, digits, '-', '_' or '.'", m.name));
+                problems.push(format!("model name {:?} is not a plain folder name ({NAME_RULE})", m.name));
             }
             if !seen.insert(m.name.as_str()) {
                 problems.push(format!("model name {:?} is listed twice", m.name));
@@ -140,6 +156,22 @@ impl ModelsConfig {
             Ok(())
         } else {
             Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain_folder_names() {
+        for ok in ["mood", "shop-bot_2", "bot.v2", "A1"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        let long = "x".repeat(65);
+        for bad in ["", ".", "..", "...", ".hidden", ".old-mood", ".train-x", "-rf", "_x", "a/b", "../x", "a b", long.as_str()] {
+            assert!(!valid_name(bad), "{bad:?}");
         }
     }
 }

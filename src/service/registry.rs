@@ -17,7 +17,6 @@ use serde::Serialize;
 
 use crate::model::BundleError;
 use crate::service::models::{ConfigError, LoadSettings, ModelSpec, ModelsConfig};
-use crate::lang;
 use crate::model::SessionSettings;
 use crate::pipeline::{Checked, Fallback, ParseError, ParseInput, ParseResult, Parser};
 
@@ -114,10 +113,10 @@ fn publish_info(parser: &Parser, previous: Option<&Parser>) {
 impl Registry {
     /// Loads every model of a config; the first bundle that fails stops the start, naming the model.
     pub fn load(config: ModelsConfig, settings: LoadSettings) -> Result<Registry, ConfigError> {
-        config.check().map_err(|p| ConfigError(format!("models config: {}", p.join("; "))))?;
+        config.check().map_err(|p| ConfigError::Invalid(format!("models config: {}", p.join("; "))))?;
         let mut parsers = Vec::new();
         for spec in &config.models {
-            let parser = load_parser(spec, &settings).map_err(|e| ConfigError(format!("model {:?}: {e}", spec.name)))?;
+            let parser = load_parser(spec, &settings).map_err(|source| ConfigError::Model { name: spec.name.clone(), source })?;
             parsers.push(parser);
         }
         Registry::from_parsers(config, parsers, settings)
@@ -125,14 +124,14 @@ impl Registry {
 
     /// Builds a registry from parsers already loaded, in the order of `config.models`.
     pub fn from_parsers(config: ModelsConfig, parsers: Vec<Parser>, settings: LoadSettings) -> Result<Registry, ConfigError> {
-        config.check().map_err(|p| ConfigError(format!("models config: {}", p.join("; "))))?;
+        config.check().map_err(|p| ConfigError::Invalid(format!("models config: {}", p.join("; "))))?;
         if parsers.len() != config.models.len() {
-            return Err(ConfigError("one parser per model".into()));
+            return Err(ConfigError::Invalid("one parser per model".into()));
         }
         for (language, name) in &config.routes {
             let i = config.models.iter().position(|m| &m.name == name).expect("checked");
             if !parsers[i].manifest().languages.contains(language) {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Invalid(format!(
                     "route {language:?} goes to {name:?}, whose bundle serves {}",
                     parsers[i].manifest().languages.join(", ")
                 )));
@@ -208,15 +207,7 @@ impl Registry {
         if self.routes.is_empty() {
             return self.default_model();
         }
-        let code = match input.lang.as_deref().and_then(lang::normalize_tag) {
-            Some(code) => code,
-            None => {
-                let detected = lang::detect(&input.text);
-                let code = detected.code.clone();
-                input.detected = Some(detected);
-                code
-            }
-        };
+        let code = input.language().code;
         self.routes.get(&code).and_then(|name| self.get(name)).unwrap_or_else(|| self.default_model())
     }
 
@@ -338,7 +329,7 @@ impl Registry {
             return self.reload(name, Some(path)).await;
         }
         if !crate::service::models::valid_name(name) {
-            return Err(ReloadError::Failed(format!("{name:?} is not a model name (letters, digits, '-', '_', '.')")));
+            return Err(ReloadError::Failed(format!("{name:?} is not a model name ({})", crate::service::models::NAME_RULE)));
         }
         let spec = ModelSpec::new(name, path, Fallback::default());
         let parser = self.load_within(&spec).await?;
@@ -421,7 +412,7 @@ mod tests {
             "#,
         )
         .unwrap_err();
-        for part in ["\"a/b\" must be", "listed twice", "outside 0..=1", "default \"nope\"", "route \"de\"", "\"ghost\""] {
+        for part in ["\"a/b\" is not a plain folder name", "listed twice", "outside 0..=1", "default \"nope\"", "route \"de\"", "\"ghost\""] {
             assert!(e.contains(part), "{part} not in {e}");
         }
         assert!(config("models = []").unwrap_err().contains("no [[models]]"));

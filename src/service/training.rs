@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::service::folder;
 use crate::service::models::valid_name;
 use crate::service::registry::Registry;
 use crate::train::{TrainError, TrainOptions, TrainWatch};
@@ -26,9 +27,15 @@ pub struct TrainSettings {
     pub time_limit: Duration,
     /// Most examples (training and dev) one run takes.
     pub max_examples: usize,
-    /// ONNX Runtime threads of the encoder while training.
+    /// Most words (training and dev examples together) one run takes: what bounds its memory.
+    pub max_words: usize,
+    /// Threads of a run (encoder and fitting); it runs at a lower priority (`nice` 10) than parsing.
     pub threads: usize,
 }
+
+/// Default [`TrainSettings::max_words`]: MASSIVE en-US's 11,514 training examples hold 80,000
+/// words and peak at 1.3 GB; this bounds a run near 1 GB.
+pub const MAX_WORDS: usize = 60_000;
 
 /// Where a training run stands (`GET /admin/models/{name}/train`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -70,6 +77,9 @@ pub enum TrainStartError {
     Invalid(Vec<String>),
     #[error("training over HTTP is off: {0}")]
     Unavailable(String),
+    /// DELETE arrived while the data was being checked.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// The training data of a request: Rasa NLU YAML, with optional dev data.
@@ -122,7 +132,12 @@ fn work_dir(dir: &Path, name: &str) -> PathBuf {
 }
 
 impl Trainer {
+    /// A trainer for `settings.models_dir`; what killed or crashed runs left there is removed first.
     pub fn new(settings: TrainSettings) -> Trainer {
+        let stale_after = stale_after(&settings);
+        for line in folder::clean_leftovers(&settings.models_dir, stale_after) {
+            tracing::info!(folder = %settings.models_dir.display(), "{line}");
+        }
         Trainer { settings, running: Mutex::new(None), jobs: Mutex::new(BTreeMap::new()) }
     }
 
@@ -135,7 +150,8 @@ impl Trainer {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner()).get(name).map(|j| j.snapshot())
     }
 
-    /// Asks `name`'s running run to stop; its status says "cancelled" once it has.
+    /// Asks `name`'s running run to stop, at whatever stage it is; its status says "cancelled"
+    /// once it has.
     pub fn cancel(&self, name: &str) -> Option<TrainStatus> {
         let job = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()?;
         job.watch.cancel.store(true, Ordering::Relaxed);
@@ -143,39 +159,85 @@ impl Trainer {
     }
 
     /// Checks the request's data at once (every problem, 422) and starts the run in the background.
+    /// The name is checked before anything touches the disk; a second request while one runs is
+    /// told 409 at once, as is one for a name another replica sharing the folder is training.
     pub fn start(self: &Arc<Self>, registry: Arc<Registry>, name: &str, req: TrainRequest) -> Result<TrainStatus, TrainStartError> {
-        if !valid_name(name) {
-            return Err(TrainStartError::Invalid(vec![format!("{name:?} is not a model name (letters, digits, '-', '_', '.'; at most 64)")]));
+        self.check_request(&registry, name, &req)?;
+        {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(other) = running.as_ref() {
+                return Err(TrainStartError::Busy(other.clone()));
+            }
+            *running = Some(name.to_string());
         }
-        let target = self.settings.models_dir.join(name);
-        if let Some(served) = registry.get(name) {
-            if served.path != target {
-                return Err(TrainStartError::Conflict(format!(
-                    "model {name:?} is served from {}, not from the models folder {}; train under another name",
-                    served.path.display(),
-                    self.settings.models_dir.display()
-                )));
+        match self.begin(registry, name, req) {
+            Ok(status) => Ok(status),
+            Err(e) => {
+                *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                Err(e)
             }
         }
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(other) = running.as_ref() {
-            return Err(TrainStartError::Busy(other.clone()));
+    }
+
+    /// What can be refused without reading the data: the name, where it is served, the version.
+    fn check_request(&self, registry: &Registry, name: &str, req: &TrainRequest) -> Result<(), TrainStartError> {
+        if !valid_name(name) {
+            return Err(TrainStartError::Invalid(vec![format!("{name:?} is not a model name ({})", crate::service::models::NAME_RULE)]));
         }
-        let opts = self.prepare(name, &req)?;
-        let job = Arc::new(Job { watch: opts.watch.clone().expect("set"), status: Mutex::new(self.initial(name)), started: Instant::now() });
-        job.watch.started.get_or_init(Instant::now);
-        job.watch.limit.get_or_init(|| self.settings.time_limit);
-        *running = Some(name.to_string());
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), job.clone());
+        if let Some(v) = &req.version {
+            if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) {
+                return Err(TrainStartError::Invalid(vec![format!("version {v:?}: 1 to 64 printable characters")]));
+            }
+        }
+        let target = self.settings.models_dir.join(name);
+        match registry.get(name) {
+            Some(served) if served.path != target => Err(TrainStartError::Conflict(format!(
+                "model {name:?} is served from {}, not from the models folder {}; train under another name",
+                served.path.display(),
+                self.settings.models_dir.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// With the one run slot taken: the folder lock, the job (so GET and DELETE reach it while the
+    /// data is checked), the checks, then the background thread.
+    fn begin(self: &Arc<Self>, registry: Arc<Registry>, name: &str, req: TrainRequest) -> Result<TrainStatus, TrainStartError> {
+        let lock = folder::Lock::take(&self.settings.models_dir, name, stale_after(&self.settings)).map_err(TrainStartError::Conflict)?;
+        let before = folder::generation(&self.settings.models_dir.join(name));
+        let watch = Arc::new(TrainWatch::default());
+        watch.started.get_or_init(Instant::now);
+        watch.limit.get_or_init(|| self.settings.time_limit);
+        let job = Arc::new(Job { watch: watch.clone(), status: Mutex::new(self.initial(name)), started: Instant::now() });
+        let previous = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), job.clone());
+        let checked = self.prepare(name, &req, watch.clone()).and_then(|opts| match watch.stopped() {
+            Some(TrainError::Cancelled) => Err(TrainStartError::Cancelled),
+            Some(e) => Err(TrainStartError::Invalid(vec![e.to_string()])),
+            None => Ok(opts),
+        });
+        let opts = match checked {
+            Ok(opts) => opts,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(work_dir(&self.settings.models_dir, name));
+                let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+                if matches!(e, TrainStartError::Cancelled) {
+                    job.finish("cancelled", |_| {});
+                    return Ok(job.snapshot());
+                }
+                match previous {
+                    Some(p) => jobs.insert(name.to_string(), p),
+                    None => jobs.remove(name),
+                };
+                return Err(e);
+            }
+        };
         let first = job.snapshot();
         let (this, owned) = (self.clone(), name.to_string());
-        let spawned = std::thread::Builder::new()
+        let plan = Plan { opts, lock, before };
+        std::thread::Builder::new()
             .name(format!("train-{name}"))
-            .spawn(move || this.run(&registry, &owned, opts, &job));
-        if let Err(e) = spawned {
-            *running = None;
-            return Err(TrainStartError::Unavailable(format!("cannot start a thread: {e}")));
-        }
+            .spawn(move || this.run(&registry, &owned, plan, &job))
+            .map_err(|e| TrainStartError::Unavailable(format!("cannot start a thread: {e}")))?;
         Ok(first)
     }
 
@@ -196,8 +258,9 @@ impl Trainer {
         }
     }
 
-    /// Writes the request's data into the run's work folder and checks it (synchronously).
-    fn prepare(&self, name: &str, req: &TrainRequest) -> Result<TrainOptions, TrainStartError> {
+    /// Writes the request's data into the run's work folder and checks it (synchronously), within
+    /// the memory budget: examples and words.
+    fn prepare(&self, name: &str, req: &TrainRequest, watch: Arc<TrainWatch>) -> Result<TrainOptions, TrainStartError> {
         if !self.settings.encoder.join(crate::model::MODEL_FILE).is_file() {
             return Err(TrainStartError::Unavailable(format!("no encoder at {}", self.settings.encoder.display())));
         }
@@ -228,25 +291,38 @@ impl Trainer {
             batch_size: 64,
             threads: self.settings.threads,
             progress: false,
-            watch: Some(Arc::new(TrainWatch::default())),
+            watch: Some(watch),
+            lookup_files: crate::train::rasa_extras::LookupFiles::Refused,
+            out_of_scope_intent: None,
+            fallback_threshold: None,
+            lexical: true,
         };
         let shown = |e: TrainError| match e {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),
-            other => vec![other.to_string()],
+            other => vec![crate::errors::chain(&other)],
         };
-        let examples = crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
-        if examples > self.settings.max_examples {
-            return Err(TrainStartError::Invalid(vec![format!(
-                "{examples} examples; training over HTTP takes at most {} (use `parlance train` for more)",
-                self.settings.max_examples
-            )]));
-        }
+        let size = crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
+        self.within_budget(size)?;
         Ok(opts)
     }
 
-    /// The background run: train, move the bundle into the models folder, serve it.
-    fn run(&self, registry: &Arc<Registry>, name: &str, opts: TrainOptions, job: &Job) {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.train_and_serve(registry, name, &opts, job)));
+    /// A run's size against the server's limits, before any work.
+    fn within_budget(&self, size: crate::train::DataSize) -> Result<(), TrainStartError> {
+        let (max_examples, max_words) = (self.settings.max_examples, self.settings.max_words);
+        let mut problems = Vec::new();
+        if size.examples > max_examples {
+            problems.push(format!("{} examples; training over HTTP takes at most {max_examples} (--train-max-examples; `parlance train` for more)", size.examples));
+        }
+        if size.words > max_words {
+            problems.push(format!("{} words in the examples; training over HTTP takes at most {max_words} (--train-max-words bounds a run's memory; `parlance train` for more)", size.words));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(TrainStartError::Invalid(problems)) }
+    }
+
+    /// The background run: train (at a lower priority), check the new bundle where it was written,
+    /// swap it into the models folder, serve it; any failure leaves the folder as it was.
+    fn run(&self, registry: &Arc<Registry>, name: &str, plan: Plan, job: &Job) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.train_and_serve(registry, name, &plan, job)));
         match outcome {
             Ok(Ok((summary, generation))) => job.finish("done", |s| {
                 s.summary = Some(summary);
@@ -257,10 +333,11 @@ impl Trainer {
                 s.error = Some("invalid training data".into());
                 s.problems = problems;
             }),
-            Ok(Err(e)) => job.finish("failed", |s| s.error = Some(e.to_string())),
+            Ok(Err(e)) => job.finish("failed", |s| s.error = Some(crate::errors::chain(&e))),
             Err(_) => job.finish("failed", |s| s.error = Some("the training run panicked".into())),
         }
         let _ = std::fs::remove_dir_all(work_dir(&self.settings.models_dir, name));
+        drop(plan.lock);
         crate::model::runtime::release_freed_memory();
         let state = job.snapshot().state;
         crate::metrics::METRICS.reloads.with_label_values(&[name, if state == "done" { "trained" } else { "training_failed" }]).inc();
@@ -268,22 +345,35 @@ impl Trainer {
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    fn train_and_serve(&self, registry: &Arc<Registry>, name: &str, opts: &TrainOptions, job: &Job) -> Result<(serde_json::Value, u64), TrainError> {
-        // issue 25: serve's rayon pool is sized for text preparation; training gets its own pool of
-        // opts.threads (the cores), as `parlance train` has.
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).thread_name(|i| format!("parlance-train-{i}")).build();
-        let summary = match pool {
-            Ok(pool) => pool.install(|| crate::train::train(opts))?,
-            Err(_) => crate::train::train(opts)?,
-        };
-        if let Some(stop) = job.watch.stopped() {
-            return Err(stop);
-        }
+    fn train_and_serve(&self, registry: &Arc<Registry>, name: &str, plan: &Plan, job: &Job) -> Result<(serde_json::Value, u64), TrainError> {
+        let opts = &plan.opts;
+        let summary = train_niced(opts)?;
+        let stopped = || job.watch.stopped().map_or(Ok(()), Err);
+        stopped()?;
         *job.watch.stage.lock().unwrap_or_else(|e| e.into_inner()) = "loading";
+        let problems = crate::model::Bundle::validate(&opts.out);
+        if !problems.is_empty() {
+            let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            return Err(TrainError::NotReplaced(format!("it failed its checks: {}", shown.join("; "))));
+        }
+        stopped()?;
         let target = self.settings.models_dir.join(name);
-        replace_dir(&opts.out, &target).map_err(|e| TrainError::Write(format!("{}: {e}", target.display())))?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TrainError::Write(e.to_string()))?;
-        let served = runtime.block_on(registry.add_or_reload(name, target)).map_err(|e| TrainError::Write(format!("the trained bundle was not served: {e}")))?;
+        if folder::generation(&target) != plan.before {
+            return Err(TrainError::NotReplaced(format!(
+                "{} changed while this run trained (another replica sharing the folder?); it was left as it is",
+                target.display()
+            )));
+        }
+        let swap = folder::Swap::put(&opts.out, &target).map_err(|e| TrainError::Write { path: target.clone(), source: e.into() })?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TrainError::NotServed(e.into()))?;
+        let served = match runtime.block_on(registry.add_or_reload(name, target)) {
+            Ok(s) => s,
+            Err(e) => {
+                swap.undo(); // the folder is as it was
+                return Err(TrainError::NotServed(e.into()));
+            }
+        };
+        swap.keep();
         let mut value = serde_json::to_value(&summary).unwrap_or_default();
         if let Some(o) = value.as_object_mut() {
             o.remove("out");
@@ -292,15 +382,45 @@ impl Trainer {
     }
 }
 
-/// Puts folder `from` at `to`, replacing what was there: the old folder is moved aside first and
-/// removed after, so `to` is never half-written.
-fn replace_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    let aside = to.with_file_name(format!(".old-{}", to.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-    let _ = std::fs::remove_dir_all(&aside);
-    if to.exists() {
-        std::fs::rename(to, &aside)?;
+/// What a started run carries to its thread: its options, the folder lock it holds, and the
+/// generation of the bundle it will replace (compared before the swap).
+struct Plan {
+    opts: TrainOptions,
+    lock: folder::Lock,
+    before: Option<folder::Generation>,
+}
+
+/// A lock older than the longest run (and the load after it) is a crashed replica's.
+fn stale_after(settings: &TrainSettings) -> Duration {
+    settings.time_limit + Duration::from_secs(600)
+}
+
+/// Trains on a thread of its own at `nice` 10, with its own rayon pool (its threads inherit the
+/// priority), so parsing keeps the cores it needs. The bundle is loaded for service afterwards on
+/// the caller's thread, at the normal priority.
+fn train_niced(opts: &TrainOptions) -> Result<crate::train::TrainSummary, TrainError> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new().name("train-fit".into()).spawn_scoped(scope, || {
+            lower_priority();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).thread_name(|i| format!("train-{i}")).build();
+            match pool {
+                Ok(pool) => pool.install(|| crate::train::train(opts)),
+                Err(e) => Err(TrainError::Threads(Box::new(e))),
+            }
+        });
+        match handle {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), // told as a panic by `run`
+            Err(e) => Err(TrainError::Threads(Box::new(e))),
+        }
+    })
+}
+
+/// `nice` 10 for the calling thread (Linux: a thread's own); threads it starts inherit it.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread's id; failure only leaves the priority as it is.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
-    std::fs::rename(from, to)?;
-    let _ = std::fs::remove_dir_all(&aside);
-    Ok(())
 }

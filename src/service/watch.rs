@@ -3,6 +3,7 @@
 //! a model trained over HTTP on one replica reaches the others that share the folder (a shared
 //! volume; docs/deploy.md), and how a restart serves it again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -31,6 +32,15 @@ pub fn bundles_in(dir: &Path) -> Vec<(String, PathBuf, SystemTime)> {
 /// changed after it was loaded; a model served from another folder under the same name is left
 /// alone. Returns what it did, one line per model.
 pub async fn sync(registry: &Registry, dir: &Path) -> Vec<String> {
+    sync_once(registry, dir, &mut Refused::new()).await
+}
+
+/// Bundles that failed to load, with the manifest time they failed at: not tried (nor logged)
+/// again until their manifest changes.
+pub type Refused = HashMap<String, SystemTime>;
+
+/// [`sync`], skipping the bundles of `refused` that have not changed since they failed.
+pub async fn sync_once(registry: &Registry, dir: &Path, refused: &mut Refused) -> Vec<String> {
     let mut done = Vec::new();
     for (name, path, changed) in bundles_in(dir) {
         let action = match registry.get(&name) {
@@ -38,10 +48,17 @@ pub async fn sync(registry: &Registry, dir: &Path) -> Vec<String> {
             Some(s) if same_folder(&s.path, &path) && changed > s.loaded_at => "reloaded",
             Some(_) => continue,
         };
+        if refused.get(&name) == Some(&changed) {
+            continue;
+        }
         match registry.add_or_reload(&name, path.clone()).await {
-            Ok(s) => done.push(format!("{name}: {action} from {} (generation {})", path.display(), s.generation)),
+            Ok(s) => {
+                refused.remove(&name);
+                done.push(format!("{name}: {action} from {} (generation {})", path.display(), s.generation));
+            }
             Err(e) => {
-                tracing::warn!(model = %name, path = %path.display(), error = %e, "models folder: bundle not served");
+                refused.insert(name.clone(), changed);
+                tracing::warn!(model = %name, path = %path.display(), error = %e, "models folder: bundle not served (told once until it changes)");
                 done.push(format!("{name}: not served: {e}"));
             }
         }
@@ -55,9 +72,10 @@ fn same_folder(a: &Path, b: &Path) -> bool {
 
 /// Syncs `dir` every `every`, for ever (a task of the server).
 pub async fn watch(registry: Arc<Registry>, dir: PathBuf, every: Duration) {
+    let mut refused = Refused::new();
     loop {
         tokio::time::sleep(every).await;
-        for line in sync(&registry, &dir).await {
+        for line in sync_once(&registry, &dir, &mut refused).await {
             tracing::info!(folder = %dir.display(), "{line}");
         }
     }

@@ -43,6 +43,8 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Redraw a progress line on stderr once a second.
     pub progress: bool,
+    /// Sent as `Authorization: Bearer KEY` (a server started with API keys).
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -141,12 +143,11 @@ fn body_for(text: &str) -> String {
 async fn one(client: &awc::Client, cfg: &LoadConfig, url: &str, body: String, shared: &Shared) {
     shared.in_flight.set(shared.in_flight.get() + 1);
     let sent = Instant::now();
-    let res = client
-        .post(url)
-        .insert_header(("content-type", "application/json"))
-        .timeout(cfg.timeout)
-        .send_body(body)
-        .await;
+    let mut req = client.post(url).insert_header(("content-type", "application/json")).timeout(cfg.timeout);
+    if let Some(key) = &cfg.api_key {
+        req = req.insert_header(("authorization", format!("Bearer {key}")));
+    }
+    let res = req.send_body(body).await;
     match res {
         Ok(mut resp) => {
             let status = resp.status();

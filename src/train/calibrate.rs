@@ -53,16 +53,35 @@ pub fn fit_temperature(logits: &Array2<f32>, y: &[Option<usize>]) -> f32 {
     ((a + b) / 2.0).exp() as f32
 }
 
+/// One held-out answer: its top-1 confidence, its gold intent (None: off-topic) and the intent
+/// answered (None: an out-of-scope intent, a rejection at any threshold).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeldRow {
+    pub confidence: f32,
+    pub gold: Option<usize>,
+    pub answer: Option<usize>,
+}
+
+impl HeldRow {
+    /// The answer once the fallback threshold `t` applies.
+    fn at(&self, t: f32) -> Option<usize> {
+        self.answer.filter(|_| self.confidence >= t)
+    }
+}
+
 /// One row of the threshold table.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThresholdRow {
     pub threshold: f32,
     /// In-scope examples whose intent is right and confident enough, over in-scope examples.
     pub in_scope_accuracy: f64,
-    /// In-scope examples sent to fallback.
+    /// In-scope examples sent to fallback (or answered with an out-of-scope intent).
     pub in_scope_rejected: f64,
-    /// Out-of-scope examples sent to fallback (None: the held-out data has none).
+    /// Out-of-scope examples sent to fallback or answered with an out-of-scope intent (None: the
+    /// held-out data has none).
     pub oos_recall: Option<f64>,
+    /// Matthews correlation, off-topic as one class.
+    pub mcc: f64,
 }
 
 /// The thresholds tried and the one chosen.
@@ -73,32 +92,91 @@ pub struct ThresholdChoice {
     pub table: Vec<ThresholdRow>,
 }
 
-/// Chooses a fallback threshold from held-out (top-1 confidence, right?, out-of-scope?) triples.
-/// With out-of-scope examples: the threshold that maximises the mean of in-scope accuracy and
-/// out-of-scope recall. Without: the highest one that costs at most 1 point of in-scope accuracy.
-pub fn choose_threshold(rows: &[(f32, bool, bool)]) -> ThresholdChoice {
-    let in_scope: Vec<&(f32, bool, bool)> = rows.iter().filter(|r| !r.2).collect();
-    let oos: Vec<&(f32, bool, bool)> = rows.iter().filter(|r| r.2).collect();
+/// How the fallback threshold is chosen when the held-out data has off-topic examples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThresholdRule {
+    /// The best Matthews correlation among thresholds that reject at most this share of in-scope
+    /// examples (the default, 0.05: docs/training-choices.md).
+    McCapped(f64),
+    /// The best Matthews correlation.
+    Mcc,
+    /// The best accuracy over all examples, off-topic as one more class (Larson et al. 2019).
+    Accuracy,
+    /// The best mean of in-scope accuracy and off-topic recall (the rule before issue 24).
+    MeanAccuracyRecall,
+    /// A threshold set by the bot's owner.
+    Fixed(f32),
+}
+
+/// The default rule with off-topic examples.
+pub const DEFAULT_RULE: ThresholdRule = ThresholdRule::McCapped(0.05);
+
+/// The table's thresholds: 0.00 to 0.99 by 0.01.
+fn grid() -> impl Iterator<Item = f32> {
+    (0..100).map(|i| i as f32 / 100.0)
+}
+
+/// The threshold table over `rows`.
+pub fn threshold_table(rows: &[HeldRow]) -> Vec<ThresholdRow> {
+    let in_scope = rows.iter().filter(|r| r.gold.is_some()).count();
+    let oos = rows.len() - in_scope;
     let frac = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
-    let table: Vec<ThresholdRow> = (0..20)
-        .map(|i| i as f32 * 0.05)
-        .map(|t| ThresholdRow {
-            threshold: t,
-            in_scope_accuracy: frac(in_scope.iter().filter(|r| r.1 && r.0 >= t).count(), in_scope.len()),
-            in_scope_rejected: frac(in_scope.iter().filter(|r| r.0 < t).count(), in_scope.len()),
-            oos_recall: (!oos.is_empty()).then(|| frac(oos.iter().filter(|r| r.0 < t).count(), oos.len())),
+    grid()
+        .map(|t| {
+            let pairs: Vec<(Option<usize>, Option<usize>)> = rows.iter().map(|r| (r.gold, r.at(t))).collect();
+            ThresholdRow {
+                threshold: t,
+                in_scope_accuracy: frac(pairs.iter().filter(|p| p.0.is_some() && p.0 == p.1).count(), in_scope),
+                in_scope_rejected: frac(pairs.iter().filter(|p| p.0.is_some() && p.1.is_none()).count(), in_scope),
+                oos_recall: (oos > 0).then(|| frac(pairs.iter().filter(|p| p.0.is_none() && p.1.is_none()).count(), oos)),
+                mcc: crate::tools::eval::oos::matthews(&pairs),
+            }
         })
-        .collect();
-    let base = table[0].in_scope_accuracy;
-    let (chosen, rule) = if oos.is_empty() {
-        let t = table.iter().filter(|r| r.in_scope_accuracy >= base - 0.01).map(|r| r.threshold).fold(0.0, f32::max);
-        (t, "highest threshold costing at most 1 point of in-scope accuracy (no out-of-scope examples held out)".to_string())
-    } else {
-        let score = |r: &ThresholdRow| (r.in_scope_accuracy + r.oos_recall.unwrap_or(0.0)) / 2.0;
-        let best = table.iter().max_by(|a, b| score(a).total_cmp(&score(b))).expect("table is not empty");
-        (best.threshold, "maximises the mean of in-scope accuracy and out-of-scope recall".to_string())
+        .collect()
+}
+
+/// Chooses a fallback threshold from held-out answers. Without off-topic examples: the highest
+/// threshold that costs at most 1 point of in-scope accuracy (whatever `rule` says, unless it is
+/// `Fixed`). With them: by `rule`.
+pub fn choose_threshold(rows: &[HeldRow], rule: ThresholdRule) -> ThresholdChoice {
+    let table = threshold_table(rows);
+    let has_oos = rows.iter().any(|r| r.gold.is_none());
+    let best = |score: &dyn Fn(&ThresholdRow) -> f64, keep: &dyn Fn(&ThresholdRow) -> bool| {
+        // the lowest threshold among equals: rejects no more than needed
+        table.iter().filter(|r| keep(r)).fold(None::<&ThresholdRow>, |b, r| match b {
+            Some(b) if score(b) >= score(r) - 1e-12 => Some(b),
+            _ => Some(r),
+        })
+        .map_or(0.0, |r| r.threshold)
     };
-    ThresholdChoice { chosen, rule, table }
+    let (chosen, why) = match (rule, has_oos) {
+        (ThresholdRule::Fixed(t), _) => (t, "set with --fallback-threshold".to_string()),
+        (_, false) => {
+            let base = table[0].in_scope_accuracy;
+            let t = table.iter().filter(|r| r.in_scope_accuracy >= base - 0.01).map(|r| r.threshold).fold(0.0, f32::max);
+            (t, "highest threshold costing at most 1 point of in-scope accuracy (no out-of-scope examples held out)".to_string())
+        }
+        (ThresholdRule::McCapped(cap), true) => (
+            best(&|r| r.mcc, &|r| r.in_scope_rejected <= cap + 1e-9),
+            format!("best Matthews correlation rejecting at most {:.0} % of in-scope examples", cap * 100.0),
+        ),
+        (ThresholdRule::Mcc, true) => (best(&|r| r.mcc, &|_| true), "best Matthews correlation".to_string()),
+        (ThresholdRule::Accuracy, true) => {
+            let n = rows.len().max(1) as f64;
+            let acc = |r: &ThresholdRow| accuracy_at(rows, r.threshold) / n;
+            (best(&acc, &|_| true), "best accuracy over all examples, off-topic as one more class".to_string())
+        }
+        (ThresholdRule::MeanAccuracyRecall, true) => (
+            best(&|r| (r.in_scope_accuracy + r.oos_recall.unwrap_or(0.0)) / 2.0, &|_| true),
+            "maximises the mean of in-scope accuracy and out-of-scope recall".to_string(),
+        ),
+    };
+    ThresholdChoice { chosen, rule: why, table }
+}
+
+/// Examples answered right at threshold `t` (an off-topic one is right when rejected).
+fn accuracy_at(rows: &[HeldRow], t: f32) -> f64 {
+    rows.iter().filter(|r| r.gold == r.at(t)).count() as f64
 }
 
 #[cfg(test)]
@@ -132,12 +210,38 @@ mod tests {
 
     #[test]
     fn threshold_with_and_without_out_of_scope() {
-        let mut rows: Vec<(f32, bool, bool)> = (0..90).map(|i| (0.5 + i as f32 / 200.0, true, false)).collect();
-        rows.extend((0..10).map(|i| (0.2 + i as f32 / 100.0, false, false)));
-        let c = choose_threshold(&rows);
+        let row = |confidence: f32, gold: Option<usize>, answer: Option<usize>| HeldRow { confidence, gold, answer };
+        let mut rows: Vec<HeldRow> = (0..90).map(|i| row(0.5 + i as f32 / 200.0, Some(0), Some(0))).collect();
+        rows.extend((0..10).map(|i| row(0.2 + i as f32 / 100.0, Some(0), Some(1))));
+        let c = choose_threshold(&rows, DEFAULT_RULE);
         assert!(c.chosen >= 0.25 && c.chosen <= 0.5, "{c:?}");
-        rows.extend((0..50).map(|i| (0.1 + i as f32 / 200.0, false, true)));
-        let c = choose_threshold(&rows);
-        assert!(c.chosen >= 0.35, "{c:?}");
+        rows.extend((0..50).map(|i| row(0.1 + i as f32 / 200.0, None, Some(1))));
+        for rule in [ThresholdRule::Mcc, ThresholdRule::Accuracy, ThresholdRule::MeanAccuracyRecall] {
+            let c = choose_threshold(&rows, rule);
+            assert!(c.chosen >= 0.35 && c.chosen <= 0.5, "{rule:?} {:?}", c.chosen);
+        }
+        // the wrong in-scope answers (0.20–0.29) are rejections too: the cap stops at 5 % of them
+        assert_eq!(choose_threshold(&rows, DEFAULT_RULE).chosen, 0.25);
+        assert_eq!(choose_threshold(&rows, ThresholdRule::Fixed(0.7)).chosen, 0.7);
+        // in-scope rows spread low: the capped rule keeps 95 % of them, the others reject more
+        let mut spread: Vec<HeldRow> = (0..100).map(|i| row(0.05 + i as f32 / 110.0, Some(0), Some(0))).collect();
+        spread.extend((0..100).map(|i| row(0.02 + i as f32 / 400.0, None, Some(0))));
+        let capped = choose_threshold(&spread, DEFAULT_RULE);
+        let row_at = |c: &ThresholdChoice| c.table.iter().find(|r| (r.threshold - c.chosen).abs() < 1e-6).unwrap().clone();
+        assert!(row_at(&capped).in_scope_rejected <= 0.05, "{:?}", row_at(&capped));
+        assert!(row_at(&choose_threshold(&spread, ThresholdRule::Mcc)).in_scope_rejected > 0.05);
+    }
+
+    #[test]
+    fn an_out_of_scope_intent_counts_as_a_rejection() {
+        // the model answers the trained out-of-scope intent (None) confidently: rejected at any threshold
+        let rows = [
+            HeldRow { confidence: 0.99, gold: None, answer: None },
+            HeldRow { confidence: 0.9, gold: Some(0), answer: Some(0) },
+            HeldRow { confidence: 0.9, gold: Some(1), answer: None },
+        ];
+        let t = &threshold_table(&rows)[0];
+        assert_eq!(t.oos_recall, Some(1.0));
+        assert_eq!((t.in_scope_accuracy, t.in_scope_rejected), (0.5, 0.5));
     }
 }

@@ -1,149 +1,29 @@
-//! Training data for `parlance train`: a Rasa 3.x project folder (every NLU YAML file in it, as
-//! `rasa train nlu` reads them) or files (Rasa NLU YAML, MASSIVE jsonl), checked before any work.
+//! Training data for `parlance train`: read by [`crate::data::project`] (a Rasa 3.x project folder,
+//! Rasa NLU YAML, MASSIVE jsonl), then checked before any work, and what real bots' data holds
+//! (one-example intents, duplicates, unbalanced intents, one-word messages, emoji) noted.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
-use serde_norway::Value;
-
-use crate::data::Example;
+pub use crate::data::project::{Dataset, Sourced, MAX_FILE_BYTES};
 use crate::train::TrainError;
 
-/// Largest data file read, in bytes.
-pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
-/// Fewest examples an intent needs.
-pub const MIN_EXAMPLES_PER_INTENT: usize = 2;
+/// Intents with fewer examples than this train, with a warning (Rasa warns and trains too).
+pub const FEW_EXAMPLES_WARNING: usize = 2;
+/// The largest intent over the smallest from which the data is noted as unbalanced.
+const UNBALANCED_RATIO: usize = 10;
+/// Examples quoted in a note, at most.
+const QUOTED: usize = 3;
 
-/// One example and the file it came from.
-#[derive(Debug, Clone)]
-pub struct Sourced {
-    pub example: Example,
-    pub file: String,
-}
-
-/// What a set of `--data` (or `--dev`) paths held.
-#[derive(Debug, Default)]
-pub struct Dataset {
-    pub examples: Vec<Sourced>,
-    /// The Rasa files read (synonyms, lookups and regexes are taken from them).
-    pub rasa_files: Vec<PathBuf>,
-    /// Languages: a Rasa project's `language:` in config.yml, MASSIVE locales ("en-US" → "en").
-    pub languages: Vec<String>,
-}
-
-fn is_yaml(p: &Path) -> bool {
-    matches!(p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("yml" | "yaml"))
-}
-
-/// Whether a YAML file holds Rasa NLU data (a top-level `nlu:` key), as `rasa train nlu` decides.
-fn has_nlu_key(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
-    text.lines().any(|l| l.starts_with("nlu:"))
-}
-
-/// The files of a folder, recursively, sorted; hidden folders and files skipped.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// The `language:` of a Rasa project's config.yml, if the folder has one.
-fn project_language(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("config.yml")).ok()?;
-    let doc: Value = serde_norway::from_str(&text).ok()?;
-    doc.get("language").and_then(Value::as_str).map(str::to_string)
-}
-
-/// "en-US" → "en"; an unknown code is an error naming where it was found.
-fn language_code(tag: &str, file: &str) -> Result<String, String> {
-    crate::lang::normalize_tag(tag).filter(|c| crate::lang::SUPPORTED.contains(&c.as_str())).ok_or_else(|| {
-        format!("{file}: language {tag:?} is not one Parlance serves ({})", crate::lang::SUPPORTED.join(", "))
-    })
-}
-
-/// Reads every path: a folder as a Rasa project, a `.yml`/`.yaml` file as Rasa NLU, anything else as
-/// MASSIVE jsonl. Every problem found is returned, not just the first.
+/// Reads `--data` / `--dev` paths; every problem found, not just the first.
 pub fn read(paths: &[PathBuf]) -> Result<Dataset, TrainError> {
-    let mut data = Dataset::default();
-    let mut problems = Vec::new();
-    for path in paths {
-        let files = if path.is_dir() {
-            if let Some(lang) = project_language(path) {
-                match language_code(&lang, &path.join("config.yml").display().to_string()) {
-                    Ok(code) => data.languages.push(code),
-                    Err(e) => problems.push(e),
-                }
-            }
-            let mut all = Vec::new();
-            if let Err(e) = walk(path, &mut all) {
-                problems.push(format!("{}: cannot be listed: {e}", path.display()));
-            }
-            let nlu: Vec<PathBuf> = all.into_iter().filter(|p| is_yaml(p) && has_nlu_key(p)).collect();
-            if nlu.is_empty() {
-                problems.push(format!("{}: no Rasa NLU file (a .yml with a top-level `nlu:` key) in this folder", path.display()));
-            }
-            nlu
-        } else {
-            vec![path.clone()]
-        };
-        for f in files {
-            if let Err(e) = read_file(&f, &mut data) {
-                problems.push(e);
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(TrainError::Invalid(problems));
-    }
-    data.languages.sort();
-    data.languages.dedup();
-    Ok(data)
+    crate::data::project::read(paths).map_err(TrainError::Invalid)
 }
 
-fn read_file(f: &Path, data: &mut Dataset) -> Result<(), String> {
-    let name = f.display().to_string();
-    let meta = std::fs::metadata(f).map_err(|e| format!("{name}: cannot be read: {e}"))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "{name}: {:.1} MB; the limit is {} MB per file (split it, or leave out what is not training data)",
-            meta.len() as f64 / 1e6,
-            MAX_FILE_BYTES / (1024 * 1024)
-        ));
-    }
-    if is_yaml(f) {
-        let nlu = crate::data::rasa::load_rasa_nlu(f, Some("rasa")).map_err(|e| e.to_string())?;
-        data.rasa_files.push(f.to_path_buf());
-        data.examples.extend(nlu.examples.into_iter().map(|example| Sourced { example, file: name.clone() }));
-    } else {
-        let rows = crate::data::massive::read_massive(f).map_err(|e| e.to_string())?;
-        for ex in rows {
-            if ex.locale != "all" {
-                let code = language_code(&ex.locale, &name)?;
-                if !data.languages.contains(&code) {
-                    data.languages.push(code);
-                }
-            }
-            data.examples.push(Sourced { example: ex, file: name.clone() });
-        }
-    }
-    Ok(())
-}
-
-/// The intents of a training set, sorted, after checking it can train a classifier: examples
-/// exist, at least two intents, each with at least [`MIN_EXAMPLES_PER_INTENT`] examples.
-pub fn check_training_set(data: &Dataset, paths: &[PathBuf]) -> Result<Vec<String>, TrainError> {
+/// The intents of a training set, sorted, after checking it can train a classifier (examples
+/// exist, at least two intents), and the notes on what the data holds: warnings a bot owner
+/// should read, none of them an error.
+pub fn check_training_set(data: &Dataset, paths: &[PathBuf]) -> Result<(Vec<String>, Vec<String>), TrainError> {
     let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     if data.examples.is_empty() {
         return Err(TrainError::Invalid(vec![format!("{}: no training examples", shown.join(", "))]));
@@ -152,28 +32,128 @@ pub fn check_training_set(data: &Dataset, paths: &[PathBuf]) -> Result<Vec<Strin
     for s in &data.examples {
         by_intent.entry(s.example.intent.as_str()).or_default().push(s);
     }
-    let mut problems = Vec::new();
     if by_intent.len() < 2 {
         let only = by_intent.keys().next().copied().unwrap_or_default();
-        problems.push(format!(
+        return Err(TrainError::Invalid(vec![format!(
             "{}: only one intent ({only:?}, {} examples); an intent classifier needs at least two",
             shown.join(", "),
             data.examples.len()
-        ));
+        )]));
     }
-    for (intent, examples) in &by_intent {
-        if examples.len() < MIN_EXAMPLES_PER_INTENT {
+    let notes = notes(data, &by_intent);
+    Ok((by_intent.keys().map(|k| k.to_string()).collect(), notes))
+}
+
+fn quote<'a>(texts: impl Iterator<Item = &'a str>) -> String {
+    texts.take(QUOTED).map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
+}
+
+/// What the data holds that a bot owner should know (each line starts "warning:" when it costs
+/// accuracy or may be a mistake).
+fn notes(data: &Dataset, by_intent: &BTreeMap<&str, Vec<&Sourced>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (intent, examples) in by_intent {
+        if examples.len() < FEW_EXAMPLES_WARNING {
             let e = examples[0];
-            problems.push(format!(
-                "{}: intent {intent:?} has {} example ({:?}); each intent needs at least {MIN_EXAMPLES_PER_INTENT}",
+            out.push(format!(
+                "warning: {}: intent {intent:?} has only {} example ({:?}): it trains, but add more (Rasa warns the same)",
                 e.file,
                 examples.len(),
                 e.example.text
             ));
         }
     }
-    if !problems.is_empty() {
-        return Err(TrainError::Invalid(problems));
+    let (smallest, largest) = by_intent.values().map(Vec::len).fold((usize::MAX, 0), |(a, b), n| (a.min(n), b.max(n)));
+    if largest >= UNBALANCED_RATIO * smallest {
+        let big = by_intent.iter().max_by_key(|(_, v)| v.len()).map_or("", |(k, _)| k);
+        out.push(format!(
+            "unbalanced intents: from {smallest} to {largest} examples ({big:?} the largest); small intents are predicted less often"
+        ));
     }
-    Ok(by_intent.keys().map(|k| k.to_string()).collect())
+    out.extend(repeated_texts(data));
+    let words = |t: &str| t.split_whitespace().count();
+    let one_word: Vec<&str> = data.examples.iter().map(|s| s.example.text.as_str()).filter(|t| words(t) == 1).collect();
+    if !one_word.is_empty() {
+        out.push(format!("{} one-word examples (e.g. {})", one_word.len(), quote(one_word.iter().copied())));
+    }
+    let emoji: Vec<&str> = data.examples.iter().map(|s| s.example.text.as_str()).filter(|t| t.chars().any(is_emoji)).collect();
+    if !emoji.is_empty() {
+        out.push(format!("{} examples with emoji or pictographs (e.g. {}): kept as written", emoji.len(), quote(emoji.iter().copied())));
+    }
+    out
+}
+
+/// Duplicates (the same text twice in one intent: kept, it weighs more) and conflicts (the same
+/// text under two intents: no model can get both right).
+fn repeated_texts(data: &Dataset) -> Vec<String> {
+    let mut seen: HashMap<String, Vec<&str>> = HashMap::new();
+    for s in &data.examples {
+        seen.entry(s.example.text.trim().to_lowercase()).or_default().push(s.example.intent.as_str());
+    }
+    let mut duplicates = 0;
+    let mut conflicts: Vec<String> = Vec::new();
+    for (text, intents) in &seen {
+        let mut distinct = intents.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        duplicates += intents.len() - distinct.len();
+        if distinct.len() > 1 {
+            conflicts.push(format!("{text:?} ({})", distinct.join(", ")));
+        }
+    }
+    conflicts.sort();
+    let mut out = Vec::new();
+    if duplicates > 0 {
+        out.push(format!("{duplicates} duplicate examples (the same text again in the same intent, case ignored): kept, they weigh more"));
+    }
+    if !conflicts.is_empty() {
+        out.push(format!(
+            "warning: {} texts under two or more intents, e.g. {}: one of them is always wrong",
+            conflicts.len(),
+            conflicts.iter().take(QUOTED).cloned().collect::<Vec<_>>().join("; ")
+        ));
+    }
+    out
+}
+
+/// Emoji and other pictographs (the main Unicode emoji blocks with regional indicators, dingbats, the emoji variation selector).
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xFE0F)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Example;
+
+    fn set(rows: &[(&str, &str)]) -> Dataset {
+        let examples = rows
+            .iter()
+            .map(|(i, t)| Sourced {
+                example: Example { locale: "rasa".into(), text: t.to_string(), intent: i.to_string(), spans: Vec::new() },
+                file: "nlu.yml".into(),
+            })
+            .collect();
+        Dataset { examples, ..Default::default() }
+    }
+
+    #[test]
+    fn real_bots_data_trains_and_is_noted() {
+        let mut rows: Vec<(&str, &str)> = vec![("refund", "I want my money back 💸"), ("greet", "hi"), ("greet", "Hi"), ("greet", "hello there")];
+        let big: Vec<String> = (0..25).map(|i| format!("where is order {i}")).collect();
+        rows.extend(big.iter().map(|t| ("order_status", t.as_str())));
+        rows.push(("refund", "hello there"));
+        let (intents, notes) = check_training_set(&set(&rows), &[]).unwrap();
+        assert_eq!(intents, ["greet", "order_status", "refund"]);
+        let all = notes.join("\n");
+        assert!(!all.contains("intent \"greet\" has only"), "{all}");
+        assert!(all.contains("from 2 to 25 examples (\"order_status\""), "{all}");
+        assert!(all.contains("1 duplicate examples"), "{all}");
+        assert!(all.contains("\"hello there\" (greet, refund)"), "{all}");
+        assert!(all.contains("2 one-word examples"), "{all}");
+        assert!(all.contains("1 examples with emoji"), "{all}");
+        let (_, notes) = check_training_set(&set(&[("greet", "hi"), ("greet", "hey"), ("bye", "ciao")]), &[]).unwrap();
+        assert!(notes[0].starts_with("warning: nlu.yml: intent \"bye\" has only 1 example (\"ciao\")"), "{notes:?}");
+        assert!(check_training_set(&set(&[("greet", "hi"), ("greet", "hey")]), &[]).is_err());
+    }
 }

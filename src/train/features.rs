@@ -58,7 +58,7 @@ fn word_labels(ex: &Example, words: &[crate::text::Word], index: &HashMap<&str, 
 pub fn prepare(ex: &Example, tokenizer: &Tokenizer, lowercase: bool, labels: &[String]) -> Result<Prepared, TrainError> {
     let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
     let crate::pipeline::Encoded { words, ids, first_token } = crate::pipeline::encode(tokenizer, &ex.text, lowercase)
-        .map_err(|e| TrainError::Encoder(format!("tokenizer on {:?}: {e}", ex.text)))?;
+        .map_err(|source| TrainError::Tokenizer { text: ex.text.clone(), source })?;
     Ok(Prepared { ids, first_token, word_labels: word_labels(ex, &words, &index) })
 }
 
@@ -101,7 +101,7 @@ pub fn embed(
     let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
     for chunk in order.chunks(batch.max(1)) {
         let ids: Vec<Vec<i64>> = chunk.iter().map(|&i| items[i].ids.clone()).collect();
-        let out = encoder.run(&ids).map_err(TrainError::Encoder)?;
+        let out = encoder.run(&ids)?;
         for (r, &i) in chunk.iter().enumerate() {
             pooled.row_mut(i).assign(&out.pooled.row(r));
             rows[i].reserve_exact(items[i].first_token.iter().flatten().count() * width);
@@ -137,8 +137,7 @@ pub fn embed(
     for r in rows {
         flat.extend_from_slice(&r);
     }
-    let tokens = Array2::from_shape_vec((token_labels.len(), width), flat)
-        .map_err(|e| TrainError::Encoder(format!("token rows: {e}")))?;
+    let tokens = Array2::from_shape_vec((token_labels.len(), width), flat)?;
     Ok(Features { pooled, tokens, token_labels, token_example })
 }
 

@@ -80,8 +80,32 @@ fn loss_grad(x: &Array2<f32>, y: &[usize], k: usize, l2: f32, theta: &[f32]) -> 
     (loss / n.max(1) as f64 + penalty, grad)
 }
 
+/// Vectors longer than this are reduced in parallel parts (the lexical features make theta long).
+const PAR_LEN: usize = 1 << 16;
+
 fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    let part = |(a, b): (&[f32], &[f32])| a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>();
+    if a.len() < PAR_LEN {
+        return part((a, b));
+    }
+    a.par_chunks(PAR_LEN).zip(b.par_chunks(PAR_LEN)).map(part).sum()
+}
+
+fn dot64(a: &[f32], q: &[f64]) -> f64 {
+    let part = |(a, q): (&[f32], &[f64])| a.iter().zip(q).map(|(x, y)| *x as f64 * y).sum::<f64>();
+    if a.len() < PAR_LEN {
+        return part((a, q));
+    }
+    a.par_chunks(PAR_LEN).zip(q.par_chunks(PAR_LEN)).map(part).sum()
+}
+
+/// q += c · v
+fn axpy(q: &mut [f64], c: f64, v: &[f32]) {
+    let part = |(q, v): (&mut [f64], &[f32])| q.iter_mut().zip(v).for_each(|(q, v)| *q += c * *v as f64);
+    if q.len() < PAR_LEN {
+        return part((q, v));
+    }
+    q.par_chunks_mut(PAR_LEN).zip(v.par_chunks(PAR_LEN)).for_each(part);
 }
 
 /// The L-BFGS direction: −H·g from the stored (s, y) pairs.
@@ -89,8 +113,8 @@ fn direction(g: &[f32], mem: &[(Vec<f32>, Vec<f32>, f64)]) -> Vec<f32> {
     let mut q: Vec<f64> = g.iter().map(|v| *v as f64).collect();
     let mut alphas = Vec::with_capacity(mem.len());
     for (sv, yv, rho) in mem.iter().rev() {
-        let a = rho * sv.iter().zip(&q).map(|(s, q)| *s as f64 * q).sum::<f64>();
-        q.iter_mut().zip(yv).for_each(|(q, y)| *q -= a * *y as f64);
+        let a = rho * dot64(sv, &q);
+        axpy(&mut q, -a, yv);
         alphas.push(a);
     }
     if let Some((sv, yv, _)) = mem.last() {
@@ -98,10 +122,36 @@ fn direction(g: &[f32], mem: &[(Vec<f32>, Vec<f32>, f64)]) -> Vec<f32> {
         q.iter_mut().for_each(|q| *q *= gamma);
     }
     for ((sv, yv, rho), a) in mem.iter().zip(alphas.into_iter().rev()) {
-        let bta = rho * yv.iter().zip(&q).map(|(y, q)| *y as f64 * q).sum::<f64>();
-        q.iter_mut().zip(sv).for_each(|(q, s)| *q += (a - bta) * *s as f64);
+        let bta = rho * dot64(yv, &q);
+        axpy(&mut q, a - bta, sv);
     }
     q.into_iter().map(|v| -v as f32).collect()
+}
+
+thread_local! {
+    /// Asked between iterations: a training run's deadline or cancellation ([`stop_when`]).
+    static STOP: std::cell::RefCell<Option<Box<dyn Fn() -> bool>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While the guard lives, every fit on this thread stops at its next iteration once `stop` says
+/// so (the caller then reads why from its watch). Training runs install it, so DELETE and the
+/// time limit reach a run that is fitting, not only one that is embedding.
+pub fn stop_when(stop: impl Fn() -> bool + 'static) -> StopGuard {
+    STOP.with(|s| *s.borrow_mut() = Some(Box::new(stop)));
+    StopGuard(())
+}
+
+/// Removes the stop check of [`stop_when`] when dropped.
+pub struct StopGuard(());
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        STOP.with(|s| *s.borrow_mut() = None);
+    }
+}
+
+fn must_stop() -> bool {
+    STOP.with(|s| s.borrow().as_ref().is_some_and(|f| f()))
 }
 
 /// Minimises `f` from `theta` by L-BFGS with a backtracking (Armijo) line search.
@@ -110,6 +160,9 @@ fn lbfgs(mut theta: Vec<f32>, cfg: &FitConfig, f: impl Fn(&[f32]) -> (f64, Vec<f
     let mut mem: Vec<(Vec<f32>, Vec<f32>, f64)> = Vec::new();
     let mut iterations = 0;
     for it in 0..cfg.max_iter {
+        if must_stop() {
+            break;
+        }
         iterations = it + 1;
         let mut dir = direction(&g, &mem);
         let mut slope = dot(&g, &dir);
@@ -170,6 +223,92 @@ pub fn fit_owned(mut z: Array2<f32>, y: &[usize], k: usize, cfg: &FitConfig) -> 
     (Linear { weight, bias }, stats)
 }
 
+/// Sparse rows (column, value), sorted by column: the lexical features of each example.
+#[derive(Debug, Clone, Default)]
+pub struct SparseRows {
+    pub rows: Vec<Vec<(usize, f32)>>,
+    pub cols: usize,
+}
+
+/// Rows per parallel part of the joint gradient (sparse rows are cheap: small parts share the work).
+const JOINT_CHUNK: usize = 256;
+
+/// Mean cross-entropy + L2 and its gradient for dense rows `x` joined with sparse rows `sp`:
+/// theta = [W (d × k), V (cols × k), b (k)]. Row parts in parallel, as `loss_grad`.
+fn joint_loss_grad(x: &Array2<f32>, sp: &SparseRows, y: &[usize], k: usize, l2: f32, theta: &[f32]) -> (f64, Vec<f32>) {
+    let (d, v) = (x.ncols(), sp.cols);
+    let w = ArrayView2::from_shape((d, k), &theta[..d * k]).expect("theta holds W");
+    let vw = ArrayView2::from_shape((v, k), &theta[d * k..(d + v) * k]).expect("theta holds V");
+    let b = ndarray::ArrayView1::from(&theta[(d + v) * k..]);
+    let n = x.nrows();
+    let starts: Vec<usize> = (0..n).step_by(JOINT_CHUNK).collect();
+    let part = |&s0: &usize| {
+        let xc = x.slice(s![s0..(s0 + JOINT_CHUNK).min(n), ..]);
+        let mut z = xc.dot(&w) + &b;
+        let mut loss = 0.0f64;
+        for (r, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
+            for &(c, val) in &sp.rows[s0 + r] {
+                row.scaled_add(val, &vw.row(c));
+            }
+            let m = row.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
+            row.mapv_inplace(|v| (v - m).exp());
+            let sum: f32 = row.sum();
+            row.mapv_inplace(|v| v / sum);
+            loss -= (row[y[s0 + r]].max(1e-30) as f64).ln();
+            row[y[s0 + r]] -= 1.0;
+        }
+        // the sparse gradient as (column, row of z) pairs: summed below without a cols × k array per part
+        let mut gv: Vec<(usize, f32, usize)> = Vec::new();
+        for r in 0..z.nrows() {
+            gv.extend(sp.rows[s0 + r].iter().map(|&(c, val)| (c, val, r)));
+        }
+        let gw = xc.t().dot(&z);
+        (loss, gw, z, gv)
+    };
+    let parts: Vec<(f64, Array2<f32>, Array2<f32>, Vec<(usize, f32, usize)>)> = starts.par_iter().map(part).collect();
+    let inv = 1.0 / n.max(1) as f32;
+    let mut gwsum = Array2::<f32>::zeros((d, k));
+    let mut gb = Array1::<f32>::zeros(k);
+    let mut gv = Array2::<f32>::zeros((v, k));
+    let mut loss = 0.0f64;
+    for (l, gw, z, pairs) in &parts {
+        loss += l;
+        gwsum += gw;
+        gb += &z.sum_axis(Axis(0));
+        for &(c, val, r) in pairs {
+            gv.row_mut(c).scaled_add(val, &z.row(r));
+        }
+    }
+    let mut grad: Vec<f32> = Vec::with_capacity(theta.len());
+    grad.extend(gwsum.iter().zip(w.iter()).map(|(g, wv)| g * inv + l2 * wv));
+    grad.extend(gv.iter().zip(vw.iter()).map(|(g, wv)| g * inv + l2 * wv));
+    grad.extend(gb.iter().map(|g| g * inv));
+    let sq = |a: ArrayView2<f32>| a.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+    (loss / n.max(1) as f64 + 0.5 * l2 as f64 * (sq(w) + sq(vw)), grad)
+}
+
+/// Fits a `k`-class classifier on dense rows `x` joined with sparse rows `sp` (not standardised):
+/// the dense layer (with the bias) and the sparse columns' weights [cols, k].
+pub fn fit_joint(x: &Array2<f32>, sp: &SparseRows, y: &[usize], k: usize, cfg: &FitConfig) -> (Linear, Array2<f32>, FitStats) {
+    let (d, v) = (x.ncols(), sp.cols);
+    let (theta, stats) = lbfgs(vec![0.0; (d + v) * k + k], cfg, |t| joint_loss_grad(x, sp, y, k, cfg.l2, t));
+    let weight = Array2::from_shape_vec((d, k), theta[..d * k].to_vec()).expect("d × k weights");
+    let lexical = Array2::from_shape_vec((v, k), theta[d * k..(d + v) * k].to_vec()).expect("cols × k weights");
+    let bias = Array1::from(theta[(d + v) * k..].to_vec());
+    (Linear { weight, bias }, lexical, stats)
+}
+
+/// Logits of dense rows joined with sparse rows.
+pub fn joint_logits(layer: &Linear, lexical: &Array2<f32>, x: &Array2<f32>, sp: &SparseRows) -> Array2<f32> {
+    let mut z = logits(layer, x);
+    for (r, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
+        for &(c, val) in &sp.rows[r] {
+            row.scaled_add(val, &lexical.row(c));
+        }
+    }
+    z
+}
+
 /// Logits of rows under a fitted layer.
 pub fn logits(layer: &Linear, x: &Array2<f32>) -> Array2<f32> {
     x.dot(&layer.weight) + &layer.bias
@@ -210,5 +349,52 @@ mod tests {
             let numeric = (up - down) / 2e-2;
             assert!((numeric - g[i] as f64).abs() < 1e-2 * (1.0 + numeric.abs()), "{i}: {numeric} vs {}", g[i]);
         }
+    }
+
+    #[test]
+    fn the_joint_dense_and_sparse_gradient_is_right_and_sparse_columns_are_learnt() {
+        // the dense column says nothing; sparse column c marks class c
+        let x = Array2::from_shape_vec((30, 1), (0..30).map(|i| (i as f32 * 0.7).sin()).collect()).unwrap();
+        let y: Vec<usize> = (0..30).map(|i| i % 3).collect();
+        let sp = SparseRows { rows: y.iter().map(|&c| vec![(c, 1.0), (3, 0.5)]).collect(), cols: 4 };
+        let k = 3;
+        let theta: Vec<f32> = (0..(1 + 4) * k + k).map(|i| (i as f32 * 0.3).cos() * 0.2).collect();
+        let (_, g) = joint_loss_grad(&x, &sp, &y, k, 0.01, &theta);
+        for i in [0, 2, 4, 9, 14, 16] {
+            let mut t = theta.clone();
+            t[i] += 1e-2;
+            let up = joint_loss_grad(&x, &sp, &y, k, 0.01, &t).0;
+            t[i] -= 2e-2;
+            let down = joint_loss_grad(&x, &sp, &y, k, 0.01, &t).0;
+            let numeric = (up - down) / 2e-2;
+            assert!((numeric - g[i] as f64).abs() < 1e-2 * (1.0 + numeric.abs()), "{i}: {numeric} vs {}", g[i]);
+        }
+        let (layer, lex, _) = fit_joint(&x, &sp, &y, k, &FitConfig { l2: 1e-3, standardize: false, max_iter: 100, tol: 1e-9 });
+        let z = joint_logits(&layer, &lex, &x, &sp);
+        let pred: Vec<usize> = z.axis_iter(Axis(0)).map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0).collect();
+        assert_eq!(pred, y);
+    }
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A fit stops at its next iteration once the stop check says so, and only while the guard lives.
+    #[test]
+    fn a_fit_stops_when_asked() {
+        let x = Array2::from_shape_fn((40, 4), |(i, j)| ((i * 7 + j * 3) % 11) as f32);
+        let y: Vec<usize> = (0..40).map(|i| i % 4).collect();
+        let cfg = FitConfig { l2: 1e-6, standardize: true, max_iter: 500, tol: 0.0 };
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let guard = stop_when(move || counter.fetch_add(1, Ordering::Relaxed) >= 3);
+        let (_, stats) = fit(&x, &y, 4, &cfg);
+        assert_eq!(stats.iterations, 3, "three iterations ran, then the fit stopped");
+        drop(guard);
+        let (_, stats) = fit(&x, &y, 4, &cfg);
+        assert!(stats.iterations > 3, "no guard, no stop: {stats:?}");
     }
 }

@@ -9,6 +9,8 @@
 pub mod calibrate;
 pub mod data;
 pub mod features;
+pub mod intent;
+pub mod lexical;
 pub mod logreg;
 pub mod rasa_extras;
 pub mod report;
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 use tokenizers::Tokenizer;
@@ -28,24 +30,42 @@ use crate::model::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
 use crate::model::heads::{Heads, Linear};
 use crate::model::manifest::EncoderRef;
 use crate::model::SessionSettings;
-use calibrate::ThresholdChoice;
+use calibrate::{ThresholdChoice, ThresholdRule};
 use features::{Features, Prepared};
-use logreg::FitConfig;
+use intent::IntentSetup;
+use logreg::{FitConfig, SparseRows};
+use crate::model::heads::lexical::{LexicalSettings, Vocabulary};
+
+/// Scale of each lexical block against the sentence vector (norm 1): measured, docs/training-choices.md.
+pub const LEXICAL_SCALE: f32 = 0.35;
 
 /// Longest input, in tokens (prefix included): utterances are short, and attention is quadratic.
 pub const MAX_TOKENS: usize = 128;
 
-/// Intent names taken as out-of-scope in dev data (besides intents the model does not know).
-pub const OUT_OF_SCOPE_NAMES: [&str; 3] = ["oos", "out_of_scope", "nlu_fallback"];
+pub use crate::tools::eval::oos::OUT_OF_SCOPE_NAMES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error("invalid training data:\n  - {}", .0.join("\n  - "))]
     Invalid(Vec<String>),
-    #[error("encoder: {0}")]
-    Encoder(String),
-    #[error("cannot write the bundle: {0}")]
-    Write(String),
+    #[error("encoder")]
+    Encoder(#[from] crate::model::heads::encoder::EncoderError),
+    #[error("the encoder's tokenizer cannot read {text:?}")]
+    Tokenizer { text: String, source: crate::pipeline::TokenizerError },
+    #[error("encoder run")]
+    Run(#[from] crate::model::RunError),
+    #[error("token rows")]
+    TokenRows(#[from] ndarray::ShapeError),
+    #[error("cannot write the bundle: {}", path.display())]
+    Write { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    /// Written, but the server could not load it (over HTTP).
+    #[error("the trained bundle was not served")]
+    NotServed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Written, but not put in place of the served bundle (over HTTP): why, in words.
+    #[error("the trained bundle was not put in place: {0}")]
+    NotReplaced(String),
+    #[error("cannot start the training threads")]
+    Threads(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cancelled")]
     Cancelled,
     #[error("stopped after {0:.0} s: over the training time limit")]
@@ -106,9 +126,20 @@ pub struct TrainOptions {
     pub batch_size: usize,
     /// ONNX Runtime threads.
     pub threads: usize,
+    /// An intent that counts as out-of-scope besides Rasa's `out_of_scope` (and `oos`,
+    /// `nlu_fallback`): answering it is a rejection in the threshold table and in `eval`.
+    pub out_of_scope_intent: Option<String>,
+    /// The fallback threshold, set by the owner instead of chosen on held-out data.
+    pub fallback_threshold: Option<f32>,
     pub progress: bool,
+    /// Lexical features (character 2–5-grams and word 1–2-grams, TF-IDF) beside the sentence
+    /// vector in the intent head (docs/training-choices.md, "Issue 24").
+    pub lexical: bool,
     /// Set when another thread follows the run (and may stop it).
     pub watch: Option<std::sync::Arc<TrainWatch>>,
+    /// Where lookup `.txt` files may be read from: inside the project folder from the command
+    /// line, nowhere over HTTP.
+    pub lookup_files: rasa_extras::LookupFiles,
 }
 
 /// Accuracy of the intent head on held-out data, before fallback.
@@ -146,6 +177,9 @@ pub struct TrainSummary {
     pub seconds: Breakdown,
     /// Synonyms, lookups and regexes kept for parse time, and what was left out.
     pub rasa_notes: Vec<String>,
+    /// What the training data holds that the owner should know (one-example intents, duplicates,
+    /// unbalanced intents, one-word messages, emoji).
+    pub data_notes: Vec<String>,
     #[serde(skip)]
     pub manifest: Manifest,
 }
@@ -154,20 +188,27 @@ fn secs(t: Instant) -> f64 {
     Duration::as_secs_f64(&t.elapsed())
 }
 
-fn argmax(row: ndarray::ArrayView1<f32>) -> usize {
-    row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |m| m.0)
-}
-
 /// The checks `train` makes before any work (data read, every intent with enough examples, dev
 /// read, synonyms, lookups and regexes compiled), on their own: bad data is told at once. Returns
-/// how many examples (training and dev) there are.
-pub fn check_data(opts: &TrainOptions) -> Result<usize, TrainError> {
+/// how much there is to embed (what the memory of a run grows with).
+pub fn check_data(opts: &TrainOptions) -> Result<DataSize, TrainError> {
     let data = data::read(&opts.data)?;
     data::check_training_set(&data, &opts.data)?;
-    let dev = if opts.dev.is_empty() { 0 } else { data::read(&opts.dev)?.examples.len() };
+    let dev = if opts.dev.is_empty() { None } else { Some(data::read(&opts.dev)?) };
     let entity_names = entity_names(&data);
-    rasa_extras::collect(&data.rasa_files, &entity_names)?;
-    Ok(data.examples.len() + dev)
+    rasa_extras::collect(&data.rasa_files, &entity_names, &opts.lookup_files)?;
+    let all = data.examples.iter().chain(dev.iter().flat_map(|d| d.examples.iter()));
+    let words = all.map(|s| s.example.text.split_whitespace().count()).sum();
+    Ok(DataSize { examples: data.examples.len() + dev.map_or(0, |d| d.examples.len()), words })
+}
+
+/// How much a run has to embed: examples (training and dev) and their words. A run's memory grows
+/// with the words (each token's vectors are kept for the slot tagger), so the server bounds both
+/// before it starts one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataSize {
+    pub examples: usize,
+    pub words: usize,
 }
 
 /// The entities the examples annotate (roles and groups left out): the names lookups and regexes
@@ -177,15 +218,21 @@ fn entity_names(data: &data::Dataset) -> std::collections::BTreeSet<String> {
     spans.map(|sp| crate::entities::split_slot_type(&sp.0).0.to_string()).collect()
 }
 
-/// Trains and writes a bundle.
+/// Trains and writes a bundle. A watched run's deadline and cancellation reach the fitting loops
+/// too (a fit stops at its next iteration; the run then returns why).
 pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
+    let _stop = opts.watch.clone().map(|w| logreg::stop_when(move || w.stopped().is_some()));
+    train_watched(opts)
+}
+
+fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let mut took = Breakdown::default();
     let t = Instant::now();
     let data = data::read(&opts.data)?;
-    let intents = data::check_training_set(&data, &opts.data)?;
+    let (intents, data_notes) = data::check_training_set(&data, &opts.data)?;
     let dev = if opts.dev.is_empty() { None } else { Some(data::read(&opts.dev)?) };
     let entity_names = entity_names(&data);
-    let rasa = rasa_extras::collect(&data.rasa_files, &entity_names)?;
+    let rasa = rasa_extras::collect(&data.rasa_files, &entity_names, &opts.lookup_files)?;
     took.read = secs(t);
 
     let t = Instant::now();
@@ -199,19 +246,18 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         exs.par_iter().map(|e| features::prepare(e, &tokenizer, info.lowercase, &labels)).collect()
     };
     let train_items = prep(train_ex)?;
-    let names = if opts.intent_names { intent_name_items(&intents, &tokenizer, info.lowercase, &labels)? } else { Vec::new() };
+    let setup = intent_setup(opts);
+    let names = if opts.intent_names { intent::intent_name_items(&intents, &tokenizer, info.lowercase, &labels, &setup.oos_names)? } else { Vec::new() };
     let embed_items: Vec<Prepared> = train_items.iter().cloned().chain(names.iter().map(|n| n.1.clone())).collect();
-    let dev_items = match &dev {
-        Some(d) => prep(d.examples.iter().map(|s| &s.example).collect())?,
-        None => Vec::new(),
-    };
+    let dev_items = dev.as_ref().map(|d| prep(d.examples.iter().map(|s| &s.example).collect())).transpose()?.unwrap_or_default();
     let (mut train_f, dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items)?;
     drop(embed_items);
     let watch = opts.watch.as_deref();
     took.embed = secs(t);
 
     let t = Instant::now();
-    let (intent_head, temperature, heldout, threshold) = fit_intent(&data, &names, dev.as_ref(), &train_f, dev_f.as_ref(), &intents, opts.c);
+    let (fit, lexical) = fit_intent_head(opts, &data, dev.as_ref(), &train_f, dev_f.as_ref(), &names, &intents, &rasa);
+    let intent::IntentFit { head: intent_head, temperature, heldout, threshold, .. } = fit;
     took.intent_fit = secs(t);
 
     let t = Instant::now();
@@ -219,7 +265,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.slot_fit = secs(t);
 
     let t = Instant::now();
-    stage(watch, "writing");
+    next_stage(watch, "writing")?; // unless a fit stopped early for the deadline or DELETE
     let heads = Heads { intent: intent_head, slot };
     let counts = features::transition_counts(&train_items, &labels);
     let n_types = (labels.len() - 1) / 2;
@@ -239,9 +285,10 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         encoder: encoder_ref,
         transitions: Some(&counts),
         rasa: rasa.to_json(),
-        metrics: serde_json::json!({ "heldout": heldout, "fallback_threshold": threshold.chosen, "threshold_rule": threshold.rule }),
+        metrics: bundle_metrics(&heldout, &threshold, &intents, &setup.oos_names),
     };
     let manifest = write::write_bundle(&opts.out, spec, &heads)?;
+    write::write_lexical(&opts.out, lexical.as_ref())?;
     took.write = secs(t);
     Ok(TrainSummary {
         out: opts.out.clone(),
@@ -254,6 +301,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         threshold,
         seconds: took,
         rasa_notes: rasa.notes,
+        data_notes,
         manifest,
     })
 }
@@ -270,6 +318,15 @@ fn embed_sets(opts: &TrainOptions, encoder: &mut Encoder, train: &[Prepared], de
     stage(watch, "fitting");
     bar.finish_and_clear();
     Ok((train_f, dev_f))
+}
+
+/// Why the run must stop, if it must; else notes the next stage for the watcher.
+fn next_stage(watch: Option<&TrainWatch>, name: &'static str) -> Result<(), TrainError> {
+    if let Some(stop) = watch.and_then(TrainWatch::stopped) {
+        return Err(stop);
+    }
+    stage(watch, name);
+    Ok(())
 }
 
 /// Notes the stage for a watcher, if any.
@@ -291,73 +348,79 @@ fn fit_slots(tokens: Array2<f32>, token_labels: &[usize], n_labels: usize, l2: f
 /// The encoder session for training (all `opts.threads`), its tokenizer truncated to the bundle's
 /// max length, and that length.
 fn open_encoder(opts: &TrainOptions) -> Result<(EncoderInfo, Tokenizer, Encoder, usize), TrainError> {
-    let err = |e: String| TrainError::Encoder(e);
-    let (info, mut tokenizer) = read_encoder_dir(&opts.encoder, None).map_err(|e| err(e.to_string()))?;
+    let (info, mut tokenizer) = read_encoder_dir(&opts.encoder, None)?;
     let settings = SessionSettings { intra_threads: opts.threads.max(1), spinning: false, ..Default::default() };
-    let encoder = Encoder::load(&opts.encoder, info.clone(), &tokenizer, &settings).map_err(|e| err(e.to_string()))?;
+    let encoder = Encoder::load(&opts.encoder, info.clone(), &tokenizer, &settings)?;
     let max_length = info.max_length.min(MAX_TOKENS).saturating_sub(encoder.prefix_len()).clamp(2, 4096);
     let trunc = tokenizers::TruncationParams { max_length, ..Default::default() };
-    tokenizer.with_truncation(Some(trunc)).map_err(|e| err(e.to_string()))?;
+    tokenizer
+        .with_truncation(Some(trunc))
+        .map_err(|e| TrainError::Tokenizer { text: String::new(), source: e.into() })?;
     Ok((info, tokenizer, encoder, max_length))
 }
 
-/// Each intent's name as an example of it: `_ / - + .` become spaces; names with no letter
-/// (`intent_17` keeps "intent", `42` is left out) and out-of-scope intents are left out. The
-/// prepared items have no word rows, so the slot tagger and the transition counts never see them.
-fn intent_name_items(intents: &[String], tokenizer: &Tokenizer, lowercase: bool, labels: &[String]) -> Result<Vec<(usize, Prepared)>, TrainError> {
-    let mut out = Vec::new();
-    for (i, name) in intents.iter().enumerate() {
-        let Some(text) = intent_name_text(name) else { continue };
-        let ex = crate::data::Example { locale: String::new(), text, intent: name.clone(), spans: Vec::new() };
-        let mut item = features::prepare(&ex, tokenizer, lowercase, labels)?;
-        item.first_token.iter_mut().for_each(|t| *t = None);
-        out.push((i, item));
-    }
-    Ok(out)
+/// The manifest's `metrics`: held-out accuracy, the threshold and its rule, the out-of-scope
+/// intents (`parlance eval` counts answers naming them as rejections).
+fn bundle_metrics(heldout: &HeldOut, threshold: &ThresholdChoice, intents: &[String], oos: &[String]) -> serde_json::Value {
+    let out_of_scope: Vec<&String> = intents.iter().filter(|n| crate::tools::eval::oos::is_out_of_scope(n, oos)).collect();
+    serde_json::json!({
+        "heldout": heldout, "fallback_threshold": threshold.chosen, "threshold_rule": threshold.rule,
+        "out_of_scope_intents": out_of_scope,
+    })
 }
 
-/// An intent's name as text (`faq/ask_refund` → "faq ask refund"); none for out-of-scope intents
-/// and names without a letter.
-fn intent_name_text(name: &str) -> Option<String> {
-    if OUT_OF_SCOPE_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
-        return None;
-    }
-    let text = name.split(['_', '/', '-', '+', '.']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
-    text.chars().any(char::is_alphabetic).then_some(text)
-}
-
-/// The intent head, its temperature, its held-out accuracy and the fallback threshold: on `--dev`
-/// when given, else on a held-out fifth of the training data (then refitted on all of it).
-/// `names` (intent, item) are the rows of `train_f.pooled` after the examples': trained on, never
-/// held out.
-fn fit_intent(
+/// The intent head (with its lexical features when on): labels of the examples then the names,
+/// dev rows when there is `--dev`.
+#[allow(clippy::too_many_arguments)]
+fn fit_intent_head(
+    opts: &TrainOptions,
     data: &data::Dataset,
-    names: &[(usize, Prepared)],
     dev: Option<&data::Dataset>,
     train_f: &Features,
     dev_f: Option<&Features>,
+    names: &[(usize, Prepared)],
     intents: &[String],
-    c: f32,
-) -> (Linear, f32, HeldOut, ThresholdChoice) {
+    rasa: &rasa_extras::Gathered,
+) -> (intent::IntentFit, Option<crate::model::heads::lexical::Lexical>) {
+    let setup = intent_setup(opts);
     let index: HashMap<&str, usize> = intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let y: Vec<usize> = data.examples.iter().map(|s| index[s.example.intent.as_str()]).chain(names.iter().map(|n| n.0)).collect();
-    // scikit-learn's C as a penalty on the mean loss: λ = 1 / (C·n)
-    let l2 = 1.0 / (c.max(1e-6) * y.len() as f32);
-    let cfg = FitConfig { l2, standardize: false, ..Default::default() };
-    let (head, source, calib) = match (dev, dev_f) {
+    let dev_set = match (dev, dev_f) {
         (Some(d), Some(f)) => {
-            let (head, _) = logreg::fit(&train_f.pooled, &y, intents.len(), &cfg);
-            let gold: Vec<Option<usize>> = d.examples.iter().map(|s| index.get(s.example.intent.as_str()).copied()).collect();
-            let oos = d.examples.iter().map(|s| out_of_scope(&s.example.intent, &index)).collect();
-            let logits = logreg::logits(&head, &f.pooled);
-            (head, "dev", (logits, gold, oos))
+            let (label, oos) = intent::dev_labels(d.examples.iter().map(|s| s.example.intent.as_str()), intents, &setup.oos_names);
+            Some((intent::Rows { dense: &f.pooled, sparse: None }, label, oos))
         }
-        _ => held_out_split(train_f, &y, data.examples.len(), intents, &cfg),
+        _ => None,
     };
-    let temperature = calibrate::fit_temperature(&calib.0, &calib.1);
-    let heldout = held_out_report(source, &calib.0, &calib.1, &calib.2);
-    let threshold = calibrate::choose_threshold(&confidence_rows(&calib.0, &calib.1, &calib.2, temperature));
-    (head, temperature, heldout, threshold)
+    let lex = opts.lexical.then(|| lexical_rows(data, dev, names, intents, rasa));
+    let dev_set = dev_set.map(|(r, l, o)| (intent::Rows { sparse: lex.as_ref().and_then(|x| x.2.as_ref()), ..r }, l, o));
+    let rows = intent::Rows { dense: &train_f.pooled, sparse: lex.as_ref().map(|x| &x.1) };
+    let fit = intent::fit_intent(rows, &y, data.examples.len(), dev_set, intents, &setup);
+    let lexical = lex.zip(fit.lexical.clone()).map(|(x, weight)| crate::model::heads::lexical::Lexical { vocab: x.0, weight });
+    (fit, lexical)
+}
+
+/// Lexical features: the vocabulary (fitted on the examples, the intent names and the Rasa
+/// synonyms), the training rows (examples then names, as the intent head's rows) and the dev rows.
+fn lexical_rows(data: &data::Dataset, dev: Option<&data::Dataset>, names: &[(usize, Prepared)], intents: &[String], rasa: &rasa_extras::Gathered) -> (Vocabulary, SparseRows, Option<SparseRows>) {
+    let name_texts: Vec<String> = names.iter().filter_map(|n| intent::intent_name_text(&intents[n.0])).collect();
+    let texts: Vec<&str> = data.examples.iter().map(|s| s.example.text.as_str()).chain(name_texts.iter().map(String::as_str)).collect();
+    let synonyms: Vec<&str> = rasa.data.synonyms.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect();
+    let settings = LexicalSettings { scale: LEXICAL_SCALE, ..Default::default() };
+    let vocab = lexical::fit_vocabulary(&texts, &synonyms, &settings);
+    let train = lexical::featurize(&vocab, &texts);
+    let dev = dev.map(|d| lexical::featurize(&vocab, &d.examples.iter().map(|s| s.example.text.as_str()).collect::<Vec<_>>()));
+    (vocab, train, dev)
+}
+
+/// The intent head's settings from the options.
+fn intent_setup(opts: &TrainOptions) -> IntentSetup {
+    IntentSetup {
+        c: opts.c,
+        oos_names: opts.out_of_scope_intent.iter().cloned().collect(),
+        rule: opts.fallback_threshold.map_or(calibrate::DEFAULT_RULE, ThresholdRule::Fixed),
+        ..Default::default()
+    }
 }
 
 /// The encoder reference, the bundle name and its description.
@@ -379,84 +442,4 @@ fn describe(opts: &TrainOptions, info: &EncoderInfo, examples: usize, intents: u
         info.name
     );
     (encoder_ref, name, description)
-}
-
-fn out_of_scope(intent: &str, index: &HashMap<&str, usize>) -> bool {
-    !index.contains_key(intent) || OUT_OF_SCOPE_NAMES.contains(&intent.to_ascii_lowercase().as_str())
-}
-
-/// Held-out logits, gold labels and out-of-scope flags.
-type Calibration = (Array2<f32>, Vec<Option<usize>>, Vec<bool>);
-
-/// Without `--dev`: every fifth example of each intent (from the third on) is held out, the head
-/// fitted on the rest scores it, then the head is refitted on everything. Rows from `examples` on
-/// (the intent names) are always kept.
-fn held_out_split(f: &Features, y: &[usize], examples: usize, intents: &[String], cfg: &FitConfig) -> (Linear, &'static str, Calibration) {
-    let mut seen = vec![0usize; intents.len()];
-    let mut held = Vec::new();
-    let mut kept = Vec::new();
-    for (i, &label) in y.iter().enumerate() {
-        if i < examples && seen[label] % 5 == 2 { held.push(i) } else { kept.push(i) }
-        seen[label] += 1;
-    }
-    let sub = f.pooled.select(Axis(0), &kept);
-    let sub_y: Vec<usize> = kept.iter().map(|&i| y[i]).collect();
-    let (head, _) = logreg::fit(&sub, &sub_y, intents.len(), cfg);
-    let logits = logreg::logits(&head, &f.pooled.select(Axis(0), &held));
-    let gold = held.iter().map(|&i| Some(y[i])).collect();
-    let oos = held.iter().map(|&i| OUT_OF_SCOPE_NAMES.contains(&intents[y[i]].as_str())).collect();
-    let (full, _) = logreg::fit(&f.pooled, y, intents.len(), cfg);
-    (full, "held-out split", (logits, gold, oos))
-}
-
-fn held_out_report(source: &str, logits: &Array2<f32>, gold: &[Option<usize>], oos: &[bool]) -> HeldOut {
-    let in_scope: Vec<usize> = (0..gold.len()).filter(|&i| !oos[i]).collect();
-    let right = in_scope.iter().filter(|&&i| gold[i] == Some(argmax(logits.row(i)))).count();
-    HeldOut {
-        source: source.into(),
-        examples: gold.len(),
-        in_scope: in_scope.len(),
-        intent_accuracy: right as f64 / in_scope.len().max(1) as f64,
-    }
-}
-
-/// (top-1 confidence, right, out-of-scope) of each held-out row at temperature `t`.
-fn confidence_rows(logits: &Array2<f32>, gold: &[Option<usize>], oos: &[bool], t: f32) -> Vec<(f32, bool, bool)> {
-    logits
-        .axis_iter(Axis(0))
-        .enumerate()
-        .map(|(i, row)| {
-            let p = crate::decode::softmax(&row.to_vec(), t);
-            let top = argmax(row);
-            (p[top], gold[i] == Some(top) && !oos[i], oos[i])
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intent_names_become_examples_without_word_rows() {
-        assert_eq!(intent_name_text("order_status").as_deref(), Some("order status"));
-        assert_eq!(intent_name_text("faq/ask_refund").as_deref(), Some("faq ask refund"));
-        assert_eq!(intent_name_text("greet+ask.time").as_deref(), Some("greet ask time"));
-        assert_eq!(intent_name_text("oos"), None);
-        assert_eq!(intent_name_text("nlu_fallback"), None);
-        assert_eq!(intent_name_text("42_7"), None);
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-encoder");
-        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
-        let intents: Vec<String> = ["order_status", "out_of_scope", "17", "greet"].map(String::from).to_vec();
-        let labels = vec!["O".to_string(), "B-item".into(), "I-item".into()];
-        let items = intent_name_items(&intents, &tokenizer, false, &labels).unwrap();
-        assert_eq!(items.iter().map(|i| i.0).collect::<Vec<_>>(), [0, 3]);
-        for (_, item) in &items {
-            assert!(!item.ids.is_empty());
-            // no word rows: the slot tagger and the transition counts never see a name
-            assert!(item.first_token.iter().all(Option::is_none));
-            let counts = features::transition_counts(std::slice::from_ref(item), &labels);
-            assert!(counts.is_empty());
-        }
-    }
 }

@@ -29,12 +29,15 @@ pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
     );
     let _ = writeln!(out, "  intent temperature: {:.3}", s.temperature);
     let _ = writeln!(out, "  fallback threshold: {:.2} ({})", s.threshold.chosen, s.threshold.rule);
-    let _ = writeln!(out, "    threshold  in-scope acc  in-scope rejected  oos recall");
+    let _ = writeln!(out, "    threshold  in-scope acc  in-scope rejected  oos recall    MCC");
     let chosen = |t: f32| (t - s.threshold.chosen).abs() < 1e-6;
-    for r in s.threshold.table.iter().enumerate().filter(|(i, r)| i % 2 == 0 || chosen(r.threshold)).map(|(_, r)| r) {
+    for r in s.threshold.table.iter().enumerate().filter(|(i, r)| i % 10 == 0 || chosen(r.threshold)).map(|(_, r)| r) {
         let oos = r.oos_recall.map_or("n/a".to_string(), |v| format!("{v:.3}"));
         let mark = if chosen(r.threshold) { " <" } else { "" };
-        let _ = writeln!(out, "    {:9.2}  {:12.3}  {:17.3}  {oos:>10}{mark}", r.threshold, r.in_scope_accuracy, r.in_scope_rejected);
+        let _ = writeln!(out, "    {:9.2}  {:12.3}  {:17.3}  {oos:>10}  {:5.3}{mark}", r.threshold, r.in_scope_accuracy, r.in_scope_rejected, r.mcc);
+    }
+    for n in &s.data_notes {
+        let _ = writeln!(out, "  data: {n}");
     }
     for n in &s.rasa_notes {
         let _ = writeln!(out, "  note: {n}");

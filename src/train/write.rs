@@ -32,8 +32,8 @@ pub struct BundleSpec<'a> {
     pub metrics: serde_json::Value,
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Write(format!("{}: {e}", path.display()))
+fn io(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> TrainError {
+    TrainError::Write { path: path.to_path_buf(), source: e.into() }
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {
@@ -41,10 +41,24 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainErr
     std::fs::write(path, text + "\n").map_err(|e| io(path, e))
 }
 
+/// Writes the lexical features' files, or removes those of an earlier run when there are none.
+pub fn write_lexical(out: &Path, lexical: Option<&crate::model::heads::lexical::Lexical>) -> Result<(), TrainError> {
+    use crate::model::heads::lexical::{VOCAB_FILE, WEIGHTS_FILE};
+    match lexical {
+        Some(l) => l.save(out).map_err(|e| io(out, e)),
+        None => {
+            for f in [VOCAB_FILE, WEIGHTS_FILE] {
+                let _ = std::fs::remove_file(out.join(f));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Writes the bundle into `out` (created if needed; files of the same names are replaced).
 pub fn write_bundle(out: &Path, spec: BundleSpec, heads: &Heads) -> Result<Manifest, TrainError> {
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
-    heads.save(&out.join(HEADS_FILE)).map_err(|e| TrainError::Write(e.to_string()))?;
+    heads.save(&out.join(HEADS_FILE)).map_err(|e| io(&out.join(HEADS_FILE), e))?;
     let has_slots = spec.slot_labels.len() > 1;
     let slot_transitions = match (has_slots, spec.transitions) {
         (true, Some(counts)) => {

@@ -3,7 +3,7 @@
 //! 5pm"); a time and how long it lasts ("4pm for 30 mins", "from 18th Dec for 10 days", "for 30'
 //! starting from 4pm").
 
-use super::spans::{shift, unit_grain};
+use super::spans::shift;
 use super::*;
 use crate::entities::measures::Dur;
 
@@ -28,7 +28,7 @@ impl Cx<'_> {
             return None;
         }
         match d.unit {
-            Unit::Month | Unit::Quarter | Unit::Year => {
+            Grain::Month | Grain::Quarter | Grain::Year => {
                 if d.value.fract() != 0.0 {
                     return None;
                 }
@@ -51,12 +51,12 @@ impl Cx<'_> {
             None => (t.phrases(e, before)?, -1),
         };
         // "past" only before a clock time: "15 minutes past 15h"
-        if t.is(k - 1, "past") && d.unit > Unit::Hour {
+        if t.is(k - 1, "past") && d.unit > Grain::Hour {
             return None;
         }
         let (e2, n, g) = self.instant_at(k)?;
         let x = Self::add_dur(n, d, sign)?;
-        Some((e2, TV::Inst(x, g.min(unit_grain(d.unit)))))
+        Some((e2, TV::Inst(x, g.min(d.unit))))
     }
 
     /// After a relative date read to the hour or coarser ("in 7 days", "in 4 years"): its time
@@ -92,7 +92,7 @@ impl Cx<'_> {
             (e2, n, g, d)
         };
         let to = Self::add_dur(n, d, 1)?;
-        Some((e, TV::Itv(n, to, g.min(unit_grain(d.unit)))))
+        Some((e, TV::Itv(n, to, g.min(d.unit))))
     }
 
     /// "for <duration>" after a time at `e`.
@@ -113,6 +113,6 @@ impl Cx<'_> {
         };
         let (e2, d) = self.lasting_tail(e)?;
         let to = Self::add_dur(n, d, 1)?;
-        Some((e2, TV::Itv(n, to, g.min(unit_grain(d.unit)))))
+        Some((e2, TV::Itv(n, to, g.min(d.unit))))
     }
 }

@@ -241,14 +241,14 @@ impl Cx<'_> {
             return None;
         }
         let g = match d.unit {
-            Unit::Second | Unit::Minute => Grain::Second,
-            Unit::Hour => Grain::Minute,
-            Unit::Day => Grain::Hour,
-            Unit::Week | Unit::Month | Unit::Quarter => Grain::Day,
-            Unit::Year => Grain::Month,
+            Grain::Second | Grain::Minute => Grain::Second,
+            Grain::Hour => Grain::Minute,
+            Grain::Day => Grain::Hour,
+            Grain::Week | Grain::Month | Grain::Quarter => Grain::Day,
+            Grain::Year => Grain::Month,
         };
         let end = match d.unit {
-            Unit::Month | Unit::Quarter | Unit::Year if d.value.fract() == 0.0 => {
+            Grain::Month | Grain::Quarter | Grain::Year if d.value.fract() == 0.0 => {
                 let n = d.value as i64 * months_in(d.unit);
                 shift(self.now, Grain::Month, n)?
             }

@@ -353,10 +353,7 @@ impl Cx<'_> {
         }
         let n = d.value as i64 * sign;
         let g = match d.unit {
-            Unit::Year => Grain::Year,
-            Unit::Month => Grain::Month,
-            Unit::Quarter => Grain::Quarter,
-            Unit::Week => Grain::Week,
+            Grain::Year | Grain::Month | Grain::Quarter | Grain::Week => d.unit,
             _ => Grain::Day,
         };
         Some(shift(self.now, g, n)?.year())

@@ -1,6 +1,7 @@
 //! Dates, times and intervals, resolved against the reference time in its IANA zone.
 
-use super::measures::{duration_at, duration_unit, Unit};
+use super::grain::Grain;
+use super::measures::{duration_at, duration_unit};
 use super::numbers::number_at;
 use super::text::{Kind, Toks};
 use super::Lang;
@@ -23,33 +24,6 @@ mod zones;
 
 /// Largest count in a relative date-time ("in N days/hours…", "N years ago"); more is not a date.
 const MAX_RELATIVE: f64 = 100_000.0;
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub(crate) enum Grain {
-    Second,
-    Minute,
-    Hour,
-    Day,
-    Week,
-    Month,
-    Quarter,
-    Year,
-}
-
-impl Grain {
-    fn name(self) -> &'static str {
-        match self {
-            Grain::Second => "second",
-            Grain::Minute => "minute",
-            Grain::Hour => "hour",
-            Grain::Day => "day",
-            Grain::Week => "week",
-            Grain::Month => "month",
-            Grain::Quarter => "quarter",
-            Grain::Year => "year",
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub(crate) enum TV {
@@ -329,10 +303,10 @@ impl Cx<'_> {
 }
 
 /// Months in a month, quarter or year (1 otherwise).
-fn months_in(u: Unit) -> i64 {
+fn months_in(u: Grain) -> i64 {
     match u {
-        Unit::Quarter => 3,
-        Unit::Year => 12,
+        Grain::Quarter => 3,
+        Grain::Year => 12,
         _ => 1,
     }
 }

@@ -51,7 +51,7 @@ impl Cx<'_> {
         }
         // "after 5 days"
         let (e, d) = duration_at(t, j, self.lang)?;
-        if d.unit != Unit::Day || d.value.fract() != 0.0 || d.value > MAX_RELATIVE {
+        if d.unit != Grain::Day || d.value.fract() != 0.0 || d.value > MAX_RELATIVE {
             return None;
         }
         let x = self.now.checked_add_signed(Duration::try_days(d.value as i64)?)?;

@@ -45,10 +45,10 @@ impl Cx<'_> {
             return None;
         }
         let tv = match d.unit {
-            Unit::Second | Unit::Minute | Unit::Hour => {
+            Grain::Second | Grain::Minute | Grain::Hour => {
                 let secs = (d.seconds() * sign as f64).round() as i64;
                 // whole hours: grain minute; minutes, seconds, "1/2 hour", "2.5 hours": second
-                let g = if d.unit == Unit::Hour && d.value.fract() == 0.0 { Grain::Minute } else { Grain::Second };
+                let g = if d.unit == Grain::Hour && d.value.fract() == 0.0 { Grain::Minute } else { Grain::Second };
                 TV::Abs(self.abs.checked_add_signed(Duration::try_seconds(secs)?)?, g)
             }
             _ => {
@@ -60,13 +60,13 @@ impl Cx<'_> {
                 if exact {
                     return Some((e, TV::Abs(self.from_this_second(d, sign, n)?, Grain::Second)));
                 }
-                if !from_day && matches!(d.unit, Unit::Day | Unit::Year) {
+                if !from_day && matches!(d.unit, Grain::Day | Grain::Year) {
                     return Some((e, self.duckling_relative(d.unit, n)?));
                 }
                 let date = match d.unit {
-                    Unit::Day => today.checked_add_signed(Duration::try_days(n)?)?,
-                    Unit::Week => today.checked_add_signed(Duration::try_days(7 * n)?)?,
-                    Unit::Month | Unit::Quarter | Unit::Year => {
+                    Grain::Day => today.checked_add_signed(Duration::try_days(n)?)?,
+                    Grain::Week => today.checked_add_signed(Duration::try_days(7 * n)?)?,
+                    Grain::Month | Grain::Quarter | Grain::Year => {
                         let months = months_in(d.unit) * n;
                         let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
                         if months >= 0 {
@@ -87,7 +87,7 @@ impl Cx<'_> {
     /// direction and `n` its signed count: "a day from right now".
     fn from_this_second(&self, d: super::super::measures::Dur, sign: i64, n: i64) -> Option<DateTime<Tz>> {
         Some(match d.unit {
-            Unit::Day | Unit::Week => self.abs.checked_add_signed(Duration::try_seconds((d.seconds() * sign as f64) as i64)?)?,
+            Grain::Day | Grain::Week => self.abs.checked_add_signed(Duration::try_seconds((d.seconds() * sign as f64) as i64)?)?,
             _ => {
                 let months = Months::new(u32::try_from((months_in(d.unit) * n).unsigned_abs()).ok()?);
                 if n >= 0 {
@@ -101,8 +101,8 @@ impl Cx<'_> {
 
     /// As Duckling, "in 7 days" is read to the hour (at 04:30, 04:00 that day) and "in 2 years"
     /// to the month.
-    fn duckling_relative(&self, unit: Unit, n: i64) -> Option<TV> {
-        if unit == Unit::Day {
+    fn duckling_relative(&self, unit: Grain, n: i64) -> Option<TV> {
+        if unit == Grain::Day {
             let x = self.now.checked_add_signed(Duration::try_days(n)?)?;
             return Some(TV::Inst(truncate(x, Grain::Hour), Grain::Hour));
         }
@@ -238,7 +238,7 @@ impl Cx<'_> {
         } else if let Some((e2, d)) = t
             .phrase(e, if self.fr() { "dans" } else { "in" })
             .and_then(|k| duration_at(t, k, self.lang))
-            .filter(|(_, d)| d.unit == Unit::Year && d.value.fract() == 0.0 && d.value <= 1000.0)
+            .filter(|(_, d)| d.unit == Grain::Year && d.value.fract() == 0.0 && d.value <= 1000.0)
         {
             (e2, y + d.value as i32)
         } else if j == i && self.year_at(i + 1).is_none() {

@@ -4,19 +4,6 @@
 use super::*;
 use crate::entities::numbers::quantity_at;
 
-pub(super) fn unit_grain(u: Unit) -> Grain {
-    match u {
-        Unit::Second => Grain::Second,
-        Unit::Minute => Grain::Minute,
-        Unit::Hour => Grain::Hour,
-        Unit::Day => Grain::Day,
-        Unit::Week => Grain::Week,
-        Unit::Month => Grain::Month,
-        Unit::Quarter => Grain::Quarter,
-        Unit::Year => Grain::Year,
-    }
-}
-
 /// The start of the period of grain `g` that contains `n` (weeks start on Monday).
 pub(super) fn period_start(n: NaiveDateTime, g: Grain) -> NaiveDateTime {
     let d = n.date();
@@ -58,7 +45,7 @@ const FR_LAST: [&str; 8] = ["dernier", "derniers", "derniere", "dernieres", "pas
 impl Cx<'_> {
     /// (end, count, unit, forward) of "next 3 weeks" / "les 3 prochaines semaines" / "3 semaines
     /// suivantes".
-    fn count_run_at(&self, i: usize) -> Option<(usize, f64, Unit, bool)> {
+    fn count_run_at(&self, i: usize) -> Option<(usize, f64, Grain, bool)> {
         let t = self.t;
         if self.fr() {
             let j = if t.any(i, &["les", "ces"]) { i + 1 } else { i };
@@ -97,11 +84,10 @@ impl Cx<'_> {
     /// unit's: at 04:30:00, "next 3 minutes" is 04:31–04:34, "last 2 days" yesterday and the day
     /// before.
     pub(super) fn count_run_interval_at(&self, i: usize) -> Option<(usize, TV)> {
-        let (e, n, unit, fwd) = self.count_run_at(i)?;
+        let (e, n, g, fwd) = self.count_run_at(i)?;
         if n.fract() != 0.0 || !(1.0..=MAX_RELATIVE).contains(&n) {
             return None;
         }
-        let g = unit_grain(unit);
         let base = period_start(self.now, g);
         let (from, to) = if fwd {
             let from = shift(base, g, 1)?;

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
 use crate::model::files::{read_bounded, read_text, MAX_JSON_BYTES, MAX_TOKENIZER_BYTES, MODEL_FILE, TOKENIZER_FILE};
-use crate::model::session::{build_session, SessionSettings};
+use crate::model::session::{build_session, RunError, SessionSettings};
 
 pub const ENCODER_FILE: &str = "encoder.json";
 pub const OUTPUT: &str = "last_hidden_state";
@@ -96,6 +96,10 @@ pub enum EncoderError {
     File { path: PathBuf, message: String },
     #[error("encoder {path}: model.onnx has sha256 {found}, but {wanted_by} names {wanted}")]
     HashMismatch { path: PathBuf, found: String, wanted: String, wanted_by: String },
+    #[error("{}: cannot be read", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("encoder {}", path.display())]
+    Session { path: PathBuf, source: crate::model::session::SessionError },
     #[error("encoder {0}: {1}")]
     Runtime(PathBuf, String),
 }
@@ -108,7 +112,8 @@ fn file_err(path: &Path, message: impl Into<String>) -> EncoderError {
 /// several workers hashes a large encoder once.
 pub fn file_sha256(path: &Path) -> Result<String, EncoderError> {
     static CACHE: OnceLock<Mutex<HashMap<(PathBuf, u64, std::time::SystemTime), String>>> = OnceLock::new();
-    let meta = std::fs::metadata(path).map_err(|e| file_err(path, format!("cannot be read: {e}")))?;
+    let read = |source| EncoderError::Read { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(read)?;
     let key = (path.to_path_buf(), meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
     let cache = CACHE.get_or_init(Default::default);
     if let Some(h) = cache.lock().expect("hash cache").get(&key) {
@@ -118,9 +123,9 @@ pub fn file_sha256(path: &Path) -> Result<String, EncoderError> {
     if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return Err(file_err(path, "is missing or not a regular file".to_string()));
     }
-    let mut file = std::fs::File::open(path).map_err(|e| file_err(path, format!("cannot be read: {e}")))?;
+    let mut file = std::fs::File::open(path).map_err(read)?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(|e| file_err(path, format!("cannot be read: {e}")))?;
+    std::io::copy(&mut file, &mut hasher).map_err(read)?;
     let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     cache.lock().expect("hash cache").insert(key, hex.clone());
     Ok(hex)
@@ -209,7 +214,8 @@ impl Encoder {
     /// Loads the session of an encoder folder already read by [`read_encoder_dir`].
     pub fn load(dir: &Path, info: EncoderInfo, tokenizer: &Tokenizer, settings: &SessionSettings) -> Result<Encoder, EncoderError> {
         let rt = |m: String| EncoderError::Runtime(dir.to_path_buf(), m);
-        let session = build_session(&dir.join(MODEL_FILE), settings).map_err(rt)?;
+        let session = build_session(&dir.join(MODEL_FILE), settings)
+            .map_err(|source| EncoderError::Session { path: dir.to_path_buf(), source })?;
         let has_in = |n: &str| session.inputs().iter().any(|i| i.name() == n);
         if !has_in("input_ids") || !has_in("attention_mask") || session.inputs().len() != 2 {
             let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
@@ -234,7 +240,7 @@ impl Encoder {
     }
 
     /// Runs token id sequences (each starting with its special first token) as one padded batch.
-    pub fn run(&mut self, items: &[Vec<i64>]) -> Result<EncoderOutput, String> {
+    pub fn run(&mut self, items: &[Vec<i64>]) -> Result<EncoderOutput, RunError> {
         let p = self.prefix_ids.len();
         let batch = items.len();
         let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
@@ -250,22 +256,22 @@ impl Encoder {
         }
         let maskf = mask.mapv(|m| m as f32);
         let inputs = ort::inputs![
-            "input_ids" => Tensor::from_array(ids).map_err(|e| e.to_string())?,
-            "attention_mask" => Tensor::from_array(mask).map_err(|e| e.to_string())?
+            "input_ids" => Tensor::from_array(ids)?,
+            "attention_mask" => Tensor::from_array(mask)?
         ];
-        let outputs = self.session.run(inputs).map_err(|e| e.to_string())?;
-        let output = |name: &str| -> Result<ndarray::ArrayView3<f32>, String> {
-            let h = outputs.get(name).ok_or(format!("{name} missing"))?.try_extract_array::<f32>().map_err(|e| e.to_string())?;
-            let h = h.into_dimensionality::<ndarray::Ix3>().map_err(|e| e.to_string())?;
+        let outputs = self.session.run(inputs)?;
+        let output = |name: &str| -> Result<ndarray::ArrayView3<f32>, RunError> {
+            let h = outputs.get(name).ok_or_else(|| RunError::Output(format!("{name} missing")))?.try_extract_array::<f32>()?;
+            let h = h.into_dimensionality::<ndarray::Ix3>()?;
             if h.shape()[..2] != [batch, full] || h.shape()[2] != self.info.hidden_size {
-                return Err(format!("{name} has shape {:?}, expected [{batch}, {full}, {}]", h.shape(), self.info.hidden_size));
+                return Err(RunError::Output(format!("{name} has shape {:?}, expected [{batch}, {full}, {}]", h.shape(), self.info.hidden_size)));
             }
             Ok(h)
         };
         let h = output(OUTPUT)?;
-        let parts = self.info.pool_outputs.iter().map(|n| Ok(pool(&output(n)?, &maskf, &self.info.pooling))).collect::<Result<Vec<_>, String>>()?;
+        let parts = self.info.pool_outputs.iter().map(|n| Ok(pool(&output(n)?, &maskf, &self.info.pooling))).collect::<Result<Vec<_>, RunError>>()?;
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-        let mut pooled = ndarray::concatenate(Axis(1), &views).map_err(|e| e.to_string())?;
+        let mut pooled = ndarray::concatenate(Axis(1), &views)?;
         if self.info.normalize {
             for mut row in pooled.axis_iter_mut(Axis(0)) {
                 let norm = row.dot(&row).sqrt().max(1e-12);

@@ -4,6 +4,7 @@
 //! [`Heads::apply`] on its outputs, and the usual decode path does the rest.
 
 pub mod encoder;
+pub mod lexical;
 pub mod rasa_rules;
 
 use std::collections::HashMap;
@@ -205,7 +206,7 @@ pub fn encoder_tokenizer(bundle_dir: &Path, m: &Manifest) -> Result<tokenizers::
     let r = m.encoder.as_ref().ok_or("kind \"heads\" needs `encoder`")?;
     let dir = resolve_encoder(bundle_dir, r)?;
     let (_, tokenizer) =
-        encoder::read_encoder_dir(&dir, Some((&r.sha256, crate::model::files::MANIFEST_FILE))).map_err(|e| e.to_string())?;
+        encoder::read_encoder_dir(&dir, Some((&r.sha256, crate::model::files::MANIFEST_FILE))).map_err(|e| crate::errors::chain(&e))?;
     Ok(tokenizer)
 }
 

@@ -8,6 +8,7 @@
 //! misses), and optionally the latency of single parses. `eval_report` renders it (text, Markdown,
 //! SVG).
 
+pub mod oos;
 pub mod report;
 
 use std::collections::{BTreeMap, HashSet};
@@ -143,6 +144,8 @@ pub struct Report {
     pub unknown_intents: UnknownLabels,
     /// Gold slot types the model has no label for; their spans count as misses.
     pub unknown_slot_types: UnknownLabels,
+    /// In-scope accuracy, rejections, off-topic recall and Matthews correlation ([`oos`]).
+    pub off_topic: oos::OffTopic,
     /// `None` when not measured (`latency_samples` = 0).
     pub latency: Option<Latency>,
     /// Seconds of the accuracy pass.
@@ -308,6 +311,9 @@ pub async fn evaluate_with(
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut unknown_intents = UnknownLabels::default();
     let mut unknown_slot_types = UnknownLabels::default();
+    let oos_names = bundle_oos_names(&manifest.metrics);
+    let class = |name: &str| (known_intents.contains(name) && !oos::is_out_of_scope(name, &oos_names)).then(|| name.to_string());
+    let mut answers: Vec<(Option<String>, Option<String>)> = Vec::with_capacity(examples.len());
     for part in examples.chunks(opts.chunk.max(1)) {
         let inputs = part.iter().map(|e| ParseInput::new(e.text.clone())).collect();
         let results = parser.parse_many(inputs).await.map_err(|e| anyhow::anyhow!("parse failed: {e}"))?;
@@ -325,6 +331,7 @@ pub async fn evaluate_with(
             for s in [&mut overall, per_locale.entry(ex.locale.clone()).or_default()] {
                 s.add(ex, &r.intent.name, r.intent.confidence, lang_ok, &spans);
             }
+            answers.push((class(&ex.intent), class(&r.intent.name)));
             let gold = per_intent.entry(ex.intent.clone()).or_default();
             gold.support += 1;
             gold.tp += (r.intent.name == ex.intent) as usize;
@@ -338,13 +345,7 @@ pub async fn evaluate_with(
         progress(part.len());
     }
     let seconds = started.elapsed().as_secs_f64();
-    for (name, s) in per_intent.iter_mut() {
-        s.known = known_intents.contains(name.as_str());
-        s.precision = ratio(s.tp, s.predicted);
-        s.recall = ratio(s.tp, s.support);
-        s.f1 = if s.precision + s.recall > 0.0 { 2.0 * s.precision * s.recall / (s.precision + s.recall) } else { 0.0 };
-    }
-    per_intent.retain(|_, s| s.support > 0);
+    finish_per_intent(&mut per_intent, &known_intents);
     let reliability = reliability_table(&overall.tally.conf, RELIABILITY_BINS);
     let confused_pairs = top_confusions(&confusion, &per_intent, TOP_CONFUSED);
     let latency = measure_latency(parser, examples, opts.latency_samples).await?;
@@ -359,9 +360,27 @@ pub async fn evaluate_with(
         reliability,
         unknown_intents,
         unknown_slot_types,
+        off_topic: oos::off_topic(&answers),
         latency,
         seconds,
     })
+}
+
+/// Precision, recall and F1 of each intent; intents never gold are dropped.
+fn finish_per_intent(per_intent: &mut BTreeMap<String, IntentScores>, known_intents: &HashSet<&str>) {
+    for (name, s) in per_intent.iter_mut() {
+        s.known = known_intents.contains(name.as_str());
+        s.precision = ratio(s.tp, s.predicted);
+        s.recall = ratio(s.tp, s.support);
+        s.f1 = if s.precision + s.recall > 0.0 { 2.0 * s.precision * s.recall / (s.precision + s.recall) } else { 0.0 };
+    }
+    per_intent.retain(|_, s| s.support > 0);
+}
+
+/// The out-of-scope intents a trained bundle names (`metrics.out_of_scope_intents`).
+fn bundle_oos_names(metrics: &serde_json::Value) -> Vec<String> {
+    let names = metrics.get("out_of_scope_intents").and_then(|v| v.as_array());
+    names.into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
 }
 
 /// Times `Parser::parse` on up to `samples` examples, one at a time (each waits for the previous),

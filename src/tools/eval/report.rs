@@ -56,6 +56,19 @@ fn unknown_line(what: &str, unit: &str, u: &crate::tools::eval::UnknownLabels) -
     ))
 }
 
+/// In-scope accuracy, rejections, off-topic recall and Matthews correlation in one line.
+fn off_topic_line(o: &crate::tools::eval::oos::OffTopic) -> String {
+    let recall = o.off_topic_recall.map_or("n/a (no off-topic message)".to_string(), |r| format!("{:.2} %", pct(r)));
+    format!(
+        "in scope: {} messages, {:.2} % answered right, {:.2} % rejected; off-topic (out-of-scope or unknown intents): {}, recall {recall}; Matthews correlation (off-topic as a class) {:.4}",
+        o.in_scope,
+        pct(o.in_scope_accuracy),
+        pct(o.in_scope_rejected),
+        o.off_topic,
+        o.mcc
+    )
+}
+
 impl Report {
     /// Plain-text report for a terminal.
     pub fn to_text(&self) -> String {
@@ -85,6 +98,7 @@ impl Report {
         if self.per_locale.len() > 1 {
             s.push_str(&row("all", &self.overall));
         }
+        let _ = writeln!(*s, "\n{}", off_topic_line(&self.off_topic));
         s.push_str("\nintent                       support  precision  recall     F1\n");
         for (name, m) in &self.per_intent {
             let mark = if m.known { "" } else { " (unknown to the model)" };
@@ -194,6 +208,7 @@ impl Report {
         if self.per_locale.len() > 1 {
             s.push_str(&row("**all**", &self.overall));
         }
+        let _ = writeln!(*s, "\n{}", md_escape(&off_topic_line(&self.off_topic)));
         for line in [
             unknown_line("gold intent(s)", "example(s)", &self.unknown_intents),
             unknown_line("gold slot type(s)", "span(s)", &self.unknown_slot_types),

@@ -10,6 +10,11 @@
 //! Rasa's default intents) is not a payload: the text is parsed as a user's words, as Rasa does
 //! with intents missing from its domain. Unlike Rasa, entity types are not filtered (Parlance has
 //! no domain file).
+//!
+//! Bounded work: the text obeys `--max-text-chars` like any other (checked before this module
+//! reads it), and a JSON with more than [`MAX_ENTITY_VALUES`] values is refused
+//! (`payload_too_complex`) before any entity is built, so a small body cannot fan out into a
+//! large answer.
 
 use std::sync::LazyLock;
 
@@ -22,6 +27,9 @@ use crate::pipeline::{ModelRef, ParseResult};
 
 /// Intents every Rasa domain has.
 pub const RASA_DEFAULT_INTENTS: [&str; 5] = ["restart", "back", "out_of_scope", "session_start", "nlu_fallback"];
+
+/// Most entity values one payload is answered with (Rasa has no limit; a button carries a few).
+pub const MAX_ENTITY_VALUES: usize = 100;
 
 /// A payload's answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +52,9 @@ static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^/(?P<intent>[^{@]+)(?P<confidence>@[0-9.]+)?(?P<entities>\{.+\})?(?P<rest>.*)").expect("payload pattern")
 });
 
-/// The payload in `text`, if it is one whose intent `known` accepts.
-pub fn parse(text: &str, known: impl Fn(&str) -> bool) -> Option<Payload> {
+/// The payload in `text`, if it is one whose intent `known` accepts; `Err(values)` when its JSON
+/// holds more than [`MAX_ENTITY_VALUES`] entity values.
+pub fn parse(text: &str, known: impl Fn(&str) -> bool) -> Option<Result<Payload, usize>> {
     let text = text.trim();
     if !text.starts_with('/') {
         return None;
@@ -56,12 +65,18 @@ pub fn parse(text: &str, known: impl Fn(&str) -> bool) -> Option<Payload> {
         return None;
     }
     let confidence = caps.name("confidence").map_or(1.0, |c| c.as_str()[1..].parse::<f32>().map_or(0.0, |v| v.min(1.0)));
-    let entities = caps.name("entities").map_or_else(Vec::new, |m| {
-        let start = text[..m.start()].chars().count();
-        let end = start + m.as_str().chars().count();
-        entities(m.as_str(), start, end)
-    });
-    Some(Payload { intent: intent.to_string(), confidence, entities })
+    let entities = match caps.name("entities") {
+        None => Vec::new(),
+        Some(m) => {
+            let start = text[..m.start()].chars().count();
+            let end = start + m.as_str().chars().count();
+            match entities(m.as_str(), start, end) {
+                Ok(e) => e,
+                Err(values) => return Some(Err(values)),
+            }
+        }
+    };
+    Some(Ok(Payload { intent: intent.to_string(), confidence, entities }))
 }
 
 /// A JSON object's members in the order written (Rasa reads them into a Python dict, which keeps it).
@@ -87,11 +102,16 @@ impl<'de> serde::Deserialize<'de> for Members {
     }
 }
 
-fn entities(json: &str, start: usize, end: usize) -> Vec<PayloadEntity> {
+/// The entities of the payload's JSON, or `Err(values)` when there are too many.
+fn entities(json: &str, start: usize, end: usize) -> Result<Vec<PayloadEntity>, usize> {
     let Ok(Members(members)) = serde_json::from_str::<Members>(json) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let mut out = Vec::new();
+    let values: usize = members.iter().map(|(_, v)| v.as_array().map_or(1, Vec::len)).sum();
+    if values > MAX_ENTITY_VALUES {
+        return Err(values);
+    }
+    let mut out = Vec::with_capacity(values);
     for (entity, values) in members {
         let values = match values {
             serde_json::Value::Array(v) => v,
@@ -99,19 +119,20 @@ fn entities(json: &str, start: usize, end: usize) -> Vec<PayloadEntity> {
         };
         out.extend(values.into_iter().map(|value| PayloadEntity { entity: entity.clone(), value, start, end }));
     }
-    out
+    Ok(out)
 }
 
 impl Payload {
     /// The payload as a Parlance parse result (`source: "payload"` on its entities).
     pub fn into_result(self, text: String, language: DetectedLanguage, model: ModelRef) -> ParseResult {
-        let chars: Vec<char> = text.trim().chars().collect();
+        // every entity spans the same JSON object: its text is cut once
+        let span = self.entities.first().map(|e| text.trim().chars().skip(e.start).take(e.end - e.start).collect::<String>());
         let intent = IntentScore { name: self.intent, confidence: self.confidence };
         let entities = self
             .entities
             .into_iter()
             .map(|e| Entity {
-                text: chars[e.start..e.end].iter().collect(),
+                text: span.clone().unwrap_or_default(),
                 entity: e.entity,
                 value: e.value,
                 start: e.start,
@@ -146,20 +167,20 @@ mod tests {
 
     #[test]
     fn intents_confidences_and_entities() {
-        let p = parse("/restart", known).unwrap();
+        let p = parse("/restart", known).unwrap().unwrap();
         assert_eq!((p.intent.as_str(), p.confidence, p.entities.len()), ("restart", 1.0, 0));
-        let p = parse(r#"  /inform{"city": "Paris"}  "#, known).unwrap();
+        let p = parse(r#"  /inform{"city": "Paris"}  "#, known).unwrap().unwrap();
         assert_eq!(p.intent, "inform");
         assert_eq!(p.entities, vec![PayloadEntity { entity: "city".into(), value: json!("Paris"), start: 7, end: 24 }]);
-        let p = parse(r#"/inform@0.8{"city": ["Paris", "Lyon"], "n": 2}"#, known).unwrap();
+        let p = parse(r#"/inform@0.8{"city": ["Paris", "Lyon"], "n": 2}"#, known).unwrap().unwrap();
         assert_eq!(p.confidence, 0.8);
         assert_eq!(p.entities.len(), 3);
         assert_eq!(p.entities[2].value, json!(2));
         assert_eq!(p.entities[0].value, json!("Paris"));
-        assert_eq!(parse("/affirm@7", known).unwrap().confidence, 1.0);
-        assert_eq!(parse("/affirm@1.2.3", known).unwrap().confidence, 0.0);
+        assert_eq!(parse("/affirm@7", known).unwrap().unwrap().confidence, 1.0);
+        assert_eq!(parse("/affirm@1.2.3", known).unwrap().unwrap().confidence, 0.0);
         // not an object: no entities, the intent still holds
-        assert!(parse(r#"/inform{"a"}"#, known).unwrap().entities.is_empty());
+        assert!(parse(r#"/inform{"a"}"#, known).unwrap().unwrap().entities.is_empty());
     }
 
     /// Rasa's answer carries an entity's role and group when it has them, and leaves them out otherwise.
@@ -168,7 +189,7 @@ mod tests {
         let text = r#"/inform{"city": "Paris", "size": "large"}"#;
         let language = DetectedLanguage { code: "en".into(), confidence: 1.0, source: "request" };
         let model = ModelRef { id: "bot".into(), name: "bot".into(), version: "1".into() };
-        let mut r = parse(text, known).unwrap().into_result(text.into(), language, model);
+        let mut r = parse(text, known).unwrap().unwrap().into_result(text.into(), language, model);
         r.entities[0].role = Some("from".into());
         r.entities[1].group = Some("1".into());
         let rasa = serde_json::to_value(crate::http::types::RasaParseResult::from(r)).unwrap();
@@ -179,8 +200,18 @@ mod tests {
 
     #[test]
     fn offsets_are_chars() {
-        let p = parse(r#"/inform{"ville": "Besançon"}"#, known).unwrap();
+        let p = parse(r#"/inform{"ville": "Besançon"}"#, known).unwrap().unwrap();
         assert_eq!((p.entities[0].start, p.entities[0].end), (7, 28));
+    }
+
+    /// A long JSON list is refused before any entity is built (it once cost the server a gigabyte).
+    #[test]
+    fn too_many_values_are_refused() {
+        let list = vec!["1"; 20_000].join(",");
+        assert_eq!(parse(&format!("/inform{{\"t\":[{list}]}}"), known), Some(Err(20_000)));
+        let list = vec!["1"; MAX_ENTITY_VALUES].join(",");
+        assert_eq!(parse(&format!("/inform{{\"t\":[{list}]}}"), known).unwrap().unwrap().entities.len(), MAX_ENTITY_VALUES);
+        assert_eq!(parse(r#"/inform{"a": [1, 2], "b": [3], "c": 4}"#, known).unwrap().unwrap().entities.len(), 4);
     }
 
     #[test]

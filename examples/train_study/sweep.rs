@@ -1,0 +1,333 @@
+//! The sweeps of `train_study`: head choices and threshold rules on cached vectors.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use ndarray::{Array2, Axis};
+use parlance::model::heads::lexical::LexicalSettings;
+use parlance::train::calibrate::{choose_threshold, HeldRow, ThresholdRule, DEFAULT_RULE};
+use parlance::train::intent::{self, fit_intent, Held, IntentSetup, Rows};
+use parlance::train::logreg::SparseRows;
+
+use crate::Rng;
+
+/// A cached file: pooled vectors, (intent, text) per row; intent names are rows with intent "=NAME".
+pub struct Cache {
+    pub x: Array2<f32>,
+    pub rows: Vec<(String, String)>,
+}
+
+pub fn load(dir: &Path, stem: &str) -> anyhow::Result<Cache> {
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{stem}.json")))?)?;
+    let dim = meta["dim"].as_u64().unwrap() as usize;
+    let rows: Vec<(String, String)> = serde_json::from_value(meta["rows"].clone())?;
+    let bytes = std::fs::read(dir.join(format!("{stem}.f32")))?;
+    let v: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok(Cache { x: Array2::from_shape_vec((rows.len(), dim), v)?, rows })
+}
+
+/// One configuration of the intent head.
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub last_layer_only: bool,
+    pub names: bool,
+    pub setup: IntentSetup,
+    /// None: no lexical features; Some((settings, 0)): a vocabulary; Some((settings, n)): n hashed buckets.
+    pub lexical: Option<(LexicalSettings, usize)>,
+}
+
+pub fn config(name: &str) -> Config {
+    let mut c = Config { last_layer_only: false, names: true, setup: IntentSetup::default(), lexical: None };
+    for part in name.split('+') {
+        match part {
+            "base" => {}
+            "std" => c.setup.standardize = true,
+            "l12" => c.last_layer_only = true,
+            "nonames" => c.names = false,
+            p if p.starts_with("iter") => c.setup.max_iter = p[4..].parse().unwrap(),
+            "lex" => c.lexical = Some((LexicalSettings::default(), 0)),
+            "hash" => c.lexical = Some((LexicalSettings::default(), 1 << 14)),
+            p if p.starts_with('c') => c.setup.c = p[1..].parse().expect("cNUMBER"),
+            p if p.starts_with("scale") => c.lexical.as_mut().expect("lex before scale").0.scale = p[5..].parse().unwrap(),
+            p if p.starts_with("mindf") => c.lexical.as_mut().expect("lex before mindf").0.min_df = p[5..].parse().unwrap(),
+            p => panic!("unknown config part {p}"),
+        }
+    }
+    c
+}
+
+/// The rows of `x` as the configuration reads them (layer 12's half renormalised, or both).
+fn dense(c: &Config, x: &Array2<f32>) -> Array2<f32> {
+    if !c.last_layer_only {
+        return x.clone();
+    }
+    let h = x.ncols() / 2;
+    let mut out = x.slice(ndarray::s![.., h..]).to_owned();
+    for mut r in out.axis_iter_mut(Axis(0)) {
+        let n = r.dot(&r).sqrt().max(1e-12);
+        r /= n;
+    }
+    out
+}
+
+/// Lexical features of train and eval texts under a configuration.
+fn lexical(c: &Config, train: &[&str], others: &[&[&str]]) -> Option<(SparseRows, Vec<SparseRows>)> {
+    let (settings, buckets) = c.lexical.clone()?;
+    if buckets == 0 {
+        let v = parlance::train::lexical::fit_vocabulary(train, &[], &settings);
+        let f = |t: &[&str]| parlance::train::lexical::featurize(&v, t);
+        Some((f(train), others.iter().map(|o| f(o)).collect()))
+    } else {
+        let (_, feats) = parlance::train::lexical::fit_hashed(train, &settings, buckets);
+        let f = |t: &[&str]| SparseRows { rows: t.iter().map(|s| feats(s)).collect(), cols: buckets };
+        Some((f(train), others.iter().map(|o| f(o)).collect()))
+    }
+}
+
+/// What one fit scores on the test half.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub head_acc: f64,
+    pub served_acc: f64,
+    pub rejected: f64,
+    pub recall: f64,
+    pub mcc: f64,
+    pub threshold: f64,
+    pub fit_s: f64,
+    pub features: f64,
+}
+
+/// Scores held-out rows at threshold `t`: (in-scope acc, in-scope rejected, oos recall, mcc).
+pub fn at(rows: &[HeldRow], t: f32) -> (f64, f64, f64, f64) {
+    let pairs: Vec<(Option<usize>, Option<usize>)> = rows.iter().map(|r| (r.gold, r.answer.filter(|_| r.confidence >= t))).collect();
+    let ins: Vec<_> = pairs.iter().filter(|p| p.0.is_some()).collect();
+    let off: Vec<_> = pairs.iter().filter(|p| p.0.is_none()).collect();
+    let frac = |n: usize, d: usize| n as f64 / d.max(1) as f64;
+    (
+        frac(ins.iter().filter(|p| p.0 == p.1).count(), ins.len()),
+        frac(ins.iter().filter(|p| p.1.is_none()).count(), ins.len()),
+        frac(off.iter().filter(|p| p.1.is_none()).count(), off.len()),
+        parlance::tools::eval::oos::matthews(&pairs),
+    )
+}
+
+/// One draw of the protocol: train rows (indices into the train cache), intents kept, dev/test
+/// rows (indices into the dev cache).
+pub struct Draw {
+    pub train: Vec<usize>,
+    pub intents: Vec<String>,
+    pub dev: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool) -> Draw {
+    let mut all: Vec<String> = train.rows.iter().filter(|r| !r.0.starts_with('=')).map(|r| r.0.clone()).collect();
+    all.sort();
+    all.dedup();
+    let mut rng = Rng(1000 + seed);
+    let mut order = all.clone();
+    rng.shuffle(&mut order);
+    let held = if holdout { all.len() / 4 } else { 0 };
+    let mut intents: Vec<String> = order[held..].to_vec();
+    intents.sort();
+    let mut by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in train.rows.iter().enumerate() {
+        by.entry(r.0.as_str()).or_default().push(i);
+    }
+    let mut rows = Vec::new();
+    for it in &intents {
+        let mut v = by[it.as_str()].clone();
+        rng.shuffle(&mut v);
+        rows.extend(v.into_iter().take(shots));
+    }
+    let real = (0..dev.rows.len()).filter(|&i| !dev.rows[i].0.starts_with('='));
+    let (d, t): (Vec<usize>, Vec<usize>) = real.partition(|i| i % 2 == 0);
+    Draw { train: rows, intents, dev: d, test: t }
+}
+
+/// Fits one configuration on one draw; the threshold by each rule in `rules` (the first is served).
+pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[ThresholdRule]) -> Vec<Outcome> {
+    let started = Instant::now();
+    let index: BTreeMap<&str, usize> = d.intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let mut rows = d.train.clone();
+    if c.names {
+        rows.extend(train.rows.iter().enumerate().filter(|(_, r)| r.0.strip_prefix('=').is_some_and(|n| index.contains_key(n))).map(|(i, _)| i));
+    }
+    let y: Vec<usize> = rows.iter().map(|&i| index[train.rows[i].0.trim_start_matches('=')]).collect();
+    let x = dense(c, &train.x.select(Axis(0), &rows));
+    let texts = |c: &Cache, idx: &[usize]| idx.iter().map(|&i| c.rows[i].1.clone()).collect::<Vec<String>>();
+    let (tt, dt, st) = (texts(train, &rows), texts(dev, &d.dev), texts(dev, &d.test));
+    let lex = lexical(c, &refs(&tt), &[&refs(&dt), &refs(&st)]);
+    let features = started.elapsed().as_secs_f64();
+    let (xd, xs) = (dense(c, &dev.x.select(Axis(0), &d.dev)), dense(c, &dev.x.select(Axis(0), &d.test)));
+    let labels = |idx: &[usize]| intent::dev_labels(idx.iter().map(|&i| dev.rows[i].0.as_str()), &d.intents, &[]);
+    let (dl, doos) = labels(&d.dev);
+    let (sl, soos) = labels(&d.test);
+    let sp = |i: usize| lex.as_ref().map(|l| &l.1[i]);
+    let t = Instant::now();
+    let fit = fit_intent(Rows { dense: &x, sparse: lex.as_ref().map(|l| &l.0) }, &y, d.train.len(), Some((Rows { dense: &xd, sparse: sp(0) }, dl, doos)), &d.intents, &c.setup);
+    let fit_s = t.elapsed().as_secs_f64();
+    let logits = intent::rows_logits(&fit.head, fit.lexical.as_ref(), Rows { dense: &xs, sparse: sp(1) });
+    let no_oos = vec![false; d.intents.len()];
+    let test_held = Held { logits, label: sl, oos: soos };
+    let test_rows = intent::held_rows(&test_held, &no_oos, fit.temperature);
+    let dev_rows = intent::held_rows(&fit.held, &no_oos, fit.temperature);
+    let score = |dev_rows: &[HeldRow], test_rows: &[HeldRow], rule: ThresholdRule| {
+        let chosen = choose_threshold(dev_rows, rule).chosen;
+        let (acc, rej, rec, mcc) = at(test_rows, chosen);
+        Outcome { head_acc: at(test_rows, 0.0).0, served_acc: acc, rejected: rej, recall: rec, mcc, threshold: chosen as f64, fit_s, features }
+    };
+    let mut out: Vec<Outcome> = rules.iter().map(|&rule| score(&dev_rows, &test_rows, rule)).collect();
+    // other off-topic scores than the top probability, under the default rule: the margin between
+    // the two best probabilities, and the cosine to the nearest intent mean of the training vectors
+    let means = class_means(&x, &y, d.intents.len());
+    for alt in [Alt::Margin, Alt::Centroid] {
+        let dr = rescore(&dev_rows, &fit.held.logits, &xd, &means, fit.temperature, alt);
+        let tr = rescore(&test_rows, &test_held.logits, &xs, &means, fit.temperature, alt);
+        out.push(score(&dr, &tr, DEFAULT_RULE));
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+enum Alt {
+    Margin,
+    Centroid,
+}
+
+fn class_means(x: &Array2<f32>, y: &[usize], k: usize) -> Array2<f32> {
+    let mut m = Array2::<f32>::zeros((k, x.ncols()));
+    for (r, &c) in y.iter().enumerate() {
+        m.row_mut(c).scaled_add(1.0, &x.row(r));
+    }
+    for mut r in m.axis_iter_mut(Axis(0)) {
+        let n = r.dot(&r).sqrt().max(1e-12);
+        r /= n;
+    }
+    m
+}
+
+/// The rows with another score in place of the top probability.
+fn rescore(rows: &[HeldRow], logits: &Array2<f32>, x: &Array2<f32>, means: &Array2<f32>, t: f32, alt: Alt) -> Vec<HeldRow> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let confidence = match alt {
+                Alt::Margin => {
+                    let mut p = parlance::decode::softmax(&logits.row(i).to_vec(), t);
+                    p.sort_by(|a, b| b.total_cmp(a));
+                    p[0] - p.get(1).copied().unwrap_or(0.0)
+                }
+                Alt::Centroid => {
+                    let v = x.row(i);
+                    let n = v.dot(&v).sqrt().max(1e-12);
+                    means.dot(&v).iter().fold(f32::MIN, |a, &b| a.max(b)) / n
+                }
+            };
+            HeldRow { confidence, ..*r }
+        })
+        .collect()
+}
+
+fn mean_sd(v: &[f64]) -> String {
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64).sqrt();
+    format!("{:.1} ± {:.1}", 100.0 * m, 100.0 * sd)
+}
+
+fn opt(args: &[String], name: &str, default: &str) -> String {
+    args.iter().position(|a| a == name).map_or(default.to_string(), |i| args[i + 1].clone())
+}
+
+/// The MASSIVE protocol for one locale: configs × shots × draws, the default rule served, then
+/// the rules compared on the first config.
+pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
+    let train = load(dir, &format!("{locale}.train{}", opt(args, "--train", "")))?;
+    let dev = load(dir, &format!("{locale}.dev"))?;
+    let draws: u64 = opt(args, "--draws", "3").parse()?;
+    let holdout = opt(args, "--holdout", "1") == "1";
+    let rules = [DEFAULT_RULE, ThresholdRule::McCapped(0.03), ThresholdRule::Mcc, ThresholdRule::Accuracy, ThresholdRule::MeanAccuracyRecall, ThresholdRule::Fixed(0.3), ThresholdRule::Fixed(0.0)];
+    println!("| locale | shots | config | head acc. | served in-scope acc. | in-scope rejected | off-topic recall | MCC ×100 | fit s |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut by_rule: BTreeMap<String, Vec<Vec<Outcome>>> = BTreeMap::new();
+    for shots in opt(args, "--shots", "10,30").split(',') {
+        let n: usize = shots.parse().unwrap_or(usize::MAX);
+        for name in opt(args, "--configs", "base").split(',') {
+            let c = config(name);
+            let outs: Vec<Vec<Outcome>> = (0..draws).map(|s| fit_draw(&c, &train, &dev, &draw(&train, &dev, n, s, holdout), &rules)).collect();
+            let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[0])).collect::<Vec<_>>());
+            let fit = outs.iter().map(|o| o[0].fit_s + o[0].features).sum::<f64>() / outs.len() as f64;
+            println!("| {locale} | {shots} | {name} | {} | {} | {} | {} | {} | {fit:.1} |", col(&|o| o.head_acc), col(&|o| o.served_acc), col(&|o| o.rejected), col(&|o| o.recall), col(&|o| o.mcc));
+            by_rule.insert(format!("{shots} {name}"), outs);
+        }
+    }
+    println!("\noff-topic scores under the default rule (same fits):\n");
+    println!("| locale | shots, config | score | threshold | served in-scope acc. | in-scope rejected | off-topic recall | MCC ×100 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (key, outs) in &by_rule {
+        for (r, name) in [(0, "top probability"), (rules.len(), "margin p1 − p2"), (rules.len() + 1, "cosine to nearest intent mean")] {
+            let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[r])).collect::<Vec<_>>());
+            let th = outs.iter().map(|o| o[r].threshold).sum::<f64>() / outs.len() as f64;
+            println!("| {locale} | {key} | {name} | {th:.2} | {} | {} | {} | {} |", col(&|o| o.served_acc), col(&|o| o.rejected), col(&|o| o.recall), col(&|o| o.mcc));
+        }
+    }
+    println!("\nthreshold rules (same fits; chosen on the dev half, scored on the test half):\n");
+    println!("| locale | shots, config | rule | threshold | served in-scope acc. | in-scope rejected | off-topic recall | MCC ×100 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (key, outs) in &by_rule {
+        for (r, rule) in rules.iter().enumerate() {
+            let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[r])).collect::<Vec<_>>());
+            let th = outs.iter().map(|o| o[r].threshold).sum::<f64>() / outs.len() as f64;
+            println!("| {locale} | {key} | {rule:?} | {th:.2} | {} | {} | {} | {} |", col(&|o| o.served_acc), col(&|o| o.rejected), col(&|o| o.recall), col(&|o| o.mcc));
+        }
+    }
+    Ok(())
+}
+
+/// The Rasa projects: 5-fold cross-validation (every fifth example of each intent), accuracy, per
+/// configuration.
+pub fn rasa(dir: &Path, args: &[String]) -> anyhow::Result<()> {
+    let configs = opt(args, "--configs", "base");
+    let stems: Vec<&String> = args.iter().filter(|a| !a.starts_with("--") && !configs.contains(a.as_str())).collect();
+    println!("| project | examples | {} |", configs.replace(',', " | "));
+    println!("|---|---|{}", "---|".repeat(configs.split(',').count()));
+    let mut totals = vec![(0usize, 0usize); configs.split(',').count()];
+    for stem in stems {
+        let cache = load(dir, stem)?;
+        let mut cells = Vec::new();
+        let n = cache.rows.iter().filter(|r| !r.0.starts_with('=')).count();
+        for (ci, name) in configs.split(',').enumerate() {
+            let c = config(name);
+            let (mut right, mut total) = (0, 0);
+            for fold in 0..5 {
+                let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+                let (mut tr, mut te) = (Vec::new(), Vec::new());
+                for (i, r) in cache.rows.iter().enumerate().filter(|(_, r)| !r.0.starts_with('=')) {
+                    let k = seen.entry(r.0.as_str()).or_default();
+                    if *k % 5 == fold { te.push(i) } else { tr.push(i) }
+                    *k += 1;
+                }
+                let mut intents: Vec<String> = tr.iter().map(|&i| cache.rows[i].0.clone()).collect();
+                intents.sort();
+                intents.dedup();
+                let d = Draw { train: tr, intents, dev: te.clone(), test: te };
+                let o = &fit_draw(&c, &cache, &cache, &d, &[ThresholdRule::Fixed(0.0)])[0];
+                let ins = d.test.iter().filter(|&&i| d.intents.contains(&cache.rows[i].0)).count();
+                right += (o.head_acc * ins as f64).round() as usize;
+                total += d.test.len();
+            }
+            totals[ci].0 += right;
+            totals[ci].1 += total;
+            cells.push(format!("{:.1}", 100.0 * right as f64 / total.max(1) as f64));
+        }
+        println!("| {stem} | {n} | {} |", cells.join(" | "));
+    }
+    let all: Vec<String> = totals.iter().map(|(r, t)| format!("{:.1}", 100.0 * *r as f64 / (*t).max(1) as f64)).collect();
+    println!("| all | | {} |", all.join(" | "));
+    Ok(())
+}

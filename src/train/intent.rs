@@ -1,0 +1,239 @@
+//! The intent head of `parlance train`: a multinomial logistic regression on each example's
+//! features (the pooled sentence vector, and the lexical features when on), each intent's name as
+//! one more example, its temperature and fallback threshold chosen on held-out data (`--dev`, else
+//! a held-out fifth of the training data, then refitted on all of it).
+
+use std::collections::HashMap;
+
+use ndarray::{Array2, Axis};
+use tokenizers::Tokenizer;
+
+use crate::model::heads::Linear;
+use crate::tools::eval::oos::is_out_of_scope;
+use crate::train::calibrate::{self, HeldRow, ThresholdChoice, ThresholdRule};
+use crate::train::features::{self, Prepared};
+use crate::train::logreg::{self, FitConfig, SparseRows};
+use crate::train::{HeldOut, TrainError};
+
+/// How the intent head is fitted and its threshold chosen.
+#[derive(Debug, Clone)]
+pub struct IntentSetup {
+    /// scikit-learn's C (loss = C × Σ cross-entropy + ‖W‖²/2).
+    pub c: f32,
+    /// Standardise the features for the fit (folded back into the weights).
+    pub standardize: bool,
+    pub max_iter: usize,
+    /// Out-of-scope intents besides Rasa's names (`--out-of-scope-intent`).
+    pub oos_names: Vec<String>,
+    pub rule: ThresholdRule,
+}
+
+impl Default for IntentSetup {
+    fn default() -> Self {
+        IntentSetup { c: 10.0, standardize: false, max_iter: 200, oos_names: Vec::new(), rule: calibrate::DEFAULT_RULE }
+    }
+}
+
+/// Held-out rows: logits, the gold intent's index when the model has it, and whether the row is
+/// off-topic (an intent the model does not know, or an out-of-scope one).
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub logits: Array2<f32>,
+    pub label: Vec<Option<usize>>,
+    pub oos: Vec<bool>,
+}
+
+/// A fitted intent head and what was chosen with it.
+#[derive(Debug, Clone)]
+pub struct IntentFit {
+    pub head: Linear,
+    /// The lexical features' weights [terms, intents], when they are on.
+    pub lexical: Option<Array2<f32>>,
+    pub temperature: f32,
+    pub heldout: HeldOut,
+    pub threshold: ThresholdChoice,
+    /// The held-out rows the temperature and threshold were chosen on.
+    pub held: Held,
+}
+
+/// Each intent's name as an example of it: `_ / - + .` become spaces; names with no letter
+/// (`intent_17` keeps "intent", `42` is left out) and out-of-scope intents are left out. The
+/// prepared items have no word rows, so the slot tagger and the transition counts never see them.
+pub fn intent_name_items(intents: &[String], tokenizer: &Tokenizer, lowercase: bool, labels: &[String], oos: &[String]) -> Result<Vec<(usize, Prepared)>, TrainError> {
+    let mut out = Vec::new();
+    for (i, name) in intents.iter().enumerate() {
+        let Some(text) = intent_name_text(name).filter(|_| !is_out_of_scope(name, oos)) else { continue };
+        let ex = crate::data::Example { locale: String::new(), text, intent: name.clone(), spans: Vec::new() };
+        let mut item = features::prepare(&ex, tokenizer, lowercase, labels)?;
+        item.first_token.iter_mut().for_each(|t| *t = None);
+        out.push((i, item));
+    }
+    Ok(out)
+}
+
+/// An intent's name as text (`faq/ask_refund` → "faq ask refund"); none for out-of-scope intents
+/// and names without a letter.
+pub fn intent_name_text(name: &str) -> Option<String> {
+    if is_out_of_scope(name, &[]) {
+        return None;
+    }
+    let text = name.split(['_', '/', '-', '+', '.']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    text.chars().any(char::is_alphabetic).then_some(text)
+}
+
+/// The gold index (when the model has the intent) and the off-topic flag of each dev intent.
+pub fn dev_labels<'a>(dev: impl Iterator<Item = &'a str>, intents: &[String], oos: &[String]) -> (Vec<Option<usize>>, Vec<bool>) {
+    let index: HashMap<&str, usize> = intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    dev.map(|name| (index.get(name).copied(), !index.contains_key(name) || is_out_of_scope(name, oos))).unzip()
+}
+
+/// Training or dev rows: the dense features (sentence vectors), and the sparse lexical ones when on.
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    pub dense: &'a Array2<f32>,
+    pub sparse: Option<&'a SparseRows>,
+}
+
+impl Rows<'_> {
+    fn select(&self, idx: &[usize]) -> (Array2<f32>, Option<SparseRows>) {
+        let sp = self.sparse.map(|s| SparseRows { rows: idx.iter().map(|&i| s.rows[i].clone()).collect(), cols: s.cols });
+        (self.dense.select(Axis(0), idx), sp)
+    }
+}
+
+/// The fitted head (and lexical weights) on rows.
+fn fit_rows(x: Rows, y: &[usize], k: usize, cfg: &FitConfig) -> (Linear, Option<Array2<f32>>) {
+    match x.sparse {
+        Some(sp) => {
+            let (head, lex, _) = logreg::fit_joint(x.dense, sp, y, k, cfg);
+            (head, Some(lex))
+        }
+        None => (logreg::fit(x.dense, y, k, cfg).0, None),
+    }
+}
+
+/// Logits of rows under a fitted head (and lexical weights).
+pub fn rows_logits(head: &Linear, lex: Option<&Array2<f32>>, x: Rows) -> Array2<f32> {
+    match (lex, x.sparse) {
+        (Some(l), Some(sp)) => logreg::joint_logits(head, l, x.dense, sp),
+        _ => logreg::logits(head, x.dense),
+    }
+}
+
+/// Fits the intent head on `x` (rows: the examples, then the intent names) with labels `y`;
+/// `examples` rows are examples (the rest are never held out). With `dev` (rows, gold, off-topic
+/// flags) the temperature and threshold are chosen there; else on a held-out fifth.
+pub fn fit_intent(x: Rows, y: &[usize], examples: usize, dev: Option<(Rows, Vec<Option<usize>>, Vec<bool>)>, intents: &[String], setup: &IntentSetup) -> IntentFit {
+    // scikit-learn's C as a penalty on the mean loss: λ = 1 / (C·n)
+    let l2 = 1.0 / (setup.c.max(1e-6) * y.len() as f32);
+    // the joint fit (lexical features on) is not standardised: the sparse columns stay sparse
+    let standardize = setup.standardize && x.sparse.is_none();
+    let cfg = FitConfig { l2, standardize, max_iter: setup.max_iter, ..Default::default() };
+    let (head, lexical, source, held) = match dev {
+        Some((xd, label, oos)) => {
+            let (head, lex) = fit_rows(x, y, intents.len(), &cfg);
+            let logits = rows_logits(&head, lex.as_ref(), xd);
+            (head, lex, "dev", Held { logits, label, oos })
+        }
+        None => held_out_split(x, y, examples, intents, &cfg, &setup.oos_names),
+    };
+    let temperature = calibrate::fit_temperature(&held.logits, &held.label);
+    let heldout = held_out_report(source, &held);
+    let oos_classes: Vec<bool> = intents.iter().map(|n| is_out_of_scope(n, &setup.oos_names)).collect();
+    let threshold = calibrate::choose_threshold(&held_rows(&held, &oos_classes, temperature), setup.rule);
+    IntentFit { head, lexical, temperature, heldout, threshold, held }
+}
+
+/// Without `--dev`: every fifth example of each intent (from the third on) is held out, the head
+/// fitted on the rest scores it, then the head is refitted on everything. Rows from `examples` on
+/// (the intent names) are always kept.
+fn held_out_split(x: Rows, y: &[usize], examples: usize, intents: &[String], cfg: &FitConfig, oos: &[String]) -> (Linear, Option<Array2<f32>>, &'static str, Held) {
+    let mut seen = vec![0usize; intents.len()];
+    let mut held = Vec::new();
+    let mut kept = Vec::new();
+    for (i, &label) in y.iter().enumerate() {
+        if i < examples && seen[label] % 5 == 2 { held.push(i) } else { kept.push(i) }
+        seen[label] += 1;
+    }
+    let (sub, sub_sp) = x.select(&kept);
+    let sub_y: Vec<usize> = kept.iter().map(|&i| y[i]).collect();
+    let (head, lex) = fit_rows(Rows { dense: &sub, sparse: sub_sp.as_ref() }, &sub_y, intents.len(), cfg);
+    let (hx, hsp) = x.select(&held);
+    let logits = rows_logits(&head, lex.as_ref(), Rows { dense: &hx, sparse: hsp.as_ref() });
+    let label = held.iter().map(|&i| Some(y[i])).collect();
+    let flags = held.iter().map(|&i| is_out_of_scope(&intents[y[i]], oos)).collect();
+    let (full, full_lex) = fit_rows(x, y, intents.len(), cfg);
+    (full, full_lex, "held-out split", Held { logits, label, oos: flags })
+}
+
+fn argmax(row: ndarray::ArrayView1<f32>) -> usize {
+    row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |m| m.0)
+}
+
+fn held_out_report(source: &str, held: &Held) -> HeldOut {
+    let in_scope: Vec<usize> = (0..held.label.len()).filter(|&i| !held.oos[i]).collect();
+    let right = in_scope.iter().filter(|&&i| held.label[i] == Some(argmax(held.logits.row(i)))).count();
+    HeldOut {
+        source: source.into(),
+        examples: held.label.len(),
+        in_scope: in_scope.len(),
+        intent_accuracy: right as f64 / in_scope.len().max(1) as f64,
+    }
+}
+
+/// Each held-out row's answer at temperature `t`: an out-of-scope class answered is a rejection.
+pub fn held_rows(held: &Held, oos_classes: &[bool], t: f32) -> Vec<HeldRow> {
+    held.logits
+        .axis_iter(Axis(0))
+        .enumerate()
+        .map(|(i, row)| {
+            let p = crate::decode::softmax(&row.to_vec(), t);
+            let top = argmax(row);
+            HeldRow {
+                confidence: p[top],
+                gold: held.label[i].filter(|_| !held.oos[i]),
+                answer: (!oos_classes[top]).then_some(top),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intent_names_become_examples_without_word_rows() {
+        assert_eq!(intent_name_text("order_status").as_deref(), Some("order status"));
+        assert_eq!(intent_name_text("faq/ask_refund").as_deref(), Some("faq ask refund"));
+        assert_eq!(intent_name_text("greet+ask.time").as_deref(), Some("greet ask time"));
+        assert_eq!(intent_name_text("oos"), None);
+        assert_eq!(intent_name_text("nlu_fallback"), None);
+        assert_eq!(intent_name_text("42_7"), None);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-encoder");
+        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+        let intents: Vec<String> = ["order_status", "out_of_scope", "17", "greet", "chitchat"].map(String::from).to_vec();
+        let labels = vec!["O".to_string(), "B-item".into(), "I-item".into()];
+        let items = intent_name_items(&intents, &tokenizer, false, &labels, &["chitchat".into()]).unwrap();
+        assert_eq!(items.iter().map(|i| i.0).collect::<Vec<_>>(), [0, 3]);
+        for (_, item) in &items {
+            assert!(!item.ids.is_empty());
+            // no word rows: the slot tagger and the transition counts never see a name
+            assert!(item.first_token.iter().all(Option::is_none));
+            let counts = features::transition_counts(std::slice::from_ref(item), &labels);
+            assert!(counts.is_empty());
+        }
+    }
+
+    #[test]
+    fn dev_rows_of_unknown_and_out_of_scope_intents_are_off_topic() {
+        let intents: Vec<String> = ["greet", "out_of_scope", "chitchat"].map(String::from).to_vec();
+        let (label, oos) = dev_labels(["greet", "out_of_scope", "weather", "chitchat"].into_iter(), &intents, &["chitchat".into()]);
+        assert_eq!(label, [Some(0), Some(1), None, Some(2)]);
+        assert_eq!(oos, [false, true, true, true]);
+        let held = Held { logits: Array2::from_shape_vec((2, 3), vec![0.0, 5.0, 0.0, 3.0, 0.0, 0.0]).unwrap(), label: vec![Some(1), Some(0)], oos: vec![true, false] };
+        let rows = held_rows(&held, &[false, true, true], 1.0);
+        assert_eq!((rows[0].gold, rows[0].answer), (None, None));
+        assert_eq!((rows[1].gold, rows[1].answer), (Some(0), Some(0)));
+    }
+}
