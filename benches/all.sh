@@ -46,6 +46,9 @@ kill $PID; wait $PID 2>/dev/null || true
 echo "== peer"
 bash benches/peer/compare.sh 15 | tee "$OUT/peer.txt"
 
+echo "== scaling with cores (rewrites docs/performance.md's scaling block and docs/scaling.svg)"
+SKIP_BUILD=1 bash benches/scaling.sh 10 | tee "$OUT/scaling.txt"
+
 echo "== overload"
 bash benches/overload.sh 60 | tee "$OUT/overload.txt"
 

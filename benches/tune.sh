@@ -33,7 +33,8 @@ PY
 
 echo "| setting | c=1 p50 ms | c=1 p99 ms | c=32 req/s | c=32 p50 ms | c=32 p99 ms | errors |"
 echo "|---|---|---|---|---|---|---|"
-measure "1 session × 2 threads, spinning (default)" --inference-workers 1 --intra-threads 2 --spinning true
+measure "no flags (layout from the machine, docs/performance.md \"All cores, by default\")"
+measure "1 session × 2 threads, spinning (the default before issue 25)" --inference-workers 1 --intra-threads 2 --spinning true
 measure "2 sessions × 1 thread, spinning" --inference-workers 2 --intra-threads 1 --spinning true
 measure "1 session × 1 thread, spinning" --inference-workers 1 --intra-threads 1 --spinning true
 measure "1 session × 2 threads, no spinning" --inference-workers 1 --intra-threads 2 --spinning false

@@ -20,9 +20,9 @@ pub fn default_model_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default")
 }
 
-/// Cores this process may use.
+/// Cores this process may use: CPU affinity, capped by the cgroup CPU quota (issue 25).
 pub fn available_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    crate::layout::usable_cores()
 }
 
 #[derive(Debug, Clone, Args)]
@@ -40,12 +40,19 @@ pub struct ModelArgs {
     /// Below this gap between the top two intent confidences, likewise (0 = off). For --model.
     #[arg(long, env = "PARLANCE_AMBIGUITY_MARGIN", default_value_t = 0.0)]
     pub ambiguity_margin: f32,
-    /// Threads per ONNX Runtime session (intra-op). Default: cores / inference workers.
+    // issue 25 (layout): the three flags below default to the machine (crate::layout).
+    /// Threads per ONNX Runtime session (intra-op). Default: 1, or cores / --inference-workers.
     #[arg(long, env = "PARLANCE_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
     /// Inference workers, each with its own session; batches run on them concurrently.
-    #[arg(long, env = "PARLANCE_INFERENCE_WORKERS", default_value_t = 1)]
-    pub inference_workers: usize,
+    /// Default: one per usable core (CPU affinity and cgroup quota), or cores / --intra-threads.
+    #[arg(long, env = "PARLANCE_INFERENCE_WORKERS")]
+    pub inference_workers: Option<usize>,
+    /// Intra-op threads of the latency lane: a wider session one worker runs while the others are
+    /// idle, for the latency of a lone request (0 = no lane). Default: min(cores, 8) when the
+    /// workers' sessions are narrower than the machine, else none.
+    #[arg(long, env = "PARLANCE_LANE_THREADS")]
+    pub lane_threads: Option<usize>,
     /// Let ONNX Runtime's intra-op threads spin between the parallel parts of a graph run instead of
     /// sleeping: 15 % lower median latency at concurrency 1; they go to sleep when the server is idle
     /// (docs/performance.md, "Spinning"). `--spinning false` to save CPU beside other workloads.
@@ -59,9 +66,11 @@ pub struct ModelArgs {
     /// default model (docs/performance.md); `--disable-optimizers ""` skips none.
     #[arg(long, env = "PARLANCE_DISABLE_OPTIMIZERS", default_value = crate::model::DEFAULT_DISABLED_OPTIMIZERS)]
     pub disable_optimizers: Vec<String>,
-    /// Most texts in one graph run.
-    #[arg(long, env = "PARLANCE_MAX_BATCH_SIZE", default_value_t = 32)]
-    pub max_batch_size: usize,
+    /// Most texts in one graph run. Default (issue 25): 8 when each worker has one intra-op thread
+    /// (a single-thread session gains up to batch 8 and loses beyond; each session's memory arena
+    /// is sized for it), else 32.
+    #[arg(long, env = "PARLANCE_MAX_BATCH_SIZE")]
+    pub max_batch_size: Option<usize>,
     /// Most padded tokens in one graph run.
     #[arg(long, env = "PARLANCE_MAX_BATCH_TOKENS", default_value_t = 2048)]
     pub max_batch_tokens: usize,
@@ -99,10 +108,28 @@ impl ModelArgs {
         self.model.clone().unwrap_or_else(default_model_path)
     }
 
+    /// issue 25: the settings of a one-shot command (`parse`, `eval`, `bench --in-process`): one
+    /// worker unless `--inference-workers` says otherwise, so its session gets every core.
+    pub fn one_shot(&self) -> ModelArgs {
+        ModelArgs { inference_workers: Some(self.inference_workers.unwrap_or(1)), ..self.clone() }
+    }
+
+    /// issue 25: the layout these flags and the machine give (`http_workers`: `serve`'s flag).
+    pub fn layout(&self, http_workers: Option<usize>) -> crate::layout::Layout {
+        let flags = crate::layout::LayoutFlags {
+            inference_workers: self.inference_workers,
+            intra_threads: self.intra_threads,
+            lane_threads: self.lane_threads,
+            http_workers,
+        };
+        crate::layout::Layout::choose(available_cores(), flags)
+    }
+
     pub fn session(&self) -> SessionSettings {
-        let workers = self.inference_workers.max(1);
+        let layout = self.layout(None);
         SessionSettings {
-            intra_threads: self.intra_threads.unwrap_or_else(|| (available_cores() / workers).max(1)),
+            intra_threads: layout.intra_threads,
+            lane_threads: layout.lane_threads,
             spinning: self.spinning,
             optimization_level: self.graph_optimization.min(3),
             disabled_optimizers: crate::model::optimizer_list(&self.disable_optimizers),
@@ -111,7 +138,7 @@ impl ModelArgs {
 
     pub fn batch(&self) -> BatchSettings {
         BatchSettings {
-            max_batch_size: self.max_batch_size.max(1),
+            max_batch_size: self.max_batch_size.unwrap_or_else(|| crate::layout::default_max_batch(self.layout(None).intra_threads)).max(1),
             max_batch_tokens: self.max_batch_tokens.max(1),
             queue_capacity: self.queue_capacity.max(1),
             share_encoder_queue: self.encoder_queue == "shared",
@@ -129,12 +156,15 @@ impl ModelArgs {
     }
 
     /// Loads one model and starts its inference workers: `--model`, or the default model of
-    /// `--models-config` (for `parse`, `eval` and `bench --in-process`).
+    /// `--models-config` (for `parse`, `eval` and `bench --in-process`). issue 25: without
+    /// `--inference-workers` these one-shot commands run one worker on every core, no lane.
     pub fn load(&self) -> anyhow::Result<Parser> {
         let config = self.models()?;
         let name = config.default.clone().unwrap_or_else(|| config.models[0].name.clone());
         let spec = config.models.iter().find(|m| m.name == name).expect("the config was checked");
-        let parser = Parser::load_as(&spec.name, &spec.path, &self.session(), self.batch(), self.inference_workers, self.limits())
+        let one_shot = self.one_shot();
+        let (session, workers) = (one_shot.session(), one_shot.layout(None).inference_workers);
+        let parser = Parser::load_as(&spec.name, &spec.path, &session, one_shot.batch(), workers, self.limits())
             .map_err(|e| anyhow::anyhow!("model {:?}: {e}", spec.name))?;
         Ok(parser.with_fallback(spec.fallback()))
     }
@@ -151,7 +181,7 @@ impl ModelArgs {
         LoadSettings {
             session: self.session(),
             batch: self.batch(),
-            workers: self.inference_workers.max(1),
+            workers: self.layout(None).inference_workers,
             limits: self.limits(),
         }
     }

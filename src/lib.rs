@@ -8,7 +8,7 @@
 //! Beside the path: `data` (MASSIVE and Rasa readers), `train` (`parlance train`), `tools`
 //! (`eval`, `bench`, the commands), and the leaves `text`, `lang`, `metrics` and `errors` (an
 //! error with its causes in one line). `config` turns the command
-//! line into a loaded service.
+//! line into a loaded service; `layout` reads the usable cores and chooses the threads of each part.
 
 pub mod batcher;
 pub mod config;
@@ -18,6 +18,7 @@ pub mod entities;
 pub mod errors;
 pub mod http;
 pub mod lang;
+pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

@@ -162,3 +162,31 @@ async fn full_queue_is_refused_not_grown() {
     // and it still serves afterwards
     assert!(p.parse(input("hello")).await.is_ok());
 }
+
+/// issue 25: with a latency lane (worker 0's wider session, run while the other workers idle)
+/// and shared weights, lone and concurrent parses give the answers of a plain single worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_latency_lane_gives_the_same_answers() {
+    use parlance::model::SessionSettings;
+    use parlance::pipeline::Parser;
+    let plain = fixture_parser();
+    let lane = SessionSettings { intra_threads: 1, lane_threads: 2, ..SessionSettings::default() };
+    let laned = Parser::load(fixture_dir(), &lane, BatchSettings::default(), 2, Limits::default()).expect("loads with a lane");
+    let texts = ["réveille-moi à sept heures demain", "play some jazz", "météo à paris lundi", "wake me up at eight am"];
+    for t in texts {
+        let (a, b) = (plain.parse(input(t)).await.unwrap(), laned.parse(input(t)).await.unwrap());
+        assert_eq!((a.intent.name.as_str(), spans(&a)), (b.intent.name.as_str(), spans(&b)));
+        assert!((a.intent.confidence - b.intent.confidence).abs() < 1e-5);
+    }
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let p = laned.clone();
+            tokio::spawn(async move { p.parse(input(texts[i % texts.len()])).await.unwrap() })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let r = task.await.unwrap();
+        let a = plain.parse(input(texts[i % texts.len()])).await.unwrap();
+        assert_eq!((r.intent.name.as_str(), spans(&r)), (a.intent.name.as_str(), spans(&a)));
+    }
+}

@@ -5,6 +5,10 @@
 #
 #     bash benches/peer/compare.sh [seconds per run, default 15]
 #     PARLANCE_ARGS="--spinning false" bash benches/peer/compare.sh   # extra `parlance serve` flags
+#     PEER_WORKERS=1 PEER_THREADS=2 bash benches/peer/compare.sh      # another peer layout
+#
+# The peer runs at its best layout for throughput (benches/scaling.sh, docs/performance.md "Scaling
+# with cores"): one uvicorn worker per core, one onnxruntime thread each.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-15}
@@ -22,7 +26,8 @@ PIDS=()
 trap cleanup EXIT
 
 $BIN serve --model "$MODEL" --port 18181 ${PARLANCE_ARGS:-} >"$OUT/parlance.log" 2>&1 & PIDS+=($!)
-"$VENV/bin/python" benches/peer/server.py --model "$MODEL" --port 18182 >"$OUT/peer.log" 2>&1 & PIDS+=($!)
+"$VENV/bin/python" benches/peer/server.py --model "$MODEL" --port 18182 \
+  --workers "${PEER_WORKERS:-$(nproc)}" --threads "${PEER_THREADS:-1}" >"$OUT/peer.log" 2>&1 & PIDS+=($!)
 for port in 18181 18182; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break; sleep 0.2; done
 done

@@ -6,11 +6,15 @@
 //! request at once (no fixed wait), and a busy one batches more the busier it is. A full queue is
 //! refused at once (`Overloaded`) rather than allowed to grow.
 //!
+//! With a latency lane (`crate::layout`), worker 0 also holds a wider session: a request that
+//! finds it idle is handed to it directly, and it runs on the wide session while no other worker
+//! is busy (its extra threads then use idle cores), on its own single-thread session otherwise.
+//!
 //! Bots trained on the same encoder share one queue ([`Batcher::shared`]): their requests run as
 //! one encoder batch, and each job's own heads then run on its row.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -77,6 +81,20 @@ struct Queue {
     tx: Sender<Job>,
     depth: Arc<AtomicUsize>,
     settings: Arc<BatchSettings>,
+    lane: Option<LaneDoor>,
+}
+
+/// The way into the latency lane: a request that finds the lane worker idle goes straight to it.
+struct LaneDoor {
+    tx: Sender<Job>,
+    idle: Arc<AtomicBool>,
+}
+
+/// What the lane worker holds besides its own session.
+struct Lane {
+    wide: Model,
+    rx: Receiver<Job>,
+    idle: Arc<AtomicBool>,
 }
 
 /// Queues shared by the bots of one encoder: key (encoder session, batch settings).
@@ -104,12 +122,18 @@ impl Batcher {
     /// Starts one worker thread per model (each model is one ONNX Runtime session).
     /// `name` labels this queue's metrics (the model name).
     pub fn spawn(name: &str, models: Vec<Model>, settings: BatchSettings) -> Batcher {
-        Batcher(Arc::new(Queue::spawn(name, models, settings)))
+        Batcher(Arc::new(Queue::spawn(name, models, None, settings)))
+    }
+
+    /// As `spawn`, with a latency lane: `wide` (a session with more intra-op threads) goes to
+    /// worker 0, which runs on it while the other workers are idle.
+    pub fn spawn_with_lane(name: &str, models: Vec<Model>, wide: Option<Model>, settings: BatchSettings) -> Batcher {
+        Batcher(Arc::new(Queue::spawn(name, models, wide, settings)))
     }
 
     /// The queue of every bot on the encoder `key` names (with these settings): started with
     /// `models` (encoder-only, one per worker) by the first bot, shared while any bot holds it.
-    pub fn shared(key: &str, name: &str, models: impl FnOnce() -> Vec<Model>, settings: BatchSettings) -> Batcher {
+    pub fn shared(key: &str, name: &str, models: impl FnOnce() -> (Vec<Model>, Option<Model>), settings: BatchSettings) -> Batcher {
         let map = SHARED.get_or_init(Default::default);
         let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
         let key = format!("{key} {settings:?}");
@@ -117,7 +141,8 @@ impl Batcher {
             return Batcher(q);
         }
         map.retain(|_, w| w.strong_count() > 0);
-        let q = Arc::new(Queue::spawn(name, models(), settings));
+        let (models, wide) = models();
+        let q = Arc::new(Queue::spawn(name, models, wide, settings));
         map.insert(key, Arc::downgrade(&q));
         Batcher(q)
     }
@@ -131,8 +156,14 @@ impl Batcher {
     pub fn submit_with(&self, ids: Vec<i64>, heads: Option<Arc<Heads>>) -> Result<oneshot::Receiver<Result<JobOutput, RunError>>, Overloaded> {
         let q = &self.0;
         let (reply, rx) = oneshot::channel();
-        let job = Job { ids, heads, enqueued: Instant::now(), reply };
+        let mut job = Job { ids, heads, enqueued: Instant::now(), reply };
         q.depth.fetch_add(1, Ordering::Relaxed);
+        if let Some(lane) = q.lane.as_ref().filter(|l| l.idle.swap(false, Ordering::AcqRel)) {
+            match lane.tx.try_send(job) {
+                Ok(()) => return Ok(rx),
+                Err(e) => job = e.into_inner(),
+            }
+        }
         match q.tx.try_send(job) {
             Ok(()) => Ok(rx),
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -158,25 +189,42 @@ impl Batcher {
 }
 
 impl Queue {
-    fn spawn(name: &str, models: Vec<Model>, settings: BatchSettings) -> Queue {
+    fn spawn(name: &str, models: Vec<Model>, wide: Option<Model>, settings: BatchSettings) -> Queue {
         let (tx, rx) = crossbeam_channel::bounded::<Job>(settings.queue_capacity.max(1));
         let depth = Arc::new(AtomicUsize::new(0));
+        let busy = Arc::new(AtomicUsize::new(0));
         let settings = Arc::new(settings);
+        let (mut lane, mut door) = (None, None);
+        if let Some(wide) = wide {
+            let (ltx, lrx) = crossbeam_channel::bounded::<Job>(1);
+            let idle = Arc::new(AtomicBool::new(false));
+            lane = Some(Lane { wide, rx: lrx, idle: idle.clone() });
+            door = Some(LaneDoor { tx: ltx, idle });
+        }
         for (i, model) in models.into_iter().enumerate() {
-            let rx = rx.clone();
-            let depth = depth.clone();
-            let settings = settings.clone();
+            let shared = Shared { rx: rx.clone(), depth: depth.clone(), busy: busy.clone(), settings: settings.clone() };
             let name = name.to_string();
+            let lane = lane.take();
             std::thread::Builder::new()
                 .name(format!("parlance-infer-{i}"))
-                .spawn(move || worker(&name, model, rx, depth, settings))
+                .spawn(move || worker(&name, model, lane, shared))
                 .expect("cannot start inference thread");
         }
-        Queue { tx, depth, settings }
+        Queue { tx, depth, settings, lane: door }
     }
 }
 
-fn worker(name: &str, mut model: Model, rx: Receiver<Job>, depth: Arc<AtomicUsize>, settings: Arc<BatchSettings>) {
+/// What the workers of one queue share.
+struct Shared {
+    rx: Receiver<Job>,
+    depth: Arc<AtomicUsize>,
+    /// Workers running a batch now.
+    busy: Arc<AtomicUsize>,
+    settings: Arc<BatchSettings>,
+}
+
+fn worker(name: &str, mut model: Model, mut lane: Option<Lane>, shared: Shared) {
+    let Shared { rx, depth, busy, settings } = shared;
     let m = &crate::metrics::METRICS;
     let (gauge, sizes, times) = (
         m.queue_depth.with_label_values(&[name]),
@@ -189,26 +237,35 @@ fn worker(name: &str, mut model: Model, rx: Receiver<Job>, depth: Arc<AtomicUsiz
     loop {
         let next = match carried.take() {
             Some(j) => Ok(j),
-            None => next_job(&rx, &mut busy_since_trim),
+            None => next_job(&rx, lane.as_ref(), &mut busy_since_trim),
         };
         let first = match next {
             Ok(j) => j,
             Err(_) => {
                 // Every Batcher handle is gone (shutdown, or a reload replaced this model).
                 drop(model);
+                drop(lane);
                 release_freed_memory();
                 return;
             }
         };
         busy_since_trim = true;
         // the job that did not fit is first in the next batch, so order is kept
-        let (batch, rest) = form_batch(first, || rx.try_recv().ok(), |j: &Job| j.ids.len(), &settings);
+        let lane_rx = lane.as_ref().map(|l| &l.rx);
+        let next = || lane_rx.and_then(|r| r.try_recv().ok()).or_else(|| rx.try_recv().ok());
+        let (batch, rest) = form_batch(first, next, |j: &Job| j.ids.len(), &settings);
         carried = rest;
         let left = depth.fetch_sub(batch.len(), Ordering::Relaxed) - batch.len();
         gauge.set(left as i64);
         sizes.observe(batch.len() as f64);
         let started = Instant::now();
-        run_batch(&mut model, batch);
+        // The lane's wide session only while no other worker runs: its threads then take idle cores.
+        let others = busy.fetch_add(1, Ordering::AcqRel);
+        match lane.as_mut() {
+            Some(l) if others == 0 => run_batch(&mut l.wide, batch),
+            _ => run_batch(&mut model, batch),
+        }
+        busy.fetch_sub(1, Ordering::AcqRel);
         times.observe(started.elapsed().as_secs_f64());
     }
 }
@@ -256,18 +313,34 @@ pub const IDLE_TRIM_AFTER: Duration = Duration::from_secs(2);
 /// trims the heap once before it waits on. Burst buffers (tokenised batches, outputs, the
 /// HTTP bodies of thousands of requests) are freed after the burst but kept by glibc's arenas:
 /// without this, the resident size stayed at its burst peak while idle.
-fn next_job(rx: &Receiver<Job>, busy_since_trim: &mut bool) -> Result<Job, crossbeam_channel::RecvError> {
-    if *busy_since_trim {
-        match rx.recv_timeout(IDLE_TRIM_AFTER) {
-            Ok(j) => return Ok(j),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Err(crossbeam_channel::RecvError),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+/// The lane worker waits on the lane's door as well as on the queue, and marks itself idle while
+/// it waits so that the next request comes straight to it.
+fn next_job(rx: &Receiver<Job>, lane: Option<&Lane>, busy_since_trim: &mut bool) -> Result<Job, crossbeam_channel::RecvError> {
+    let mut select = crossbeam_channel::Select::new();
+    select.recv(rx);
+    if let Some(l) = lane {
+        select.recv(&l.rx);
+        l.idle.store(true, Ordering::Release);
+    }
+    let op = match busy_since_trim {
+        true => match select.select_timeout(IDLE_TRIM_AFTER) {
+            Ok(op) => op,
+            Err(_) => {
                 release_freed_memory();
                 *busy_since_trim = false;
+                select.select()
             }
-        }
+        },
+        false => select.select(),
+    };
+    let job = match (op.index(), lane) {
+        (1, Some(l)) => op.recv(&l.rx),
+        _ => op.recv(rx),
+    };
+    if let Some(l) = lane {
+        l.idle.store(false, Ordering::Release);
     }
-    rx.recv()
+    job
 }
 
 #[cfg(test)]

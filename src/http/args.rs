@@ -20,8 +20,9 @@ pub struct ServeArgs {
     #[arg(long, env = "PARLANCE_PORT", default_value_t = 8080)]
     pub port: u16,
     /// HTTP worker threads (they only parse JSON and wait; inference has its own threads).
-    #[arg(long, env = "PARLANCE_HTTP_WORKERS", default_value_t = 2)]
-    pub http_workers: usize,
+    /// Default (issue 25, crate::layout): one per 8 usable cores, at least one.
+    #[arg(long, env = "PARLANCE_HTTP_WORKERS")]
+    pub http_workers: Option<usize>,
     /// Largest request body, in bytes.
     #[arg(long, env = "PARLANCE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,

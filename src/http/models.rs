@@ -21,6 +21,7 @@ fn model_info_of(served: &Served, max_body_bytes: usize) -> HttpResponse {
         batching: p.batcher().settings(),
         fallback: p.fallback(),
         max_body_bytes,
+        layout: crate::layout::in_force(),
     })
 }
 

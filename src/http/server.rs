@@ -63,6 +63,8 @@ pub fn serve(listener: TcpListener, state: Arc<AppState>, settings: &ServerSetti
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let keys = args.security.keys()?;
     let lib = crate::model::runtime::init()?;
+    // issue 25: the layout from the usable cores, flags overriding; logged, shown by /v1/model and /metrics
+    let http_workers = crate::layout::announce(&args.model.layout(args.http_workers)).http_workers;
     log_start(&args, &keys, &lib);
     let models = Arc::new(args.model.load_registry()?);
     for summary in models.summaries() {
@@ -72,7 +74,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let state = app_state(&args, models.clone(), keys);
     let settings = ServerSettings {
-        workers: args.http_workers.max(1),
+        workers: http_workers,
         client_request_timeout: seconds(args.security.client_timeout),
         keep_alive: seconds(args.security.keep_alive),
         shutdown_timeout: 30,
@@ -114,13 +116,13 @@ fn log_start(args: &ServeArgs, keys: &super::auth::Keys, onnxruntime: &std::path
     tracing::info!(
         models = %bundles,
         onnxruntime = %onnxruntime.display(),
-        host = %args.host, port = args.port, http_workers = args.http_workers,
-        inference_workers = model.inference_workers,
+        host = %args.host, port = args.port, http_workers = model.layout(args.http_workers).http_workers,
+        inference_workers = model.layout(None).inference_workers,
         intra_threads = session.intra_threads,
         spinning = session.spinning,
         graph_optimization = session.optimization_level,
         disabled_optimizers = ?session.disabled_optimizers,
-        max_batch_size = model.max_batch_size,
+        max_batch_size = model.batch().max_batch_size,
         max_batch_tokens = model.max_batch_tokens,
         queue_capacity = model.queue_capacity,
         max_text_chars = model.max_text_chars,

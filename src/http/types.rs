@@ -191,6 +191,10 @@ pub struct ModelInfo<'a> {
     pub batching: &'a BatchSettings,
     pub fallback: &'a crate::pipeline::Fallback,
     pub max_body_bytes: usize,
+    /// The threads the server runs with (issue 25): usable cores, inference workers and their
+    /// intra-op threads, the latency lane, HTTP and rayon threads. Absent outside `serve`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<&'static crate::layout::Layout>,
 }
 
 /// Every error: `{"error": {"code", "message"}}`.

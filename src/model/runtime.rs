@@ -83,6 +83,8 @@ pub fn environment() -> Result<&'static ort::environment::Environment, RuntimeEr
 /// arenas; without this, each reload (which briefly holds two models) raised the resident size
 /// for good (measured in docs/performance.md, "Reloads").
 pub fn release_freed_memory() {
+    // weights no session holds any more (issue 25) go first
+    crate::model::weights::prune();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of glibc's heap to the kernel.
     unsafe {

@@ -22,6 +22,9 @@ pub struct SessionSettings {
     /// ONNX Runtime graph transformers to skip at those levels, by name
     /// (`optimization.disable_specified_optimizers`).
     pub disabled_optimizers: Vec<String>,
+    /// Intra-op threads of the latency lane, a wider session one inference worker holds besides its
+    /// own and runs while every other worker is idle (0 = no lane; see `crate::layout`).
+    pub lane_threads: usize,
 }
 
 /// Skipped by default, comma-separated as `--disable-optimizers` takes it: fusing Add +
@@ -41,6 +44,7 @@ impl Default for SessionSettings {
             spinning: false,
             optimization_level: 3,
             disabled_optimizers: optimizer_list(&[DEFAULT_DISABLED_OPTIMIZERS.to_string()]),
+            lane_threads: 0,
         }
     }
 }
@@ -52,6 +56,13 @@ pub struct ModelOutput {
     /// [batch, tokens, slot labels]; rows past an item's own length are padding. An intent-only
     /// model gives [batch, tokens, 0].
     pub slot_logits: Array3<f32>,
+}
+
+impl SessionSettings {
+    /// The latency lane's session settings: the same, with the lane's threads (none without a lane).
+    pub fn lane(&self) -> Option<SessionSettings> {
+        (self.lane_threads > self.intra_threads).then(|| SessionSettings { intra_threads: self.lane_threads, lane_threads: 0, ..self.clone() })
+    }
 }
 
 /// A session that could not be built: ONNX Runtime itself is missing, or it refused the graph.
@@ -84,6 +95,16 @@ pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session,
         // ONNX Runtime 1.31 splits this list on ';' (a ',' list is taken as one unknown name).
         .and_then(|b| {
             Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
+        })
+        // issue 25: every session on this file shares its weights (crate::model::weights)
+        .and_then(|mut b| {
+            if let Some(w) = crate::model::weights::for_file(path) {
+                for (name, value) in &w.initializers {
+                    b = b.with_initializer(name, value.clone())?;
+                }
+                b = b.with_prepacked_weights(&w.prepacked)?;
+            }
+            Ok(b)
         })
         .and_then(|mut b| b.commit_from_file(path))
         .map_err(SessionError::Graph)

@@ -26,6 +26,9 @@ pub use input::{Checked, Limits, ParseError, ParseInput};
 pub use result::{Fallback, ModelRef, ParseResult, Timings, FALLBACK_INTENT, RANKING_SIZE};
 use input::{dimensions, time_context};
 
+/// Encoder slot of the latency lane's session (heads bundles share one encoder session per slot).
+const LANE_SLOT: usize = usize::MAX;
+
 /// A text made ready for the model.
 struct Prepared {
     text: String,
@@ -99,7 +102,19 @@ impl Parser {
         // not pay for allocation.
         let n = batch.max_batch_size.max(1);
         let width = bundle.manifest.max_length.min((batch.max_batch_tokens / n).max(2));
-        for m in &mut models {
+        // The latency lane (crate::layout): a wider session for worker 0, run while the others idle.
+        let mut wide = match session.lane() {
+            Some(lane) => {
+                let mut m = Model::load_bundle(path, &bundle.manifest, &lane, LANE_SLOT).map_err(|p| BundleError {
+                    path: path.to_path_buf(),
+                    problems: p.into_iter().map(|(file, message)| Problem { file, message }).collect(),
+                })?;
+                m.pad_id = models[0].pad_id;
+                Some(m)
+            }
+            None => None,
+        };
+        for m in models.iter_mut().chain(wide.iter_mut()) {
             m.warm_up(n, width).map_err(|e| BundleError {
                 path: path.to_path_buf(),
                 problems: vec![Problem { file: MODEL_FILE.into(), message: format!("warm-up batch failed: {}", crate::errors::chain(&e)) }],
@@ -112,11 +127,13 @@ impl Parser {
         let batcher = match shared {
             Some(encoders) => {
                 // every bot on this encoder (same sessions) shares one queue
-                let key = encoders.iter().map(|(k, _)| format!("{k:x}")).collect::<Vec<_>>().join(",");
+                let wide = wide.as_ref().and_then(Model::encoder_only);
+                let key = encoders.iter().chain(wide.iter()).map(|(k, _)| format!("{k:x}")).collect::<Vec<_>>().join(",");
                 let name = format!("encoder:{}", bundle.manifest.encoder.as_ref().map_or("?", |e| e.name.as_str()));
-                Batcher::shared(&key, &name, || encoders.into_iter().map(|(_, m)| m).collect(), batch)
+                let sessions = || (encoders.into_iter().map(|(_, m)| m).collect(), wide.map(|(_, m)| m));
+                Batcher::shared(&key, &name, sessions, batch)
             }
-            None => Batcher::spawn(id, models, batch),
+            None => Batcher::spawn_with_lane(id, models, wide, batch),
         };
         Ok(Parser {
             id: id.into(),

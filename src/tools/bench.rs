@@ -417,7 +417,7 @@ pub fn model_throughput(
     batch_size: usize,
     duration: Duration,
 ) -> anyhow::Result<ModelThroughput> {
-    let settings = args.session();
+    let settings = args.one_shot().session();
     let mut bundle = crate::model::Bundle::load(args.model_path(), &settings)?;
     let ids: Vec<Vec<i64>> = texts
         .iter()
