@@ -17,5 +17,7 @@ run: build
 
 test: setup-test
 	python3 scripts/check-layout.py
+	cargo fmt --check
+	cargo clippy --locked --all-targets -- -D warnings
 	cargo test --release --locked
 	./scripts/check-manifests.sh

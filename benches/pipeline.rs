@@ -19,9 +19,7 @@ const TEN_WORDS_FR: &str = "rappelle-moi d'appeler maman demain à quinze heures
 const TEN_WORDS_EN: &str = "please remind me to call my mother tomorrow at three";
 
 fn model_dir() -> PathBuf {
-    std::env::var("PARLANCE_BENCH_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default"))
+    std::env::var("PARLANCE_BENCH_MODEL").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default"))
 }
 
 fn one_thread() -> SessionSettings {
@@ -54,9 +52,7 @@ fn model_run(c: &mut Criterion) {
     for batch in [1usize, 4, 16, 64] {
         let items = vec![ids.clone(); batch];
         g.throughput(Throughput::Elements(batch as u64));
-        g.bench_with_input(BenchmarkId::from_parameter(batch), &items, |b, items| {
-            b.iter(|| bundle.model.run(items).unwrap())
-        });
+        g.bench_with_input(BenchmarkId::from_parameter(batch), &items, |b, items| b.iter(|| bundle.model.run(items).unwrap()));
     }
     g.finish();
 }
@@ -66,9 +62,7 @@ fn parse(c: &mut Criterion) {
     let parser = Parser::load(model_dir(), &one_thread(), BatchSettings::default(), 1, Limits::default()).unwrap();
     let mut g = c.benchmark_group("parse");
     for (name, t) in [("fr_10_words", TEN_WORDS_FR), ("en_10_words", TEN_WORDS_EN)] {
-        g.bench_function(name, |b| {
-            b.iter(|| rt.block_on(parser.parse(ParseInput::new(t))).unwrap())
-        });
+        g.bench_function(name, |b| b.iter(|| rt.block_on(parser.parse(ParseInput::new(t))).unwrap()));
         // the same parse without built-in entities: the difference is what the rules cost
         g.bench_function(format!("{name}_no_builtins"), |b| {
             b.iter(|| rt.block_on(parser.parse(ParseInput { dimensions: Some(vec![]), ..ParseInput::new(t) })).unwrap())

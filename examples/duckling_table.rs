@@ -18,7 +18,12 @@ fn main() {
     let (table, failures) = duckling::run(&cases);
     let elapsed = started.elapsed();
     print!("{}", duckling::markdown(&table));
-    println!("\n{} cases in {:.1} ms ({:.1} µs a case, one thread)", cases.len(), elapsed.as_secs_f64() * 1e3, elapsed.as_secs_f64() * 1e6 / cases.len() as f64);
+    println!(
+        "\n{} cases in {:.1} ms ({:.1} µs a case, one thread)",
+        cases.len(),
+        elapsed.as_secs_f64() * 1e3,
+        elapsed.as_secs_f64() * 1e6 / cases.len() as f64
+    );
     if std::env::args().any(|a| a == "--speed") {
         speed();
     }

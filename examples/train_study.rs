@@ -140,6 +140,13 @@ fn lexbench(bundle: &Path, data: &Path) -> anyhow::Result<()> {
     }
     times.sort_by(f64::total_cmp);
     let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
-    println!("{} texts, {} terms × {intents} intents: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs (checksum {sink:.1})", texts.len(), lex.vocab.terms.len(), q(0.5), q(0.9), q(0.99));
+    println!(
+        "{} texts, {} terms × {intents} intents: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs (checksum {sink:.1})",
+        texts.len(),
+        lex.vocab.terms.len(),
+        q(0.5),
+        q(0.9),
+        q(0.99)
+    );
     Ok(())
 }

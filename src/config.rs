@@ -178,12 +178,7 @@ impl ModelArgs {
     }
 
     pub fn load_settings(&self) -> LoadSettings {
-        LoadSettings {
-            session: self.session(),
-            batch: self.batch(),
-            workers: self.layout(None).inference_workers,
-            limits: self.limits(),
-        }
+        LoadSettings { session: self.session(), batch: self.batch(), workers: self.layout(None).inference_workers, limits: self.limits() }
     }
 
     /// Loads every model to serve.
@@ -213,8 +208,7 @@ mod tests {
     #[test]
     fn disabled_optimizers_default_list_and_none() {
         assert_eq!(disabled(&[]), vec!["SkipLayerNormFusion"]);
-        assert_eq!(disabled(&["--disable-optimizers", "SkipLayerNormFusion, BiasGeluFusion"]),
-                   vec!["SkipLayerNormFusion", "BiasGeluFusion"]);
+        assert_eq!(disabled(&["--disable-optimizers", "SkipLayerNormFusion, BiasGeluFusion"]), vec!["SkipLayerNormFusion", "BiasGeluFusion"]);
         assert!(disabled(&["--disable-optimizers", ""]).is_empty());
     }
 }

@@ -31,11 +31,7 @@ pub struct IntentScore {
 pub fn rank_intents(probs: &[f32], labels: &[String], top: usize) -> Vec<IntentScore> {
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-    order
-        .into_iter()
-        .take(top)
-        .map(|i| IntentScore { name: labels[i].clone(), confidence: probs[i] })
-        .collect()
+    order.into_iter().take(top).map(|i| IntentScore { name: labels[i].clone(), confidence: probs[i] }).collect()
 }
 
 /// A slot span found by the model, in words.
@@ -137,12 +133,7 @@ impl BioDecoder {
 
     /// Valid BIO plus `weight × ln P(to | from)` from `counts` with add-`smoothing` estimates.
     /// Every label the counts name must be one of `labels` (or [`START`] as a `from`).
-    pub fn with_prior(
-        labels: &[String],
-        counts: &TransitionCounts,
-        weight: f32,
-        smoothing: f32,
-    ) -> Result<BioDecoder, Vec<String>> {
+    pub fn with_prior(labels: &[String], counts: &TransitionCounts, weight: f32, smoothing: f32) -> Result<BioDecoder, Vec<String>> {
         let mut d = BioDecoder::new(labels);
         let k = labels.len();
         let index = label_index(labels);
@@ -338,7 +329,9 @@ mod tests {
     fn type_change_inside_span_splits_it() {
         let tags = [Some((1, 0.9)), Some((4, 0.9)), None, Some((2, 0.9))];
         let s = decode_bio(&tags, &labels());
-        assert_eq!(s.iter().map(|s| (s.entity.as_str(), s.first_word, s.last_word)).collect::<Vec<_>>(),
-                   [("date", 0, 0), ("time", 1, 1), ("date", 3, 3)]);
+        assert_eq!(
+            s.iter().map(|s| (s.entity.as_str(), s.first_word, s.last_word)).collect::<Vec<_>>(),
+            [("date", 0, 0), ("time", 1, 1), ("date", 3, 3)]
+        );
     }
 }

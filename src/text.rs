@@ -11,10 +11,7 @@ const APOSTROPHES: [char; 5] = ['\u{2019}', '\u{2018}', '\u{02bc}', '\u{00b4}', 
 
 /// Punctuation split off the edges of a word; inside a word (`l'été`, `p.m.`) it stays.
 fn is_edge_punct(c: char) -> bool {
-    matches!(
-        c,
-        '.' | ',' | '!' | '?' | ';' | ':' | '"' | '«' | '»' | '(' | ')' | '[' | ']' | '{' | '}' | '…'
-    )
+    matches!(c, '.' | ',' | '!' | '?' | ';' | ':' | '"' | '«' | '»' | '(' | ')' | '[' | ']' | '{' | '}' | '…')
 }
 
 /// One word of the request: its normalised form (what the tokenizer sees) and its span in the
@@ -28,10 +25,7 @@ pub struct Word {
 
 /// NFC, apostrophes folded, optionally lower-cased.
 pub fn normalize_word(word: &str, lowercase: bool) -> String {
-    let folded: String = word
-        .nfc()
-        .map(|c| if APOSTROPHES.contains(&c) { '\'' } else { c })
-        .collect();
+    let folded: String = word.nfc().map(|c| if APOSTROPHES.contains(&c) { '\'' } else { c }).collect();
     if lowercase {
         folded.to_lowercase()
     } else {
@@ -78,30 +72,15 @@ pub fn words(text: &str, lowercase: bool) -> Vec<Word> {
         return Vec::new();
     }
     // char index -> byte index, so that each span can be sliced without rescanning.
-    let byte_at: Vec<usize> = text
-        .char_indices()
-        .map(|(b, _)| b)
-        .chain(std::iter::once(text.len()))
-        .collect();
-    spans
-        .into_iter()
-        .map(|(start, end)| Word {
-            norm: normalize_word(&text[byte_at[start]..byte_at[end]], lowercase),
-            start,
-            end,
-        })
-        .collect()
+    let byte_at: Vec<usize> = text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len())).collect();
+    spans.into_iter().map(|(start, end)| Word { norm: normalize_word(&text[byte_at[start]..byte_at[end]], lowercase), start, end }).collect()
 }
 
 /// Substring of `text` between two char offsets.
 pub fn char_slice(text: &str, start: usize, end: usize) -> &str {
     let mut it = text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len()));
     let b0 = it.nth(start).unwrap_or(text.len());
-    let b1 = if end > start {
-        it.nth(end - start - 1).unwrap_or(text.len())
-    } else {
-        b0
-    };
+    let b1 = if end > start { it.nth(end - start - 1).unwrap_or(text.len()) } else { b0 };
     &text[b0..b1]
 }
 

@@ -25,10 +25,7 @@ fn intent_labels_not_matching_the_graph_are_refused() {
         m["intents"].as_array_mut().unwrap().pop();
     });
     let p = problems(dir.path());
-    assert!(
-        p.iter().any(|s| s.starts_with("model.onnx:") && s.contains("gives 4 scores but the manifest lists 3 intents")),
-        "{p:?}"
-    );
+    assert!(p.iter().any(|s| s.starts_with("model.onnx:") && s.contains("gives 4 scores but the manifest lists 3 intents")), "{p:?}");
 }
 
 #[test]

@@ -11,13 +11,11 @@ use parlance::decode::{log_softmax, BioDecoder, TransitionCounts};
 #[test]
 fn rust_and_python_decoders_agree() {
     let dir = default_model_dir();
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("parlance.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("parlance.json")).unwrap()).unwrap();
     let labels: Vec<String> = serde_json::from_value(manifest["slot_labels"].clone()).unwrap();
     let t = &manifest["slot_transitions"];
     let (weight, smoothing) = (t["weight"].as_f64().unwrap(), t["smoothing"].as_f64().unwrap());
-    let file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(t["file"].as_str().unwrap())).unwrap()).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(t["file"].as_str().unwrap())).unwrap()).unwrap();
     let counts: TransitionCounts = serde_json::from_value(file["counts"].clone()).unwrap();
 
     // 300 utterances of 1..=14 words; logits peaked on a few labels, as a trained head's are
@@ -46,9 +44,8 @@ fn rust_and_python_decoders_agree() {
 
     let with_prior = BioDecoder::with_prior(&labels, &counts, weight as f32, smoothing as f32).unwrap();
     let plain = BioDecoder::new(&labels);
-    let decode = |d: &BioDecoder| -> Vec<Vec<usize>> {
-        cases.iter().map(|c| d.best_path(&c.iter().map(|r| log_softmax(r)).collect::<Vec<_>>())).collect()
-    };
+    let decode =
+        |d: &BioDecoder| -> Vec<Vec<usize>> { cases.iter().map(|c| d.best_path(&c.iter().map(|r| log_softmax(r)).collect::<Vec<_>>())).collect() };
     let (rust_prior, rust_plain) = (decode(&with_prior), decode(&plain));
     assert_ne!(rust_prior, rust_plain, "the prior changes some sequences");
 
@@ -67,12 +64,7 @@ print(json.dumps({"prior": [bio_path(c, d["labels"], t) for c in d["cases"]],
                   "plain": [bio_path(c, d["labels"]) for c in d["cases"]]}))
 "#;
     let training = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("training");
-    let out = std::process::Command::new(test_python())
-        .args(["-c", script])
-        .arg(&training)
-        .arg(&input)
-        .output()
-        .expect("python runs");
+    let out = std::process::Command::new(test_python()).args(["-c", script]).arg(&training).arg(&input).output().expect("python runs");
     assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
     let py: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let py_prior: Vec<Vec<usize>> = serde_json::from_value(py["prior"].clone()).unwrap();

@@ -14,11 +14,7 @@ macro_rules! app {
         app!(Limits { max_text_chars: 200, max_batch_texts: 8 }, 4096)
     };
     ($limits:expr, $body:expr) => {
-        test::init_service(App::new().configure(http::configure(AppState::new(
-            fixture_parser_with(Default::default(), $limits),
-            $body,
-        ))))
-        .await
+        test::init_service(App::new().configure(http::configure(AppState::new(fixture_parser_with(Default::default(), $limits), $body)))).await
     };
 }
 
@@ -27,10 +23,7 @@ fn post_json(path: &str, body: Value) -> test::TestRequest {
 }
 
 fn post_raw(path: &str, content_type: &str, body: impl Into<actix_web::web::Bytes>) -> test::TestRequest {
-    test::TestRequest::post()
-        .uri(path)
-        .insert_header(("content-type", content_type))
-        .set_payload(body.into())
+    test::TestRequest::post().uri(path).insert_header(("content-type", content_type)).set_payload(body.into())
 }
 
 async fn error_of(resp: actix_web::dev::ServiceResponse) -> (StatusCode, String) {
@@ -83,8 +76,11 @@ async fn batch_answers_in_order() {
 #[actix_web::test]
 async fn rasa_parse_has_rasa_shape_exactly() {
     let app = app!();
-    let req = post_json("/model/parse", json!({"text": "wake me up at seven am tomorrow and pay $3.99", "message_id": "abc",
-                                               "reference_time": "2026-03-10T09:00:00", "timezone": "America/New_York"}));
+    let req = post_json(
+        "/model/parse",
+        json!({"text": "wake me up at seven am tomorrow and pay $3.99", "message_id": "abc",
+                                               "reference_time": "2026-03-10T09:00:00", "timezone": "America/New_York"}),
+    );
     let resp = test::call_service(&app, req.to_request()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let v: Value = test::read_body_json(resp).await;
@@ -98,14 +94,22 @@ async fn rasa_parse_has_rasa_shape_exactly() {
     assert_eq!(ents.len(), 4, "{v}");
     // built-in entities as Rasa's DucklingEntityExtractor gives them (the default)
     assert_eq!(keys(&ents[0]), ["additional_info", "confidence", "end", "entity", "extractor", "start", "text", "value"]);
-    assert_eq!((&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("DucklingEntityExtractor")));
+    assert_eq!(
+        (&ents[0]["entity"], &ents[0]["value"], &ents[0]["extractor"]),
+        (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("DucklingEntityExtractor"))
+    );
     assert_eq!((&ents[0]["additional_info"]["grain"], &ents[0]["text"]), (&json!("hour"), &json!("at seven am tomorrow")));
     assert_eq!(keys(&ents[1]), ["confidence_entity", "end", "entity", "extractor", "start", "value"]);
     // a model slot's date-time instant is its ISO string too
-    assert_eq!((&ents[1]["entity"], &ents[1]["value"], &ents[1]["extractor"]), (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceModel")));
+    assert_eq!(
+        (&ents[1]["entity"], &ents[1]["value"], &ents[1]["extractor"]),
+        (&json!("time"), &json!("2026-03-11T07:00:00-04:00"), &json!("ParlanceModel"))
+    );
     assert_eq!(ents[2]["entity"], "date");
-    assert_eq!((&ents[3]["entity"], &ents[3]["value"], &ents[3]["additional_info"]["unit"], &ents[3]["extractor"]),
-               (&json!("amount-of-money"), &json!(3.99), &json!("USD"), &json!("DucklingEntityExtractor")));
+    assert_eq!(
+        (&ents[3]["entity"], &ents[3]["value"], &ents[3]["additional_info"]["unit"], &ents[3]["extractor"]),
+        (&json!("amount-of-money"), &json!(3.99), &json!("USD"), &json!("DucklingEntityExtractor"))
+    );
 
     // `serve --rasa-entities parlance`: Parlance's names and typed values
     let state = AppState::new(fixture_parser_with(Default::default(), Limits::default()), 4096);
@@ -184,11 +188,7 @@ async fn not_ready_answers_503_with_retry_after() {
 }
 
 fn counter(metrics: &str, prefix: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    metrics.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
 #[actix_web::test]
@@ -212,8 +212,14 @@ async fn metrics_are_prometheus_text_and_move() {
     let bad = r#"parlance_http_requests_total{route="/v1/parse",status="400"}"#;
     assert!(counter(&after, ok) >= counter(&before, ok) + 3.0, "{after}");
     assert!(counter(&after, bad) >= counter(&before, bad) + 1.0);
-    for family in ["parlance_batch_size_bucket", "parlance_inference_seconds_count", "parlance_tokenize_seconds_count",
-                   "parlance_queue_seconds_count", "parlance_http_request_duration_seconds_bucket", "parlance_queue_depth"] {
+    for family in [
+        "parlance_batch_size_bucket",
+        "parlance_inference_seconds_count",
+        "parlance_tokenize_seconds_count",
+        "parlance_queue_seconds_count",
+        "parlance_http_request_duration_seconds_bucket",
+        "parlance_queue_depth",
+    ] {
         assert!(after.lines().any(|l| l.starts_with(family)), "{family} missing");
     }
     // every sample line is `name{labels} value`
@@ -306,8 +312,16 @@ async fn openapi_describes_every_route() {
     assert_eq!(resp.status(), StatusCode::OK);
     let v: Value = test::read_body_json(resp).await;
     assert!(v["openapi"].as_str().unwrap().starts_with("3."));
-    for (path, method) in [("/v1/parse", "post"), ("/v1/parse/batch", "post"), ("/model/parse", "post"), ("/v1/model", "get"),
-                           ("/health/live", "get"), ("/health/ready", "get"), ("/metrics", "get"), ("/", "get")] {
+    for (path, method) in [
+        ("/v1/parse", "post"),
+        ("/v1/parse/batch", "post"),
+        ("/model/parse", "post"),
+        ("/v1/model", "get"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
+        ("/metrics", "get"),
+        ("/", "get"),
+    ] {
         assert!(v["paths"][path][method].is_object(), "{method} {path} missing");
     }
     for code in ["200", "400", "401", "413", "415", "422", "503"] {

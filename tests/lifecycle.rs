@@ -11,9 +11,9 @@ use actix_web::http::StatusCode;
 use actix_web::{test as at, App};
 use common::*;
 use parlance::batcher::BatchSettings;
-use parlance::model::{self, Bundle, BundleFormat};
 use parlance::http::{self, auth::Keys, AppState};
 use parlance::model::SessionSettings;
+use parlance::model::{self, Bundle, BundleFormat};
 use parlance::pipeline::{Fallback, Limits, ParseInput, Parser, FALLBACK_INTENT};
 use parlance::service::{LoadSettings, ModelsConfig, Registry};
 use serde_json::{json, Value};
@@ -113,11 +113,7 @@ fn manifest_schema_reports_every_violation_with_its_path() {
         assert!(text.iter().any(|t| t.starts_with("parlance.json: schema: at") && t.contains(at)), "{at} not in {text:#?}");
     }
     // The CLI prints the same problems, as JSON on request, and exits 1.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parlance"))
-        .args(["validate", "--json"])
-        .arg(copy.path())
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parlance")).args(["validate", "--json"]).arg(copy.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], false);
@@ -156,7 +152,10 @@ async fn several_models_by_name_and_by_language() {
     let ids: Vec<&str> = list["models"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["hf", "tiny"]);
     let hf_entry = &list["models"][0];
-    assert_eq!((hf_entry["format"].as_str(), hf_entry["routes"].clone(), hf_entry["generation"].as_u64()), (Some("hugging_face"), json!(["fr"]), Some(1)));
+    assert_eq!(
+        (hf_entry["format"].as_str(), hf_entry["routes"].clone(), hf_entry["generation"].as_u64()),
+        (Some("hugging_face"), json!(["fr"]), Some(1))
+    );
 
     // Routing: French goes to hf (detected or stated), English to the default.
     let fr: Value = at::call_and_read_body_json(&app, post("/v1/parse", json!({"text": "réveille-moi à sept heures demain matin"}))).await;
@@ -183,7 +182,8 @@ async fn several_models_by_name_and_by_language() {
     let info: Value = at::call_and_read_body_json(&app, get("/v1/models/hf")).await;
     assert_eq!(info["intents"].as_array().unwrap().len(), 5);
     // Rasa's shape for one model: a Rasa bot whose NLU endpoint url is http://HOST/v1/models/hf
-    let rasa: Value = at::call_and_read_body_json(&app, post("/v1/models/hf/model/parse", json!({"text": "play some jazz", "message_id": "m1"}))).await;
+    let rasa: Value =
+        at::call_and_read_body_json(&app, post("/v1/models/hf/model/parse", json!({"text": "play some jazz", "message_id": "m1"}))).await;
     assert!(rasa.get("model").is_none() && rasa["intent"]["name"].is_string(), "{rasa}");
     let hf_intents = info["intents"].as_array().unwrap();
     for r in rasa["intent_ranking"].as_array().unwrap() {
@@ -246,9 +246,7 @@ async fn fallback_keeps_the_real_ranking_visible() {
 #[actix_web::test]
 async fn reload_swaps_the_model_and_refuses_a_broken_bundle() {
     let copy = fixture_copy();
-    let models = std::sync::Arc::new(
-        Registry::load(ModelsConfig::single(copy.path().to_path_buf(), Fallback::default()), settings()).unwrap(),
-    );
+    let models = std::sync::Arc::new(Registry::load(ModelsConfig::single(copy.path().to_path_buf(), Fallback::default()), settings()).unwrap());
     let keys = Keys::load(None, None, Some("admin-secret"), None).unwrap();
     let app = at::init_service(App::new().configure(http::configure(AppState::with_models(models.clone(), 4096, keys, vec![])))).await;
     let reload = |name: &str, key: Option<&str>, body: Option<Value>| {

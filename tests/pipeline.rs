@@ -103,8 +103,13 @@ async fn long_text_is_truncated_not_refused() {
 async fn batched_results_equal_single_results() {
     let p = fixture_parser();
     let texts = [
-        "réveille-moi à sept heures demain", "play some jazz", "météo à paris lundi", "hello",
-        "wake me up at eight am tomorrow", "what is the weather in new york today?", "joue de la musique",
+        "réveille-moi à sept heures demain",
+        "play some jazz",
+        "météo à paris lundi",
+        "hello",
+        "wake me up at eight am tomorrow",
+        "what is the weather in new york today?",
+        "joue de la musique",
         "bonjour 🎉 café crème",
     ];
     let mut alone = Vec::new();
@@ -141,10 +146,8 @@ async fn batched_results_equal_single_results() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_is_refused_not_grown() {
-    let p = fixture_parser_with(
-        BatchSettings { max_batch_size: 1, max_batch_tokens: 64, queue_capacity: 2, ..Default::default() },
-        Limits::default(),
-    );
+    let p =
+        fixture_parser_with(BatchSettings { max_batch_size: 1, max_batch_tokens: 64, queue_capacity: 2, ..Default::default() }, Limits::default());
     // Submitting in a tight loop outpaces the worker: the queue must refuse, not grow.
     let mut accepted = Vec::new();
     let mut overloaded = 0;

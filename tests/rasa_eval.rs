@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use parlance::batcher::BatchSettings;
-use parlance::tools::eval::{self, EvalOptions, Example, Report};
 use parlance::model::SessionSettings;
 use parlance::pipeline::{Limits, Parser};
+use parlance::tools::eval::{self, EvalOptions, Example, Report};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -67,11 +67,7 @@ fn bad_files_are_errors_naming_the_file() {
             "nlu:\n- intent: alarm_set\n  examples: |\n    - wake me at [seven(time) please\n",
             vec!["alarm_set", "wake me at [seven(time) please"],
         ),
-        (
-            "escaped.yaml",
-            "nlu:\n- intent: play_music\n  examples: |\n    - play \\[live\\] by [muse](artist_name)\n",
-            vec!["play_music", "escaped"],
-        ),
+        ("escaped.yaml", "nlu:\n- intent: play_music\n  examples: |\n    - play \\[live\\] by [muse](artist_name)\n", vec!["play_music", "escaped"]),
         (
             "bad_json.yml",
             "nlu:\n- intent: weather_query\n  examples: |\n    - rain in [paris]{\"value\": \"paris\"}\n",
@@ -261,10 +257,8 @@ fn the_binary_writes_a_report() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "exit {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("tests/data/nlu.yml") && stdout.contains("p50"), "{stdout}");
-    let model = serde_json::from_str::<serde_json::Value>(
-        &std::fs::read_to_string(common::default_model_dir().join("parlance.json")).unwrap(),
-    )
-    .unwrap()["name"]
+    let model = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(common::default_model_dir().join("parlance.json")).unwrap())
+        .unwrap()["name"]
         .as_str()
         .unwrap()
         .to_string();

@@ -35,7 +35,10 @@ fn violations(schema: &Value, answer: &Value) -> Vec<String> {
         .filter(|e| {
             let at = e.instance_path().to_string();
             let rule_value = at.strip_prefix("/entities/").and_then(|r| r.strip_suffix("/value")).and_then(|i| i.parse::<usize>().ok());
-            !rule_value.is_some_and(|i| ["DucklingEntityExtractor", "ParlanceRules", "RegexMessageHandler"].contains(&answer["entities"][i]["extractor"].as_str().unwrap_or("")))
+            !rule_value.is_some_and(|i| {
+                ["DucklingEntityExtractor", "ParlanceRules", "RegexMessageHandler"]
+                    .contains(&answer["entities"][i]["extractor"].as_str().unwrap_or(""))
+            })
         })
         .map(|e| format!("{}: {e}", e.instance_path()))
         .collect()
@@ -92,7 +95,8 @@ async fn button_payloads_are_answered_without_the_model() {
 async fn v1_parse_answers_payloads_only_when_asked() {
     let app = test::init_service(App::new().configure(http::configure(AppState::new(fixture_parser(), 4096)))).await;
     let post = |body: Value| test::TestRequest::post().uri("/v1/parse").set_json(body).to_request();
-    let on: Value = test::read_body_json(test::call_service(&app, post(json!({"text": r#"/greet{"name": "Ada"}"#, "rasa_payloads": true}))).await).await;
+    let on: Value =
+        test::read_body_json(test::call_service(&app, post(json!({"text": r#"/greet{"name": "Ada"}"#, "rasa_payloads": true}))).await).await;
     assert_eq!(on["intent"], json!({"name": "greet", "confidence": 1.0}));
     assert_eq!(on["entities"][0]["source"], "payload");
     assert_eq!(on["entities"][0]["text"], r#"{"name": "Ada"}"#);

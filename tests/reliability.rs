@@ -252,7 +252,16 @@ async fn the_watch_tells_a_broken_bundle_once_per_change() {
 fn inline_lookups_over_the_budget_leave_memory_flat() {
     let top = tempfile::tempdir().unwrap();
     let (default, encoder) = (common::default_model_dir(), tiny_encoder());
-    let args = ["--model", default.to_str().unwrap(), "--admin-key", KEY, "--models-dir", top.path().to_str().unwrap(), "--encoder", encoder.to_str().unwrap()];
+    let args = [
+        "--model",
+        default.to_str().unwrap(),
+        "--admin-key",
+        KEY,
+        "--models-dir",
+        top.path().to_str().unwrap(),
+        "--encoder",
+        encoder.to_str().unwrap(),
+    ];
     let s = server::start_with(&args);
     let status_kib = |field: &str| -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();

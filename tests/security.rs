@@ -74,11 +74,7 @@ fn request(addr: &str, method: &str, path: &str, key: Option<&str>) -> (u16, Str
     let auth = key.map(|k| format!("X-API-Key: {k}\r\n")).unwrap_or_default();
     let body = if path.contains("batch") { r#"{"texts": ["hello"]}"# } else { r#"{"text": "hello"}"# };
     let body = if method == "POST" { body } else { "" };
-    let head = if method == "POST" {
-        format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())
-    } else {
-        String::new()
-    };
+    let head = if method == "POST" { format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()) } else { String::new() };
     raw(addr, format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}{head}Connection: close\r\n\r\n{body}").as_bytes())
 }
 

@@ -254,16 +254,19 @@ fn bots_on_one_encoder_share_a_queue_and_answer_as_alone() {
     let texts = ["je veux être remboursé", "ship it to New York", "où en est ma commande C99999", "bonjour", "track my order"];
     let inputs = || texts.iter().map(|t| parlance::pipeline::ParseInput::new(*t)).collect::<Vec<_>>();
     // alone, one text at a time, then both bots at once, interleaved
-    let alone: Vec<_> = [&a, &b]
-        .iter()
-        .map(|p| inputs().into_iter().map(|i| rt.block_on(p.parse(i)).unwrap()).collect::<Vec<_>>())
-        .collect();
+    let alone: Vec<_> = [&a, &b].iter().map(|p| inputs().into_iter().map(|i| rt.block_on(p.parse(i)).unwrap()).collect::<Vec<_>>()).collect();
     let together = rt.block_on(async { futures_util::future::join(a.parse_many(inputs()), b.parse_many(inputs())).await });
     let together = [together.0.unwrap(), together.1.unwrap()];
     for (bot, (one, both)) in alone.iter().zip(&together).enumerate() {
         for (x, y) in one.iter().zip(both) {
             assert_eq!(x.intent.name, y.intent.name, "bot {bot}: {}", x.text);
-            assert!((x.intent.confidence - y.intent.confidence).abs() < 1e-4, "bot {bot}: {} {} vs {}", x.text, x.intent.confidence, y.intent.confidence);
+            assert!(
+                (x.intent.confidence - y.intent.confidence).abs() < 1e-4,
+                "bot {bot}: {} {} vs {}",
+                x.text,
+                x.intent.confidence,
+                y.intent.confidence
+            );
             assert_eq!(x.entities, y.entities, "bot {bot}: {}", x.text);
         }
     }

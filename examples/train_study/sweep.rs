@@ -170,7 +170,14 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     let (sl, soos) = labels(&d.test);
     let sp = |i: usize| lex.as_ref().map(|l| &l.1[i]);
     let t = Instant::now();
-    let fit = fit_intent(Rows { dense: &x, sparse: lex.as_ref().map(|l| &l.0) }, &y, d.train.len(), Some((Rows { dense: &xd, sparse: sp(0) }, dl, doos)), &d.intents, &c.setup);
+    let fit = fit_intent(
+        Rows { dense: &x, sparse: lex.as_ref().map(|l| &l.0) },
+        &y,
+        d.train.len(),
+        Some((Rows { dense: &xd, sparse: sp(0) }, dl, doos)),
+        &d.intents,
+        &c.setup,
+    );
     let fit_s = t.elapsed().as_secs_f64();
     let logits = intent::rows_logits(&fit.head, fit.lexical.as_ref(), Rows { dense: &xs, sparse: sp(1) });
     let no_oos = vec![false; d.intents.len()];
@@ -251,7 +258,15 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     let dev = load(dir, &format!("{locale}.dev"))?;
     let draws: u64 = opt(args, "--draws", "3").parse()?;
     let holdout = opt(args, "--holdout", "1") == "1";
-    let rules = [DEFAULT_RULE, ThresholdRule::McCapped(0.03), ThresholdRule::Mcc, ThresholdRule::Accuracy, ThresholdRule::MeanAccuracyRecall, ThresholdRule::Fixed(0.3), ThresholdRule::Fixed(0.0)];
+    let rules = [
+        DEFAULT_RULE,
+        ThresholdRule::McCapped(0.03),
+        ThresholdRule::Mcc,
+        ThresholdRule::Accuracy,
+        ThresholdRule::MeanAccuracyRecall,
+        ThresholdRule::Fixed(0.3),
+        ThresholdRule::Fixed(0.0),
+    ];
     println!("| locale | shots | config | head acc. | served in-scope acc. | in-scope rejected | off-topic recall | MCC ×100 | fit s |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut by_rule: BTreeMap<String, Vec<Vec<Outcome>>> = BTreeMap::new();
@@ -262,7 +277,14 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
             let outs: Vec<Vec<Outcome>> = (0..draws).map(|s| fit_draw(&c, &train, &dev, &draw(&train, &dev, n, s, holdout), &rules)).collect();
             let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[0])).collect::<Vec<_>>());
             let fit = outs.iter().map(|o| o[0].fit_s + o[0].features).sum::<f64>() / outs.len() as f64;
-            println!("| {locale} | {shots} | {name} | {} | {} | {} | {} | {} | {fit:.1} |", col(&|o| o.head_acc), col(&|o| o.served_acc), col(&|o| o.rejected), col(&|o| o.recall), col(&|o| o.mcc));
+            println!(
+                "| {locale} | {shots} | {name} | {} | {} | {} | {} | {} | {fit:.1} |",
+                col(&|o| o.head_acc),
+                col(&|o| o.served_acc),
+                col(&|o| o.rejected),
+                col(&|o| o.recall),
+                col(&|o| o.mcc)
+            );
             by_rule.insert(format!("{shots} {name}"), outs);
         }
     }
@@ -273,7 +295,13 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
         for (r, name) in [(0, "top probability"), (rules.len(), "margin p1 − p2"), (rules.len() + 1, "cosine to nearest intent mean")] {
             let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[r])).collect::<Vec<_>>());
             let th = outs.iter().map(|o| o[r].threshold).sum::<f64>() / outs.len() as f64;
-            println!("| {locale} | {key} | {name} | {th:.2} | {} | {} | {} | {} |", col(&|o| o.served_acc), col(&|o| o.rejected), col(&|o| o.recall), col(&|o| o.mcc));
+            println!(
+                "| {locale} | {key} | {name} | {th:.2} | {} | {} | {} | {} |",
+                col(&|o| o.served_acc),
+                col(&|o| o.rejected),
+                col(&|o| o.recall),
+                col(&|o| o.mcc)
+            );
         }
     }
     println!("\nthreshold rules (same fits; chosen on the dev half, scored on the test half):\n");
@@ -283,7 +311,13 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
         for (r, rule) in rules.iter().enumerate() {
             let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[r])).collect::<Vec<_>>());
             let th = outs.iter().map(|o| o[r].threshold).sum::<f64>() / outs.len() as f64;
-            println!("| {locale} | {key} | {rule:?} | {th:.2} | {} | {} | {} | {} |", col(&|o| o.served_acc), col(&|o| o.rejected), col(&|o| o.recall), col(&|o| o.mcc));
+            println!(
+                "| {locale} | {key} | {rule:?} | {th:.2} | {} | {} | {} | {} |",
+                col(&|o| o.served_acc),
+                col(&|o| o.rejected),
+                col(&|o| o.recall),
+                col(&|o| o.mcc)
+            );
         }
     }
     Ok(())
@@ -309,7 +343,11 @@ pub fn rasa(dir: &Path, args: &[String]) -> anyhow::Result<()> {
                 let (mut tr, mut te) = (Vec::new(), Vec::new());
                 for (i, r) in cache.rows.iter().enumerate().filter(|(_, r)| !r.0.starts_with('=')) {
                     let k = seen.entry(r.0.as_str()).or_default();
-                    if *k % 5 == fold { te.push(i) } else { tr.push(i) }
+                    if *k % 5 == fold {
+                        te.push(i)
+                    } else {
+                        tr.push(i)
+                    }
                     *k += 1;
                 }
                 let mut intents: Vec<String> = tr.iter().map(|&i| cache.rows[i].0.clone()).collect();

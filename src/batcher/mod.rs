@@ -13,9 +13,9 @@
 //! Bots trained on the same encoder share one queue ([`Batcher::shared`]): their requests run as
 //! one encoder batch, and each job's own heads then run on its row.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,9 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::model::engine::{Model, RowOutput};
-use crate::model::RunError;
 use crate::model::heads::Heads;
 use crate::model::runtime::release_freed_memory;
+use crate::model::RunError;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchSettings {
@@ -226,11 +226,8 @@ struct Shared {
 fn worker(name: &str, mut model: Model, mut lane: Option<Lane>, shared: Shared) {
     let Shared { rx, depth, busy, settings } = shared;
     let m = &crate::metrics::METRICS;
-    let (gauge, sizes, times) = (
-        m.queue_depth.with_label_values(&[name]),
-        m.batch_size.with_label_values(&[name]),
-        m.inference_seconds.with_label_values(&[name]),
-    );
+    let (gauge, sizes, times) =
+        (m.queue_depth.with_label_values(&[name]), m.batch_size.with_label_values(&[name]), m.inference_seconds.with_label_values(&[name]));
     let mut carried: Option<Job> = None;
     // Whether batches ran since memory was last handed back (see `IDLE_TRIM_AFTER`).
     let mut busy_since_trim = false;
@@ -280,20 +277,14 @@ fn run_batch(model: &mut Model, batch: Vec<Job>) {
     let inputs: Vec<Vec<i64>> = batch.iter().map(|j| j.ids.clone()).collect();
     let heads: Vec<Option<Arc<Heads>>> = batch.iter().map(|j| j.heads.clone()).collect();
     // A panic inside the runtime must not take the worker (and so the whole service) down.
-    let result: Result<Vec<RowOutput>, RunError> = std::panic::catch_unwind(AssertUnwindSafe(|| model.run_rows(&inputs, &heads)))
-        .unwrap_or_else(|_| Err(RunError::Panicked));
+    let result: Result<Vec<RowOutput>, RunError> =
+        std::panic::catch_unwind(AssertUnwindSafe(|| model.run_rows(&inputs, &heads))).unwrap_or_else(|_| Err(RunError::Panicked));
     let inference = started.elapsed();
     let n = batch.len();
     match result {
         Ok(rows) => {
             for (job, (intent_logits, slot_logits)) in batch.into_iter().zip(rows) {
-                let output = JobOutput {
-                    intent_logits,
-                    slot_logits,
-                    queued: started.duration_since(job.enqueued),
-                    inference,
-                    batch_size: n,
-                };
+                let output = JobOutput { intent_logits, slot_logits, queued: started.duration_since(job.enqueued), inference, batch_size: n };
                 let _ = job.reply.send(Ok(output));
             }
         }

@@ -46,10 +46,8 @@ pub fn read_massive(path: &Path) -> Result<Vec<Example>, DataError> {
         if line.trim().is_empty() {
             continue;
         }
-        let row: MassiveRow = serde_json::from_str(&line)
-            .map_err(|source| DataError::Record { path: path.to_path_buf(), line: i + 1, source })?;
-        let (text, spans) =
-            parse_annotation(&row.annot_utt).map_err(|e| DataError::Invalid(format!("{}:{}: {e}", path.display(), i + 1)))?;
+        let row: MassiveRow = serde_json::from_str(&line).map_err(|source| DataError::Record { path: path.to_path_buf(), line: i + 1, source })?;
+        let (text, spans) = parse_annotation(&row.annot_utt).map_err(|e| DataError::Invalid(format!("{}:{}: {e}", path.display(), i + 1)))?;
         if text != row.utt {
             return Err(DataError::Invalid(format!("{}:{}: annot_utt does not give back utt", path.display(), i + 1)));
         }

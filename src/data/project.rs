@@ -65,9 +65,9 @@ fn project_language(dir: &Path) -> Option<String> {
 
 /// "en-US" → "en"; an unknown code is an error naming where it was found.
 fn language_code(tag: &str, file: &str) -> Result<String, String> {
-    crate::lang::normalize_tag(tag).filter(|c| crate::lang::SUPPORTED.contains(&c.as_str())).ok_or_else(|| {
-        format!("{file}: language {tag:?} is not one Parlance serves ({})", crate::lang::SUPPORTED.join(", "))
-    })
+    crate::lang::normalize_tag(tag)
+        .filter(|c| crate::lang::SUPPORTED.contains(&c.as_str()))
+        .ok_or_else(|| format!("{file}: language {tag:?} is not one Parlance serves ({})", crate::lang::SUPPORTED.join(", ")))
 }
 
 /// Reads every path: a folder as a Rasa project, a `.yml`/`.yaml` file as Rasa NLU, anything else as

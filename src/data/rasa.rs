@@ -144,12 +144,8 @@ fn flow_depth(line: &str, mut flow: usize) -> ((usize, usize), &str) {
 pub fn parse_rasa_nlu(yaml: &str, source: &str, locale: &str) -> Result<RasaNlu, String> {
     check_yaml_depth(yaml, source)?;
     let doc: Value = serde_norway::from_str(yaml).map_err(|e| format!("{source}: not valid YAML: {e}"))?;
-    let top = doc
-        .as_mapping()
-        .ok_or_else(|| format!("{source}: not a Rasa NLU file: the top level is not a mapping with an `nlu:` key"))?;
-    let nlu = top
-        .get("nlu")
-        .ok_or_else(|| format!("{source}: not a Rasa NLU file: no top-level `nlu:` key"))?;
+    let top = doc.as_mapping().ok_or_else(|| format!("{source}: not a Rasa NLU file: the top level is not a mapping with an `nlu:` key"))?;
+    let nlu = top.get("nlu").ok_or_else(|| format!("{source}: not a Rasa NLU file: no top-level `nlu:` key"))?;
     let items = match nlu {
         Value::Sequence(items) => items,
         Value::Null => return Err(format!("{source}: `nlu:` is empty")),
@@ -183,8 +179,7 @@ pub fn parse_rasa_nlu(yaml: &str, source: &str, locale: &str) -> Result<RasaNlu,
             return Err(format!("{source}: intent {intent:?}: no examples"));
         }
         for ex in raw {
-            let (text, spans) = parse_rasa_annotation(&ex)
-                .map_err(|e| format!("{source}: intent {intent:?}, example {ex:?}: {e}"))?;
+            let (text, spans) = parse_rasa_annotation(&ex).map_err(|e| format!("{source}: intent {intent:?}, example {ex:?}: {e}"))?;
             if text.trim_matches(STRIP).is_empty() {
                 return Err(format!("{source}: intent {intent:?}, example {ex:?}: empty text"));
             }
@@ -222,9 +217,7 @@ fn examples_of(v: Option<&Value>, source: &str, intent: &str) -> Result<Vec<Stri
         Some(Value::Sequence(list)) => {
             let mut out = Vec::new();
             for (j, e) in list.iter().enumerate() {
-                let map = e
-                    .as_mapping()
-                    .ok_or_else(|| at(format!("examples item {} is not a mapping with `text:`", j + 1)))?;
+                let map = e.as_mapping().ok_or_else(|| at(format!("examples item {} is not a mapping with `text:`", j + 1)))?;
                 for (k, _) in map.iter() {
                     match k.as_str() {
                         Some("text" | "metadata") => {}
@@ -368,7 +361,8 @@ mod tests {
         let err = parse_rasa_nlu(&flow, "f.yml", "en").unwrap_err();
         assert!(err.starts_with("f.yml: line 1"), "{err}");
         assert!(started.elapsed().as_secs_f64() < 5.0, "linear, not quadratic");
-        let fine = "nlu:\n- intent: greet\n  examples: |\n    - [[[[[[ hello {{{{ [x](y) \n    - I want [ this\n- lookup: c\n  examples: [a, [b, {c: d}]]\n";
+        let fine =
+            "nlu:\n- intent: greet\n  examples: |\n    - [[[[[[ hello {{{{ [x](y) \n    - I want [ this\n- lookup: c\n  examples: [a, [b, {c: d}]]\n";
         let many: String = std::iter::repeat_n(fine, 100).collect::<Vec<_>>().join("");
         assert_eq!(check_yaml_depth(&many.replace("nlu:\n", ""), "f"), Ok(()));
         assert_eq!(check_yaml_depth(fine, "f"), Ok(()));
@@ -391,12 +385,13 @@ mod tests {
         let (t, s) = parse_rasa_annotation("réveille-moi à [7h](time) le [lundi](date:monday)").unwrap();
         assert_eq!(t, "réveille-moi à 7h le lundi");
         assert_eq!(s, vec![sp("time", 15, 17), sp("date", 21, 26)]);
-        let (t, s) =
-            parse_rasa_annotation(r#"météo à [Paris]{"entity": "place_name", "value": "paris}", "role": "to"} demain"#).unwrap();
+        let (t, s) = parse_rasa_annotation(r#"météo à [Paris]{"entity": "place_name", "value": "paris}", "role": "to"} demain"#).unwrap();
         assert_eq!(t, "météo à Paris demain");
         assert_eq!(s, vec![sp("place_name#role=to", 8, 13)]);
         // roles and groups travel in the slot type (`entities::slot_type`), numbers as text
-        let (_, s) = parse_rasa_annotation(r#"a [large]{"entity": "size", "group": 1} with [ham]{"entity": "topping", "role": "extra", "group": "1"}"#).unwrap();
+        let (_, s) =
+            parse_rasa_annotation(r#"a [large]{"entity": "size", "group": 1} with [ham]{"entity": "topping", "role": "extra", "group": "1"}"#)
+                .unwrap();
         assert_eq!(s, vec![sp("size#group=1", 2, 7), sp("topping#role=extra#group=1", 13, 16)]);
         // plain parentheses and braces outside annotations are text
         let (t, s) = parse_rasa_annotation("call me (maybe) {ok}").unwrap();

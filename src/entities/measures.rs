@@ -101,9 +101,9 @@ fn currency_at(t: &Toks, j: usize, lang: Lang) -> Option<(usize, &'static str, b
 /// are also common words ("try", "mad", "all") are left out.
 fn iso_code(k: &str) -> Option<&'static str> {
     const CODES: [&str; 48] = [
-        "EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "CNY", "INR", "KRW", "SGD", "HKD", "SEK", "NOK", "DKK",
-        "PLN", "CZK", "HUF", "RUB", "BRL", "MXN", "ZAR", "AED", "SAR", "QAR", "KWD", "EGP", "LBP", "ILS", "MYR", "THB",
-        "IDR", "PHP", "VND", "UAH", "BGN", "RON", "TND", "DZD", "XOF", "XAF", "MNT", "JOD", "BHD", "OMR", "NGN", "KES",
+        "EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "CNY", "INR", "KRW", "SGD", "HKD", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "RUB",
+        "BRL", "MXN", "ZAR", "AED", "SAR", "QAR", "KWD", "EGP", "LBP", "ILS", "MYR", "THB", "IDR", "PHP", "VND", "UAH", "BGN", "RON", "TND", "DZD",
+        "XOF", "XAF", "MNT", "JOD", "BHD", "OMR", "NGN", "KES",
     ];
     if k.len() != 3 || !k.bytes().all(|b| b.is_ascii_lowercase()) {
         return None;
@@ -228,11 +228,7 @@ fn cents_tail(t: &Toks, e: usize, lang: Lang, amount: f64, code: &'static str) -
 
 pub(crate) fn percentage_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Value)> {
     let q = quantity_at(t, i, lang, false)?;
-    let e = if t.is(q.end, "%") {
-        q.end + 1
-    } else {
-        t.phrases(q.end, &["pour cent", "pourcent", "pourcents", "percent", "per cent", "pct"])?
-    };
+    let e = if t.is(q.end, "%") { q.end + 1 } else { t.phrases(q.end, &["pour cent", "pourcent", "pourcents", "percent", "per cent", "pct"])? };
     Some((e, num_json(q.value)))
 }
 
@@ -429,7 +425,8 @@ pub(crate) fn duration_at(t: &Toks, i: usize, lang: Lang) -> Option<(usize, Dur)
         // "1 hour thirty", "2 hours and 10": minutes without their unit, at the end
         if d.unit == Grain::Hour && d.value.fract() == 0.0 {
             if let Some(m) = quantity_at(t, j, lang, false) {
-                if m.value.fract() == 0.0 && (1.0..60.0).contains(&m.value) && !t.is_word(m.end) && !t.any(m.end, &["%", "°", "€", "$", ":", "/"]) {
+                if m.value.fract() == 0.0 && (1.0..60.0).contains(&m.value) && !t.is_word(m.end) && !t.any(m.end, &["%", "°", "€", "$", ":", "/"])
+                {
                     d = Dur { value: d.value * 60.0 + m.value, unit: Grain::Minute };
                     e = m.end;
                 }

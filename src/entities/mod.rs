@@ -114,9 +114,9 @@ impl Context {
     pub fn from_request(reference_time: Option<&str>, timezone: Option<&str>, lang: Lang) -> Result<Context, String> {
         let tz: Tz = match timezone.map(str::trim).filter(|s| !s.is_empty()) {
             None => Tz::UTC,
-            Some(name) => name
-                .parse()
-                .map_err(|_| format!("unknown time zone {name:?}: expected an IANA name such as \"Europe/Paris\" or \"UTC\""))?,
+            Some(name) => {
+                name.parse().map_err(|_| format!("unknown time zone {name:?}: expected an IANA name such as \"Europe/Paris\" or \"UTC\""))?
+            }
         };
         let reference_time = match reference_time.map(str::trim).filter(|s| !s.is_empty()) {
             None => Utc::now().with_timezone(&tz),
@@ -194,7 +194,14 @@ fn candidates(text: &str, ctx: &Context, chars: &[char]) -> Vec<Cand> {
     }
 
     let tz = ctx.reference_time.timezone();
-    let cx = time::Cx { t, lang, now: ctx.reference_time.naive_local(), abs: ctx.reference_time, anchors: time::anchor_words(t, lang), date_memo: std::cell::RefCell::new(vec![None; t.len() + 2]) };
+    let cx = time::Cx {
+        t,
+        lang,
+        now: ctx.reference_time.naive_local(),
+        abs: ctx.reference_time,
+        anchors: time::anchor_words(t, lang),
+        date_memo: std::cell::RefCell::new(vec![None; t.len() + 2]),
+    };
     let mut tv = Vec::new();
     for i in 0..t.len() {
         if let Some(m) = numbers::number_at(t, i, lang, false) {
@@ -248,9 +255,7 @@ fn candidates(text: &str, ctx: &Context, chars: &[char]) -> Vec<Cand> {
 fn inside_word(chars: &[char], s: usize, e: usize) -> bool {
     let w = |c: char| c.is_alphanumeric();
     let after_joiner = s >= 2 && s < chars.len() && matches!(chars[s - 1], '-' | '/' | ':') && w(chars[s - 2]) && w(chars[s]);
-    after_joiner
-        || (s > 0 && s < chars.len() && w(chars[s - 1]) && w(chars[s]))
-        || (e > 0 && e < chars.len() && w(chars[e - 1]) && w(chars[e]))
+    after_joiner || (s > 0 && s < chars.len() && w(chars[s - 1]) && w(chars[s])) || (e > 0 && e < chars.len() && w(chars[e - 1]) && w(chars[e]))
 }
 
 /// Overlap policy: the longest span wins; equal lengths → dimension priority (email, url, phone,
@@ -288,14 +293,7 @@ pub fn extract(text: &str, ctx: &Context, dims: Option<&[Dimension]>) -> Vec<Rul
     resolve_overlaps(cands)
         .into_iter()
         .filter(|c| dims.is_none_or(|d| d.contains(&c.dim)))
-        .map(|c| RuleEntity {
-            dim: c.dim,
-            start: c.s,
-            end: c.e,
-            text: chars[c.s..c.e].iter().collect(),
-            value: c.value,
-            confidence: c.confidence,
-        })
+        .map(|c| RuleEntity { dim: c.dim, start: c.s, end: c.e, text: chars[c.s..c.e].iter().collect(), value: c.value, confidence: c.confidence })
         .collect()
 }
 
@@ -400,11 +398,7 @@ mod tests {
         let dims: Vec<_> = e.iter().map(|x| (x.dim, x.text.as_str())).collect();
         assert_eq!(
             dims,
-            vec![
-                (Dimension::Time, "demain à 15h"),
-                (Dimension::AmountOfMoney, "23 euros 50"),
-                (Dimension::PhoneNumber, "06 12 34 56 78")
-            ]
+            vec![(Dimension::Time, "demain à 15h"), (Dimension::AmountOfMoney, "23 euros 50"), (Dimension::PhoneNumber, "06 12 34 56 78")]
         );
         // "dans deux heures" (time) swallows "deux heures" (duration)
         let e = extract("dans deux heures", &ctx(Lang::Fr), None);
@@ -460,19 +454,13 @@ mod tests {
                 json!({"type": "interval", "from": "2026-03-10T18:00:00+01:00", "to": "2026-03-11T00:00:00+01:00", "grain": "hour"})
             ))
         );
-        assert_eq!(
-            resolve_slot("time", "neuf heures du matin", &c).map(|x| x.1["value"].clone()),
-            Some(json!("2026-03-10T09:00:00+01:00"))
-        );
+        assert_eq!(resolve_slot("time", "neuf heures du matin", &c).map(|x| x.1["value"].clone()), Some(json!("2026-03-10T09:00:00+01:00")));
         let en = ctx(Lang::En);
         assert_eq!(resolve_slot("time", "seven", &en).map(|x| x.1["value"].clone()), Some(json!("2026-03-10T19:00:00+01:00")));
         assert_eq!(resolve_slot("date", "the weather", &en), None);
         assert_eq!(resolve_slot("place_name", "paris", &en), None);
         assert_eq!(resolve_slot("time", "demain à 15h et après", &c), None);
-        assert_eq!(
-            resolve_slot("currency_name", "twenty dollars", &en),
-            Some((Dimension::AmountOfMoney, json!({"amount": 20, "currency": "USD"})))
-        );
+        assert_eq!(resolve_slot("currency_name", "twenty dollars", &en), Some((Dimension::AmountOfMoney, json!({"amount": 20, "currency": "USD"}))));
     }
 
     #[test]
@@ -553,7 +541,10 @@ mod tests {
         assert_eq!(one("4pm CET", &en, Dimension::Time)["value"], json!("2026-03-10T16:00:00+01:00"));
         assert_eq!(itv(one("tôt le matin", &fr, Dimension::Time)), pair("2026-03-10T07:00:00+01:00", "2026-03-10T09:00:00+01:00"));
         assert_eq!(one("after 5pm", &en, Dimension::Time)["direction"], json!("after"));
-        assert_eq!(one("between 10 and 20 dollars", &en, Dimension::AmountOfMoney), json!({"type": "between", "from": 10, "to": 20, "currency": "USD"}));
+        assert_eq!(
+            one("between 10 and 20 dollars", &en, Dimension::AmountOfMoney),
+            json!({"type": "between", "from": 10, "to": 20, "currency": "USD"})
+        );
         assert_eq!(one("a month and a half", &en, Dimension::Duration)["value"], json!(45));
         assert!(extract("at a few", &en, Some(&[Dimension::Time])).is_empty());
         assert!(extract("Martin Luther King' day", &en, Some(&[Dimension::Time])).is_empty());

@@ -24,7 +24,9 @@ fn keys(money: bool) -> (&'static str, &'static str) {
 /// "under 7 EUR", "at least 40 degrees", "plus de 10 euros", "moins de 10 dollars".
 fn bound_at(t: &Toks, i: usize, lang: Lang, money: bool) -> Option<(usize, Value)> {
     let (under, above): (&[&str], &[&str]) = match lang {
-        Lang::En => (&["no more than", "less than", "lower than", "at most", "under", "below"], &["no less than", "more than", "at least", "over", "above"]),
+        Lang::En => {
+            (&["no more than", "less than", "lower than", "at most", "under", "below"], &["no less than", "more than", "at least", "over", "above"])
+        }
         Lang::Fr => (&["pas plus de", "en dessous de", "au dessous de", "moins de", "moins que", "au plus"], &["au moins", "plus que", "plus de"]),
     };
     let (j, kind) = match t.phrases(i, under) {

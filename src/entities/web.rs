@@ -30,9 +30,8 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("url regex")
 });
 
-static PHONE_FR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+33[\s.\-]?(?:\(0\)[\s.\-]?)?|0033[\s.\-]?|0)([1-9](?:[\s.\-]?\d{2}){4})").expect("phone fr regex")
-});
+static PHONE_FR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:\+33[\s.\-]?(?:\(0\)[\s.\-]?)?|0033[\s.\-]?|0)([1-9](?:[\s.\-]?\d{2}){4})").expect("phone fr regex"));
 
 static PHONE_NA: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
@@ -44,10 +43,10 @@ static PHONE_NA: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Other national forms: an area code in brackets ("(19) 997424919"), a long run of digits
 /// with its trunk 0 ("06354640807").
-static PHONE_OTHER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\(\d{2,3}\)[\s.\-]?\d{4,5}[\s.\-]?\d{4}|\b0\d{10,12}\b").expect("phone other regex"));
+static PHONE_OTHER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\(\d{2,3}\)[\s.\-]?\d{4,5}[\s.\-]?\d{4}|\b0\d{10,12}\b").expect("phone other regex"));
 
-static PHONE_INTL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\+[1-9]\d{0,2}(?:[\s.\-]?\(?\d{1,4}\)?){2,6}").expect("phone intl regex"));
+static PHONE_INTL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\+[1-9]\d{0,2}(?:[\s.\-]?\(?\d{1,4}\)?){2,6}").expect("phone intl regex"));
 
 /// Compiles the regular expressions now rather than on the first request (≈ 3 ms).
 pub(crate) fn warm_up() {
@@ -187,7 +186,9 @@ fn spoken_emails(text: &str, out: &mut Vec<WebMatch>) {
     };
     for c in SPOKEN_EMAIL.captures_iter(text) {
         let m = c.get(0).unwrap();
-        if prev_char(text, m.start()).is_some_and(|ch| ch.is_alphanumeric() || ch == '.') || next_char(text, m.end()).is_some_and(|ch| ch.is_alphanumeric()) {
+        if prev_char(text, m.start()).is_some_and(|ch| ch.is_alphanumeric() || ch == '.')
+            || next_char(text, m.end()).is_some_and(|ch| ch.is_alphanumeric())
+        {
             continue;
         }
         let (local, sep, domain) = (&c[1], c[2].trim().to_ascii_lowercase(), &c[3]);

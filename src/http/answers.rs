@@ -9,7 +9,10 @@ use super::types::ErrorBody;
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum ParseErrors {
-    #[response(status = 400, description = "malformed_json, invalid_utf8, empty_text, empty_batch, unsupported_language, invalid_time_reference, unknown_dimension")]
+    #[response(
+        status = 400,
+        description = "malformed_json, invalid_utf8, empty_text, empty_batch, unsupported_language, invalid_time_reference, unknown_dimension"
+    )]
     BadRequest(ErrorBody),
     #[response(status = 401, description = "unauthorized: API keys are configured and none valid was given")]
     Unauthorized(ErrorBody),
@@ -19,7 +22,10 @@ pub enum ParseErrors {
     TooLarge(ErrorBody),
     #[response(status = 415, description = "unsupported_media_type")]
     MediaType(ErrorBody),
-    #[response(status = 422, description = "invalid_request (JSON of the wrong shape), text_too_long, untokenizable_text, batch_too_large, payload_too_complex")]
+    #[response(
+        status = 422,
+        description = "invalid_request (JSON of the wrong shape), text_too_long, untokenizable_text, batch_too_large, payload_too_complex"
+    )]
     Invalid(ErrorBody),
     #[response(status = 500, description = "inference_failed")]
     Internal(ErrorBody),

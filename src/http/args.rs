@@ -74,12 +74,7 @@ pub struct SecurityArgs {
 impl SecurityArgs {
     /// The parse and admin keys the flags (or their files) give.
     pub fn keys(&self) -> Result<Keys, super::auth::KeysError> {
-        Keys::load(
-            self.api_keys.as_deref(),
-            self.api_keys_file.as_deref(),
-            self.admin_key.as_deref(),
-            self.admin_key_file.as_deref(),
-        )
+        Keys::load(self.api_keys.as_deref(), self.api_keys_file.as_deref(), self.admin_key.as_deref(), self.admin_key_file.as_deref())
     }
 }
 

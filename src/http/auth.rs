@@ -47,12 +47,7 @@ fn split_keys(s: &str) -> Vec<Vec<u8>> {
 
 impl Keys {
     /// Parse keys from a comma- or line-separated list and/or a file of the same; admin key likewise.
-    pub fn load(
-        parse: Option<&str>,
-        parse_file: Option<&Path>,
-        admin: Option<&str>,
-        admin_file: Option<&Path>,
-    ) -> Result<Keys, KeysError> {
+    pub fn load(parse: Option<&str>, parse_file: Option<&Path>, admin: Option<&str>, admin_file: Option<&Path>) -> Result<Keys, KeysError> {
         let read = |p: &Path| std::fs::read_to_string(p).map_err(|source| KeysError::Read { path: p.to_path_buf(), source });
         let mut keys = Keys::default();
         if let Some(s) = parse {
@@ -114,10 +109,7 @@ fn presented_key(req: &ServiceRequest) -> Option<String> {
 
 /// The `token` parameter of a query string, decoded as a form value (`%2B` is `+`, `+` a space).
 pub fn query_token(query: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .ok()?
-        .into_iter()
-        .find_map(|(k, v)| (k == "token").then_some(v))
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok()?.into_iter().find_map(|(k, v)| (k == "token").then_some(v))
 }
 
 /// Set on a request to a route that also takes its key in the body (Rasa's `/model/parse`) when

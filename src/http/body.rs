@@ -36,10 +36,7 @@ pub async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -
 
 /// JSON only (`application/json` or any `+json` type), any charset parameter.
 pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
-    let mime = content_type
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let mime = content_type.and_then(|v| v.split(';').next()).map(|v| v.trim().to_ascii_lowercase()).unwrap_or_default();
     if mime == "application/json" || mime.ends_with("+json") {
         Ok(())
     } else {
@@ -51,12 +48,5 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
 /// that it can be fuzzed (fuzz/fuzz_targets/request_body.rs).
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let text = std::str::from_utf8(body).map_err(|_| ApiError::InvalidUtf8)?;
-    serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
-            ApiError::InvalidRequest(e.to_string())
-        } else {
-            ApiError::MalformedJson(e.to_string())
-        }
-    })
+    serde_json::from_str(text).map_err(|e| if e.is_data() { ApiError::InvalidRequest(e.to_string()) } else { ApiError::MalformedJson(e.to_string()) })
 }
-

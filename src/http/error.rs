@@ -299,7 +299,7 @@ mod tests {
             ApiError::Parse(ParseError::Tokenizer(Box::<dyn std::error::Error + Send + Sync>::from("no").into())),
             ApiError::Parse(ParseError::InvalidTimeReference(String::new())),
             ApiError::Parse(ParseError::UnknownDimension(String::new())),
-                ]
+        ]
     }
 
     #[test]
@@ -333,10 +333,8 @@ mod tests {
                 (cells[1].to_string(), cells[2].trim_matches('`').to_string())
             })
             .collect();
-        let want: Vec<(String, String)> = ERROR_CODES
-            .iter()
-            .map(|r| (if r.status == 0 { "4xx/5xx".to_string() } else { r.status.to_string() }, r.code.to_string()))
-            .collect();
+        let want: Vec<(String, String)> =
+            ERROR_CODES.iter().map(|r| (if r.status == 0 { "4xx/5xx".to_string() } else { r.status.to_string() }, r.code.to_string())).collect();
         assert_eq!(rows, want, "README's error table differs from http::error::ERROR_CODES");
     }
 
@@ -346,7 +344,15 @@ mod tests {
         let mut codes = std::collections::HashSet::new();
         for e in &errors {
             let status = e.status_code();
-            let server_side = matches!(e, ApiError::ReloadFailed(_) | ApiError::NotReady | ApiError::TrainingUnavailable(_) | ApiError::Parse(ParseError::Overloaded | ParseError::Inference(_) | ParseError::PreparationPanicked | ParseError::WorkerStopped));
+            let server_side = matches!(
+                e,
+                ApiError::ReloadFailed(_)
+                    | ApiError::NotReady
+                    | ApiError::TrainingUnavailable(_)
+                    | ApiError::Parse(
+                        ParseError::Overloaded | ParseError::Inference(_) | ParseError::PreparationPanicked | ParseError::WorkerStopped
+                    )
+            );
             assert_eq!(status.is_server_error(), server_side, "{e:?}");
             assert!(status.is_client_error() || server_side, "{e:?}");
             assert!(codes.insert(e.code()), "duplicate code {}", e.code());

@@ -12,8 +12,8 @@ pub mod observe;
 pub mod openapi;
 mod ops;
 mod parse;
-mod train;
 pub mod server;
+mod train;
 pub mod types;
 
 use std::sync::atomic::AtomicBool;
@@ -24,10 +24,10 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use auth::Access;
 pub use body::{check_content_type, decode_json};
 pub use error::ApiError;
 pub use observe::REQUEST_ID;
-use auth::Access;
 
 use crate::pipeline::Parser;
 use crate::service::{Registry, Served};
@@ -172,13 +172,7 @@ fn rasa_resource(path: &str, route: actix_web::Route) -> impl HttpServiceFactory
     guarded(path, POST, Access::Parse, true, vec![route])
 }
 
-fn guarded(
-    path: &str,
-    allow: &'static str,
-    access: Access,
-    body_token: bool,
-    routes: Vec<actix_web::Route>,
-) -> impl HttpServiceFactory {
+fn guarded(path: &str, allow: &'static str, access: Access, body_token: bool, routes: Vec<actix_web::Route>) -> impl HttpServiceFactory {
     let allow = if allow == GET { "GET, HEAD" } else { allow };
     routes
         .into_iter()
@@ -195,4 +189,3 @@ fn guarded(
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound(req.path().to_string()))
 }
-

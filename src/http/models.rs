@@ -60,12 +60,7 @@ pub async fn models_list(state: web::Data<AppState>) -> HttpResponse {
         (status = 422, description = "invalid_bundle (with problems), invalid_request", body = ErrorBody),
         (status = 500, description = "reload_failed: over the reload timeout, or the loader failed; the old model keeps serving", body = ErrorBody)),
     security(("admin_key" = [])))]
-pub async fn reload(
-    req: HttpRequest,
-    name: web::Path<String>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn reload(req: HttpRequest, name: web::Path<String>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     state.model(&name)?;
     // The body is optional: no body (or an empty one) reloads from the model's current path.
@@ -81,4 +76,3 @@ pub async fn reload(
     let model = state.models.summary(&name).ok_or_else(|| ApiError::UnknownModel(name.to_string()))?;
     Ok(HttpResponse::Ok().json(ReloadResult { model, took_ms: started.elapsed().as_secs_f64() * 1000.0 }))
 }
-

@@ -72,11 +72,7 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody + 'static>
 /// text, or with no body) gets the documented JSON body for its status.
 fn json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = res.status();
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }
@@ -94,4 +90,3 @@ fn json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
 /// When the request's head had been read (set by [`observe`], the outermost middleware).
 #[derive(Clone, Copy)]
 pub struct HeadRead(pub Instant);
-

@@ -87,11 +87,7 @@ fn text_schema(limits: &crate::pipeline::Limits) -> serde_json::Value {
     serde_json::json!({"type": "string", "minLength": 1, "maxLength": limits.max_text_chars, "pattern": NOT_BLANK})
 }
 
-fn constrain(
-    props: &mut serde_json::Map<String, serde_json::Value>,
-    limits: &crate::pipeline::Limits,
-    languages: &[String],
-) {
+fn constrain(props: &mut serde_json::Map<String, serde_json::Value>, limits: &crate::pipeline::Limits, languages: &[String]) {
     use serde_json::json;
     let nullable = |mut s: serde_json::Value| {
         // Option<T> fields: keep null allowed

@@ -57,8 +57,5 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             crate::metrics::METRICS.queue_depth.with_label_values(&[name]).set(depth);
         }
     }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(crate::metrics::render())
 }
-

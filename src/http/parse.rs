@@ -103,7 +103,12 @@ pub async fn parse_batch(req: HttpRequest, payload: web::Payload, state: web::Da
     params(("name" = String, Path, description = "A model name from GET /v1/models")),
     responses((status = 200, body = ParseResult), (status = 404, description = "unknown_model", body = ErrorBody), ParseErrors),
     security((), ("api_key" = [])))]
-pub async fn named_parse(req: HttpRequest, name: web::Path<String>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn named_parse(
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     single(req, payload, &state, Target::Named(&name)).await
 }
 
@@ -177,4 +182,3 @@ fn batch_inputs(body: BatchRequest, parser: &Parser) -> Result<Vec<ParseInput>, 
     }
     Ok(body.texts.into_iter().map(|text| body.options.input(text)).collect())
 }
-

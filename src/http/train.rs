@@ -29,7 +29,10 @@ pub struct TrainBody {
 }
 
 fn trainer(state: &AppState) -> Result<&std::sync::Arc<Trainer>, ApiError> {
-    state.trainer.as_ref().ok_or_else(|| ApiError::TrainingUnavailable("training over HTTP is off on this server: start it with --models-dir (and --encoder)".into()))
+    state
+        .trainer
+        .as_ref()
+        .ok_or_else(|| ApiError::TrainingUnavailable("training over HTTP is off on this server: start it with --models-dir (and --encoder)".into()))
 }
 
 /// The media types a training body may have: YAML as it is, or the JSON form.
@@ -66,9 +69,7 @@ pub async fn start(req: HttpRequest, name: web::Path<String>, payload: web::Payl
     let models = state.models.clone();
     let name = name.into_inner();
     // reading and checking the data is file work: off the async workers
-    let status = web::block(move || trainer.start(models, &name, request))
-        .await
-        .map_err(|e| ApiError::TrainingUnavailable(e.to_string()))??;
+    let status = web::block(move || trainer.start(models, &name, request)).await.map_err(|e| ApiError::TrainingUnavailable(e.to_string()))??;
     Ok(HttpResponse::Accepted().json(status))
 }
 

@@ -71,7 +71,11 @@ pub const MAX_LANE_THREADS: usize = 8;
 const CORES_PER_FRONT_THREAD: usize = 8;
 
 fn origin(flag: Option<usize>) -> Origin {
-    if flag.is_some() { Origin::Flag } else { Origin::Machine }
+    if flag.is_some() {
+        Origin::Flag
+    } else {
+        Origin::Machine
+    }
 }
 
 impl Layout {
@@ -120,7 +124,11 @@ impl Layout {
 /// sessions (on one thread, MASSIVE dev in batches of 1/4/8/16 ran at 215/230/234/204 texts/s:
 /// padding outweighs the gain past 8; docs/performance.md, "Batching per core"), else 32.
 pub fn default_max_batch(intra_threads: usize) -> usize {
-    if intra_threads <= 1 { 8 } else { 32 }
+    if intra_threads <= 1 {
+        8
+    } else {
+        32
+    }
 }
 
 impl Layout {
@@ -242,7 +250,13 @@ pub fn cgroup_quota(root: &Path, own: &[(String, String)]) -> Option<usize> {
     for (controllers, path) in own {
         let rel = path.trim_start_matches('/');
         let v1 = controllers.split(',').any(|c| c == "cpu");
-        let base = if controllers.is_empty() { root.to_path_buf() } else if v1 { cpu_v1_root(root) } else { continue };
+        let base = if controllers.is_empty() {
+            root.to_path_buf()
+        } else if v1 {
+            cpu_v1_root(root)
+        } else {
+            continue;
+        };
         // the cgroup itself and each parent up to the mount root
         let mut dir = base.join(rel);
         loop {

@@ -8,7 +8,6 @@
 //! output is `logits`), which is served as an intent-only model with a manifest made from its
 //! config.
 
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,8 +16,8 @@ use tokenizers::Tokenizer;
 use crate::decode::BioDecoder;
 use crate::model::engine::Model;
 use crate::model::files::{
-    problem, read_bounded, read_text, Problem, HF_CONFIG_FILE, MANIFEST_FILE, MAX_JSON_BYTES, MAX_MODEL_BYTES,
-    MAX_TOKENIZER_BYTES, MODEL_FILE, TOKENIZER_FILE,
+    problem, read_bounded, read_text, Problem, HF_CONFIG_FILE, MANIFEST_FILE, MAX_JSON_BYTES, MAX_MODEL_BYTES, MAX_TOKENIZER_BYTES, MODEL_FILE,
+    TOKENIZER_FILE,
 };
 use crate::model::hf::read_hf_config;
 use crate::model::manifest::{schema_problems, BundleFormat, Manifest, TransitionFile};

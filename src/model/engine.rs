@@ -32,7 +32,10 @@ struct GraphBackend {
 enum Backend {
     Graph(GraphBackend),
     /// The encoder session is shared by every model loaded on the same encoder (and worker slot).
-    Heads { encoder: Arc<Mutex<Encoder>>, heads: Arc<Heads> },
+    Heads {
+        encoder: Arc<Mutex<Encoder>>,
+        heads: Arc<Heads>,
+    },
     /// The encoder alone, serving the jobs of every bot on it: each job brings its own heads.
     Encoder(Arc<Mutex<Encoder>>),
 }
@@ -61,14 +64,10 @@ impl Model {
         let mut problems = Vec::new();
         let has_input = |name: &str| session.inputs().iter().any(|i| i.name() == name);
         // A Hugging Face export may or may not take segment ids (BERT does, RoBERTa does not).
-        let token_type_ids = manifest.inputs.token_type_ids.clone().filter(|n| {
-            manifest.format != crate::model::BundleFormat::HuggingFace || has_input(n)
-        });
+        let token_type_ids =
+            manifest.inputs.token_type_ids.clone().filter(|n| manifest.format != crate::model::BundleFormat::HuggingFace || has_input(n));
         let wanted: Vec<&String> =
-            [Some(&manifest.inputs.input_ids), Some(&manifest.inputs.attention_mask), token_type_ids.as_ref()]
-                .into_iter()
-                .flatten()
-                .collect();
+            [Some(&manifest.inputs.input_ids), Some(&manifest.inputs.attention_mask), token_type_ids.as_ref()].into_iter().flatten().collect();
         for name in &wanted {
             match session.inputs().iter().find(|i| i.name() == name.as_str()) {
                 None => problems.push(format!("graph has no input {name:?} named in the manifest")),
@@ -160,14 +159,10 @@ impl Model {
         let heads = Heads::load(&dir.join(&h.file), info.hidden_size, info.pooled_size(), manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
         let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
-        let encoder = crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, crate::errors::chain(&e))])?;
+        let encoder =
+            crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, crate::errors::chain(&e))])?;
         let pad_id = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?.pad_id;
-        Ok(Model {
-            backend: Backend::Heads { encoder, heads: Arc::new(heads) },
-            n_intents: manifest.intents.len(),
-            n_slot_labels: n_slots,
-            pad_id,
-        })
+        Ok(Model { backend: Backend::Heads { encoder, heads: Arc::new(heads) }, n_intents: manifest.intents.len(), n_slot_labels: n_slots, pad_id })
     }
 
     /// A heads bundle's heads (they run on a shared encoder's output).
@@ -269,18 +264,9 @@ impl GraphBackend {
             inputs.push((name.as_str().into(), Tensor::from_array(seg)?.into()));
         }
         let outputs = self.session.run(inputs)?;
-        let intent = outputs
-            .get(&self.intent_output)
-            .ok_or_else(|| RunError::Output("intent output missing".into()))?
-            .try_extract_array::<f32>()
-            ?;
+        let intent = outputs.get(&self.intent_output).ok_or_else(|| RunError::Output("intent output missing".into()))?.try_extract_array::<f32>()?;
         let slots = match &self.slot_output {
-            Some(name) => outputs
-                .get(name)
-                .ok_or_else(|| RunError::Output("slot output missing".into()))?
-                .try_extract_array::<f32>()
-                ?
-                .into_owned(),
+            Some(name) => outputs.get(name).ok_or_else(|| RunError::Output("slot output missing".into()))?.try_extract_array::<f32>()?.into_owned(),
             None => ndarray::ArrayD::zeros(vec![batch, width, 0]),
         };
         let intent_logits = intent.into_dimensionality()?.to_owned();

@@ -21,11 +21,7 @@ pub const MAX_MODEL_BYTES: u64 = 4 << 30;
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot be read ({e})"))?;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| format!("cannot be read ({e})"))?;
     let meta = file.metadata().map_err(|e| format!("cannot be read ({e})"))?;
     if !meta.is_file() {
         return Err("is not a regular file".into());

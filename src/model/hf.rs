@@ -59,10 +59,7 @@ pub fn read_hf_config(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifes
     for (id, label) in id2label {
         match id.parse::<usize>() {
             Ok(i) if i < intents.len() => intents[i] = label.clone(),
-            _ => problems.push(problem(
-                HF_CONFIG_FILE,
-                format!("id2label key {id:?} is not an id in 0..{}", id2label.len()),
-            )),
+            _ => problems.push(problem(HF_CONFIG_FILE, format!("id2label key {id:?} is not an id in 0..{}", id2label.len()))),
         }
     }
     let folder = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
@@ -82,11 +79,7 @@ pub fn read_hf_config(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifes
         pad_id: config.pad_token_id,
         slot_alignment: default_alignment(),
         intent_temperature: 1.0,
-        inputs: GraphInputs {
-            input_ids: "input_ids".into(),
-            attention_mask: "attention_mask".into(),
-            token_type_ids: Some("token_type_ids".into()),
-        },
+        inputs: GraphInputs { input_ids: "input_ids".into(), attention_mask: "attention_mask".into(), token_type_ids: Some("token_type_ids".into()) },
         outputs: GraphOutputs { intent_logits: "logits".into(), slot_logits: None },
         intents,
         slot_labels: Vec::new(),

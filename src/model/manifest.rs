@@ -180,12 +180,8 @@ impl Manifest {
             out.push(format!("intent label {d:?} appears twice"));
         }
         match (&self.outputs.slot_logits, self.slot_labels.len()) {
-            (Some(_), _) if self.slot_labels.first().map(String::as_str) != Some("O") => {
-                out.push("slot_labels must start with \"O\"".into())
-            }
-            (None, n) if n > 1 => out.push(format!(
-                "slot_labels lists {n} labels but outputs.slot_logits names no graph output for them"
-            )),
+            (Some(_), _) if self.slot_labels.first().map(String::as_str) != Some("O") => out.push("slot_labels must start with \"O\"".into()),
+            (None, n) if n > 1 => out.push(format!("slot_labels lists {n} labels but outputs.slot_logits names no graph output for them")),
             _ => {}
         }
         if let Some(d) = first_duplicate(&self.slot_labels) {
@@ -230,12 +226,7 @@ impl Manifest {
     /// Slot types (without B-/I-), each once, in label order.
     pub fn slot_types(&self) -> Vec<String> {
         let mut seen = HashSet::new();
-        self.slot_labels
-            .iter()
-            .filter_map(|l| l.get(2..).filter(|_| l != "O"))
-            .filter(|t| seen.insert(t.to_string()))
-            .map(str::to_string)
-            .collect()
+        self.slot_labels.iter().filter_map(|l| l.get(2..).filter(|_| l != "O")).filter(|t| seen.insert(t.to_string())).map(str::to_string).collect()
     }
 }
 

@@ -19,11 +19,9 @@ pub mod weights;
 pub use bundle::{detect_format, Bundle, BundleError};
 pub use engine::Model;
 pub use files::{
-    read_bounded, read_text, Problem, HF_CONFIG_FILE, MANIFEST_FILE, MAX_JSON_BYTES, MAX_MODEL_BYTES, MAX_TOKENIZER_BYTES,
-    MODEL_FILE, TOKENIZER_FILE,
+    read_bounded, read_text, Problem, HF_CONFIG_FILE, MANIFEST_FILE, MAX_JSON_BYTES, MAX_MODEL_BYTES, MAX_TOKENIZER_BYTES, MODEL_FILE, TOKENIZER_FILE,
 };
 pub use manifest::{
-    schema_problems, BundleFormat, EncoderRef, GraphInputs, GraphOutputs, HeadsRef, Manifest, SlotTransitions, KIND_HEADS,
-    MANIFEST_SCHEMA,
+    schema_problems, BundleFormat, EncoderRef, GraphInputs, GraphOutputs, HeadsRef, Manifest, SlotTransitions, KIND_HEADS, MANIFEST_SCHEMA,
 };
 pub use session::{build_session, optimizer_list, ModelOutput, RunError, SessionError, SessionSettings, DEFAULT_DISABLED_OPTIMIZERS};

@@ -60,8 +60,7 @@ pub fn init() -> Result<PathBuf, RuntimeError> {
     INIT.get_or_init(|| {
         let tried = candidates();
         let path = tried.iter().find(|p| p.is_file()).cloned().ok_or_else(|| RuntimeError::NotFound { tried: tried.clone() })?;
-        let builder =
-            ort::init_from(&path).map_err(|e| RuntimeError::Load { path: path.clone(), source: std::sync::Arc::new(e) })?;
+        let builder = ort::init_from(&path).map_err(|e| RuntimeError::Load { path: path.clone(), source: std::sync::Arc::new(e) })?;
         let env = builder
             .with_name("parlance")
             .with_telemetry(false)

@@ -93,9 +93,7 @@ pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session,
         // the tokeniser between runs.
         .and_then(|b| Ok(b.with_config_entry("session.force_spinning_stop", "1")?))
         // ONNX Runtime 1.31 splits this list on ';' (a ',' list is taken as one unknown name).
-        .and_then(|b| {
-            Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?)
-        })
+        .and_then(|b| Ok(b.with_config_entry("optimization.disable_specified_optimizers", settings.disabled_optimizers.join(";"))?))
         // issue 25: every session on this file shares its weights (crate::model::weights)
         .and_then(|mut b| {
             if let Some(w) = crate::model::weights::for_file(path) {

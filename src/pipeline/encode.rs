@@ -49,4 +49,3 @@ pub fn encode(tokenizer: &Tokenizer, text: &str, lowercase: bool) -> Result<Enco
     let ids = enc.get_ids().iter().map(|&i| i as i64).collect();
     Ok(Encoded { words, ids, first_token })
 }
-

@@ -96,12 +96,7 @@ pub fn dimensions(input: &ParseInput) -> Result<Option<Vec<entities::Dimension>>
     input
         .dimensions
         .as_ref()
-        .map(|names| {
-            names
-                .iter()
-                .map(|n| entities::Dimension::parse(n).ok_or_else(|| ParseError::UnknownDimension(n.clone())))
-                .collect()
-        })
+        .map(|names| names.iter().map(|n| entities::Dimension::parse(n).ok_or_else(|| ParseError::UnknownDimension(n.clone()))).collect())
         .transpose()
 }
 
@@ -112,6 +107,5 @@ pub fn time_context(input: &ParseInput, lang: entities::Lang) -> Result<entities
             return Err(ParseError::InvalidTimeReference(format!("{name} is empty; leave it out for the default")));
         }
     }
-    entities::Context::from_request(input.reference_time.as_deref(), input.timezone.as_deref(), lang)
-        .map_err(ParseError::InvalidTimeReference)
+    entities::Context::from_request(input.reference_time.as_deref(), input.timezone.as_deref(), lang).map_err(ParseError::InvalidTimeReference)
 }

@@ -21,8 +21,8 @@
 //!
 //! Rule entities and slots are sorted by start, then end; a slot before a rule entity at the same span.
 
-use crate::entities::{self, Context, RuleEntity};
 use crate::entities::Entity;
+use crate::entities::{self, Context, RuleEntity};
 
 fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
     a.0 < b.1 && b.0 < a.1
@@ -35,8 +35,8 @@ fn coarse(v: &serde_json::Value) -> bool {
 
 /// Words a slot may hold around a rule entity and still be that entity ("de 15 %", "for two hours").
 const FUNCTION_WORDS: [&str; 34] = [
-    "de", "du", "des", "d", "le", "la", "les", "l", "à", "a", "au", "aux", "un", "une", "en", "pour", "par", "sur", "vers",
-    "of", "the", "an", "for", "to", "at", "by", "about", "in", "on", "from", "with", "me", "my", "is",
+    "de", "du", "des", "d", "le", "la", "les", "l", "à", "a", "au", "aux", "un", "une", "en", "pour", "par", "sur", "vers", "of", "the", "an", "for",
+    "to", "at", "by", "about", "in", "on", "from", "with", "me", "my", "is",
 ];
 
 /// The rule entity that a slot is, up to function words: it lies inside the slot and every other
@@ -47,9 +47,7 @@ fn inner_rule<'r>(slot: &Entity, rules: &'r [RuleEntity]) -> Option<&'r RuleEnti
         let b = (r.end - slot.start).min(chars.len());
         let a = (r.start - slot.start).min(b);
         let rest: String = chars[..a].iter().chain([' '].iter()).chain(chars[b..].iter()).collect();
-        rest.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .all(|w| FUNCTION_WORDS.contains(&w.to_lowercase().as_str()))
+        rest.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).all(|w| FUNCTION_WORDS.contains(&w.to_lowercase().as_str()))
     })
 }
 
@@ -89,9 +87,7 @@ pub fn merge(model: Vec<Entity>, rules: Vec<RuleEntity>, ctx: &Context) -> Vec<E
             // several slots under one expression: a day-or-longer slot keeps its own value
             Some(ri) if group_size(ri) > 1 => alone().filter(coarse).unwrap_or_else(|| rules[ri].value.clone()),
             Some(ri) => rules[ri].value.clone(),
-            None => alone()
-                .or_else(|| inner_rule(&slot, &rules).map(|r| r.value.clone()))
-                .unwrap_or_else(|| slot.value.clone()),
+            None => alone().or_else(|| inner_rule(&slot, &rules).map(|r| r.value.clone())).unwrap_or_else(|| slot.value.clone()),
         };
         out.push(Entity { value, ..slot });
     }
@@ -181,11 +177,29 @@ mod tests {
     fn a_slot_of_another_type_keeps_the_rule_entity_and_carries_its_value() {
         use serde_json::json;
         let cases = [
-            ("set a timer for two hours", Lang::En, ("time", "two hours", 16), "duration", json!({"value": 2, "unit": "hour", "seconds": 7200, "iso": "PT2H"})),
+            (
+                "set a timer for two hours",
+                Lang::En,
+                ("time", "two hours", 16),
+                "duration",
+                json!({"value": 2, "unit": "hour", "seconds": 7200, "iso": "PT2H"}),
+            ),
             ("appelle le 06 12 34 56 78", Lang::Fr, ("radio_name", "06 12 34 56 78", 11), "phone_number", json!("+33612345678")),
-            ("email john.smith@example.com about the report", Lang::En, ("person", "john.smith@example.com", 6), "email", json!("john.smith@example.com")),
+            (
+                "email john.smith@example.com about the report",
+                Lang::En,
+                ("person", "john.smith@example.com", 6),
+                "email",
+                json!("john.smith@example.com"),
+            ),
             ("baisse le volume de 15 %", Lang::Fr, ("change_amount", "de 15 %", 17), "percentage", json!(15)),
-            ("mets un minuteur de deux heures", Lang::Fr, ("time", "de deux heures", 17), "duration", json!({"value": 2, "unit": "hour", "seconds": 7200, "iso": "PT2H"})),
+            (
+                "mets un minuteur de deux heures",
+                Lang::Fr,
+                ("time", "de deux heures", 17),
+                "duration",
+                json!({"value": 2, "unit": "hour", "seconds": 7200, "iso": "PT2H"}),
+            ),
         ];
         for (text, lang, (ty, span, at), dim, value) in cases {
             let out = run_lang(text, lang, vec![slot(ty, span, at)]);

@@ -22,9 +22,9 @@ use crate::model::{Bundle, BundleError, Manifest, Model, Problem, SessionSetting
 use crate::text::{self, Word};
 
 pub use encode::{encode, Encoded, TokenizerError};
+use input::{dimensions, time_context};
 pub use input::{Checked, Limits, ParseError, ParseInput};
 pub use result::{Fallback, ModelRef, ParseResult, Timings, FALLBACK_INTENT, RANKING_SIZE};
-use input::{dimensions, time_context};
 
 /// Encoder slot of the latency lane's session (heads bundles share one encoder session per slot).
 const LANE_SLOT: usize = usize::MAX;
@@ -213,8 +213,7 @@ impl Parser {
         let started = Instant::now();
         let Checked { mut input, dimensions, mut context } = checked;
         let language = input.language();
-        let Encoded { words, ids, first_token } = encode(&self.tokenizer, &input.text, self.manifest.lowercase)
-            .map_err(ParseError::Tokenizer)?;
+        let Encoded { words, ids, first_token } = encode(&self.tokenizer, &input.text, self.manifest.lowercase).map_err(ParseError::Tokenizer)?;
         context.lang = if language.code == "fr" { entities::Lang::Fr } else { entities::Lang::En };
         let rules = match dimensions {
             Some(d) if d.is_empty() => Vec::new(),
@@ -256,10 +255,7 @@ impl Parser {
         }
         let mut results = Vec::with_capacity(prepared.len());
         for (p, rx) in prepared.into_iter().zip(pending) {
-            let out = rx
-                .await
-                .map_err(|_| ParseError::WorkerStopped)?
-                .map_err(ParseError::Inference)?;
+            let out = rx.await.map_err(|_| ParseError::WorkerStopped)?.map_err(ParseError::Inference)?;
             results.push(self.finish(p, out));
         }
         Ok(results)
@@ -361,13 +357,7 @@ impl Parser {
             fallback_reason,
             entities,
             model: self.model_ref(),
-            timings: Timings {
-                tokenize: p.tokenize,
-                queue: out.queued,
-                inference: out.inference,
-                batch_size: out.batch_size,
-            },
+            timings: Timings { tokenize: p.tokenize, queue: out.queued, inference: out.inference, batch_size: out.batch_size },
         }
     }
 }
-

@@ -21,8 +21,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::decode::IntentScore;
-use crate::lang::DetectedLanguage;
 use crate::entities::Entity;
+use crate::lang::DetectedLanguage;
 use crate::pipeline::{ModelRef, ParseResult};
 
 /// Intents every Rasa domain has.
@@ -48,9 +48,8 @@ pub struct PayloadEntity {
     pub end: usize,
 }
 
-static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^/(?P<intent>[^{@]+)(?P<confidence>@[0-9.]+)?(?P<entities>\{.+\})?(?P<rest>.*)").expect("payload pattern")
-});
+static PATTERN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^/(?P<intent>[^{@]+)(?P<confidence>@[0-9.]+)?(?P<entities>\{.+\})?(?P<rest>.*)").expect("payload pattern"));
 
 /// The payload in `text`, if it is one whose intent `known` accepts; `Err(values)` when its JSON
 /// holds more than [`MAX_ENTITY_VALUES`] entity values.

@@ -86,4 +86,3 @@ pub struct ParseResult {
     #[serde(skip)]
     pub timings: Timings,
 }
-

@@ -99,8 +99,7 @@ impl ModelsConfig {
     /// Reads a config file; relative bundle paths become relative to the file's folder.
     pub fn read(path: &Path) -> Result<ModelsConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let mut config: ModelsConfig =
-            toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_path_buf(), source })?;
+        let mut config: ModelsConfig = toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for m in &mut config.models {
             if m.path.is_relative() {
@@ -113,11 +112,7 @@ impl ModelsConfig {
 
     /// One model, served as "default" (what `serve --model` means).
     pub fn single(path: PathBuf, fallback: Fallback) -> ModelsConfig {
-        ModelsConfig {
-            default: None,
-            routes: BTreeMap::new(),
-            models: vec![ModelSpec::new("default", path, fallback)],
-        }
+        ModelsConfig { default: None, routes: BTreeMap::new(), models: vec![ModelSpec::new("default", path, fallback)] }
     }
 
     /// Every problem with names, routes and fallback settings (the bundles are checked at load).

@@ -16,9 +16,9 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use crate::model::BundleError;
-use crate::service::models::{ConfigError, LoadSettings, ModelSpec, ModelsConfig};
 use crate::model::SessionSettings;
 use crate::pipeline::{Checked, Fallback, ParseError, ParseInput, ParseResult, Parser};
+use crate::service::models::{ConfigError, LoadSettings, ModelSpec, ModelsConfig};
 
 /// What one name serves now.
 pub struct Served {
@@ -91,14 +91,7 @@ pub struct Registry {
 pub const DEFAULT_RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn load_parser(spec: &ModelSpec, settings: &LoadSettings) -> Result<Parser, BundleError> {
-    let parser = Parser::load_as(
-        &spec.name,
-        &spec.path,
-        &settings.session,
-        settings.batch.clone(),
-        settings.workers,
-        settings.limits.clone(),
-    )?;
+    let parser = Parser::load_as(&spec.name, &spec.path, &settings.session, settings.batch.clone(), settings.workers, settings.limits.clone())?;
     Ok(parser.with_fallback(spec.fallback()))
 }
 
@@ -142,11 +135,7 @@ impl Registry {
         for (spec, parser) in config.models.into_iter().zip(parsers) {
             publish_info(&parser, None);
             let served = Served { parser, path: spec.path.clone(), loaded_at: SystemTime::now(), generation: 1 };
-            let entry = Entry {
-                spec: Mutex::new(spec.clone()),
-                current: ArcSwap::from_pointee(served),
-                reloading: tokio::sync::Mutex::new(()),
-            };
+            let entry = Entry { spec: Mutex::new(spec.clone()), current: ArcSwap::from_pointee(served), reloading: tokio::sync::Mutex::new(()) };
             entries.insert(spec.name, Arc::new(entry));
         }
         Ok(Registry {
@@ -290,8 +279,7 @@ impl Registry {
         }
         let previous = entry.current.load_full();
         publish_info(&parser, Some(&previous.parser));
-        let served =
-            Arc::new(Served { parser, path: spec.path.clone(), loaded_at: SystemTime::now(), generation: previous.generation + 1 });
+        let served = Arc::new(Served { parser, path: spec.path.clone(), loaded_at: SystemTime::now(), generation: previous.generation + 1 });
         entry.current.store(served.clone());
         *entry.spec.lock().expect("spec lock") = spec;
         outcome(true);
@@ -335,11 +323,7 @@ impl Registry {
         let parser = self.load_within(&spec).await?;
         publish_info(&parser, None);
         let served = Arc::new(Served { parser, path: spec.path.clone(), loaded_at: SystemTime::now(), generation: 1 });
-        let entry = Arc::new(Entry {
-            spec: Mutex::new(spec),
-            current: ArcSwap::new(served.clone()),
-            reloading: tokio::sync::Mutex::new(()),
-        });
+        let entry = Arc::new(Entry { spec: Mutex::new(spec), current: ArcSwap::new(served.clone()), reloading: tokio::sync::Mutex::new(()) });
         self.entries.rcu(|map| {
             let mut map = BTreeMap::clone(map);
             map.insert(name.to_string(), entry.clone());

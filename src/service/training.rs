@@ -312,12 +312,19 @@ impl Trainer {
         let (max_examples, max_words) = (self.settings.max_examples, self.settings.max_words);
         let mut problems = Vec::new();
         if size.examples > max_examples {
-            problems.push(format!("{} examples; training over HTTP takes at most {max_examples} (--train-max-examples; `parlance train` for more)", size.examples));
+            problems.push(format!(
+                "{} examples; training over HTTP takes at most {max_examples} (--train-max-examples; `parlance train` for more)",
+                size.examples
+            ));
         }
         if size.words > max_words {
             problems.push(format!("{} words in the examples; training over HTTP takes at most {max_words} (--train-max-words bounds a run's memory; `parlance train` for more)", size.words));
         }
-        if problems.is_empty() { Ok(()) } else { Err(TrainStartError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(TrainStartError::Invalid(problems))
+        }
     }
 
     /// The background run: train (at a lower priority), check the new bundle where it was written,

@@ -94,17 +94,14 @@ pub fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
 
 /// Refuses targets off this machine unless explicitly allowed.
 pub fn check_target(url: &str, allow_remote: bool) -> anyhow::Result<()> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow::anyhow!("only http:// URLs are supported: {url}"))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow::anyhow!("only http:// URLs are supported: {url}"))?;
     let authority = rest.split('/').next().unwrap_or_default();
     let host = if let Some(v6) = authority.strip_prefix('[') {
         v6.split(']').next().unwrap_or_default()
     } else {
         authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority)
     };
-    let loopback = host == "localhost"
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     anyhow::ensure!(loopback || allow_remote, "{host} is not a loopback address; pass --allow-remote to load it");
     Ok(())
 }
@@ -170,10 +167,7 @@ async fn one(client: &awc::Client, cfg: &LoadConfig, url: &str, body: String, sh
 }
 
 fn client(connections: usize, timeout: Duration) -> awc::Client {
-    awc::Client::builder()
-        .connector(awc::Connector::new().limit(connections.max(1)).timeout(timeout))
-        .timeout(timeout)
-        .finish()
+    awc::Client::builder().connector(awc::Connector::new().limit(connections.max(1)).timeout(timeout)).timeout(timeout).finish()
 }
 
 /// Runs one load test. Must be called inside an actix (tokio local) runtime: `actix_rt::System`.
@@ -198,9 +192,7 @@ fn report(cfg: &LoadConfig, shared: &Shared, seconds: f64) -> LoadReport {
     let h = shared.hist.borrow().clone();
     let errors = shared.errors.borrow().clone();
     let lag = shared.lag.borrow().clone();
-    let send_lag_ms = (!lag.is_empty()).then(|| {
-        [lag.value_at_quantile(0.5), lag.value_at_quantile(0.99), lag.max()].map(|v| v as f64 / 1000.0)
-    });
+    let send_lag_ms = (!lag.is_empty()).then(|| [lag.value_at_quantile(0.5), lag.value_at_quantile(0.99), lag.max()].map(|v| v as f64 / 1000.0));
     let q = |x: f64| h.value_at_quantile(x) as f64 / 1000.0;
     LoadReport {
         url: cfg.url.clone(),
@@ -358,10 +350,9 @@ pub fn draw_sweep(reports: &[LoadReport], path: &Path, title: &str) -> anyhow::R
         .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart.configure_mesh().x_desc("throughput (req/s)").y_desc("latency (ms)").draw()?;
     let series = |q: fn(&LoadReport) -> f64| open.iter().map(|r| (r.throughput_rps, q(r))).collect::<Vec<_>>();
-    for (name, color, q) in [
-        ("p50", BLUE, (|r: &LoadReport| r.latency.p50_ms) as fn(&LoadReport) -> f64),
-        ("p99", RED, |r: &LoadReport| r.latency.p99_ms),
-    ] {
+    for (name, color, q) in
+        [("p50", BLUE, (|r: &LoadReport| r.latency.p50_ms) as fn(&LoadReport) -> f64), ("p99", RED, |r: &LoadReport| r.latency.p99_ms)]
+    {
         let pts = series(q);
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
@@ -411,12 +402,7 @@ impl std::fmt::Display for ModelThroughput {
     }
 }
 
-pub fn model_throughput(
-    args: &crate::config::ModelArgs,
-    texts: &[String],
-    batch_size: usize,
-    duration: Duration,
-) -> anyhow::Result<ModelThroughput> {
+pub fn model_throughput(args: &crate::config::ModelArgs, texts: &[String], batch_size: usize, duration: Duration) -> anyhow::Result<ModelThroughput> {
     let settings = args.one_shot().session();
     let mut bundle = crate::model::Bundle::load(args.model_path(), &settings)?;
     let ids: Vec<Vec<i64>> = texts

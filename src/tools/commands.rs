@@ -182,10 +182,7 @@ fn progress_bar(len: usize) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let b = indicatif::ProgressBar::new(len as u64);
-    b.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  eta {eta}")
-            .expect("valid template"),
-    );
+    b.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  eta {eta}").expect("valid template"));
     b
 }
 
@@ -380,9 +377,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let trained = started.elapsed().as_secs_f64();
-    let parser = ModelArgs::for_bundle(&summary.out)
-        .load()
-        .map_err(|e| anyhow::anyhow!("the trained bundle does not load: {e:#}"))?;
+    let parser = ModelArgs::for_bundle(&summary.out).load().map_err(|e| anyhow::anyhow!("the trained bundle does not load: {e:#}"))?;
     let mut report = None;
     if !args.dev.is_empty() {
         let examples = read_all(&args.dev)?;

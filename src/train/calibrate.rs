@@ -143,11 +143,14 @@ pub fn choose_threshold(rows: &[HeldRow], rule: ThresholdRule) -> ThresholdChoic
     let has_oos = rows.iter().any(|r| r.gold.is_none());
     let best = |score: &dyn Fn(&ThresholdRow) -> f64, keep: &dyn Fn(&ThresholdRow) -> bool| {
         // the lowest threshold among equals: rejects no more than needed
-        table.iter().filter(|r| keep(r)).fold(None::<&ThresholdRow>, |b, r| match b {
-            Some(b) if score(b) >= score(r) - 1e-12 => Some(b),
-            _ => Some(r),
-        })
-        .map_or(0.0, |r| r.threshold)
+        table
+            .iter()
+            .filter(|r| keep(r))
+            .fold(None::<&ThresholdRow>, |b, r| match b {
+                Some(b) if score(b) >= score(r) - 1e-12 => Some(b),
+                _ => Some(r),
+            })
+            .map_or(0.0, |r| r.threshold)
     };
     let (chosen, why) = match (rule, has_oos) {
         (ThresholdRule::Fixed(t), _) => (t, "set with --fallback-threshold".to_string()),

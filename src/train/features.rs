@@ -57,8 +57,8 @@ fn word_labels(ex: &Example, words: &[crate::text::Word], index: &HashMap<&str, 
 /// Tokenises an example as `Parser::prepare` does (words, normalised, pre-tokenised encoding).
 pub fn prepare(ex: &Example, tokenizer: &Tokenizer, lowercase: bool, labels: &[String]) -> Result<Prepared, TrainError> {
     let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
-    let crate::pipeline::Encoded { words, ids, first_token } = crate::pipeline::encode(tokenizer, &ex.text, lowercase)
-        .map_err(|source| TrainError::Tokenizer { text: ex.text.clone(), source })?;
+    let crate::pipeline::Encoded { words, ids, first_token } =
+        crate::pipeline::encode(tokenizer, &ex.text, lowercase).map_err(|source| TrainError::Tokenizer { text: ex.text.clone(), source })?;
     Ok(Prepared { ids, first_token, word_labels: word_labels(ex, &words, &index) })
 }
 

@@ -59,7 +59,13 @@ pub struct IntentFit {
 /// Each intent's name as an example of it: `_ / - + .` become spaces; names with no letter
 /// (`intent_17` keeps "intent", `42` is left out) and out-of-scope intents are left out. The
 /// prepared items have no word rows, so the slot tagger and the transition counts never see them.
-pub fn intent_name_items(intents: &[String], tokenizer: &Tokenizer, lowercase: bool, labels: &[String], oos: &[String]) -> Result<Vec<(usize, Prepared)>, TrainError> {
+pub fn intent_name_items(
+    intents: &[String],
+    tokenizer: &Tokenizer,
+    lowercase: bool,
+    labels: &[String],
+    oos: &[String],
+) -> Result<Vec<(usize, Prepared)>, TrainError> {
     let mut out = Vec::new();
     for (i, name) in intents.iter().enumerate() {
         let Some(text) = intent_name_text(name).filter(|_| !is_out_of_scope(name, oos)) else { continue };
@@ -123,7 +129,14 @@ pub fn rows_logits(head: &Linear, lex: Option<&Array2<f32>>, x: Rows) -> Array2<
 /// Fits the intent head on `x` (rows: the examples, then the intent names) with labels `y`;
 /// `examples` rows are examples (the rest are never held out). With `dev` (rows, gold, off-topic
 /// flags) the temperature and threshold are chosen there; else on a held-out fifth.
-pub fn fit_intent(x: Rows, y: &[usize], examples: usize, dev: Option<(Rows, Vec<Option<usize>>, Vec<bool>)>, intents: &[String], setup: &IntentSetup) -> IntentFit {
+pub fn fit_intent(
+    x: Rows,
+    y: &[usize],
+    examples: usize,
+    dev: Option<(Rows, Vec<Option<usize>>, Vec<bool>)>,
+    intents: &[String],
+    setup: &IntentSetup,
+) -> IntentFit {
     // scikit-learn's C as a penalty on the mean loss: λ = 1 / (C·n)
     let l2 = 1.0 / (setup.c.max(1e-6) * y.len() as f32);
     // the joint fit (lexical features on) is not standardised: the sparse columns stay sparse
@@ -147,12 +160,23 @@ pub fn fit_intent(x: Rows, y: &[usize], examples: usize, dev: Option<(Rows, Vec<
 /// Without `--dev`: every fifth example of each intent (from the third on) is held out, the head
 /// fitted on the rest scores it, then the head is refitted on everything. Rows from `examples` on
 /// (the intent names) are always kept.
-fn held_out_split(x: Rows, y: &[usize], examples: usize, intents: &[String], cfg: &FitConfig, oos: &[String]) -> (Linear, Option<Array2<f32>>, &'static str, Held) {
+fn held_out_split(
+    x: Rows,
+    y: &[usize],
+    examples: usize,
+    intents: &[String],
+    cfg: &FitConfig,
+    oos: &[String],
+) -> (Linear, Option<Array2<f32>>, &'static str, Held) {
     let mut seen = vec![0usize; intents.len()];
     let mut held = Vec::new();
     let mut kept = Vec::new();
     for (i, &label) in y.iter().enumerate() {
-        if i < examples && seen[label] % 5 == 2 { held.push(i) } else { kept.push(i) }
+        if i < examples && seen[label] % 5 == 2 {
+            held.push(i)
+        } else {
+            kept.push(i)
+        }
         seen[label] += 1;
     }
     let (sub, sub_sp) = x.select(&kept);
@@ -189,11 +213,7 @@ pub fn held_rows(held: &Held, oos_classes: &[bool], t: f32) -> Vec<HeldRow> {
         .map(|(i, row)| {
             let p = crate::decode::softmax(&row.to_vec(), t);
             let top = argmax(row);
-            HeldRow {
-                confidence: p[top],
-                gold: held.label[i].filter(|_| !held.oos[i]),
-                answer: (!oos_classes[top]).then_some(top),
-            }
+            HeldRow { confidence: p[top], gold: held.label[i].filter(|_| !held.oos[i]), answer: (!oos_classes[top]).then_some(top) }
         })
         .collect()
 }
@@ -231,7 +251,11 @@ mod tests {
         let (label, oos) = dev_labels(["greet", "out_of_scope", "weather", "chitchat"].into_iter(), &intents, &["chitchat".into()]);
         assert_eq!(label, [Some(0), Some(1), None, Some(2)]);
         assert_eq!(oos, [false, true, true, true]);
-        let held = Held { logits: Array2::from_shape_vec((2, 3), vec![0.0, 5.0, 0.0, 3.0, 0.0, 0.0]).unwrap(), label: vec![Some(1), Some(0)], oos: vec![true, false] };
+        let held = Held {
+            logits: Array2::from_shape_vec((2, 3), vec![0.0, 5.0, 0.0, 3.0, 0.0, 0.0]).unwrap(),
+            label: vec![Some(1), Some(0)],
+            oos: vec![true, false],
+        };
         let rows = held_rows(&held, &[false, true, true], 1.0);
         assert_eq!((rows[0].gold, rows[0].answer), (None, None));
         assert_eq!((rows[1].gold, rows[1].answer), (Some(0), Some(0)));

@@ -68,10 +68,7 @@ fn loss_grad(x: &Array2<f32>, y: &[usize], k: usize, l2: f32, theta: &[f32]) -> 
             }
             (loss, xc.t().dot(&z), z.sum_axis(Axis(0)))
         })
-        .reduce(
-            || (0.0, Array2::zeros((d, k)), Array1::zeros(k)),
-            |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2),
-        );
+        .reduce(|| (0.0, Array2::zeros((d, k)), Array1::zeros(k)), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
     let inv = 1.0 / n.max(1) as f32;
     let mut grad: Vec<f32> = Vec::with_capacity(theta.len());
     grad.extend(gw.iter().zip(w.iter()).map(|(g, wv)| g * inv + l2 * wv));
@@ -332,10 +329,8 @@ mod tests {
         }
         let x = Array2::from_shape_vec((60, 3), rows).unwrap();
         let (layer, stats) = fit(&x, &y, 3, &FitConfig { l2: 1e-4, standardize: true, max_iter: 100, tol: 1e-9 });
-        let pred: Vec<usize> = logits(&layer, &x)
-            .axis_iter(Axis(0))
-            .map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0)
-            .collect();
+        let pred: Vec<usize> =
+            logits(&layer, &x).axis_iter(Axis(0)).map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0).collect();
         assert_eq!(pred, y, "{stats:?}");
         // finite differences against the analytic gradient
         let theta: Vec<f32> = (0..12).map(|i| (i as f32 * 0.1).cos() * 0.2).collect();

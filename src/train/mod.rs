@@ -25,16 +25,16 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
-use crate::model::Manifest;
 use crate::model::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
+use crate::model::heads::lexical::{LexicalSettings, Vocabulary};
 use crate::model::heads::{Heads, Linear};
 use crate::model::manifest::EncoderRef;
+use crate::model::Manifest;
 use crate::model::SessionSettings;
 use calibrate::{ThresholdChoice, ThresholdRule};
 use features::{Features, Prepared};
 use intent::IntentSetup;
 use logreg::{FitConfig, SparseRows};
-use crate::model::heads::lexical::{LexicalSettings, Vocabulary};
 
 /// Scale of each lexical block against the sentence vector (norm 1): measured, docs/training-choices.md.
 pub const LEXICAL_SCALE: f32 = 0.35;
@@ -231,8 +231,7 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let data = data::read(&opts.data)?;
     let (intents, data_notes) = data::check_training_set(&data, &opts.data)?;
     let dev = if opts.dev.is_empty() { None } else { Some(data::read(&opts.dev)?) };
-    let entity_names = entity_names(&data);
-    let rasa = rasa_extras::collect(&data.rasa_files, &entity_names, &opts.lookup_files)?;
+    let rasa = rasa_extras::collect(&data.rasa_files, &entity_names(&data), &opts.lookup_files)?;
     took.read = secs(t);
 
     let t = Instant::now();
@@ -247,7 +246,8 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     };
     let train_items = prep(train_ex)?;
     let setup = intent_setup(opts);
-    let names = if opts.intent_names { intent::intent_name_items(&intents, &tokenizer, info.lowercase, &labels, &setup.oos_names)? } else { Vec::new() };
+    let lower = info.lowercase;
+    let names = if opts.intent_names { intent::intent_name_items(&intents, &tokenizer, lower, &labels, &setup.oos_names)? } else { Vec::new() };
     let embed_items: Vec<Prepared> = train_items.iter().cloned().chain(names.iter().map(|n| n.1.clone())).collect();
     let dev_items = dev.as_ref().map(|d| prep(d.examples.iter().map(|s| &s.example).collect())).transpose()?.unwrap_or_default();
     let (mut train_f, dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items)?;
@@ -353,9 +353,7 @@ fn open_encoder(opts: &TrainOptions) -> Result<(EncoderInfo, Tokenizer, Encoder,
     let encoder = Encoder::load(&opts.encoder, info.clone(), &tokenizer, &settings)?;
     let max_length = info.max_length.min(MAX_TOKENS).saturating_sub(encoder.prefix_len()).clamp(2, 4096);
     let trunc = tokenizers::TruncationParams { max_length, ..Default::default() };
-    tokenizer
-        .with_truncation(Some(trunc))
-        .map_err(|e| TrainError::Tokenizer { text: String::new(), source: e.into() })?;
+    tokenizer.with_truncation(Some(trunc)).map_err(|e| TrainError::Tokenizer { text: String::new(), source: e.into() })?;
     Ok((info, tokenizer, encoder, max_length))
 }
 
@@ -402,7 +400,13 @@ fn fit_intent_head(
 
 /// Lexical features: the vocabulary (fitted on the examples, the intent names and the Rasa
 /// synonyms), the training rows (examples then names, as the intent head's rows) and the dev rows.
-fn lexical_rows(data: &data::Dataset, dev: Option<&data::Dataset>, names: &[(usize, Prepared)], intents: &[String], rasa: &rasa_extras::Gathered) -> (Vocabulary, SparseRows, Option<SparseRows>) {
+fn lexical_rows(
+    data: &data::Dataset,
+    dev: Option<&data::Dataset>,
+    names: &[(usize, Prepared)],
+    intents: &[String],
+    rasa: &rasa_extras::Gathered,
+) -> (Vocabulary, SparseRows, Option<SparseRows>) {
     let name_texts: Vec<String> = names.iter().filter_map(|n| intent::intent_name_text(&intents[n.0])).collect();
     let texts: Vec<&str> = data.examples.iter().map(|s| s.example.text.as_str()).chain(name_texts.iter().map(String::as_str)).collect();
     let synonyms: Vec<&str> = rasa.data.synonyms.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect();
@@ -431,9 +435,7 @@ fn describe(opts: &TrainOptions, info: &EncoderInfo, examples: usize, intents: u
         path: std::fs::canonicalize(&opts.encoder).unwrap_or_else(|_| opts.encoder.clone()).display().to_string(),
         hidden_size: info.hidden_size,
     };
-    let name = opts.name.clone().unwrap_or_else(|| {
-        opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bot".into())
-    });
+    let name = opts.name.clone().unwrap_or_else(|| opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bot".into()));
     // the names of the data, not where they were (a training request's are in a work folder)
     let files: Vec<String> = opts.data.iter().map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()).collect();
     let description = format!(

@@ -83,12 +83,7 @@ impl Gathered {
 /// The lines of a Rasa block of `- ` items (quotes around an item removed).
 fn block_items(v: Option<&Value>) -> Vec<String> {
     let Some(Value::String(block)) = v else { return Vec::new() };
-    block
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix('-'))
-        .map(|s| s.trim().trim_matches('"').to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+    block.lines().filter_map(|l| l.trim().strip_prefix('-')).map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()).collect()
 }
 
 /// The files read so far (each once), the (entity, file) pairs already taken, and the bytes of
@@ -161,7 +156,8 @@ impl Context<'_> {
             if self.reader.bytes > MAX_LOOKUP_BYTES {
                 if !self.reader.over {
                     self.reader.over = true;
-                    self.problems.push(format!("lookup tables hold over {} MiB of elements; that is the most a project may have", MAX_LOOKUP_BYTES >> 20));
+                    self.problems
+                        .push(format!("lookup tables hold over {} MiB of elements; that is the most a project may have", MAX_LOOKUP_BYTES >> 20));
                 }
                 return;
             }
@@ -270,7 +266,10 @@ pub fn collect(files: &[PathBuf], entities: &BTreeSet<String>, policy: &LookupFi
     g.data.lookups = lookups;
     g.data.regexes = regexes;
     let d = &g.data;
-    g.notes.insert(0, format!("rasa: {} synonym(s), {} lookup table(s), {} regex(es) kept for parse time", d.synonyms.len(), d.lookups.len(), d.regexes.len()));
+    g.notes.insert(
+        0,
+        format!("rasa: {} synonym(s), {} lookup table(s), {} regex(es) kept for parse time", d.synonyms.len(), d.lookups.len(), d.regexes.len()),
+    );
     RasaRules::compile(g.data.clone()).map_err(TrainError::Invalid)?;
     Ok(g)
 }

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::model::{GraphInputs, GraphOutputs, Manifest, SlotTransitions, MANIFEST_FILE};
 use crate::model::heads::{Heads, HEADS_FILE};
 use crate::model::manifest::{EncoderRef, HeadsRef, KIND_HEADS};
+use crate::model::{GraphInputs, GraphOutputs, Manifest, SlotTransitions, MANIFEST_FILE};
 use crate::train::TrainError;
 
 pub const TRANSITIONS_FILE: &str = "slot_transitions.json";

@@ -47,11 +47,7 @@ pub fn test_python() -> PathBuf {
     let python = std::env::var("PARLANCE_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ort/test-venv/bin/python"));
-    assert!(
-        python.is_file(),
-        "{} is missing: run `make setup-test` (scripts/setup-testenv.sh) first",
-        python.display()
-    );
+    assert!(python.is_file(), "{} is missing: run `make setup-test` (scripts/setup-testenv.sh) first", python.display());
     python
 }
 

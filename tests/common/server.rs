@@ -74,7 +74,6 @@ pub fn get(addr: &str, path: &str) -> (u16, String) {
     raw(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
 }
 
-
 /// POST with extra headers (e.g. the admin key); JSON body.
 pub fn post_with(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();

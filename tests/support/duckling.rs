@@ -202,10 +202,7 @@ pub fn run(cases: &[Case]) -> (Table, Vec<String>) {
 
 /// pass / total over a language and bucket, all dimensions.
 pub fn total(table: &Table, lang: &str, bucket: &str) -> (usize, usize) {
-    table
-        .iter()
-        .filter(|((l, b, _), _)| *l == lang && *b == bucket)
-        .fold((0, 0), |acc, (_, v)| (acc.0 + v.0, acc.1 + v.1))
+    table.iter().filter(|((l, b, _), _)| *l == lang && *b == bucket).fold((0, 0), |acc, (_, v)| (acc.0 + v.0, acc.1 + v.1))
 }
 
 /// A Markdown table: one row per dimension, columns per language and bucket.

@@ -11,7 +11,13 @@ impl Cx<'_> {
             "am" => return Some((j + 1, false)),
             "pm" => return Some((j + 1, true)),
             // glued "3:18a", "at 3p", "3p."
-            "a" | "p" if t.adj(j) && j >= 2 && t.is_num(j - 1) && t.any(j - 2, &[":", "at", "@", "from", "to"]) && (!t.is_word(j + 1) || t.any(j + 1, &["to", "till", "until"])) => {
+            "a" | "p"
+                if t.adj(j)
+                    && j >= 2
+                    && t.is_num(j - 1)
+                    && t.any(j - 2, &[":", "at", "@", "from", "to"])
+                    && (!t.is_word(j + 1) || t.any(j + 1, &["to", "till", "until"])) =>
+            {
                 let e = if t.is(j + 1, ".") && t.adj(j + 1) { j + 2 } else { j + 1 };
                 return Some((e, t.is(j, "p")));
             }
@@ -80,7 +86,9 @@ impl Cx<'_> {
         // British "half three" (half past three)
         if t.is(j, "half") {
             if let Some(hn) = number_at(t, j + 1, self.lang, false) {
-                let end_ok = hn.end >= t.len() || t.kind(hn.end) == Some(Kind::Punct) && !t.any(hn.end, &["%", "/", ":", "-", "."]) || t.any(hn.end, &["today", "tomorrow", "tonight", "on", "then"]);
+                let end_ok = hn.end >= t.len()
+                    || t.kind(hn.end) == Some(Kind::Punct) && !t.any(hn.end, &["%", "/", ":", "-", "."])
+                    || t.any(hn.end, &["today", "tomorrow", "tonight", "on", "then"]);
                 if !hn.ordinal && hn.value.fract() == 0.0 && (1.0..=12.0).contains(&hn.value) && end_ok {
                     return Some((hn.end, Tod { h: hn.value as u32, m: 30, grain: Grain::Minute, amb: true, s: 0 }, true));
                 }
@@ -200,7 +208,11 @@ impl Cx<'_> {
         }
         let e = if t.is(j + 1, "ish") && t.adj(j + 1) { j + 2 } else { j + 1 };
         if let Some((e2, pm)) = self.meridiem_at(e) {
-            return (1..=12).contains(&h).then_some((e2, Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false, s: 0 }, true));
+            return (1..=12).contains(&h).then_some((
+                e2,
+                Tod { h: h % 12 + if pm { 12 } else { 0 }, m, grain: Grain::Minute, amb: false, s: 0 },
+                true,
+            ));
         }
         let unitish = duration_unit(t, e, self.lang).is_some() || t.is_num(e) || t.any(e, &["%", "$", "€", "dollars", "euros", "degrees"]);
         (bare_ok && !unitish).then_some((e, Tod { h, m, grain: Grain::Minute, amb: (1..=12).contains(&h), s: 0 }, false))
@@ -222,7 +234,9 @@ impl Cx<'_> {
             // "15h passé de 15 minutes"
             if fr {
                 if let Some(k) = t.phrases(e + 1, &["passe de", "passees de", "passe"]) {
-                    if let Some(mm) = number_at(t, k, self.lang, false).filter(|m| !m.ordinal && m.value.fract() == 0.0 && (1.0..60.0).contains(&m.value)) {
+                    if let Some(mm) =
+                        number_at(t, k, self.lang, false).filter(|m| !m.ordinal && m.value.fract() == 0.0 && (1.0..60.0).contains(&m.value))
+                    {
                         if t.any(mm.end, &["minute", "minutes", "min"]) {
                             return Some((mm.end + 1, hm(h, mm.value as u32, Grain::Minute, false), glued));
                         }
@@ -360,7 +374,10 @@ impl Cx<'_> {
         // time (a duration follows "for" too: "for 15h", "for 3 hours")
         let j = if j == i && !self.fr() && t.is(i, "for") { i + 1 } else { j };
         let (mut e, mut tod, strong) = self.tod_core(j, pre && !self.fr())?;
-        if t.is(i, "for") && !self.fr() && !(self.en_past_to(j).is_some() || (j..e).any(|k| t.any(k, &["am", "pm", "a", "p", "noon", "midday", "midnight"]))) {
+        if t.is(i, "for")
+            && !self.fr()
+            && !(self.en_past_to(j).is_some() || (j..e).any(|k| t.any(k, &["am", "pm", "a", "p", "noon", "midday", "midnight"])))
+        {
             return None;
         }
         let pre = pre || j > i;
@@ -477,7 +494,15 @@ impl Cx<'_> {
 
     /// A time of day alone: the first occurrence not before the reference (today or tomorrow).
     pub(super) fn tod_alone(&self, tod: Tod) -> NaiveDateTime {
-        let hours: Vec<u32> = if tod.amb { if tod.h == 12 { vec![12, 24] } else { vec![tod.h, tod.h + 12] } } else { vec![tod.h] };
+        let hours: Vec<u32> = if tod.amb {
+            if tod.h == 12 {
+                vec![12, 24]
+            } else {
+                vec![tod.h, tod.h + 12]
+            }
+        } else {
+            vec![tod.h]
+        };
         // a time earlier in the current hour is still today's ("at 4:23" at 04:30), as Duckling
         let floor = truncate(self.now, tod.grain.max(Grain::Hour));
         for day in 0..2 {

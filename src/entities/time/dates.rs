@@ -12,7 +12,20 @@ impl Cx<'_> {
         } else {
             (
                 &EN_MONTHS,
-                &[("jan", 1), ("feb", 2), ("mar", 3), ("apr", 4), ("jun", 6), ("jul", 7), ("aug", 8), ("sep", 9), ("sept", 9), ("oct", 10), ("nov", 11), ("dec", 12)],
+                &[
+                    ("jan", 1),
+                    ("feb", 2),
+                    ("mar", 3),
+                    ("apr", 4),
+                    ("jun", 6),
+                    ("jul", 7),
+                    ("aug", 8),
+                    ("sep", 9),
+                    ("sept", 9),
+                    ("oct", 10),
+                    ("nov", 11),
+                    ("dec", 12),
+                ],
             )
         };
         let k = self.t.key(j);
@@ -293,11 +306,12 @@ impl Cx<'_> {
         if let Some((e2, dn)) = self.dayn_at(k) {
             let next_ok = e2 >= t.len()
                 || (t.kind(e2) == Some(Kind::Punct) && !t.any(e2, &[":", "/", "%", "€", "$", "°", "-"]))
-                || t.any(e2, &["a", "vers", "at", "around", "from", "de", "du", "entre", "between", "et", "and", "ou", "or", "ce", "this", "dans", "in"]);
+                || t.any(
+                    e2,
+                    &["a", "vers", "at", "around", "from", "de", "du", "entre", "between", "et", "and", "ou", "or", "ce", "this", "dans", "in"],
+                );
             if self.month_at(e2).is_none() && next_ok {
-                let found = (0..400).map(|n| today + Duration::days(n)).find(|d| {
-                    d.day() == dn && d.weekday().num_days_from_monday() == wd
-                });
+                let found = (0..400).map(|n| today + Duration::days(n)).find(|d| d.day() == dn && d.weekday().num_days_from_monday() == wd);
                 if let Some(d) = found {
                     return Some((e2, d));
                 }

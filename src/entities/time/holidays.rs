@@ -426,10 +426,7 @@ impl Cx<'_> {
             None => self.date_at(e)?,
         };
         let mut found: Vec<NaiveDate> = match what {
-            What::Day(wd) => (-40..=40)
-                .map(|k| anchor + Duration::days(k))
-                .filter(|d| d.weekday().num_days_from_monday() == wd)
-                .collect(),
+            What::Day(wd) => (-40..=40).map(|k| anchor + Duration::days(k)).filter(|d| d.weekday().num_days_from_monday() == wd).collect(),
             What::Holiday(rule) => (-12..=12).filter_map(|k| on(rule, anchor.year() + k)).collect(),
         };
         found.sort_by_key(|d| ((*d - anchor).num_days().abs(), *d));
@@ -477,9 +474,12 @@ impl Cx<'_> {
         let rows: &[(&str, u8)] = &[("lent", 0), ("great lent", 1), ("great fast", 1)];
         let (e, kind) = rows.iter().rev().find_map(|(p, k)| Some((t.phrase(i, p)?, *k)))?;
         let (e, y) = self.holiday_year_at(e).unwrap_or((e, self.today().year()));
-        Some((e, match kind {
-            0 => TV::Itv(at(easter(y)? - Duration::days(46), 0, 0), at(easter(y)?, 0, 0), Grain::Day),
-            _ => TV::Itv(at(orthodox_easter(y)? - Duration::days(48), 0, 0), at(orthodox_easter(y)? - Duration::days(8), 0, 0), Grain::Day),
-        }))
+        Some((
+            e,
+            match kind {
+                0 => TV::Itv(at(easter(y)? - Duration::days(46), 0, 0), at(easter(y)?, 0, 0), Grain::Day),
+                _ => TV::Itv(at(orthodox_easter(y)? - Duration::days(48), 0, 0), at(orthodox_easter(y)? - Duration::days(8), 0, 0), Grain::Day),
+            },
+        ))
     }
 }

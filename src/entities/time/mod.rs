@@ -45,11 +45,7 @@ pub(crate) fn localize(tz: &Tz, n: NaiveDateTime) -> DateTime<Tz> {
         chrono::LocalResult::Ambiguous(a, _) => a,
         chrono::LocalResult::None => {
             let before = n - Duration::hours(3);
-            let off = tz
-                .offset_from_local_datetime(&before)
-                .earliest()
-                .map(|o| o.fix().local_minus_utc())
-                .unwrap_or(0);
+            let off = tz.offset_from_local_datetime(&before).earliest().map(|o| o.fix().local_minus_utc()).unwrap_or(0);
             tz.from_utc_datetime(&(n - Duration::seconds(off as i64)))
         }
     }
@@ -247,14 +243,8 @@ impl Cx<'_> {
 
     /// The self-contained rules: periods, boundaries, relative times, holidays…
     fn rules_at(&self, i: usize, out: &mut Vec<(usize, TV)>) {
-        let first = [
-            Self::count_run_interval_at,
-            Self::weekday_count_at,
-            Self::date_interval_at,
-            Self::weekend_at,
-            Self::period_at,
-            Self::month_in_at,
-        ];
+        let first =
+            [Self::count_run_interval_at, Self::weekday_count_at, Self::date_interval_at, Self::weekend_at, Self::period_at, Self::month_in_at];
         for f in first {
             if let Some(r) = f(self, i) {
                 out.push(r);

@@ -190,7 +190,9 @@ impl Cx<'_> {
             }
         }
         let (y, 4) = t.int(j)? else { return None };
-        let unit_after = duration_unit(t, j + 1, self.lang).is_some() || t.is_num(j + 1) || matches!(t.kind(j + 1), Some(Kind::Word)) && !t.any(j + 1, &["and", "or", "et", "ou", "to", "a", "then", "puis"]);
+        let unit_after = duration_unit(t, j + 1, self.lang).is_some()
+            || t.is_num(j + 1)
+            || matches!(t.kind(j + 1), Some(Kind::Word)) && !t.any(j + 1, &["and", "or", "et", "ou", "to", "a", "then", "puis"]);
         if !(1000..=2199).contains(&y) || unit_after {
             return None;
         }

@@ -17,7 +17,10 @@ impl Cx<'_> {
         let (after, before): (&[&str], &[&str]) = if self.fr() {
             (&["a partir de", "a partir du", "plus tard que", "apres", "depuis"], &["n importe quand avant", "avant", "plus tot que"])
         } else {
-            (&["anytime after", "any time after", "later than", "after", "since", "from"], &["sometimes before", "sometime before", "anytime before", "earlier than", "before", "until", "till", "through"])
+            (
+                &["anytime after", "any time after", "later than", "after", "since", "from"],
+                &["sometimes before", "sometime before", "anytime before", "earlier than", "before", "until", "till", "through"],
+            )
         };
         if let Some(e) = t.phrases(i, after) {
             return Some((e, true));

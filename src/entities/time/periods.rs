@@ -317,7 +317,11 @@ impl Cx<'_> {
     }
 
     pub(super) fn now_at(&self, i: usize) -> Option<(usize, TV)> {
-        let ps: &[&str] = if self.fr() { &["maintenant", "tout de suite", "immediatement", "en ce moment"] } else { &["right now", "just now", "at the moment", "now", "right away"] };
+        let ps: &[&str] = if self.fr() {
+            &["maintenant", "tout de suite", "immediatement", "en ce moment"]
+        } else {
+            &["right now", "just now", "at the moment", "now", "right away"]
+        };
         let e = self.t.phrases(i, ps)?;
         Some((e, TV::Abs(self.abs, Grain::Second)))
     }

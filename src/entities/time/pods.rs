@@ -50,8 +50,7 @@ const FR_AFTER_DATE: &[PodRow] = &[
     ("soir", 18, 24),
     ("soiree", 18, 24),
 ];
-const FR_ALONE: &[PodRow] =
-    &[("ce matin", 4, 12), ("cet apres midi", 12, 19), ("cet aprem", 12, 19), ("ce soir", 18, 24), ("cette soiree", 18, 24)];
+const FR_ALONE: &[PodRow] = &[("ce matin", 4, 12), ("cet apres midi", 12, 19), ("cet aprem", 12, 19), ("ce soir", 18, 24), ("cette soiree", 18, 24)];
 const EN_ANY: &[PodRow] = &[
     ("in the early hours of the morning", 0, 9),
     ("early in the morning", 0, 9),

@@ -60,9 +60,7 @@ impl Cx<'_> {
         let (e2, off) = self.zone_at(e)?;
         Some(match *tv {
             TV::Inst(n, g) if g <= Grain::Hour => (e2, TV::Inst(self.out_of_zone(n, off), g.min(Grain::Minute))),
-            TV::Itv(a, b, g) if g <= Grain::Hour => {
-                (e2, TV::Itv(self.out_of_zone(a, off), self.out_of_zone(b, off), g.min(Grain::Minute)))
-            }
+            TV::Itv(a, b, g) if g <= Grain::Hour => (e2, TV::Itv(self.out_of_zone(a, off), self.out_of_zone(b, off), g.min(Grain::Minute))),
             _ => return None,
         })
     }

@@ -150,12 +150,7 @@ pub fn read_encoder_info(dir: &Path, wanted: Option<(&str, &str)>) -> Result<Enc
     let model = dir.join(MODEL_FILE);
     let found = file_sha256(&model)?;
     if !found.eq_ignore_ascii_case(&info.model_sha256) {
-        return Err(EncoderError::HashMismatch {
-            path: dir.to_path_buf(),
-            found,
-            wanted: info.model_sha256.clone(),
-            wanted_by: ENCODER_FILE.into(),
-        });
+        return Err(EncoderError::HashMismatch { path: dir.to_path_buf(), found, wanted: info.model_sha256.clone(), wanted_by: ENCODER_FILE.into() });
     }
     if let Some((hash, by)) = wanted {
         if !found.eq_ignore_ascii_case(hash) {
@@ -214,8 +209,7 @@ impl Encoder {
     /// Loads the session of an encoder folder already read by [`read_encoder_dir`].
     pub fn load(dir: &Path, info: EncoderInfo, tokenizer: &Tokenizer, settings: &SessionSettings) -> Result<Encoder, EncoderError> {
         let rt = |m: String| EncoderError::Runtime(dir.to_path_buf(), m);
-        let session = build_session(&dir.join(MODEL_FILE), settings)
-            .map_err(|source| EncoderError::Session { path: dir.to_path_buf(), source })?;
+        let session = build_session(&dir.join(MODEL_FILE), settings).map_err(|source| EncoderError::Session { path: dir.to_path_buf(), source })?;
         let has_in = |n: &str| session.inputs().iter().any(|i| i.name() == n);
         if !has_in("input_ids") || !has_in("attention_mask") || session.inputs().len() != 2 {
             let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
@@ -234,8 +228,12 @@ impl Encoder {
             let enc = tokenizer.encode(norm.as_str(), false).map_err(|e| rt(format!("cannot encode the prefix: {e}")))?;
             enc.get_ids().iter().map(|&i| i as i64).collect()
         };
-        let pad_id = tokenizer.get_padding().map(|p| p.pad_id as i64).or_else(|| tokenizer.token_to_id("<pad>").map(i64::from))
-            .or_else(|| tokenizer.token_to_id("[PAD]").map(i64::from)).unwrap_or(0);
+        let pad_id = tokenizer
+            .get_padding()
+            .map(|p| p.pad_id as i64)
+            .or_else(|| tokenizer.token_to_id("<pad>").map(i64::from))
+            .or_else(|| tokenizer.token_to_id("[PAD]").map(i64::from))
+            .unwrap_or(0);
         Ok(Encoder { session, info, prefix_ids, pad_id, dir: dir.to_path_buf(), warmed_tokens: 0 })
     }
 

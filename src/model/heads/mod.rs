@@ -29,9 +29,8 @@ pub enum HeadsError {
 pub fn encoder_candidates(bundle_dir: &Path, r: &EncoderRef) -> Vec<PathBuf> {
     let hint = PathBuf::from(&r.path);
     let mut out = vec![if hint.is_absolute() { hint } else { bundle_dir.join(hint) }];
-    let mut local: Vec<PathBuf> = std::fs::read_dir("models/encoders")
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let mut local: Vec<PathBuf> =
+        std::fs::read_dir("models/encoders").map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     local.sort();
     out.extend(local.into_iter().filter(|d| recorded_hash(d).is_some_and(|h| h.eq_ignore_ascii_case(&r.sha256))));
     out
@@ -50,7 +49,9 @@ pub fn resolve_encoder(bundle_dir: &Path, r: &EncoderRef) -> Result<PathBuf, Str
     tried.iter().find(|d| d.join(encoder::ENCODER_FILE).is_file()).cloned().ok_or_else(|| {
         format!(
             "encoder {:?} (sha256 {}) not found at {} nor in models/encoders/ (build it, or fix encoder.path)",
-            r.name, r.sha256, tried[0].display()
+            r.name,
+            r.sha256,
+            tried[0].display()
         )
     })
 }

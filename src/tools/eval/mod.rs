@@ -197,11 +197,7 @@ pub fn reliability_table(conf: &[(f32, bool)], bins: usize) -> Vec<ReliabilityBi
     }
     (0..bins)
         .map(|b| {
-            let (mean, acc) = if count[b] == 0 {
-                (None, None)
-            } else {
-                (Some(sum_conf[b] / count[b] as f64), Some(ok[b] as f64 / count[b] as f64))
-            };
+            let (mean, acc) = if count[b] == 0 { (None, None) } else { (Some(sum_conf[b] / count[b] as f64), Some(ok[b] as f64 / count[b] as f64)) };
             ReliabilityBin {
                 lower: b as f64 / bins as f64,
                 upper: (b + 1) as f64 / bins as f64,
@@ -288,20 +284,11 @@ impl Scores {
 /// The accuracy pass (`opts.chunk` texts at a time, batched as server traffic would be), then,
 /// when `opts.latency_samples` > 0, single-text parses timed one at a time ([`measure_latency`]).
 /// `progress` gets the number of examples done after each chunk.
-pub async fn evaluate_with(
-    parser: &Parser,
-    examples: &[Example],
-    opts: &EvalOptions,
-    mut progress: impl FnMut(usize),
-) -> anyhow::Result<Report> {
+pub async fn evaluate_with(parser: &Parser, examples: &[Example], opts: &EvalOptions, mut progress: impl FnMut(usize)) -> anyhow::Result<Report> {
     anyhow::ensure!(!examples.is_empty(), "no examples to evaluate");
     let manifest = parser.manifest();
     let known_intents: HashSet<&str> = manifest.intents.iter().map(|s| s.as_str()).collect();
-    let known_types: HashSet<&str> = manifest
-        .slot_labels
-        .iter()
-        .filter_map(|l| l.strip_prefix("B-").or_else(|| l.strip_prefix("I-")))
-        .collect();
+    let known_types: HashSet<&str> = manifest.slot_labels.iter().filter_map(|l| l.strip_prefix("B-").or_else(|| l.strip_prefix("I-"))).collect();
     // a model that knows no role or group is scored on the gold entities alone
     let roles = known_types.iter().any(|t| crate::entities::split_slot_type(t) != (*t, None, None));
     let started = Instant::now();
@@ -394,10 +381,7 @@ pub async fn measure_latency(parser: &Parser, examples: &[Example], samples: usi
     for i in 0..n {
         let ex = &examples[i * examples.len() / n];
         let t = Instant::now();
-        parser
-            .parse(ParseInput::new(ex.text.clone()))
-            .await
-            .map_err(|e| anyhow::anyhow!("parse failed on {:?}: {e}", ex.text))?;
+        parser.parse(ParseInput::new(ex.text.clone())).await.map_err(|e| anyhow::anyhow!("parse failed on {:?}: {e}", ex.text))?;
         hist.saturating_record((t.elapsed().as_micros() as u64).max(1));
     }
     let ms = |us: u64| us as f64 / 1000.0;

@@ -48,12 +48,7 @@ fn unknown_line(what: &str, unit: &str, u: &crate::tools::eval::UnknownLabels) -
         return None;
     }
     let names: Vec<String> = u.names.iter().map(|(n, c)| format!("{n} ({c})")).collect();
-    Some(format!(
-        "{} {what} the model does not know, on {} {unit}: {}; they count as misses",
-        u.names.len(),
-        u.count,
-        names.join(", ")
-    ))
+    Some(format!("{} {what} the model does not know, on {} {unit}: {}; they count as misses", u.names.len(), u.count, names.join(", ")))
 }
 
 /// In-scope accuracy, rejections, off-topic recall and Matthews correlation in one line.
@@ -102,14 +97,7 @@ impl Report {
         s.push_str("\nintent                       support  precision  recall     F1\n");
         for (name, m) in &self.per_intent {
             let mark = if m.known { "" } else { " (unknown to the model)" };
-            let _ = writeln!(
-                *s,
-                "{name:<28} {:>7} {:>10.2} {:>7.2} {:>6.2}{mark}",
-                m.support,
-                pct(m.precision),
-                pct(m.recall),
-                pct(m.f1)
-            );
+            let _ = writeln!(*s, "{name:<28} {:>7} {:>10.2} {:>7.2} {:>6.2}{mark}", m.support, pct(m.precision), pct(m.recall), pct(m.f1));
         }
         for line in [
             unknown_line("gold intent(s)", "example(s)", &self.unknown_intents),
@@ -267,14 +255,7 @@ impl Report {
         } else {
             s.push_str("| gold | predicted | count | share of gold |\n|---|---|---:|---:|\n");
             for p in &self.confused_pairs {
-                let _ = writeln!(
-                    *s,
-                    "| {} | {} | {} | {:.1} % |",
-                    md_escape(&p.gold),
-                    md_escape(&p.predicted),
-                    p.count,
-                    pct(p.share_of_gold)
-                );
+                let _ = writeln!(*s, "| {} | {} | {} | {:.1} % |", md_escape(&p.gold), md_escape(&p.predicted), p.count, pct(p.share_of_gold));
             }
         }
     }
@@ -284,15 +265,7 @@ impl Report {
         s.push_str("\n## Per intent\n\n| intent | support | precision | recall | F1 |\n|---|---:|---:|---:|---:|\n");
         for (name, m) in &self.per_intent {
             let mark = if m.known { "" } else { " (unknown to the model)" };
-            let _ = writeln!(
-                *s,
-                "| {}{mark} | {} | {:.2} | {:.2} | {:.2} |",
-                md_escape(name),
-                m.support,
-                pct(m.precision),
-                pct(m.recall),
-                pct(m.f1)
-            );
+            let _ = writeln!(*s, "| {}{mark} | {} | {:.2} | {:.2} | {:.2} |", md_escape(name), m.support, pct(m.precision), pct(m.recall), pct(m.f1));
         }
     }
 
@@ -392,12 +365,7 @@ pub fn draw_reliability(report: &Report, path: &Path) -> anyhow::Result<()> {
             .filter(|b| b.count > 0)
             .map(|b| Text::new(format!("n={}", b.count), ((b.lower + b.upper) / 2.0, 0.012), label_style.clone())),
     )?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.9))
-        .draw()?;
+    chart.configure_series_labels().position(SeriesLabelPosition::UpperLeft).border_style(BLACK).background_style(WHITE.mix(0.9)).draw()?;
     root.present()?;
     Ok(())
 }
@@ -429,12 +397,7 @@ pub fn draw_confusion(report: &Report, path: &Path, k: usize) -> anyhow::Result<
         return Ok(());
     }
     let count = |g: &str, p: &str| report.confusion.get(g).and_then(|r| r.get(p)).copied().unwrap_or(0);
-    let max_off = names
-        .iter()
-        .flat_map(|g| names.iter().filter(move |p| *p != g).map(move |p| count(g, p)))
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let max_off = names.iter().flat_map(|g| names.iter().filter(move |p| *p != g).map(move |p| count(g, p))).max().unwrap_or(0).max(1);
     let small = ("sans-serif", 11).into_font();
     for (i, g) in names.iter().enumerate() {
         let support = report.per_intent.get(g).map_or(0, |s| s.support).max(1);
