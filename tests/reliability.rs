@@ -199,9 +199,25 @@ fn leftovers_locks_and_the_words_budget() {
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["problems"].to_string().contains("--train-max-words"), "{body}");
     assert!(!bots.join(".train-bot").exists(), "a refused run leaves no work folder");
-    // within the budget the same server trains
-    let (status, body) = train_json(&s.addr, "bot", serde_json::json!({"nlu": NLU}));
+    let (status, body) = train_json(&s.addr, "bot", serde_json::json!({"nlu": NLU, "fallback_threshold": 1.5}));
+    assert_eq!(status, 422, "{body}");
+    // within the budget the same server trains, with the owner's threshold and off-topic intent
+    let body = serde_json::json!({"nlu": NLU, "fallback_threshold": 0.42, "out_of_scope_intent": "bye"});
+    let (status, body) = train_json(&s.addr, "bot", body);
     assert_eq!(status, 202, "{body}");
+    let started = Instant::now();
+    let done = loop {
+        let (_, st) = request(&s.addr, "GET", "/admin/models/bot/train", "application/json", b"", Some(KEY));
+        if st["state"] != "running" {
+            break st;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{st}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["state"], "done", "{done}");
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bots.join("bot/parlance.json")).unwrap()).unwrap();
+    assert!((manifest["fallback_threshold"].as_f64().unwrap() - 0.42).abs() < 1e-6, "{manifest}");
+    assert!(manifest.to_string().contains("\"bye\""), "the off-topic intent is recorded: {manifest}");
 }
 
 /// `parlance bench --api-key` loads a server that has keys.

@@ -26,6 +26,15 @@ pub struct TrainBody {
     /// The bundle's version (default 0.1.0).
     #[serde(default)]
     pub version: Option<String>,
+    /// An intent that counts as out-of-scope besides Rasa's `out_of_scope`, `oos` and
+    /// `nlu_fallback` (as `parlance train --out-of-scope-intent`).
+    #[serde(default)]
+    pub out_of_scope_intent: Option<String>,
+    /// The fallback threshold (0..1) instead of the one chosen on dev (as `parlance train
+    /// --fallback-threshold`).
+    #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub fallback_threshold: Option<f32>,
 }
 
 fn trainer(state: &AppState) -> Result<&std::sync::Arc<Trainer>, ApiError> {
@@ -60,11 +69,12 @@ pub async fn start(req: HttpRequest, name: web::Path<String>, payload: web::Payl
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let request = if is_yaml(content_type) {
         let nlu = String::from_utf8(body.to_vec()).map_err(|_| ApiError::InvalidUtf8)?;
-        TrainRequest { nlu, dev: None, version: None }
+        TrainRequest { nlu, ..Default::default() }
     } else {
         crate::http::body::check_content_type(Some(content_type))?;
         let b: TrainBody = decode_json(&body)?;
-        TrainRequest { nlu: b.nlu, dev: b.dev, version: b.version }
+        let TrainBody { nlu, dev, version, out_of_scope_intent, fallback_threshold } = b;
+        TrainRequest { nlu, dev, version, out_of_scope_intent, fallback_threshold }
     };
     let models = state.models.clone();
     let name = name.into_inner();

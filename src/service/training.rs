@@ -83,10 +83,13 @@ pub enum TrainStartError {
 }
 
 /// The training data of a request: Rasa NLU YAML, with optional dev data.
+#[derive(Debug, Default)]
 pub struct TrainRequest {
     pub nlu: String,
     pub dev: Option<String>,
     pub version: Option<String>,
+    pub out_of_scope_intent: Option<String>,
+    pub fallback_threshold: Option<f32>,
 }
 
 struct Job {
@@ -183,6 +186,9 @@ impl Trainer {
     fn check_request(&self, registry: &Registry, name: &str, req: &TrainRequest) -> Result<(), TrainStartError> {
         if !valid_name(name) {
             return Err(TrainStartError::Invalid(vec![format!("{name:?} is not a model name ({})", crate::service::models::NAME_RULE)]));
+        }
+        if let Some(t) = req.fallback_threshold.filter(|t| !(0.0..=1.0).contains(t)) {
+            return Err(TrainStartError::Invalid(vec![format!("fallback_threshold {t} is outside 0..1")]));
         }
         if let Some(v) = &req.version {
             if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) {
@@ -294,8 +300,8 @@ impl Trainer {
             progress: false,
             watch: Some(watch),
             lookup_files: crate::train::rasa_extras::LookupFiles::Refused,
-            out_of_scope_intent: None,
-            fallback_threshold: None,
+            out_of_scope_intent: req.out_of_scope_intent.clone(),
+            fallback_threshold: req.fallback_threshold,
             lexical: true,
         };
         let shown = |e: TrainError| match e {
