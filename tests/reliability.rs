@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::server::{self, Server};
 
-const KEY: &str = "admin-secret";
+use server::{request, ADMIN_KEY as KEY};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -23,40 +23,17 @@ fn tiny_encoder() -> PathBuf {
 }
 
 fn start(models_dir: &Path, extra: &[&str]) -> Server {
-    let (fixture, encoder) = (common::fixture_dir(), tiny_encoder());
-    let args = [
-        "--model",
-        fixture.to_str().unwrap(),
-        "--admin-key",
-        KEY,
-        "--models-dir",
-        models_dir.to_str().unwrap(),
-        "--encoder",
-        encoder.to_str().unwrap(),
-    ];
-    server::start_with(&[&args[..], extra].concat())
-}
-
-fn request(addr: &str, method: &str, path: &str, content_type: &str, body: &[u8], key: Option<&str>) -> (u16, serde_json::Value) {
-    let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(body);
-    let (status, text) = server::raw(addr, &req);
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    server::start_training(&common::fixture_dir(), models_dir, &tiny_encoder(), extra)
 }
 
 fn train_json(addr: &str, name: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
     request(addr, "POST", &format!("/admin/models/{name}/train"), "application/json", body.to_string().as_bytes(), Some(KEY))
 }
 
-/// The peak resident memory of a process, in KiB (`VmHWM`).
-fn peak_kib(pid: u32) -> u64 {
+/// A memory figure of a process from /proc, in KiB (`VmHWM:` the peak, `VmRSS:` now).
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
@@ -70,7 +47,7 @@ fn a_payload_that_fans_out_is_refused_at_once_with_memory_flat() {
     let s = server::start(&common::fixture_dir(), &[]);
     let (status, _) = server::post(&s.addr, "/model/parse", "application/json", br#"{"text": "hello"}"#);
     assert_eq!(status, 200);
-    let before = peak_kib(s.child.id());
+    let before = status_kib(s.child.id(), "VmHWM:");
     // 20,000 items (40 KB, under the body limit) and 80,000 (160 KB, over it)
     for n in [20_000, 80_000] {
         let items = vec!["1"; n].join(",");
@@ -97,7 +74,7 @@ fn a_payload_that_fans_out_is_refused_at_once_with_memory_flat() {
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(answer["intent"]["name"], "restart");
     assert_eq!(answer["entities"].as_array().unwrap().len(), 2);
-    let after = peak_kib(s.child.id());
+    let after = status_kib(s.child.id(), "VmHWM:");
     assert!(after < before + before / 2, "peak memory {before} KiB → {after} KiB");
 }
 
@@ -267,23 +244,8 @@ async fn the_watch_tells_a_broken_bundle_once_per_change() {
 #[test]
 fn inline_lookups_over_the_budget_leave_memory_flat() {
     let top = tempfile::tempdir().unwrap();
-    let (default, encoder) = (common::default_model_dir(), tiny_encoder());
-    let args = [
-        "--model",
-        default.to_str().unwrap(),
-        "--admin-key",
-        KEY,
-        "--models-dir",
-        top.path().to_str().unwrap(),
-        "--encoder",
-        encoder.to_str().unwrap(),
-    ];
-    let s = server::start_with(&args);
-    let status_kib = |field: &str| -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
+    let s = server::start_training(&common::default_model_dir(), top.path(), &tiny_encoder(), &[]);
+    let status_kib = |field: &str| status_kib(s.child.id(), field);
     let (status, _) = request(&s.addr, "GET", "/health/ready", "application/json", b"", None);
     assert_eq!(status, 200);
     let idle = status_kib("VmRSS:");

@@ -12,37 +12,14 @@ use std::time::{Duration, Instant};
 
 use common::server::{self, Server};
 
-const KEY: &str = "admin-secret";
+use server::{request, ADMIN_KEY as KEY};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn start(models_dir: &Path, encoder: &Path, extra: &[&str]) -> Server {
-    let fixture = common::fixture_dir();
-    let args = [
-        "--model",
-        fixture.to_str().unwrap(),
-        "--admin-key",
-        KEY,
-        "--models-dir",
-        models_dir.to_str().unwrap(),
-        "--encoder",
-        encoder.to_str().unwrap(),
-    ];
-    server::start_with(&[&args[..], extra].concat())
-}
-
-fn request(addr: &str, method: &str, path: &str, content_type: &str, body: &[u8], key: Option<&str>) -> (u16, serde_json::Value) {
-    let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(body);
-    let (status, text) = server::raw(addr, &req);
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    server::start_training(&common::fixture_dir(), models_dir, encoder, extra)
 }
 
 fn train_yaml(addr: &str, name: &str, yaml: &str) -> (u16, serde_json::Value) {

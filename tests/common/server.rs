@@ -85,3 +85,28 @@ pub fn post_with(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) 
     req.extend_from_slice(body);
     raw(addr, &req)
 }
+
+/// The admin key of [`start_training`]'s servers.
+pub const ADMIN_KEY: &str = "admin-secret";
+
+/// A server of `model` that trains over HTTP: admin key [`ADMIN_KEY`], bots in `models_dir`,
+/// embedded with `encoder`.
+pub fn start_training(model: &std::path::Path, models_dir: &std::path::Path, encoder: &std::path::Path, extra: &[&str]) -> Server {
+    let utf8 = |p: &std::path::Path| p.to_str().expect("UTF-8 path").to_string();
+    let (model, models_dir, encoder) = (utf8(model), utf8(models_dir), utf8(encoder));
+    let args = ["--model", &model, "--admin-key", ADMIN_KEY, "--models-dir", &models_dir, "--encoder", &encoder];
+    start_with(&[&args[..], extra].concat())
+}
+
+/// One request with any method, an optional bearer key, and the answer's JSON (null when it is not).
+pub fn request(addr: &str, method: &str, path: &str, content_type: &str, body: &[u8], key: Option<&str>) -> (u16, serde_json::Value) {
+    let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    let (status, text) = raw(addr, &req);
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
