@@ -27,7 +27,9 @@ pub fn load(dir: &Path, stem: &str) -> anyhow::Result<Cache> {
     Ok(Cache { x: Array2::from_shape_vec((rows.len(), dim), v)?, rows })
 }
 
-/// One configuration of the intent head.
+/// The off-topic intent's name when off-topic examples are trained (`--oos-train`).
+const OOS: &str = "out_of_scope";
+
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -123,9 +125,11 @@ pub struct Draw {
     pub intents: Vec<String>,
     pub dev: Vec<usize>,
     pub test: Vec<usize>,
+    /// Train rows of held-out intents trained as one more intent, `out_of_scope` (`--oos-train N`).
+    pub oos: Vec<usize>,
 }
 
-pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool) -> Draw {
+pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool, oos_train: usize) -> Draw {
     let mut all: Vec<String> = train.rows.iter().filter(|r| !r.0.starts_with('=')).map(|r| r.0.clone()).collect();
     all.sort();
     all.dedup();
@@ -145,27 +149,44 @@ pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool) 
         rng.shuffle(&mut v);
         rows.extend(v.into_iter().take(shots));
     }
+    // off-topic training examples: round-robin over the held-out intents' shuffled rows
+    let mut pools: Vec<Vec<usize>> = order[..held].iter().map(|it| by[it.as_str()].clone()).collect();
+    pools.iter_mut().for_each(|p| rng.shuffle(p));
+    let mut oos = Vec::new();
+    for k in 0.. {
+        if oos.len() >= oos_train || pools.iter().all(|p| p.len() <= k) {
+            break;
+        }
+        oos.extend(pools.iter().filter_map(|p| p.get(k)).take(oos_train - oos.len()));
+    }
     let real = (0..dev.rows.len()).filter(|&i| !dev.rows[i].0.starts_with('='));
     let (d, t): (Vec<usize>, Vec<usize>) = real.partition(|i| i % 2 == 0);
-    Draw { train: rows, intents, dev: d, test: t }
+    Draw { train: rows, intents, dev: d, test: t, oos }
 }
 
 /// Fits one configuration on one draw; the threshold by each rule in `rules` (the first is served).
 pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[ThresholdRule]) -> Vec<Outcome> {
     let started = Instant::now();
+    let mut intents = d.intents.clone();
+    if !d.oos.is_empty() {
+        intents.push(OOS.to_string());
+    }
     let index: BTreeMap<&str, usize> = d.intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut rows = d.train.clone();
+    rows.extend(&d.oos);
+    let examples = rows.len();
     if c.names {
         rows.extend(train.rows.iter().enumerate().filter(|(_, r)| r.0.strip_prefix('=').is_some_and(|n| index.contains_key(n))).map(|(i, _)| i));
     }
-    let y: Vec<usize> = rows.iter().map(|&i| index[train.rows[i].0.trim_start_matches('=')]).collect();
+    // a row of a held-out intent is an off-topic training example (`--oos-train`)
+    let y: Vec<usize> = rows.iter().map(|&i| index.get(train.rows[i].0.trim_start_matches('=')).copied().unwrap_or(d.intents.len())).collect();
     let x = dense(c, &train.x.select(Axis(0), &rows));
     let texts = |c: &Cache, idx: &[usize]| idx.iter().map(|&i| c.rows[i].1.clone()).collect::<Vec<String>>();
     let (tt, dt, st) = (texts(train, &rows), texts(dev, &d.dev), texts(dev, &d.test));
     let lex = lexical(c, &refs(&tt), &[&refs(&dt), &refs(&st)]);
     let features = started.elapsed().as_secs_f64();
     let (xd, xs) = (dense(c, &dev.x.select(Axis(0), &d.dev)), dense(c, &dev.x.select(Axis(0), &d.test)));
-    let labels = |idx: &[usize]| intent::dev_labels(idx.iter().map(|&i| dev.rows[i].0.as_str()), &d.intents, &[]);
+    let labels = |idx: &[usize]| intent::dev_labels(idx.iter().map(|&i| dev.rows[i].0.as_str()), &intents, &[]);
     let (dl, doos) = labels(&d.dev);
     let (sl, soos) = labels(&d.test);
     let sp = |i: usize| lex.as_ref().map(|l| &l.1[i]);
@@ -173,17 +194,17 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     let fit = fit_intent(
         Rows { dense: &x, sparse: lex.as_ref().map(|l| &l.0) },
         &y,
-        d.train.len(),
+        examples,
         Some((Rows { dense: &xd, sparse: sp(0) }, dl, doos)),
-        &d.intents,
+        &intents,
         &c.setup,
     );
     let fit_s = t.elapsed().as_secs_f64();
     let logits = intent::rows_logits(&fit.head, fit.lexical.as_ref(), Rows { dense: &xs, sparse: sp(1) });
-    let no_oos = vec![false; d.intents.len()];
+    let oos_classes: Vec<bool> = intents.iter().map(|n| n == OOS).collect();
     let test_held = Held { logits, label: sl, oos: soos };
-    let test_rows = intent::held_rows(&test_held, &no_oos, fit.temperature);
-    let dev_rows = intent::held_rows(&fit.held, &no_oos, fit.temperature);
+    let test_rows = intent::held_rows(&test_held, &oos_classes, fit.temperature);
+    let dev_rows = intent::held_rows(&fit.held, &oos_classes, fit.temperature);
     let score = |dev_rows: &[HeldRow], test_rows: &[HeldRow], rule: ThresholdRule| {
         let chosen = choose_threshold(dev_rows, rule).chosen;
         let (acc, rej, rec, mcc) = at(test_rows, chosen);
@@ -192,7 +213,7 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     let mut out: Vec<Outcome> = rules.iter().map(|&rule| score(&dev_rows, &test_rows, rule)).collect();
     // other off-topic scores than the top probability, under the default rule: the margin between
     // the two best probabilities, and the cosine to the nearest intent mean of the training vectors
-    let means = class_means(&x, &y, d.intents.len());
+    let means = class_means(&x, &y, intents.len());
     for alt in [Alt::Margin, Alt::Centroid] {
         let dr = rescore(&dev_rows, &fit.held.logits, &xd, &means, fit.temperature, alt);
         let tr = rescore(&test_rows, &test_held.logits, &xs, &means, fit.temperature, alt);
@@ -258,6 +279,7 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     let dev = load(dir, &format!("{locale}.dev"))?;
     let draws: u64 = opt(args, "--draws", "3").parse()?;
     let holdout = opt(args, "--holdout", "1") == "1";
+    let oos_train: usize = opt(args, "--oos-train", "0").parse()?;
     let rules = [
         DEFAULT_RULE,
         ThresholdRule::McCapped(0.03),
@@ -274,7 +296,8 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
         let n: usize = shots.parse().unwrap_or(usize::MAX);
         for name in opt(args, "--configs", "base").split(',') {
             let c = config(name);
-            let outs: Vec<Vec<Outcome>> = (0..draws).map(|s| fit_draw(&c, &train, &dev, &draw(&train, &dev, n, s, holdout), &rules)).collect();
+            let outs: Vec<Vec<Outcome>> =
+                (0..draws).map(|s| fit_draw(&c, &train, &dev, &draw(&train, &dev, n, s, holdout, oos_train), &rules)).collect();
             let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[0])).collect::<Vec<_>>());
             let fit = outs.iter().map(|o| o[0].fit_s + o[0].features).sum::<f64>() / outs.len() as f64;
             println!(
@@ -353,7 +376,7 @@ pub fn rasa(dir: &Path, args: &[String]) -> anyhow::Result<()> {
                 let mut intents: Vec<String> = tr.iter().map(|&i| cache.rows[i].0.clone()).collect();
                 intents.sort();
                 intents.dedup();
-                let d = Draw { train: tr, intents, dev: te.clone(), test: te };
+                let d = Draw { train: tr, intents, dev: te.clone(), test: te, oos: Vec::new() };
                 let o = &fit_draw(&c, &cache, &cache, &d, &[ThresholdRule::Fixed(0.0)])[0];
                 let ins = d.test.iter().filter(|&&i| d.intents.contains(&cache.rows[i].0)).count();
                 right += (o.head_acc * ins as f64).round() as usize;
