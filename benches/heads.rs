@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion};
 use parlance::batcher::BatchSettings;
 use parlance::model::heads::encoder::{read_encoder_dir, Encoder};
-use parlance::model::heads::lexical::Lexical;
+use parlance::model::heads::lexical::{Lexical, Vocabulary};
 use parlance::model::heads::Heads;
 use parlance::model::{Manifest, SessionSettings};
 use parlance::pipeline::{encode, Limits, ParseInput, Parser};
@@ -85,6 +85,11 @@ fn heads(c: &mut Criterion) {
         g.bench_function(format!("heads_apply_row_{name}"), |b| b.iter(|| heads.apply_row(&out, 0, ids.len())));
         if let Some(lex) = &lexical {
             g.bench_function(format!("lexical_logits_{name}"), |b| b.iter(|| lex.logits(TEN_WORDS_EN)));
+            // the same without its pattern columns: what the lookup and regex columns cost
+            let v = &lex.vocab;
+            let terms = Vocabulary::new(v.settings.clone(), v.terms.clone(), v.idf.clone());
+            let no_patterns = Lexical { weight: lex.weight.slice(ndarray::s![..v.terms.len(), ..]).to_owned(), vocab: terms };
+            g.bench_function(format!("lexical_logits_terms_only_{name}"), |b| b.iter(|| no_patterns.logits(TEN_WORDS_EN)));
         }
     }
     g.finish();

@@ -276,8 +276,9 @@ pub fn collect(files: &[PathBuf], entities: &BTreeSet<String>, policy: &LookupFi
         format!("rasa: {} synonym(s), {} lookup table(s), {} regex(es) kept for parse time", d.synonyms.len(), d.lookups.len(), d.regexes.len()),
     );
     RasaRules::compile(g.data.clone()).map_err(TrainError::Invalid)?;
-    let problems =
-        g.pattern_features.iter().filter_map(|p| compile_list(&p.kind, &NamedList { entity: p.name.clone(), items: p.items.clone() }).err());
+    // the pattern columns' matchers: regexes were all checked as read, kept lookups just above
+    let left_out = g.pattern_features.iter().filter(|p| p.kind == "lookup" && !entities.contains(&p.name));
+    let problems = left_out.filter_map(|p| compile_list(&p.kind, &NamedList { entity: p.name.clone(), items: p.items.clone() }).err());
     let problems: Vec<String> = problems.collect();
     if !problems.is_empty() {
         return Err(TrainError::Invalid(problems));
