@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion};
 use parlance::batcher::BatchSettings;
 use parlance::model::heads::encoder::{read_encoder_dir, Encoder};
+use parlance::model::heads::lexical::{Lexical, Vocabulary};
 use parlance::model::heads::Heads;
 use parlance::model::{Manifest, SessionSettings};
 use parlance::pipeline::{encode, Limits, ParseInput, Parser};
@@ -56,6 +57,8 @@ fn bot(enc: &Path) -> PathBuf {
         .status()
         .expect("target/release/parlance runs (make build)");
     assert!(status.success(), "parlance train failed");
+    // trained with the defaults: lexical features on (with shop_nlu.yml's lookup and regex columns)
+    assert!(out.join("lexical.json").is_file(), "the bot has lexical features");
     out
 }
 
@@ -63,7 +66,8 @@ fn manifest(dir: &Path) -> Manifest {
     serde_json::from_str(&std::fs::read_to_string(dir.join("parlance.json")).unwrap()).unwrap()
 }
 
-/// The encoder run alone, and the heads alone on its output: the heads' own cost.
+/// The encoder run alone, the heads alone on its output, and the lexical features (terms and
+/// pattern columns, their rows added to the intent logits): the heads' own cost.
 fn heads(c: &mut Criterion) {
     let mut g = c.benchmark_group("trained_bot_10_words");
     for enc_dir in encoders() {
@@ -75,15 +79,24 @@ fn heads(c: &mut Criterion) {
         let heads = Heads::load(&dir.join("heads.safetensors"), hidden, info.pooled_size(), m.intents.len(), m.slot_labels.len()).unwrap();
         let ids = encode(&tokenizer, TEN_WORDS_EN, m.lowercase).unwrap().ids;
         let out = encoder.run(std::slice::from_ref(&ids)).unwrap();
+        let lexical = Lexical::load(&dir, m.intents.len()).unwrap();
         let name = label(&enc_dir);
         g.bench_function(format!("encoder_run_{name}"), |b| b.iter(|| encoder.run(std::slice::from_ref(&ids)).unwrap()));
         g.bench_function(format!("heads_apply_row_{name}"), |b| b.iter(|| heads.apply_row(&out, 0, ids.len())));
+        if let Some(lex) = &lexical {
+            g.bench_function(format!("lexical_logits_{name}"), |b| b.iter(|| lex.logits(TEN_WORDS_EN)));
+            // the same without its pattern columns: what the lookup and regex columns cost
+            let v = &lex.vocab;
+            let terms = Vocabulary::new(v.settings.clone(), v.terms.clone(), v.idf.clone());
+            let no_patterns = Lexical { weight: lex.weight.slice(ndarray::s![..v.terms.len(), ..]).to_owned(), vocab: terms };
+            g.bench_function(format!("lexical_logits_terms_only_{name}"), |b| b.iter(|| no_patterns.logits(TEN_WORDS_EN)));
+        }
     }
     g.finish();
 }
 
-/// A whole parse (tokens, queue, model, decode, built-in entities) by each bot and by the default
-/// model, alternated.
+/// A whole parse (tokens, queue, model, lexical features, decode, built-in entities) by each bot and
+/// by the default model, alternated.
 fn parse(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let load = |p: &Path| Parser::load(p, &one_thread(), BatchSettings::default(), 1, Limits::default()).unwrap();

@@ -131,6 +131,27 @@ fn the_served_pipeline_runs_a_trained_bundle() {
     }
 }
 
+/// shop_nlu.yml's lookup table and regexes are lexical pattern columns of the trained bundle
+/// (listed in `lexical.json`), and a message holding a lookup element has its column at parse time.
+#[test]
+fn lookup_tables_and_regexes_are_lexical_pattern_columns() {
+    let bot = trained_bot();
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bot.join("parlance.json")).unwrap()).unwrap();
+    let intents = m["intents"].as_array().unwrap().len();
+    let lex = parlance::model::heads::lexical::Lexical::load(&bot, intents).unwrap().expect("lexical features by default");
+    let names: Vec<(&str, &str)> = lex.vocab.patterns.iter().map(|p| (p.kind.as_str(), p.name.as_str())).collect();
+    assert_eq!(names, [("lookup", "city"), ("regex", "order_id"), ("regex", "zipcode")]);
+    assert_eq!(lex.weight.nrows(), lex.vocab.terms.len() + 3);
+    let json = std::fs::read_to_string(bot.join("lexical.json")).unwrap();
+    assert!(json.contains(r#""patterns":[{"kind":"lookup","name":"city","items":["Paris","#), "{}", json.chars().take(300).collect::<String>());
+    let city = lex.vocab.terms.len();
+    let scale = lex.vocab.settings.scale;
+    assert!(lex.vocab.features("ship it to marseille please").contains(&(city, scale)));
+    assert!(!lex.vocab.features("ship it to marseilles please").iter().any(|f| f.0 == city), "word-bounded");
+    let order = lex.vocab.features("where is B12345");
+    assert!(order.contains(&(city + 1, scale)) && !order.iter().any(|f| f.0 == city), "{order:?}");
+}
+
 fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, body).unwrap();

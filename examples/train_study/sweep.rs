@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use ndarray::{Array2, Axis};
-use parlance::model::heads::lexical::LexicalSettings;
+use parlance::model::heads::lexical::{LexicalSettings, PatternFeature};
 use parlance::train::calibrate::{choose_threshold, HeldRow, ThresholdRule, DEFAULT_RULE};
 use parlance::train::intent::{self, fit_intent, Held, IntentSetup, Rows};
 use parlance::train::logreg::SparseRows;
@@ -41,10 +41,12 @@ pub struct Config {
     pub setup: IntentSetup,
     /// None: no lexical features; Some((settings, 0)): a vocabulary; Some((settings, n)): n hashed buckets.
     pub lexical: Option<(LexicalSettings, usize)>,
+    /// `pat`: a lexical column per lookup table and regex of the project (filled by `rasa`).
+    pub patterns: Option<Vec<PatternFeature>>,
 }
 
 pub fn config(name: &str) -> Config {
-    let mut c = Config { last_layer_only: false, names: true, setup: IntentSetup::default(), lexical: None };
+    let mut c = Config { last_layer_only: false, names: true, setup: IntentSetup::default(), lexical: None, patterns: None };
     for part in name.split('+') {
         match part {
             "base" => {}
@@ -54,6 +56,7 @@ pub fn config(name: &str) -> Config {
             p if p.starts_with("iter") => c.setup.max_iter = p[4..].parse().unwrap(),
             "lex" => c.lexical = Some((LexicalSettings::default(), 0)),
             "hash" => c.lexical = Some((LexicalSettings::default(), 1 << 14)),
+            "pat" => c.patterns = Some(Vec::new()),
             p if p.starts_with('c') => c.setup.c = p[1..].parse().expect("cNUMBER"),
             p if p.starts_with("scale") => c.lexical.as_mut().expect("lex before scale").0.scale = p[5..].parse().unwrap(),
             p if p.starts_with("mindf") => c.lexical.as_mut().expect("lex before mindf").0.min_df = p[5..].parse().unwrap(),
@@ -82,6 +85,7 @@ fn lexical(c: &Config, train: &[&str], others: &[&[&str]]) -> Option<(SparseRows
     let (settings, buckets) = c.lexical.clone()?;
     if buckets == 0 {
         let v = parlance::train::lexical::fit_vocabulary(train, &[], &settings);
+        let v = v.with_patterns(c.patterns.clone().unwrap_or_default()).expect("patterns compile");
         let f = |t: &[&str]| parlance::train::lexical::featurize(&v, t);
         Some((f(train), others.iter().map(|o| f(o)).collect()))
     } else {
@@ -356,10 +360,12 @@ pub fn rasa(dir: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut totals = vec![(0usize, 0usize); configs.split(',').count()];
     for stem in stems {
         let cache = load(dir, stem)?;
+        let patterns = project_patterns(dir, stem)?;
         let mut cells = Vec::new();
         let n = cache.rows.iter().filter(|r| !r.0.starts_with('=')).count();
         for (ci, name) in configs.split(',').enumerate() {
-            let c = config(name);
+            let mut c = config(name);
+            c.patterns = c.patterns.map(|_| patterns.clone());
             let (mut right, mut total) = (0, 0);
             for fold in 0..5 {
                 let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -386,9 +392,24 @@ pub fn rasa(dir: &Path, args: &[String]) -> anyhow::Result<()> {
             totals[ci].1 += total;
             cells.push(format!("{:.1}", 100.0 * right as f64 / total.max(1) as f64));
         }
-        println!("| {stem} | {n} | {} |", cells.join(" | "));
+        let probe = parlance::model::heads::lexical::Vocabulary::new(LexicalSettings::default(), Vec::new(), Vec::new());
+        let probe = probe.with_patterns(patterns.clone()).expect("patterns compile");
+        let hits = cache.rows.iter().filter(|r| !r.0.starts_with('=') && !probe.features(&r.1).is_empty()).count();
+        println!("| {stem} | {n} ({} patterns, {hits} matching) | {} |", patterns.len(), cells.join(" | "));
     }
     let all: Vec<String> = totals.iter().map(|(r, t)| format!("{:.1}", 100.0 * *r as f64 / (*t).max(1) as f64)).collect();
     println!("| all | | {} |", all.join(" | "));
     Ok(())
+}
+
+/// Every lookup table and regex of a cached Rasa project's file, as `parlance train` gathers them.
+fn project_patterns(dir: &Path, stem: &str) -> anyhow::Result<Vec<PatternFeature>> {
+    use parlance::train::rasa_extras::{collect, LookupFiles};
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{stem}.json")))?)?;
+    let file = std::path::PathBuf::from(meta["file"].as_str().unwrap_or_default());
+    if file.extension().is_none_or(|e| e != "yml" && e != "yaml") {
+        return Ok(Vec::new());
+    }
+    let g = collect(std::slice::from_ref(&file), &Default::default(), &LookupFiles::inside_data(std::slice::from_ref(&file)))?;
+    Ok(g.pattern_features)
 }

@@ -26,7 +26,7 @@ pub fn fit_vocabulary(texts: &[&str], extra: &[&str], settings: &LexicalSettings
 
 /// The features of `texts` as sparse rows.
 pub fn featurize(vocab: &Vocabulary, texts: &[&str]) -> SparseRows {
-    SparseRows { rows: texts.iter().map(|t| vocab.features(t)).collect(), cols: vocab.terms.len() }
+    SparseRows { rows: texts.iter().map(|t| vocab.features(t)).collect(), cols: vocab.columns() }
 }
 
 /// Hashing instead of a vocabulary (measured against it): `buckets` columns, a term's column is
@@ -82,23 +82,36 @@ mod tests {
     }
 
     /// The features a bundle applies at parse time (written, read back, `Lexical::logits` on the
-    /// text) are the ones the head was trained on (`featurize` rows times the trained weights).
+    /// text) are the ones the head was trained on (`featurize` rows times the trained weights),
+    /// pattern columns (a lookup table, a regex) included.
     #[test]
     fn training_and_serving_features_agree() {
-        use crate::model::heads::lexical::Lexical;
+        use crate::model::heads::lexical::{Lexical, PatternFeature};
         use crate::train::logreg::{fit_joint, FitConfig};
-        let texts = ["where is my order", "0% EMI?", "refund?", "EMI", "track order 1234 📦", "je veux être remboursé", "Où est ma commande ?"];
+        let texts = ["where is my order", "0% EMI?", "refund?", "EMI", "track order 12345 📦", "je veux être remboursé", "Où est ma commande ?"];
         let y = [0, 1, 2, 1, 0, 2, 0];
         let settings = LexicalSettings { scale: 0.5, ..Default::default() };
-        let vocab = fit_vocabulary(&texts, &["reimbursement", "refund"], &settings);
+        let pattern = |kind: &str, name: &str, items: &[&str]| PatternFeature {
+            kind: kind.into(),
+            name: name.into(),
+            items: items.iter().map(|s| s.to_string()).collect(),
+        };
+        let patterns = vec![pattern("lookup", "product", &["EMI", "gift card"]), pattern("regex", "order_id", &[r"\b\d{5}\b"])];
+        let vocab = fit_vocabulary(&texts, &["reimbursement", "refund"], &settings).with_patterns(patterns.clone()).unwrap();
         let rows = featurize(&vocab, &texts);
         let x = ndarray::Array2::<f32>::zeros((texts.len(), 2));
         let (_, weight, _) = fit_joint(&x, &rows, &y, 3, &FitConfig { l2: 1e-2, standardize: false, max_iter: 50, tol: 1e-9 });
         let dir = tempfile::tempdir().unwrap();
         crate::train::write::write_lexical(dir.path(), Some(&Lexical { vocab: vocab.clone(), weight: weight.clone() })).unwrap();
         let served = Lexical::load(dir.path(), 3).unwrap().expect("written");
-        assert_eq!(served.vocab.terms, vocab.terms);
-        let unseen = ["EMI refund?", "where is it", "📦"];
+        assert_eq!((&served.vocab.terms, &served.vocab.patterns), (&vocab.terms, &patterns));
+        assert_eq!(weight.nrows(), vocab.terms.len() + 2);
+        // "0% EMI?" has the lookup's column; "track order 12345" the regex's; "EMIs" neither (word-bounded)
+        let (lookup_col, regex_col) = (vocab.terms.len(), vocab.terms.len() + 1);
+        assert!(rows.rows[1].contains(&(lookup_col, 0.5)) && !rows.rows[1].iter().any(|f| f.0 == regex_col), "{:?}", rows.rows[1]);
+        assert!(rows.rows[4].contains(&(regex_col, 0.5)), "{:?}", rows.rows[4]);
+        assert!(!vocab.features("EMIs please").iter().any(|f| f.0 >= lookup_col));
+        let unseen = ["EMI refund?", "where is it", "📦", "a Gift Card for order 54321"];
         for (i, t) in texts.iter().chain(&unseen).enumerate() {
             let trained: Vec<(usize, f32)> = if i < texts.len() { rows.rows[i].clone() } else { featurize(&vocab, &[t]).rows[0].clone() };
             assert_eq!(served.vocab.features(t), trained, "{t}");

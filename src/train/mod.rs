@@ -39,6 +39,10 @@ use logreg::{FitConfig, SparseRows};
 /// Scale of each lexical block against the sentence vector (norm 1): measured, docs/training-choices.md.
 pub const LEXICAL_SCALE: f32 = 0.35;
 
+/// A lexical column per Rasa lookup table and regex of the project (Rasa's RegexFeaturizer):
+/// measured, docs/training-choices.md ("Pattern features").
+pub const PATTERN_FEATURES: bool = true;
+
 /// Longest input, in tokens (prefix included): utterances are short, and attention is quadratic.
 pub const MAX_TOKENS: usize = 128;
 
@@ -256,7 +260,7 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.embed = secs(t);
 
     let t = Instant::now();
-    let (fit, lexical) = fit_intent_head(opts, &data, dev.as_ref(), &train_f, dev_f.as_ref(), &names, &intents, &rasa);
+    let (fit, lexical) = fit_intent_head(opts, &data, dev.as_ref(), &train_f, dev_f.as_ref(), &names, &intents, &rasa)?;
     let intent::IntentFit { head: intent_head, temperature, heldout, threshold, .. } = fit;
     took.intent_fit = secs(t);
 
@@ -379,7 +383,7 @@ fn fit_intent_head(
     names: &[(usize, Prepared)],
     intents: &[String],
     rasa: &rasa_extras::Gathered,
-) -> (intent::IntentFit, Option<crate::model::heads::lexical::Lexical>) {
+) -> Result<(intent::IntentFit, Option<crate::model::heads::lexical::Lexical>), TrainError> {
     let setup = intent_setup(opts);
     let index: HashMap<&str, usize> = intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let y: Vec<usize> = data.examples.iter().map(|s| index[s.example.intent.as_str()]).chain(names.iter().map(|n| n.0)).collect();
@@ -390,31 +394,33 @@ fn fit_intent_head(
         }
         _ => None,
     };
-    let lex = opts.lexical.then(|| lexical_rows(data, dev, names, intents, rasa));
+    let lex = opts.lexical.then(|| lexical_rows(data, dev, names, intents, rasa)).transpose()?;
     let dev_set = dev_set.map(|(r, l, o)| (intent::Rows { sparse: lex.as_ref().and_then(|x| x.2.as_ref()), ..r }, l, o));
     let rows = intent::Rows { dense: &train_f.pooled, sparse: lex.as_ref().map(|x| &x.1) };
     let fit = intent::fit_intent(rows, &y, data.examples.len(), dev_set, intents, &setup);
     let lexical = lex.zip(fit.lexical.clone()).map(|(x, weight)| crate::model::heads::lexical::Lexical { vocab: x.0, weight });
-    (fit, lexical)
+    Ok((fit, lexical))
 }
 
 /// Lexical features: the vocabulary (fitted on the examples, the intent names and the Rasa
-/// synonyms), the training rows (examples then names, as the intent head's rows) and the dev rows.
+/// synonyms) with a pattern column per Rasa lookup table and regex ([`PATTERN_FEATURES`]), the
+/// training rows (examples then names, as the intent head's rows) and the dev rows.
 fn lexical_rows(
     data: &data::Dataset,
     dev: Option<&data::Dataset>,
     names: &[(usize, Prepared)],
     intents: &[String],
     rasa: &rasa_extras::Gathered,
-) -> (Vocabulary, SparseRows, Option<SparseRows>) {
+) -> Result<(Vocabulary, SparseRows, Option<SparseRows>), TrainError> {
     let name_texts: Vec<String> = names.iter().filter_map(|n| intent::intent_name_text(&intents[n.0])).collect();
     let texts: Vec<&str> = data.examples.iter().map(|s| s.example.text.as_str()).chain(name_texts.iter().map(String::as_str)).collect();
     let synonyms: Vec<&str> = rasa.data.synonyms.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect();
     let settings = LexicalSettings { scale: LEXICAL_SCALE, ..Default::default() };
-    let vocab = lexical::fit_vocabulary(&texts, &synonyms, &settings);
+    let patterns = if PATTERN_FEATURES { rasa.pattern_features.clone() } else { Vec::new() };
+    let vocab = lexical::fit_vocabulary(&texts, &synonyms, &settings).with_patterns(patterns).map_err(|e| TrainError::Invalid(vec![e]))?;
     let train = lexical::featurize(&vocab, &texts);
     let dev = dev.map(|d| lexical::featurize(&vocab, &d.examples.iter().map(|s| s.example.text.as_str()).collect::<Vec<_>>()));
-    (vocab, train, dev)
+    Ok((vocab, train, dev))
 }
 
 /// The intent head's settings from the options.

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
-use crate::model::heads::rasa_rules::{NamedList, RasaData, RasaRules};
+use crate::model::heads::lexical::PatternFeature;
+use crate::model::heads::rasa_rules::{compile_list, NamedList, RasaData, RasaRules};
 use crate::train::TrainError;
 
 pub const RASA_FILE: &str = "rasa.json";
@@ -69,6 +70,9 @@ impl LookupFiles {
 pub struct Gathered {
     pub data: RasaData,
     pub notes: Vec<String>,
+    /// Every lookup table and regex of the project (those left out of entity extraction too), as
+    /// the lexical features' pattern columns (Rasa's RegexFeaturizer uses them all), compiled.
+    pub pattern_features: Vec<PatternFeature>,
 }
 
 impl Gathered {
@@ -242,7 +246,7 @@ pub fn collect(files: &[PathBuf], entities: &BTreeSet<String>, policy: &LookupFi
         return Err(TrainError::Invalid(ctx.problems));
     }
     let (mut lookups, mut regexes) = (std::mem::take(&mut g.data.lookups), std::mem::take(&mut g.data.regexes));
-    let mut keep = |lists: &mut Vec<NamedList>, what: &str| {
+    let mut keep = |lists: &mut Vec<NamedList>, what: &'static str| {
         // an element named twice (or a file named by every mention) is kept once
         let merged: BTreeMap<String, (Vec<String>, BTreeSet<String>)> = lists.drain(..).fold(BTreeMap::new(), |mut m, l| {
             let (items, seen) = m.entry(l.entity).or_default();
@@ -251,6 +255,7 @@ pub fn collect(files: &[PathBuf], entities: &BTreeSet<String>, policy: &LookupFi
         });
         let merged = merged.into_iter().map(|(e, (items, _))| (e, items));
         for (entity, items) in merged {
+            g.pattern_features.push(PatternFeature { kind: what.into(), name: entity.clone(), items: items.clone() });
             if entities.contains(&entity) {
                 lists.push(NamedList { entity, items });
             } else {
@@ -271,6 +276,13 @@ pub fn collect(files: &[PathBuf], entities: &BTreeSet<String>, policy: &LookupFi
         format!("rasa: {} synonym(s), {} lookup table(s), {} regex(es) kept for parse time", d.synonyms.len(), d.lookups.len(), d.regexes.len()),
     );
     RasaRules::compile(g.data.clone()).map_err(TrainError::Invalid)?;
+    // the pattern columns' matchers: regexes were all checked as read, kept lookups just above
+    let left_out = g.pattern_features.iter().filter(|p| p.kind == "lookup" && !entities.contains(&p.name));
+    let problems = left_out.filter_map(|p| compile_list(&p.kind, &NamedList { entity: p.name.clone(), items: p.items.clone() }).err());
+    let problems: Vec<String> = problems.collect();
+    if !problems.is_empty() {
+        return Err(TrainError::Invalid(problems));
+    }
     Ok(g)
 }
 
@@ -351,6 +363,19 @@ mod tests {
         let (_d, yaml) = project(&inline, 1, "");
         let TrainError::Invalid(p) = collect(&[yaml], &city(), &LookupFiles::Refused).unwrap_err() else { panic!() };
         assert!(p[0].contains("at most 100000 elements"), "{p:?}");
+    }
+
+    /// Every lookup table and regex is a lexical pattern column, those that entity extraction
+    /// leaves out (no example annotates their entity) too.
+    #[test]
+    fn every_lookup_and_regex_is_a_pattern_feature() {
+        let (d, yaml) = project("    - Paris\n    - Lyon\n", 2, "");
+        std::fs::write(&yaml, std::fs::read_to_string(&yaml).unwrap() + "- regex: zip\n  examples: |\n    - \\d{5}\n").unwrap();
+        let g = collect(std::slice::from_ref(&yaml), &city(), &LookupFiles::Refused).unwrap();
+        let features: Vec<(&str, &str, usize)> = g.pattern_features.iter().map(|p| (p.kind.as_str(), p.name.as_str(), p.items.len())).collect();
+        assert_eq!(features, [("lookup", "city", 2), ("regex", "zip", 1)]);
+        assert!(g.data.regexes.is_empty() && g.notes.iter().any(|n| n.contains("regex \"zip\" left out")), "{:?}", g.notes);
+        drop(d);
     }
 
     #[test]

@@ -5,14 +5,22 @@
 //! feature; at parse time the same code turns the text into its few non-zero features and adds
 //! their rows to the intent logits (logits are linear: W·[v; x] = Wv·v + Wx·x).
 //!
-//! Files of a bundle: `lexical.json` (settings, terms in order) and `lexical.safetensors`
-//! (`idf` [terms], `weight` [terms, intents]).
+//! Rasa's lookup tables and regexes feed them as Rasa's RegexFeaturizer does: one more column per
+//! table or `regex:` item, after the terms, worth `scale` when the message contains an element of
+//! the table or matches one of the regex's patterns (the entity extractor's own matcher,
+//! [`compile_list`]), else absent.
+//!
+//! Files of a bundle: `lexical.json` (settings, terms in order, pattern columns) and
+//! `lexical.safetensors` (`idf` [terms], `weight` [terms + patterns, intents]).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
+use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+use crate::model::heads::rasa_rules::{compile_list, NamedList};
 
 pub const VOCAB_FILE: &str = "lexical.json";
 pub const WEIGHTS_FILE: &str = "lexical.safetensors";
@@ -87,19 +95,51 @@ pub fn terms(text: &str, s: &LexicalSettings) -> HashMap<String, u32> {
     out
 }
 
-/// A fitted vocabulary: term → column, idf per column.
+/// A pattern column: a Rasa lookup table or `regex:` item of the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternFeature {
+    /// "lookup" or "regex".
+    pub kind: String,
+    /// The table's (or regex's) name: its entity in Rasa's files.
+    pub name: String,
+    /// The table's elements, or the regex's patterns.
+    pub items: Vec<String>,
+}
+
+/// A fitted vocabulary: term → column, idf per column; then the pattern columns.
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     pub settings: LexicalSettings,
     pub terms: Vec<String>,
     pub index: HashMap<String, usize>,
     pub idf: Vec<f32>,
+    /// Columns `terms.len()..`, in this order.
+    pub patterns: Vec<PatternFeature>,
+    matchers: Vec<Vec<Regex>>,
 }
 
 impl Vocabulary {
     pub fn new(settings: LexicalSettings, terms: Vec<String>, idf: Vec<f32>) -> Vocabulary {
         let index = terms.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
-        Vocabulary { settings, terms, index, idf }
+        Vocabulary { settings, terms, index, idf, patterns: Vec::new(), matchers: Vec::new() }
+    }
+
+    /// The same vocabulary with these pattern columns (compiled; a pattern that does not compile,
+    /// or a kind other than "lookup" and "regex", is an error).
+    pub fn with_patterns(mut self, patterns: Vec<PatternFeature>) -> Result<Vocabulary, String> {
+        let compile = |p: &PatternFeature| match p.kind.as_str() {
+            "lookup" | "regex" => compile_list(&p.kind, &NamedList { entity: p.name.clone(), items: p.items.clone() }),
+            other => Err(format!("pattern {:?}: kind {other:?} is neither \"lookup\" nor \"regex\"", p.name)),
+        };
+        self.matchers = patterns.iter().map(compile).collect::<Result<_, _>>()?;
+        self.patterns = patterns;
+        Ok(self)
+    }
+
+    /// Columns: terms, then patterns.
+    pub fn columns(&self) -> usize {
+        self.terms.len() + self.patterns.len()
     }
 
     /// The text's non-zero features (column, value): sublinear tf × idf, each block (characters,
@@ -122,6 +162,8 @@ impl Vocabulary {
             }
             out.extend(b);
         }
+        let on = self.matchers.iter().enumerate().filter(|(_, m)| m.iter().any(|re| re.is_match(text)));
+        out.extend(on.map(|(i, _)| (self.terms.len() + i, self.settings.scale)));
         out.sort_unstable_by_key(|f| f.0);
         out
     }
@@ -131,13 +173,16 @@ impl Vocabulary {
 #[derive(Debug, Clone)]
 pub struct Lexical {
     pub vocab: Vocabulary,
-    /// [terms, intents]
+    /// [terms + patterns, intents]
     pub weight: Array2<f32>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct VocabFile {
     settings: LexicalSettings,
+    /// Absent in bundles written before the pattern columns (and when a project has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    patterns: Vec<PatternFeature>,
     terms: Vec<String>,
 }
 
@@ -154,7 +199,8 @@ impl Lexical {
     /// Writes `lexical.json` and `lexical.safetensors` into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         use safetensors::tensor::{Dtype, TensorView};
-        let file = VocabFile { settings: self.vocab.settings.clone(), terms: self.vocab.terms.clone() };
+        let v = &self.vocab;
+        let file = VocabFile { settings: v.settings.clone(), patterns: v.patterns.clone(), terms: v.terms.clone() };
         let text = serde_json::to_string(&file).map_err(|e| e.to_string())?;
         std::fs::write(dir.join(VOCAB_FILE), text + "\n").map_err(|e| format!("{VOCAB_FILE}: {e}"))?;
         let bytes = |a: &[f32]| a.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
@@ -183,15 +229,16 @@ impl Lexical {
         let file: VocabFile = serde_json::from_str(&text).map_err(|e| format!("{VOCAB_FILE}: {e}"))?;
         let bytes = crate::model::files::read_bounded(&dir.join(WEIGHTS_FILE), crate::model::files::MAX_MODEL_BYTES)?;
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| format!("{WEIGHTS_FILE}: {e}"))?;
-        let n = file.terms.len();
+        let (n, cols) = (file.terms.len(), file.terms.len() + file.patterns.len());
         let read = |name: &str, len: usize| -> Result<Vec<f32>, String> {
             let t = st.tensor(name).map_err(|e| format!("{WEIGHTS_FILE}: {name}: {e}"))?;
             let v: Vec<f32> = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
             (v.len() == len).then_some(v).ok_or_else(|| format!("{WEIGHTS_FILE}: {name} has {} values, expected {len}", t.data().len() / 4))
         };
         let idf = read("idf", n)?;
-        let weight = Array2::from_shape_vec((n, intents), read("weight", n * intents)?).map_err(|e| e.to_string())?;
-        Ok(Some(Lexical { vocab: Vocabulary::new(file.settings, file.terms, idf), weight }))
+        let weight = Array2::from_shape_vec((cols, intents), read("weight", cols * intents)?).map_err(|e| e.to_string())?;
+        let vocab = Vocabulary::new(file.settings, file.terms, idf).with_patterns(file.patterns).map_err(|e| format!("{VOCAB_FILE}: {e}"))?;
+        Ok(Some(Lexical { vocab, weight }))
     }
 }
 
@@ -210,5 +257,25 @@ mod tests {
         assert!(!t.contains_key("c: hi  "));
         assert_eq!(t["w:hi"], 2);
         assert_eq!(t["w:hi hi"], 1);
+    }
+
+    /// A bundle written before the pattern columns (no `patterns` in `lexical.json`, weight
+    /// [terms, intents]) still loads, with no pattern column.
+    #[test]
+    fn a_bundle_without_pattern_columns_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let vocab = Vocabulary::new(LexicalSettings::default(), vec!["w:hi".into(), "w:bye".into()], vec![1.0, 1.5]);
+        Lexical { vocab, weight: Array2::from_shape_vec((2, 3), vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0]).unwrap() }.save(dir.path()).unwrap();
+        let old = r#"{"settings":{"char_min":2,"char_max":5,"word_max":2,"scale":1.0,"min_df":1},"terms":["w:hi","w:bye"]}"#;
+        std::fs::write(dir.path().join(VOCAB_FILE), old).unwrap();
+        let lex = Lexical::load(dir.path(), 3).unwrap().expect("loads");
+        assert!(lex.vocab.patterns.is_empty());
+        assert_eq!(lex.vocab.columns(), 2);
+        assert_eq!(lex.logits("bye").to_vec(), [0.0, 1.0, 0.0]);
+        // a pattern column more than the weight rows is refused, not read past
+        let new = old.replace(r#""terms""#, r#""patterns":[{"kind":"lookup","name":"x","items":["hi"]}],"terms""#);
+        std::fs::write(dir.path().join(VOCAB_FILE), new).unwrap();
+        let e = Lexical::load(dir.path(), 3).unwrap_err();
+        assert!(e.contains("weight has 6 values, expected 9"), "{e}");
     }
 }

@@ -54,23 +54,30 @@ pub fn regex_pattern(pattern: &str) -> String {
     format!("(?i){pattern}")
 }
 
+/// The matcher of a lookup table (one pattern of all its elements; none when it has no element) or
+/// of a `regex:` item (one pattern each): what the entity extractor applies, and what the lexical
+/// features' pattern columns apply (src/model/heads/lexical.rs).
+pub fn compile_list(source: &str, list: &NamedList) -> Result<Vec<Regex>, String> {
+    if source == "lookup" {
+        if list.items.iter().all(|s| s.trim().is_empty()) {
+            return Ok(Vec::new()); // `\b(?:)\b` would match at every word boundary
+        }
+        return Regex::new(&lookup_pattern(&list.items)).map(|re| vec![re]).map_err(|e| format!("lookup {:?}: {e}", list.entity));
+    }
+    let compile = |p: &String| Regex::new(&regex_pattern(p)).map_err(|e| format!("regex {:?}: pattern {p:?} does not compile: {e}", list.entity));
+    list.items.iter().map(compile).collect()
+}
+
 impl RasaRules {
-    /// Compiles the patterns; every one that does not compile is a problem.
+    /// Compiles the patterns; every list that does not compile is a problem.
     pub fn compile(data: RasaData) -> Result<RasaRules, Vec<String>> {
         let mut patterns = Vec::new();
         let mut problems = Vec::new();
-        for l in &data.lookups {
-            match Regex::new(&lookup_pattern(&l.items)) {
-                Ok(re) => patterns.push((l.entity.clone(), "lookup", re)),
-                Err(e) => problems.push(format!("lookup {:?}: {e}", l.entity)),
-            }
-        }
-        for r in &data.regexes {
-            for p in &r.items {
-                match Regex::new(&regex_pattern(p)) {
-                    Ok(re) => patterns.push((r.entity.clone(), "regex", re)),
-                    Err(e) => problems.push(format!("regex {:?}: pattern {p:?} does not compile: {e}", r.entity)),
-                }
+        let lists = data.lookups.iter().map(|l| ("lookup", l)).chain(data.regexes.iter().map(|r| ("regex", r)));
+        for (source, list) in lists {
+            match compile_list(source, list) {
+                Ok(res) => patterns.extend(res.into_iter().map(|re| (list.entity.clone(), source, re))),
+                Err(e) => problems.push(e),
             }
         }
         if !problems.is_empty() {
@@ -139,5 +146,10 @@ mod tests {
         let bad = RasaData { regexes: vec![NamedList { entity: "x".into(), items: vec!["(".into()] }], ..Default::default() };
         let e = RasaRules::compile(bad).unwrap_err();
         assert!(e[0].contains("\"x\"") && e[0].contains("\"(\""), "{e:?}");
+        // a table with no element matches nothing (not every word boundary)
+        let empty = RasaData { lookups: vec![NamedList { entity: "x".into(), items: vec![" ".into()] }], ..Default::default() };
+        let mut found = Vec::new();
+        RasaRules::compile(empty).unwrap().apply("any text", &mut found);
+        assert!(found.is_empty(), "{found:?}");
     }
 }
