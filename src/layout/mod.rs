@@ -30,7 +30,8 @@ pub enum Origin {
 pub struct Layout {
     /// Cores this process may use: CPU affinity, capped by the cgroup CPU quota.
     pub cores: usize,
-    /// Inference workers, each with its own ONNX Runtime session.
+    /// Inference workers; single-thread ones run one ONNX Runtime session together (see the
+    /// model's shared sessions).
     pub inference_workers: usize,
     /// Intra-op threads of each worker's session.
     pub intra_threads: usize,
