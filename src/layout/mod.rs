@@ -5,7 +5,8 @@
 //!
 //! The measurements behind the defaults (docs/performance.md, "Layout"): this graph gains little
 //! from intra-op threads under load (16 cores: 16 sessions × 1 thread served 2,315 req/s against
-//! 336 for 1 session × 16 threads), so throughput comes from one single-thread session per core.
+//! 336 for 1 session × 16 threads), so throughput comes from one single-thread worker per core
+//! (the workers run one shared session at once since issue 25, item 2; their runs are what scale).
 //! A lone request is faster on several threads, so one worker also holds a wide session (the
 //! latency lane) that it uses only while every other worker is idle: its extra threads then run
 //! on cores nobody else is using.
