@@ -75,7 +75,7 @@ fn heads(c: &mut Criterion) {
         let m = manifest(&dir);
         let (info, tokenizer) = read_encoder_dir(&enc_dir, None).unwrap();
         let hidden = info.hidden_size;
-        let mut encoder = Encoder::load(&enc_dir, info.clone(), &tokenizer, &one_thread()).unwrap();
+        let encoder = Encoder::load(&enc_dir, info.clone(), &tokenizer, &one_thread()).unwrap();
         let heads = Heads::load(&dir.join("heads.safetensors"), hidden, info.pooled_size(), m.intents.len(), m.slot_labels.len()).unwrap();
         let ids = encode(&tokenizer, TEN_WORDS_EN, m.lowercase).unwrap().ids;
         let out = encoder.run(std::slice::from_ref(&ids)).unwrap();

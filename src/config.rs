@@ -44,7 +44,7 @@ pub struct ModelArgs {
     /// Threads per ONNX Runtime session (intra-op). Default: 1, or cores / --inference-workers.
     #[arg(long, env = "PARLANCE_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
-    /// Inference workers, each with its own session; batches run on them concurrently.
+    /// Inference workers; batches run on them concurrently (single-thread workers share one session).
     /// Default: one per usable core (CPU affinity and cgroup quota), or cores / --intra-threads.
     #[arg(long, env = "PARLANCE_INFERENCE_WORKERS")]
     pub inference_workers: Option<usize>,

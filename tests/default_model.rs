@@ -115,3 +115,31 @@ async fn sixty_four_concurrent_requests_equal_one_by_one() {
     assert!(largest > 1, "the requests were never batched");
     assert!(worst < 1e-4, "a confidence moved by {worst} between batched and alone");
 }
+
+/// Several inference workers run one shared ONNX Runtime session at once (issue 25, item 2): 64
+/// requests, one text per graph run, spread over four workers, answer as one worker one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_workers_on_one_session_answer_as_one_worker() {
+    let one = parser();
+    let batch = BatchSettings { max_batch_size: 1, ..Default::default() };
+    let four = Parser::load(common::default_model_dir(), &SessionSettings::default(), batch, 4, Limits::default()).expect("loads with four workers");
+    let mut alone = Vec::new();
+    for t in TEXTS {
+        alone.push(one.parse(ParseInput::new(t)).await.unwrap());
+    }
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let p = four.clone();
+            tokio::spawn(async move { p.parse(ParseInput::new(TEXTS[i % TEXTS.len()])).await.unwrap() })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (r, a) = (t.await.unwrap(), &alone[i % TEXTS.len()]);
+        assert_eq!(r.intent.name, a.intent.name, "{}", a.text);
+        for (x, y) in r.intent_ranking.iter().zip(&a.intent_ranking) {
+            assert_eq!(x.name, y.name, "{}", a.text);
+            assert!((x.confidence - y.confidence).abs() < 1e-5, "{}: {} vs {}", a.text, x.confidence, y.confidence);
+        }
+        assert_eq!(r.entities, a.entities, "{}", a.text);
+    }
+}

@@ -5,7 +5,8 @@
 //!
 //! The measurements behind the defaults (docs/performance.md, "Layout"): this graph gains little
 //! from intra-op threads under load (16 cores: 16 sessions × 1 thread served 2,315 req/s against
-//! 336 for 1 session × 16 threads), so throughput comes from one single-thread session per core.
+//! 336 for 1 session × 16 threads), so throughput comes from one single-thread worker per core
+//! (the workers run one shared session at once since issue 25, item 2; their runs are what scale).
 //! A lone request is faster on several threads, so one worker also holds a wide session (the
 //! latency lane) that it uses only while every other worker is idle: its extra threads then run
 //! on cores nobody else is using.
@@ -30,7 +31,8 @@ pub enum Origin {
 pub struct Layout {
     /// Cores this process may use: CPU affinity, capped by the cgroup CPU quota.
     pub cores: usize,
-    /// Inference workers, each with its own ONNX Runtime session.
+    /// Inference workers; single-thread ones run one ONNX Runtime session together (see the
+    /// model's shared sessions).
     pub inference_workers: usize,
     /// Intra-op threads of each worker's session.
     pub intra_threads: usize,

@@ -1,25 +1,25 @@
 //! The model: one ONNX graph that gives the logits, or a shared frozen encoder with a bundle's
 //! linear heads on its outputs; a padded batch run.
 //!
-//! A `Model` is owned by exactly one inference worker (`ort` needs `&mut` to run), so no lock sits
-//! on the hot path.
+//! A `Model` is owned by exactly one inference worker; workers' models on one graph run on one
+//! shared session (`crate::model::shared_session`), so no lock sits on the hot path.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
-use ort::session::Session;
 use ort::value::{Tensor, TensorElementType};
 
 use crate::model::files::{MANIFEST_FILE, MODEL_FILE};
 use crate::model::heads::encoder::Encoder;
 use crate::model::heads::Heads;
 use crate::model::manifest::Manifest;
-use crate::model::session::{build_session, ModelOutput, RunError, SessionSettings};
+use crate::model::session::{ModelOutput, RunError, SessionSettings};
+use crate::model::shared_session::{session_for, RunSession};
 
 /// A whole graph that gives the logits itself.
 struct GraphBackend {
-    session: Session,
+    session: Arc<RunSession>,
     input_ids: String,
     attention_mask: String,
     /// Fed as zeros (one segment) when the graph takes it.
@@ -59,7 +59,7 @@ impl Model {
     /// Builds the session and checks the graph's inputs and outputs against the manifest.
     /// Returns every mismatch found.
     pub fn load(path: &Path, manifest: &Manifest, settings: &SessionSettings) -> Result<Model, Vec<String>> {
-        let session = build_session(path, settings).map_err(|e| vec![crate::errors::chain(&e)])?;
+        let session = session_for(path, settings).map_err(|e| vec![crate::errors::chain(&e)])?;
 
         let mut problems = Vec::new();
         let has_input = |name: &str| session.inputs().iter().any(|i| i.name() == name);
@@ -204,12 +204,16 @@ impl Model {
     pub fn warm_up(&mut self, n: usize, width: usize) -> Result<(), RunError> {
         let filler = vec![vec![self.pad_id; width]; n];
         if let Backend::Heads { encoder, .. } | Backend::Encoder(encoder) = &self.backend {
-            let mut e = encoder.lock().map_err(|_| RunError::Poisoned)?;
-            if e.warmed_tokens < n * width {
+            let e = encoder.lock().map_err(|_| RunError::Poisoned)?;
+            if !e.session.warmed_for(n * width) {
                 e.run(&filler)?;
-                e.warmed_tokens = n * width;
             }
             return Ok(());
+        }
+        if let Backend::Graph(g) = &self.backend {
+            if g.session.warmed_for(n * width) {
+                return Ok(());
+            }
         }
         self.run(&filler).map(|_| ())
     }
@@ -245,7 +249,7 @@ impl Model {
 }
 
 impl GraphBackend {
-    fn run(&mut self, items: &[Vec<i64>], pad_id: i64) -> Result<ModelOutput, RunError> {
+    fn run(&self, items: &[Vec<i64>], pad_id: i64) -> Result<ModelOutput, RunError> {
         let batch = items.len();
         let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
         let mut ids = Array2::<i64>::from_elem((batch, width), pad_id);
@@ -256,20 +260,22 @@ impl GraphBackend {
                 mask[[r, c]] = 1;
             }
         }
-        let segments = self.token_type_ids.is_some().then(|| Array2::<i64>::zeros((batch, width)));
-        let ids = Tensor::from_array(ids)?;
-        let mask = Tensor::from_array(mask)?;
-        let mut inputs = ort::inputs![self.input_ids.as_str() => ids, self.attention_mask.as_str() => mask];
-        if let (Some(name), Some(seg)) = (&self.token_type_ids, segments) {
-            inputs.push((name.as_str().into(), Tensor::from_array(seg)?.into()));
+        let mut inputs = vec![
+            (self.input_ids.as_str(), Tensor::from_array(ids)?.into_dyn()),
+            (self.attention_mask.as_str(), Tensor::from_array(mask)?.into_dyn()),
+        ];
+        if let Some(name) = &self.token_type_ids {
+            inputs.push((name.as_str(), Tensor::from_array(Array2::<i64>::zeros((batch, width)))?.into_dyn()));
         }
-        let outputs = self.session.run(inputs)?;
-        let intent = outputs.get(&self.intent_output).ok_or_else(|| RunError::Output("intent output missing".into()))?.try_extract_array::<f32>()?;
+        let mut names = vec![self.intent_output.as_str()];
+        names.extend(self.slot_output.as_deref());
+        let mut outputs = self.session.run(&inputs, &names)?.into_iter();
+        let intent = outputs.next().ok_or_else(|| RunError::Output("intent output missing".into()))?;
         let slots = match &self.slot_output {
-            Some(name) => outputs.get(name).ok_or_else(|| RunError::Output("slot output missing".into()))?.try_extract_array::<f32>()?.into_owned(),
+            Some(_) => outputs.next().ok_or_else(|| RunError::Output("slot output missing".into()))?,
             None => ndarray::ArrayD::zeros(vec![batch, width, 0]),
         };
-        let intent_logits = intent.into_dimensionality()?.to_owned();
+        let intent_logits = intent.into_dimensionality()?;
         let slot_logits = slots.into_dimensionality()?;
         Ok(ModelOutput { intent_logits, slot_logits })
     }

@@ -14,6 +14,7 @@ pub mod hf;
 pub mod manifest;
 pub mod runtime;
 pub mod session;
+pub mod shared_session;
 pub mod weights;
 
 pub use bundle::{detect_format, Bundle, BundleError};

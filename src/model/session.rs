@@ -88,6 +88,14 @@ pub fn build_session(path: &Path, settings: &SessionSettings) -> Result<Session,
         .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads.max(1))?))
         .and_then(|b| Ok(b.with_inter_threads(1)?))
         .and_then(|b| Ok(b.with_intra_op_spinning(settings.spinning)?))
+        // Measuring aid (docs/performance.md, "Workers share one session and its weights"): no memory arena and
+        // no memory pattern, so that each run hands back what it used.
+        .and_then(|b| {
+            if std::env::var("PARLANCE_CPU_ARENA").is_ok_and(|v| v == "0") {
+                return Ok(b.with_memory_pattern(false)?.with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])?);
+            }
+            Ok(b)
+        })
         // Spin between the parallel parts of one run (that is the latency win), but stop as soon
         // as the run returns, so that idle spinning never takes a core from the HTTP workers and
         // the tokeniser between runs.

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use ndarray::{s, Array2, Array3, Axis};
-use ort::session::Session;
 use ort::value::Tensor;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
 use crate::model::files::{read_bounded, read_text, MAX_JSON_BYTES, MAX_TOKENIZER_BYTES, MODEL_FILE, TOKENIZER_FILE};
-use crate::model::session::{build_session, RunError, SessionSettings};
+use crate::model::session::{RunError, SessionSettings};
+use crate::model::shared_session::{session_for, RunSession};
 
 pub const ENCODER_FILE: &str = "encoder.json";
 pub const OUTPUT: &str = "last_hidden_state";
@@ -194,22 +194,20 @@ pub struct EncoderOutput {
 
 /// One ONNX Runtime session on an encoder.
 pub struct Encoder {
-    session: Session,
+    /// Shared by the encoder's workers when they run on one thread (`crate::model::shared_session`).
+    pub session: Arc<RunSession>,
     pub info: EncoderInfo,
     /// Token ids of the query prefix, inserted after the first (special) token of every input.
     prefix_ids: Vec<i64>,
     pub pad_id: i64,
     pub dir: PathBuf,
-    /// Padded tokens of the largest batch run so far: a model warming up a session that bots on the
-    /// same encoder have already warmed skips it.
-    pub warmed_tokens: usize,
 }
 
 impl Encoder {
     /// Loads the session of an encoder folder already read by [`read_encoder_dir`].
     pub fn load(dir: &Path, info: EncoderInfo, tokenizer: &Tokenizer, settings: &SessionSettings) -> Result<Encoder, EncoderError> {
         let rt = |m: String| EncoderError::Runtime(dir.to_path_buf(), m);
-        let session = build_session(&dir.join(MODEL_FILE), settings).map_err(|source| EncoderError::Session { path: dir.to_path_buf(), source })?;
+        let session = session_for(&dir.join(MODEL_FILE), settings).map_err(|source| EncoderError::Session { path: dir.to_path_buf(), source })?;
         let has_in = |n: &str| session.inputs().iter().any(|i| i.name() == n);
         if !has_in("input_ids") || !has_in("attention_mask") || session.inputs().len() != 2 {
             let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
@@ -234,11 +232,11 @@ impl Encoder {
             .or_else(|| tokenizer.token_to_id("<pad>").map(i64::from))
             .or_else(|| tokenizer.token_to_id("[PAD]").map(i64::from))
             .unwrap_or(0);
-        Ok(Encoder { session, info, prefix_ids, pad_id, dir: dir.to_path_buf(), warmed_tokens: 0 })
+        Ok(Encoder { session, info, prefix_ids, pad_id, dir: dir.to_path_buf() })
     }
 
     /// Runs token id sequences (each starting with its special first token) as one padded batch.
-    pub fn run(&mut self, items: &[Vec<i64>]) -> Result<EncoderOutput, RunError> {
+    pub fn run(&self, items: &[Vec<i64>]) -> Result<EncoderOutput, RunError> {
         let p = self.prefix_ids.len();
         let batch = items.len();
         let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
@@ -253,14 +251,17 @@ impl Encoder {
             }
         }
         let maskf = mask.mapv(|m| m as f32);
-        let inputs = ort::inputs![
-            "input_ids" => Tensor::from_array(ids)?,
-            "attention_mask" => Tensor::from_array(mask)?
-        ];
-        let outputs = self.session.run(inputs)?;
+        let inputs = [("input_ids", Tensor::from_array(ids)?.into_dyn()), ("attention_mask", Tensor::from_array(mask)?.into_dyn())];
+        let mut names: Vec<&str> = vec![OUTPUT];
+        for n in &self.info.pool_outputs {
+            if !names.contains(&n.as_str()) {
+                names.push(n);
+            }
+        }
+        let outputs = self.session.run(&inputs, &names)?;
         let output = |name: &str| -> Result<ndarray::ArrayView3<f32>, RunError> {
-            let h = outputs.get(name).ok_or_else(|| RunError::Output(format!("{name} missing")))?.try_extract_array::<f32>()?;
-            let h = h.into_dimensionality::<ndarray::Ix3>()?;
+            let at = names.iter().position(|n| *n == name).ok_or_else(|| RunError::Output(format!("{name} missing")))?;
+            let h = outputs[at].view().into_dimensionality::<ndarray::Ix3>()?;
             if h.shape()[..2] != [batch, full] || h.shape()[2] != self.info.hidden_size {
                 return Err(RunError::Output(format!("{name} has shape {:?}, expected [{batch}, {full}, {}]", h.shape(), self.info.hidden_size)));
             }
