@@ -49,7 +49,7 @@ pub struct ModelArgs {
     #[arg(long, env = "PARLANCE_INFERENCE_WORKERS")]
     pub inference_workers: Option<usize>,
     /// Intra-op threads of the latency lane: a wider session one worker runs while the others are
-    /// idle, for the latency of a lone request (0 = no lane). Default: min(cores - 1, 8) when the
+    /// idle, for the latency of a lone request (0 = no lane). Default: min(cores, 8) when the
     /// workers' sessions are narrower than the machine, else none.
     #[arg(long, env = "PARLANCE_LANE_THREADS")]
     pub lane_threads: Option<usize>,

@@ -8,8 +8,7 @@
 //! 336 for 1 session × 16 threads), so throughput comes from one single-thread session per core.
 //! A lone request is faster on several threads, so one worker also holds a wide session (the
 //! latency lane) that it uses only while every other worker is idle: its extra threads then run
-//! on cores nobody else is using. It leaves one core to the request's own thread, so a 2-core
-//! machine has none (measured there: no better median, a worse p99).
+//! on cores nobody else is using.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -83,9 +82,8 @@ impl Layout {
     /// The layout for `cores` usable cores, the flags given overriding the machine's choice.
     ///
     /// Machine defaults: one single-thread session per core (ONNX Runtime threads = cores), a
-    /// latency lane of min(cores - 1, 8) threads on worker 0 (used only while the others are idle,
-    /// so it borrows idle cores; none on 2 cores), one HTTP worker and one rayon thread per 8 cores
-    /// (at least one).
+    /// latency lane of min(cores, 8) threads on worker 0 (used only while the others are idle, so
+    /// it borrows idle cores), one HTTP worker and one rayon thread per 8 cores (at least one).
     /// When the flags set workers (or threads) only, the other follows so that workers × threads =
     /// cores, as before this module.
     pub fn choose(cores: usize, flags: LayoutFlags) -> Layout {
@@ -96,9 +94,8 @@ impl Layout {
             (None, Some(t)) => ((cores / t.max(1)).max(1), t.max(1)),
             (None, None) => (cores, 1),
         };
-        // A lane only pays when a worker alone has fewer threads than the machine has cores, and it
-        // leaves one core to the request's own thread (2 cores: no lane; docs/performance.md).
-        let lane = flags.lane_threads.unwrap_or(if intra < cores { (cores - 1).min(MAX_LANE_THREADS) } else { 0 });
+        // A lane only pays when a worker alone has fewer threads than the machine has cores.
+        let lane = flags.lane_threads.unwrap_or(if intra < cores { cores.min(MAX_LANE_THREADS) } else { 0 });
         let lane = if lane <= intra { 0 } else { lane };
         let front = cores.div_ceil(CORES_PER_FRONT_THREAD).max(1);
         Layout {

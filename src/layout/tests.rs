@@ -10,10 +10,8 @@ fn machine_default_is_one_single_thread_session_per_core_with_a_lane() {
     assert_eq!((l.inference_workers, l.intra_threads, l.lane_threads), (16, 1, 8));
     assert_eq!((l.http_workers, l.rayon_threads), (2, 2));
     assert_eq!(l.onnx_threads(), 16, "the workers' own ONNX Runtime threads fill the cores, no more");
-    // 2 cores: a lane would take both, the request's own thread included; none
     let l = Layout::choose(2, LayoutFlags::default());
-    assert_eq!((l.inference_workers, l.intra_threads, l.lane_threads, l.http_workers, l.rayon_threads), (2, 1, 0, 1, 1));
-    assert_eq!(Layout::choose(4, LayoutFlags::default()).lane_threads, 3);
+    assert_eq!((l.inference_workers, l.intra_threads, l.lane_threads, l.http_workers, l.rayon_threads), (2, 1, 2, 1, 1));
     // one core: nothing to borrow, so no lane
     let l = Layout::choose(1, LayoutFlags::default());
     assert_eq!((l.inference_workers, l.intra_threads, l.lane_threads), (1, 1, 0));
