@@ -118,7 +118,7 @@ pub fn at(rows: &[HeldRow], t: f32) -> (f64, f64, f64, f64) {
         frac(ins.iter().filter(|p| p.0 == p.1).count(), ins.len()),
         frac(ins.iter().filter(|p| p.1.is_none()).count(), ins.len()),
         frac(off.iter().filter(|p| p.1.is_none()).count(), off.len()),
-        parlance::tools::eval::oos::matthews(&pairs),
+        parlance::train::oos::matthews(&pairs),
     )
 }
 

@@ -129,7 +129,7 @@ pub fn threshold_table(rows: &[HeldRow]) -> Vec<ThresholdRow> {
                 in_scope_accuracy: frac(pairs.iter().filter(|p| p.0.is_some() && p.0 == p.1).count(), in_scope),
                 in_scope_rejected: frac(pairs.iter().filter(|p| p.0.is_some() && p.1.is_none()).count(), in_scope),
                 oos_recall: (oos > 0).then(|| frac(pairs.iter().filter(|p| p.0.is_none() && p.1.is_none()).count(), oos)),
-                mcc: crate::tools::eval::oos::matthews(&pairs),
+                mcc: crate::train::oos::matthews(&pairs),
             }
         })
         .collect()

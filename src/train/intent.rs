@@ -9,10 +9,10 @@ use ndarray::{Array2, Axis};
 use tokenizers::Tokenizer;
 
 use crate::model::heads::Linear;
-use crate::tools::eval::oos::is_out_of_scope;
 use crate::train::calibrate::{self, HeldRow, ThresholdChoice, ThresholdRule};
 use crate::train::features::{self, Prepared};
 use crate::train::logreg::{self, FitConfig, SparseRows};
+use crate::train::oos::is_out_of_scope;
 use crate::train::{HeldOut, TrainError};
 
 /// How the intent head is fitted and its threshold chosen.

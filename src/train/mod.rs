@@ -12,6 +12,7 @@ pub mod features;
 pub mod intent;
 pub mod lexical;
 pub mod logreg;
+pub mod oos;
 pub mod rasa_extras;
 pub mod report;
 pub mod write;
@@ -46,7 +47,7 @@ pub const PATTERN_FEATURES: bool = true;
 /// Longest input, in tokens (prefix included): utterances are short, and attention is quadratic.
 pub const MAX_TOKENS: usize = 128;
 
-pub use crate::tools::eval::oos::OUT_OF_SCOPE_NAMES;
+pub use crate::train::oos::OUT_OF_SCOPE_NAMES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -364,7 +365,7 @@ fn open_encoder(opts: &TrainOptions) -> Result<(EncoderInfo, Tokenizer, Encoder,
 /// The manifest's `metrics`: held-out accuracy, the threshold and its rule, the out-of-scope
 /// intents (`parlance eval` counts answers naming them as rejections).
 fn bundle_metrics(heldout: &HeldOut, threshold: &ThresholdChoice, intents: &[String], oos: &[String]) -> serde_json::Value {
-    let out_of_scope: Vec<&String> = intents.iter().filter(|n| crate::tools::eval::oos::is_out_of_scope(n, oos)).collect();
+    let out_of_scope: Vec<&String> = intents.iter().filter(|n| crate::train::oos::is_out_of_scope(n, oos)).collect();
     serde_json::json!({
         "heldout": heldout, "fallback_threshold": threshold.chosen, "threshold_rule": threshold.rule,
         "out_of_scope_intents": out_of_scope,

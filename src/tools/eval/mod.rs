@@ -8,7 +8,6 @@
 //! misses), and optionally the latency of single parses. `eval_report` renders it (text, Markdown,
 //! SVG).
 
-pub mod oos;
 pub mod report;
 
 use std::collections::{BTreeMap, HashSet};
@@ -17,6 +16,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::pipeline::{ModelRef, ParseInput, Parser};
+use crate::train::oos;
 
 pub use crate::data::Example;
 

@@ -52,7 +52,7 @@ fn unknown_line(what: &str, unit: &str, u: &crate::tools::eval::UnknownLabels) -
 }
 
 /// In-scope accuracy, rejections, off-topic recall and Matthews correlation in one line.
-fn off_topic_line(o: &crate::tools::eval::oos::OffTopic) -> String {
+fn off_topic_line(o: &crate::train::oos::OffTopic) -> String {
     let recall = o.off_topic_recall.map_or("n/a (no off-topic message)".to_string(), |r| format!("{:.2} %", pct(r)));
     format!(
         "in scope: {} messages, {:.2} % answered right, {:.2} % rejected; off-topic (out-of-scope or unknown intents): {}, recall {recall}; Matthews correlation (off-topic as a class) {:.4}",

@@ -1,4 +1,4 @@
-//! Off-topic (out-of-scope) scoring, as bot owners compare platforms: an answer is a *rejection*
+//! Off-topic (out-of-scope) scoring, as bot owners compare platforms (used by `parlance train`'s threshold table and `parlance eval`): an answer is a *rejection*
 //! when it is the fallback (`nlu_fallback`) or an out-of-scope intent (Rasa's `out_of_scope`,
 //! `oos`, or the one a bundle names); a message is *off-topic* when its gold intent is one of
 //! those or an intent the model does not know. Matthews correlation counts off-topic as one more
