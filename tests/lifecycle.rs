@@ -375,10 +375,15 @@ fn the_example_models_config_loads() {
 #[test]
 fn a_reload_past_its_time_limit_is_abandoned() {
     block_on(async {
-        let config = ModelsConfig::single(fixture_dir(), Fallback::default());
+        let copy = fixture_copy();
+        let config = ModelsConfig::single(copy.path().to_path_buf(), Fallback::default());
         // a zero limit: the deadline has passed at the first poll, while the load has only just started
         let models = Registry::load(config, settings()).unwrap().with_reload_timeout(Duration::ZERO);
         let before = models.get("default").unwrap().generation;
+        // the graph file written anew: the reload builds its session (an unchanged file would reuse
+        // the one in service, src/model/shared_session.rs, and could finish before the first poll)
+        std::fs::remove_file(copy.path().join("model.onnx")).unwrap();
+        std::fs::copy(fixture_dir().join("model.onnx"), copy.path().join("model.onnx")).unwrap();
         let err = models.reload("default", None).await.err().expect("abandoned").to_string();
         assert!(err.contains("abandoned") && err.contains("unchanged"), "{err}");
         let served = models.get("default").unwrap();
