@@ -17,7 +17,6 @@ differently (the same pieces, as strings). A separate script so that build-encod
 """
 import argparse
 import glob
-import hashlib
 import importlib.util
 import json
 import os
@@ -28,12 +27,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def load_build_encoder():
+    """scripts/build-encoder.py as a module (its top level imports only the standard library)."""
+    spec = importlib.util.spec_from_file_location("build_encoder", os.path.join(HERE, "build-encoder.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BE = load_build_encoder()
+sha256 = BE.sha256
 
 
 def kept_ids(full_tok, vocab_tok, cased=False):
@@ -105,9 +108,7 @@ def parity(src_dir, out_dir, data, threads=2):
     import numpy as np
     import onnxruntime as ort
     from tokenizers import Tokenizer
-    spec = importlib.util.spec_from_file_location("build_encoder", os.path.join(HERE, "build-encoder.py"))
-    be = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(be)
+    be = BE
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     runs = []

@@ -320,15 +320,7 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|");
     for (key, outs) in &by_rule {
         for (r, name) in [(0, "top probability"), (rules.len(), "margin p1 − p2"), (rules.len() + 1, "cosine to nearest intent mean")] {
-            let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[r])).collect::<Vec<_>>());
-            let th = outs.iter().map(|o| o[r].threshold).sum::<f64>() / outs.len() as f64;
-            println!(
-                "| {locale} | {key} | {name} | {th:.2} | {} | {} | {} | {} |",
-                col(&|o| o.served_acc),
-                col(&|o| o.rejected),
-                col(&|o| o.recall),
-                col(&|o| o.mcc)
-            );
+            rule_row(locale, key, name, outs, r);
         }
     }
     println!("\nthreshold rules (same fits; chosen on the dev half, scored on the test half):\n");
@@ -336,18 +328,23 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|");
     for (key, outs) in &by_rule {
         for (r, rule) in rules.iter().enumerate() {
-            let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[r])).collect::<Vec<_>>());
-            let th = outs.iter().map(|o| o[r].threshold).sum::<f64>() / outs.len() as f64;
-            println!(
-                "| {locale} | {key} | {rule:?} | {th:.2} | {} | {} | {} | {} |",
-                col(&|o| o.served_acc),
-                col(&|o| o.rejected),
-                col(&|o| o.recall),
-                col(&|o| o.mcc)
-            );
+            rule_row(locale, key, &format!("{rule:?}"), outs, r);
         }
     }
     Ok(())
+}
+
+/// One row of the score and rule tables: outcome `r` of every draw, mean ± sd.
+fn rule_row(locale: &str, key: &str, name: &str, outs: &[Vec<Outcome>], r: usize) {
+    let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[r])).collect::<Vec<_>>());
+    let th = outs.iter().map(|o| o[r].threshold).sum::<f64>() / outs.len() as f64;
+    println!(
+        "| {locale} | {key} | {name} | {th:.2} | {} | {} | {} | {} |",
+        col(&|o| o.served_acc),
+        col(&|o| o.rejected),
+        col(&|o| o.recall),
+        col(&|o| o.mcc)
+    );
 }
 
 /// The Rasa projects: 5-fold cross-validation (every fifth example of each intent), accuracy, per
