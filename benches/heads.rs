@@ -8,6 +8,8 @@
 //! `parlance train` on models/encoders/e5-small (`make setup` builds it; `make build` the binary).
 //! `PARLANCE_BENCH_ENCODERS=DIR,DIR…` trains one bot per encoder folder instead and benches them side
 //! by side in one run (e.g. two renderings of the encoder: `scripts/build-encoder.py --quant`).
+//! Beside each bot, the same data trained with `--adapt` (its own top encoder layer): what that
+//! layer costs a parse.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +17,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use parlance::batcher::BatchSettings;
 use parlance::model::heads::encoder::{read_encoder_dir, Encoder};
 use parlance::model::heads::lexical::{Lexical, Vocabulary};
+use parlance::model::heads::top_layer::TopLayer;
 use parlance::model::heads::Heads;
 use parlance::model::{Manifest, SessionSettings};
 use parlance::pipeline::{encode, Limits, ParseInput, Parser};
@@ -43,16 +46,22 @@ fn label(enc: &Path) -> String {
     enc.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// A trained bot on `enc`: $PARLANCE_BENCH_BOT (one encoder only), or one trained now into a
-/// temporary folder (kept for the run).
-fn bot(enc: &Path) -> PathBuf {
-    if let Ok(p) = std::env::var("PARLANCE_BENCH_BOT") {
+/// A trained bot on `enc`: $PARLANCE_BENCH_BOT (one encoder only, not adapted), or one trained
+/// now into a temporary folder (kept for the run), with `--adapt` when `adapt`.
+fn bot(enc: &Path, adapt: bool) -> PathBuf {
+    if let (Ok(p), false) = (std::env::var("PARLANCE_BENCH_BOT"), adapt) {
         return PathBuf::from(p);
     }
-    let out = std::env::temp_dir().join(format!("parlance-bench-bot-{}-{}", std::process::id(), label(enc)));
+    let tag = if adapt { "-adapted" } else { "" };
+    let out = std::env::temp_dir().join(format!("parlance-bench-bot-{}-{}{tag}", std::process::id(), label(enc)));
+    if out.join("parlance.json").is_file() {
+        return out;
+    }
+    let mut args = vec!["train", "--data", "tests/data/shop_nlu.yml", "--out", out.to_str().unwrap(), "--json", "--encoder", enc.to_str().unwrap()];
+    args.extend(adapt.then_some("--adapt"));
     let status = std::process::Command::new(root().join("target/release/parlance"))
         .current_dir(root())
-        .args(["train", "--data", "tests/data/shop_nlu.yml", "--out", out.to_str().unwrap(), "--json", "--encoder", enc.to_str().unwrap()])
+        .args(args)
         .stdout(std::process::Stdio::null())
         .status()
         .expect("target/release/parlance runs (make build)");
@@ -71,7 +80,7 @@ fn manifest(dir: &Path) -> Manifest {
 fn heads(c: &mut Criterion) {
     let mut g = c.benchmark_group("trained_bot_10_words");
     for enc_dir in encoders() {
-        let dir = bot(&enc_dir);
+        let dir = bot(&enc_dir, false);
         let m = manifest(&dir);
         let (info, tokenizer) = read_encoder_dir(&enc_dir, None).unwrap();
         let hidden = info.hidden_size;
@@ -83,6 +92,13 @@ fn heads(c: &mut Criterion) {
         let name = label(&enc_dir);
         g.bench_function(format!("encoder_run_{name}"), |b| b.iter(|| encoder.run(std::slice::from_ref(&ids)).unwrap()));
         g.bench_function(format!("heads_apply_row_{name}"), |b| b.iter(|| heads.apply_row(&out, 0, ids.len())));
+        // an adapted bot's own top layer on the same row (the encoder keeping the layer's input)
+        let adapted = bot(&enc_dir, true);
+        let spec = manifest(&adapted).heads.and_then(|h| h.adapted).expect("an adapted bot");
+        let top = TopLayer::load(&adapted.join(&spec.file), &spec).unwrap();
+        let kept = encoder.run_keeping(std::slice::from_ref(&ids), Some(&spec.input)).unwrap();
+        let x = kept.kept_row(0, ids.len()).unwrap().to_owned();
+        g.bench_function(format!("adapted_top_layer_{name}"), |b| b.iter(|| top.states(x.view()).unwrap()));
         if let Some(lex) = &lexical {
             g.bench_function(format!("lexical_logits_{name}"), |b| b.iter(|| lex.logits(TEN_WORDS_EN)));
             // the same without its pattern columns: what the lookup and regex columns cost
@@ -100,7 +116,8 @@ fn heads(c: &mut Criterion) {
 fn parse(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let load = |p: &Path| Parser::load(p, &one_thread(), BatchSettings::default(), 1, Limits::default()).unwrap();
-    let bots: Vec<(String, Parser)> = encoders().iter().map(|e| (label(e), load(&bot(e)))).collect();
+    let bots: Vec<(String, Parser)> =
+        encoders().iter().flat_map(|e| [(label(e), load(&bot(e, false))), (format!("{}_adapted", label(e)), load(&bot(e, true)))]).collect();
     let default = load(&root().join("models/default"));
     let mut g = c.benchmark_group("parse_10_words");
     for (lang, t) in [("en", TEN_WORDS_EN), ("fr", TEN_WORDS_FR)] {

@@ -11,8 +11,10 @@
 //!        `setfit` (cosine similarity of pairs vs same-intent, MSE); then scored by its own linear
 //!        head (ce) and by today's logistic-regression head refitted on the adapted vectors.
 //!
-//!   .ort/encoder-venv/bin/python scripts/extract-top-layer.py --out /tmp/i243/e5-small-top
-//!   RAYON_NUM_THREADS=2 nice cargo run --release --example adapt_study -- --top /tmp/i243/e5-small-top
+//!   RAYON_NUM_THREADS=2 nice cargo run --release --example adapt_study
+//!
+//! The layer is the library's (`parlance::model::heads::top_layer`, what `parlance train --adapt`
+//! trains), read from the encoder's `top-layer.safetensors` (`make setup` writes it).
 //!
 //! The encoder pass is cached under `--cache` (hidden_states_11 per token, pooled vectors).
 
@@ -21,12 +23,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use clap::Parser;
 use ndarray::{s, Array2, Axis};
 use parlance::data::Example;
 use parlance::model::heads::encoder::{read_encoder_dir, EncoderInfo};
+use parlance::model::heads::top_layer::{self, TopLayer as Layer};
 use parlance::model::{build_session, SessionSettings};
 use parlance::train::logreg::{self, FitConfig};
 
@@ -36,9 +39,6 @@ struct Args {
     data: PathBuf,
     #[arg(long, default_value = "models/encoders/e5-small")]
     encoder: PathBuf,
-    /// Folder of layer12.safetensors (scripts/extract-top-layer.py).
-    #[arg(long, default_value = "models/encoders/e5-small-top")]
-    top: PathBuf,
     #[arg(long, default_value = "/tmp/i243/cache")]
     cache: PathBuf,
     #[arg(long, default_value_t = 10)]
@@ -64,8 +64,6 @@ struct Args {
 }
 
 const H: usize = 384;
-const HEADS: usize = 12;
-const EPS: f64 = 1e-12;
 const C: f32 = 10.0;
 
 /// SplitMix64: a fixed, dependency-free stream for the draws and the batch order.
@@ -170,58 +168,6 @@ fn cached_encode(args: &Args, texts: &[&Example]) -> Result<Cache> {
     Ok(cache)
 }
 
-/// Layer normalisation from differentiable primitives.
-fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let mean = x.mean_keepdim(D::Minus1)?;
-    let xc = x.broadcast_sub(&mean)?;
-    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-    Ok(xc.broadcast_div(&(var + EPS)?.sqrt()?)?.broadcast_mul(w)?.broadcast_add(b)?)
-}
-
-/// The top layer (post-LN BERT block, exact GELU), as scripts/build-encoder.py builds it.
-struct Layer {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    ao: Linear,
-    fi: Linear,
-    fo: Linear,
-    ln: [(Tensor, Tensor); 2],
-}
-
-impl Layer {
-    fn new(vb: &VarBuilder) -> Result<Layer> {
-        let lin = |i, o, n: &str| candle_nn::linear(i, o, vb.pp(n));
-        let ln = |n: &str| -> Result<(Tensor, Tensor)> {
-            Ok((vb.pp(n).get_with_hints(H, "weight", candle_nn::Init::Const(1.))?, vb.pp(n).get_with_hints(H, "bias", candle_nn::Init::Const(0.))?))
-        };
-        Ok(Layer {
-            q: lin(H, H, "q")?,
-            k: lin(H, H, "k")?,
-            v: lin(H, H, "v")?,
-            ao: lin(H, H, "ao")?,
-            fi: lin(H, 4 * H, "fi")?,
-            fo: lin(4 * H, H, "fo")?,
-            ln: [ln("aln")?, ln("oln")?],
-        })
-    }
-
-    /// x [B, T, H], mask [B, T] (1 token, 0 padding) → [B, T, H].
-    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
-        let hd = H / HEADS;
-        let heads = |y: Tensor| -> Result<Tensor> { Ok(y.reshape((b, t, HEADS, hd))?.transpose(1, 2)?.contiguous()?) };
-        let (q, k, v) = (heads(self.q.forward(x)?)?, heads(self.k.forward(x)?)?, heads(self.v.forward(x)?)?);
-        let bias = ((mask.ones_like()? - mask)? * -10000.0)?.reshape((b, 1, 1, t))?;
-        let scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?.broadcast_add(&bias)?;
-        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
-        let ctx = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((b, t, H))?;
-        let x1 = layer_norm(&(self.ao.forward(&ctx)? + x)?, &self.ln[0].0, &self.ln[0].1)?;
-        let f = self.fo.forward(&self.fi.forward(&x1)?.gelu_erf()?)?;
-        layer_norm(&(f + x1)?, &self.ln[1].0, &self.ln[1].1)
-    }
-}
-
 /// A padded batch of cached items: hidden_states_11 [B, T, H] and mask [B, T].
 fn batch(cache: &Cache, items: &[usize]) -> Result<(Tensor, Tensor)> {
     let t = items.iter().map(|&i| cache.offsets[i + 1] - cache.offsets[i]).max().unwrap_or(1);
@@ -292,10 +238,15 @@ struct Trained {
     secs: f64,
 }
 
+/// The encoder's top layer (`top-layer.json`, written by `make setup`) as trainable variables.
 fn load_layer(args: &Args) -> Result<(Layer, VarMap)> {
+    let spec = top_layer::of_encoder(&args.encoder).map_err(anyhow::Error::msg)?.context("the encoder offers no top layer (make setup)")?;
+    let base = Layer::load(&args.encoder.join(&spec.file), &spec).map_err(anyhow::Error::msg)?;
     let mut vars = VarMap::new();
-    let layer = Layer::new(&VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu))?;
-    vars.load(args.top.join("layer12.safetensors"))?;
+    let layer = Layer::new(&VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu), &spec)?;
+    for (name, t) in base.named_tensors() {
+        vars.set_one(&name, &t)?;
+    }
     Ok((layer, vars))
 }
 

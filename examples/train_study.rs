@@ -107,7 +107,7 @@ fn embed(dir: &Path, files: &[String]) -> anyhow::Result<()> {
             items.push(p);
         }
         let bar = indicatif::ProgressBar::hidden();
-        let feats = parlance::train::features::embed(&mut encoder, &items, 64, &bar, None, false)?;
+        let feats = parlance::train::features::embed(&mut encoder, &items, 64, &bar, None, false, None)?;
         let mut stem = path.file_name().unwrap().to_string_lossy().replace(".jsonl", "").replace(".yml", "");
         if std::env::var("STUDY_POOL").is_ok_and(|v| v == "0") {
             stem.push_str(".full");

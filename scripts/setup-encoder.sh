@@ -9,6 +9,8 @@
 # weights, about 0.3 intent and 1 slot-F1 point better, 1.5x slower per parse: docs/training-choices.md).
 # Bots name their encoder by hash: a bot trained on another rendering needs that one (keep it in its
 # own folder under models/encoders/, where bundles look for it) or a retrain.
+# The top layer's f32 weights are written beside the encoder (top-layer.safetensors + top-layer.json,
+# scripts/extract-top-layer.py): what `parlance train --adapt` fine-tunes per bot.
 # ENCODER_OUT and ENCODER_VENV override the two paths.
 # ENCODER_VOCAB=default (opt-in) then also writes a copy cut to the default model's French/English
 # vocabulary (models/default/tokenizer.json, 36,646 of 250,002 pieces: scripts/prune-encoder-vocab.py)
@@ -34,6 +36,21 @@ ensure_venv() {
       numpy==2.4.6 onnx==1.23.2 onnxruntime==1.31.1 tokenizers==0.23.3
   fi
 }
+# the top layer is up to date when its weights match the hash top-layer.json records, and that
+# file was written by the current extract-top-layer.py
+top_layer() {
+  local dir=$1
+  if python3 -c "
+import hashlib, json, sys
+h = lambda p: hashlib.sha256(open(p, 'rb').read()).hexdigest()
+m = json.load(open('$dir/top-layer.json'))
+sys.exit(not (m['weights_sha256'] == h('$dir/top-layer.safetensors') and m['by_sha256'] == h('scripts/extract-top-layer.py')))" 2>/dev/null; then
+    return 0
+  fi
+  ensure_venv
+  "$VENV/bin/python" scripts/extract-top-layer.py --out "$dir" >/dev/null
+  echo "top layer for --adapt ready: $dir/top-layer.safetensors"
+}
 # the pruned copy is up to date when its encoder.json matches its files, the full encoder it was cut
 # from and the current prune-encoder-vocab.py
 prune() {
@@ -51,13 +68,22 @@ sys.exit(not (m['files']['model']['sha256'] == h('$VOCAB_OUT/model.onnx') and m[
   "$VENV/bin/python" scripts/prune-encoder-vocab.py --src "$OUT" --out "$VOCAB_OUT" --vocab-from models/default/tokenizer.json
   echo "encoder with the French/English vocabulary ready: $VOCAB_OUT"
 }
+# the copy's layers above the word embedding are the full encoder's: the same top layer
+prune_top_layer() {
+  [ -n "$VOCAB" ] || return 0
+  top_layer "$VOCAB_OUT"
+}
 if python3 scripts/build-encoder.py --verify --out "$OUT" \
    && python3 -c "import json,sys; m = json.load(open('$OUT/encoder.json')); sys.exit(not (m['quantisation'] == '$QUANT' and all(f'hidden_states_{k}' in m['outputs'] for k in '$EXTRA_LAYERS'.split(',') if k)))"; then
+  top_layer "$OUT"
   prune
+  prune_top_layer
   exit 0
 fi
 ensure_venv
 START=$(date +%s)
 "$VENV/bin/python" scripts/build-encoder.py --out "$OUT" --quant "$QUANT" --extra-layers "$EXTRA_LAYERS"
 echo "encoder ready: $OUT ($(( $(date +%s) - START )) s to build)"
+top_layer "$OUT"
 prune
+prune_top_layer

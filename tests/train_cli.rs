@@ -245,6 +245,10 @@ fn a_missing_or_mismatched_encoder_is_refused() {
     let out = d.path().join("bot");
     let o = parlance(&["train", "--data", nlu.to_str().unwrap(), "--out", out.to_str().unwrap(), "--encoder", enc.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
+    // `--adapt` on an encoder that offers no top layer says so
+    let adapt = d.path().join("adapted");
+    let o = parlance(&["train", "--data", nlu.to_str().unwrap(), "--out", adapt.to_str().unwrap(), "--encoder", enc.to_str().unwrap(), "--adapt"]);
+    assert_fails(&o, &["offers no top layer", "top-layer.json"]);
     let mut bytes = std::fs::read(enc.join("model.onnx")).unwrap();
     let n = bytes.len();
     bytes[n - 1] ^= 1;
@@ -264,12 +268,77 @@ fn bots_on_one_encoder_share_a_queue_and_answer_as_alone() {
     let nlu = root().join("tests/data/shop_nlu.yml");
     let o = train(&[&nlu], &other, &["--c", "1"]);
     assert!(o.status.success(), "{}", text(&o));
+    assert_shared_batches_answer_as_alone(&bot, &other);
+}
+
+/// `parlance train --adapt`: the bot stores its own copy of the encoder's top layer (f16) and names
+/// it in its manifest. Served beside a frozen bot on the same encoder, both share one queue and
+/// one encoder batch, and each answers as it does alone; the adapted layer changes the answers of
+/// a bot trained on the same data with the same options. A layer that does not match its spec is
+/// refused at load, naming its file.
+#[test]
+fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
+    let frozen = trained_bot();
+    let dir = tempfile::tempdir().unwrap();
+    let adapted = dir.path().join("shop-bot-adapted");
+    let nlu = root().join("tests/data/shop_nlu.yml");
+    let o = train(&[&nlu], &adapted, &["--dev", nlu.to_str().unwrap(), "--c", "100", "--adapt", "--adapt-epochs", "2", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(summary["summary"]["seconds"]["adapt"].as_f64().unwrap() > 0.0, "{summary}");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(adapted.join("parlance.json")).unwrap()).unwrap();
+    let spec = &m["heads"]["adapted"];
+    assert_eq!(
+        (spec["file"].as_str(), spec["input"].as_str(), spec["hidden"].as_u64()),
+        (Some("adapted-layer.safetensors"), Some("last_hidden_state"), Some(32))
+    );
+    // f16: 2 bytes for each of the block's 8,544 weights, plus the safetensors header
+    let size = std::fs::metadata(adapted.join("adapted-layer.safetensors")).unwrap().len();
+    assert!((17_088..17_088 + 2_048).contains(&size), "{size} bytes");
+    let v = parlance(&["validate", adapted.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", text(&v));
+    assert_shared_batches_answer_as_alone(&frozen, &adapted);
+    // one encoder batch holding both bots' rows: each row gets what it gets alone, and the adapted
+    // bot's rows what its own model gives for the whole batch
+    let settings = parlance::model::SessionSettings::default();
+    let (mut f, mut a) = (parlance::model::Bundle::load(&frozen, &settings).unwrap(), parlance::model::Bundle::load(&adapted, &settings).unwrap());
+    let (fh, ah) = (f.model.heads(), a.model.heads());
+    let (_, mut shared) = f.model.encoder_only().unwrap();
+    let items: Vec<Vec<i64>> = vec![vec![2, 10, 11, 3], vec![2, 12, 3], vec![2, 10, 13, 14, 3], vec![2, 15, 3]];
+    let heads = [fh.clone(), ah.clone(), ah.clone(), fh.clone()];
+    let mixed = shared.run_rows(&items, &heads).unwrap();
+    let own = a.model.run(&items).unwrap();
+    let frozen_own = f.model.run(&items).unwrap();
+    for (r, item) in items.iter().enumerate() {
+        let alone = shared.run_rows(std::slice::from_ref(item), &heads[r..r + 1]).unwrap();
+        let whole = if r == 1 || r == 2 { &own } else { &frozen_own };
+        for (j, x) in mixed[r].0.iter().enumerate() {
+            assert!((x - alone[0].0[j]).abs() < 1e-4 && (x - whole.intent_logits[[r, j]]).abs() < 1e-4, "row {r} intent {j}");
+        }
+    }
+    // its own layer is what it is served with: the same heads without it answer otherwise
+    let mut without = (*ah.clone().unwrap()).clone();
+    without.top = None;
+    let plain = shared.run_rows(&items[1..2], &[Some(std::sync::Arc::new(without))]).unwrap();
+    assert!(plain[0].0.iter().zip(&mixed[1].0).any(|(x, y)| (x - y).abs() > 1e-3), "the adapted layer changes the logits");
+    // the layer's spec changed under it: refused, naming the file
+    let mut broken = m.clone();
+    broken["heads"]["adapted"]["ffn"] = serde_json::json!(48);
+    std::fs::write(adapted.join("parlance.json"), serde_json::to_string_pretty(&broken).unwrap()).unwrap();
+    let v = parlance(&["validate", adapted.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains("adapted-layer.safetensors") && text(&v).contains("fi.weight"), "{}", text(&v));
+}
+
+/// Loads two bots on one encoder; their texts parsed alone, then both at once (one encoder batch
+/// where they meet), give the same answers; the two bots answer differently.
+fn assert_shared_batches_answer_as_alone(bot: &Path, other: &Path) {
     let load = |path: &Path, batch: parlance::batcher::BatchSettings| {
         parlance::pipeline::Parser::load(path, &parlance::model::SessionSettings::default(), batch, 1, parlance::pipeline::Limits::default())
             .expect("loads")
     };
     let batch = parlance::batcher::BatchSettings { max_batch_size: 16, ..Default::default() };
-    let (a, b) = (load(&bot, batch.clone()), load(&other, batch));
+    let (a, b) = (load(bot, batch.clone()), load(other, batch));
     assert!(a.batcher().same_queue(b.batcher()), "bots on one encoder share one queue");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let texts = ["je veux être remboursé", "ship it to New York", "où en est ma commande C99999", "bonjour", "track my order"];

@@ -94,6 +94,20 @@ fn a_bot_trained_over_http_is_served_and_survives_a_restart() {
     let other = start(dir.path(), &encoder, &[]);
     let (status, parsed) = request(&other.addr, "POST", "/v1/models/shop/parse", "application/json", br#"{"text": "bonjour"}"#, None);
     assert_eq!(status, 200, "{parsed}");
+
+    // `"adapt": true` (as `parlance train --adapt`): the bot gets its own top layer and is served
+    // beside the first one
+    let body = serde_json::to_vec(&serde_json::json!({"nlu": nlu, "adapt": true})).unwrap();
+    let (status, started) = request(&other.addr, "POST", "/admin/models/shop-adapted/train", "application/json", &body, Some(KEY));
+    assert_eq!(status, 202, "{started}");
+    let done = wait_for(&other.addr, "shop-adapted", Duration::from_secs(120));
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(dir.path().join("shop-adapted/adapted-layer.safetensors").is_file());
+    for model in ["shop", "shop-adapted"] {
+        let (status, parsed) =
+            request(&other.addr, "POST", &format!("/v1/models/{model}/parse"), "application/json", br#"{"text": "where is my order"}"#, None);
+        assert_eq!((status, parsed["model"]["id"].as_str()), (200, Some(model)), "{parsed}");
+    }
 }
 
 #[test]

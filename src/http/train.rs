@@ -35,6 +35,10 @@ pub struct TrainBody {
     #[serde(default)]
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub fallback_threshold: Option<f32>,
+    /// Fine-tune the bot's own copy of the encoder's top layer first (as `parlance train
+    /// --adapt`): slower to train and to parse, for a small accuracy gain (docs/training-choices.md).
+    #[serde(default)]
+    pub adapt: bool,
 }
 
 fn trainer(state: &AppState) -> Result<&std::sync::Arc<Trainer>, ApiError> {
@@ -73,8 +77,8 @@ pub async fn start(req: HttpRequest, name: web::Path<String>, payload: web::Payl
     } else {
         crate::http::body::check_content_type(Some(content_type))?;
         let b: TrainBody = decode_json(&body)?;
-        let TrainBody { nlu, dev, version, out_of_scope_intent, fallback_threshold } = b;
-        TrainRequest { nlu, dev, version, out_of_scope_intent, fallback_threshold }
+        let TrainBody { nlu, dev, version, out_of_scope_intent, fallback_threshold, adapt } = b;
+        TrainRequest { nlu, dev, version, out_of_scope_intent, fallback_threshold, adapt }
     };
     let models = state.models.clone();
     let name = name.into_inner();

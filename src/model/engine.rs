@@ -156,12 +156,21 @@ impl Model {
             return Err(vec![(man, format!("encoder.hidden_size is {}, the encoder's is {}", r.hidden_size, info.hidden_size))]);
         }
         let n_slots = if manifest.has_slots() { manifest.slot_labels.len() } else { 0 };
-        let heads = Heads::load(&dir.join(&h.file), info.hidden_size, info.pooled_size(), manifest.intents.len(), n_slots)
+        let mut heads = Heads::load(&dir.join(&h.file), info.hidden_size, info.pooled_size(), manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
+        if let Some(spec) = &h.adapted {
+            heads.top = Some(Arc::new(load_adapted(dir, spec, &info).map_err(|m| vec![(spec.file.clone(), m)])?));
+        }
         let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
         let encoder =
             crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, crate::errors::chain(&e))])?;
-        let pad_id = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?.pad_id;
+        let (pad_id, outputs) = {
+            let e = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?;
+            (e.pad_id, e.session.outputs().iter().map(|o| o.name().to_string()).collect::<Vec<_>>())
+        };
+        if let Some(input) = heads.reads().filter(|i| !outputs.iter().any(|o| o == i)) {
+            return Err(vec![(MANIFEST_FILE.into(), format!("heads.adapted.input {input:?} is not an output of the encoder (it has {outputs:?})"))]);
+        }
         Ok(Model { backend: Backend::Heads { encoder, heads: Arc::new(heads) }, n_intents: manifest.intents.len(), n_slot_labels: n_slots, pad_id })
     }
 
@@ -185,12 +194,15 @@ impl Model {
     /// shared encoder, `heads[i]` is item i's bot (an item without heads is refused).
     pub fn run_rows(&mut self, items: &[Vec<i64>], heads: &[Option<Arc<Heads>>]) -> Result<Vec<RowOutput>, RunError> {
         if let Backend::Encoder(encoder) = &self.backend {
-            let out = encoder.lock().map_err(|_| RunError::Poisoned)?.run(items)?;
+            // an adapted bot's rows need the states its own top layer reads (bots on one encoder
+            // read the same output: the encoder's top-layer.json names it)
+            let keep = heads.iter().flatten().find_map(|h| h.reads());
+            let out = encoder.lock().map_err(|_| RunError::Poisoned)?.run_keeping(items, keep)?;
             return items
                 .iter()
                 .zip(heads)
                 .enumerate()
-                .map(|(r, (item, h))| Ok(h.as_ref().ok_or(RunError::NoHeads)?.apply_row(&out, r, item.len())))
+                .map(|(r, (item, h))| h.as_ref().ok_or(RunError::NoHeads)?.apply_row(&out, r, item.len()))
                 .collect();
         }
         let out = self.run(items)?;
@@ -225,8 +237,8 @@ impl Model {
         let out = match &mut self.backend {
             Backend::Graph(g) => g.run(items, self.pad_id)?,
             Backend::Heads { encoder, heads } => {
-                let out = encoder.lock().map_err(|_| RunError::Poisoned)?.run(items)?;
-                heads.apply(&out)
+                let out = encoder.lock().map_err(|_| RunError::Poisoned)?.run_keeping(items, heads.reads())?;
+                heads.apply(&out)?
             }
             Backend::Encoder(_) => return Err(RunError::NoLogits),
         };
@@ -246,6 +258,24 @@ impl Model {
         }
         Ok(out)
     }
+}
+
+/// A bot's adapted top layer, checked against the encoder it runs on.
+fn load_adapted(
+    dir: &Path,
+    spec: &crate::model::manifest::TopLayerSpec,
+    info: &crate::model::heads::encoder::EncoderInfo,
+) -> Result<crate::model::heads::top_layer::TopLayer, String> {
+    if spec.hidden != info.hidden_size {
+        return Err(format!("the adapted layer is {} wide, the encoder {}", spec.hidden, info.hidden_size));
+    }
+    if !info.pool_outputs.contains(&spec.replaces) {
+        return Err(format!("the adapted layer replaces {:?}, which the encoder does not pool ({:?})", spec.replaces, info.pool_outputs));
+    }
+    if spec.file.contains(['/', '\\']) || spec.file.starts_with('.') {
+        return Err(format!("heads.adapted.file {:?} must be a file name inside the bundle", spec.file));
+    }
+    crate::model::heads::top_layer::TopLayer::load(&dir.join(&spec.file), spec)
 }
 
 impl GraphBackend {

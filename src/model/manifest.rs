@@ -149,6 +149,62 @@ pub struct HeadsRef {
     /// The safetensors file of the bundle holding `intent.weight` [hidden, intents], `intent.bias`
     /// and, with slots, `slot.weight` [hidden, slot labels], `slot.bias`.
     pub file: String,
+    /// The bot's own copy of the encoder's top layer (`parlance train --adapt`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted: Option<TopLayerSpec>,
+}
+
+/// The weights of an encoder's top layer beside its model.onnx (`top-layer.json` names them).
+pub const TOP_LAYER_WEIGHTS: &str = "top-layer.safetensors";
+/// A bot's adapted top layer in its bundle.
+pub const ADAPTED_FILE: &str = "adapted-layer.safetensors";
+
+/// Which states the layer reads and which pooled output its states stand for; its sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopLayerSpec {
+    /// The bundle file holding the layer (in a manifest) or, in `top-layer.json`, the weights file.
+    #[serde(default = "default_file")]
+    pub file: String,
+    /// The encoder output the layer reads (e5-small: `hidden_states_11`).
+    pub input: String,
+    /// The pooled output the layer's states replace (e5-small: `last_hidden_state`).
+    pub replaces: String,
+    pub hidden: usize,
+    pub ffn: usize,
+    pub heads: usize,
+    pub eps: f64,
+}
+
+fn default_file() -> String {
+    TOP_LAYER_WEIGHTS.into()
+}
+
+impl TopLayerSpec {
+    pub fn check(&self) -> Result<(), String> {
+        if self.hidden == 0 || self.heads == 0 || !self.hidden.is_multiple_of(self.heads) || self.ffn == 0 {
+            return Err(format!("hidden {} must be a positive multiple of heads {}, ffn {} positive", self.hidden, self.heads, self.ffn));
+        }
+        if !(self.eps > 0.0 && self.eps < 1.0) {
+            return Err(format!("eps {} is not in (0, 1)", self.eps));
+        }
+        Ok(())
+    }
+
+    /// Weight names and shapes (`[out, in]` for matrices).
+    pub fn shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let (h, f) = (self.hidden, self.ffn);
+        let mut out = Vec::new();
+        for (n, o, i) in [("q", h, h), ("k", h, h), ("v", h, h), ("ao", h, h), ("fi", f, h), ("fo", h, f)] {
+            out.push((format!("{n}.weight"), vec![o, i]));
+            out.push((format!("{n}.bias"), vec![o]));
+        }
+        for n in ["aln", "oln"] {
+            out.push((format!("{n}.weight"), vec![h]));
+            out.push((format!("{n}.bias"), vec![h]));
+        }
+        out
+    }
 }
 
 impl Manifest {

@@ -90,6 +90,7 @@ pub struct TrainRequest {
     pub version: Option<String>,
     pub out_of_scope_intent: Option<String>,
     pub fallback_threshold: Option<f32>,
+    pub adapt: bool,
 }
 
 struct Job {
@@ -303,6 +304,7 @@ impl Trainer {
             out_of_scope_intent: req.out_of_scope_intent.clone(),
             fallback_threshold: req.fallback_threshold,
             lexical: true,
+            adapt: req.adapt.then(crate::train::adapt::AdaptSettings::default),
         };
         let shown = |e: TrainError| match e {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),

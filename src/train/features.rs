@@ -71,6 +71,11 @@ pub struct Features {
     pub token_labels: Vec<usize>,
     /// The example each token row belongs to.
     pub token_example: Vec<usize>,
+    /// The pooled vector's parts before normalisation (one per pool output, each [examples, hidden]).
+    pub parts: Vec<Array2<f32>>,
+    /// Each example's states of the output `embed` was asked to keep, prefix included ([tokens,
+    /// hidden]); empty when none was.
+    pub kept: Vec<Array2<f32>>,
 }
 
 /// A progress bar on stderr (hidden when `show` is false).
@@ -84,7 +89,8 @@ pub fn progress_bar(len: usize, what: &str, show: bool) -> ProgressBar {
     bar
 }
 
-/// Runs every example through the encoder, `batch` at a time, shortest first.
+/// Runs every example through the encoder, `batch` at a time, shortest first; keeps each
+/// example's states of output `keep` when asked (what `--adapt` trains the top layer on).
 pub fn embed(
     encoder: &mut Encoder,
     items: &[Prepared],
@@ -92,6 +98,7 @@ pub fn embed(
     bar: &ProgressBar,
     watch: Option<&crate::train::TrainWatch>,
     window: bool,
+    keep: Option<&str>,
 ) -> Result<Features, TrainError> {
     let hidden = encoder.info.hidden_size;
     let width = if window { 3 * hidden } else { hidden };
@@ -99,11 +106,19 @@ pub fn embed(
     order.sort_by_key(|&i| items[i].ids.len());
     let mut pooled = Array2::<f32>::zeros((items.len(), encoder.info.pooled_size()));
     let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
+    let mut parts = vec![Array2::<f32>::zeros((items.len(), hidden)); encoder.info.pool_outputs.len()];
+    let mut kept = vec![Array2::<f32>::zeros((0, hidden)); if keep.is_some() { items.len() } else { 0 }];
     for chunk in order.chunks(batch.max(1)) {
         let ids: Vec<Vec<i64>> = chunk.iter().map(|&i| items[i].ids.clone()).collect();
-        let out = encoder.run(&ids)?;
+        let out = encoder.run_keeping(&ids, keep)?;
         for (r, &i) in chunk.iter().enumerate() {
             pooled.row_mut(i).assign(&out.pooled.row(r));
+            for (all, part) in parts.iter_mut().zip(&out.parts) {
+                all.row_mut(i).assign(&part.row(r));
+            }
+            if let Some(k) = out.kept_row(r, items[i].ids.len()) {
+                kept[i] = k.to_owned();
+            }
             rows[i].reserve_exact(items[i].first_token.iter().flatten().count() * width);
             for t in items[i].first_token.iter().flatten() {
                 if window {
@@ -138,7 +153,7 @@ pub fn embed(
         flat.extend_from_slice(&r);
     }
     let tokens = Array2::from_shape_vec((token_labels.len(), width), flat)?;
-    Ok(Features { pooled, tokens, token_labels, token_example })
+    Ok(Features { pooled, tokens, token_labels, token_example, parts, kept })
 }
 
 /// The window row of token `t` of batch row `r` (the item has `len` tokens): [h(t − 1), h(t),

@@ -224,17 +224,8 @@ fn held_out_split(
     cfg: &FitConfig,
     oos: &[String],
 ) -> (Linear, Option<Array2<f32>>, &'static str, Held) {
-    let mut seen = vec![0usize; intents.len()];
-    let mut held = Vec::new();
-    let mut kept = Vec::new();
-    for (i, &label) in y.iter().enumerate() {
-        if i < examples && seen[label] % 5 == 2 {
-            held.push(i)
-        } else {
-            kept.push(i)
-        }
-        seen[label] += 1;
-    }
+    let is_held = held_out_rows(y, examples, intents.len());
+    let (held, kept): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| is_held[i]);
     let (sub, sub_sp) = x.select(&kept);
     let sub_y: Vec<usize> = kept.iter().map(|&i| y[i]).collect();
     let (head, lex) = fit_rows(Rows { dense: &sub, sparse: sub_sp.as_ref() }, &sub_y, intents.len(), cfg);
@@ -244,6 +235,21 @@ fn held_out_split(
     let flags = held.iter().map(|&i| is_out_of_scope(&intents[y[i]], oos)).collect();
     let (full, full_lex) = fit_rows(x, y, intents.len(), cfg);
     (full, full_lex, "held-out split", Held { logits, label, oos: flags })
+}
+
+/// Which rows the held-out split holds out: every fifth example of each intent, from the third on
+/// (never the rows from `examples` on). `--adapt` trains the top layer on the other rows only, so
+/// that the threshold is chosen on rows the layer has not seen.
+pub fn held_out_rows(y: &[usize], examples: usize, k: usize) -> Vec<bool> {
+    let mut seen = vec![0usize; k];
+    y.iter()
+        .enumerate()
+        .map(|(i, &label)| {
+            let held = i < examples && seen[label] % 5 == 2;
+            seen[label] += 1;
+            held
+        })
+        .collect()
 }
 
 fn argmax(row: ndarray::ArrayView1<f32>) -> usize {

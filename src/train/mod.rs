@@ -6,6 +6,7 @@
 //! intent temperature and a fallback threshold are chosen on dev (`--dev`, else a held-out fifth of
 //! the training data); the bundle is written (docs/bundle.md, "Heads bundles").
 
+pub mod adapt;
 pub mod calibrate;
 pub mod data;
 pub mod features;
@@ -28,6 +29,7 @@ use tokenizers::Tokenizer;
 
 use crate::model::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
 use crate::model::heads::lexical::{LexicalSettings, Vocabulary};
+use crate::model::heads::top_layer::{self, TopLayer};
 use crate::model::heads::{Heads, Linear};
 use crate::model::manifest::EncoderRef;
 use crate::model::Manifest;
@@ -71,6 +73,8 @@ pub enum TrainError {
     NotReplaced(String),
     #[error("cannot start the training threads")]
     Threads(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("adapting the top encoder layer: {0}")]
+    Adapt(String),
     #[error("cancelled")]
     Cancelled,
     #[error("stopped after {0:.0} s: over the training time limit")]
@@ -140,6 +144,9 @@ pub struct TrainOptions {
     /// Lexical features (character 2–5-grams and word 1–2-grams, TF-IDF) beside the sentence
     /// vector in the intent head (docs/training-choices.md, "Issue 24").
     pub lexical: bool,
+    /// Fine-tune the bot's own copy of the encoder's top layer before fitting the heads
+    /// (`--adapt`; the encoder must offer one: `top-layer.json`). None: the frozen encoder.
+    pub adapt: Option<adapt::AdaptSettings>,
     /// Set when another thread follows the run (and may stop it).
     pub watch: Option<std::sync::Arc<TrainWatch>>,
     /// Where lookup `.txt` files may be read from: inside the project folder from the command
@@ -163,6 +170,8 @@ pub struct Breakdown {
     pub read: f64,
     pub encoder_load: f64,
     pub embed: f64,
+    /// Fine-tuning the top layer (`--adapt`), then re-pooling every example through it.
+    pub adapt: f64,
     pub intent_fit: f64,
     pub slot_fit: f64,
     pub write: f64,
@@ -244,21 +253,21 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.encoder_load = secs(t);
 
     let t = Instant::now();
-    let train_ex: Vec<&crate::data::Example> = data.examples.iter().map(|s| &s.example).collect();
-    let labels = features::slot_labels(&train_ex);
-    let prep = |exs: Vec<&crate::data::Example>| -> Result<Vec<Prepared>, TrainError> {
-        exs.par_iter().map(|e| features::prepare(e, &tokenizer, info.lowercase, &labels)).collect()
-    };
-    let train_items = prep(train_ex)?;
     let setup = intent_setup(opts);
-    let lower = info.lowercase;
-    let names = if opts.intent_names { intent::intent_name_items(&intents, &tokenizer, lower, &labels, &setup.oos_names)? } else { Vec::new() };
-    let embed_items: Vec<Prepared> = train_items.iter().cloned().chain(names.iter().map(|n| n.1.clone())).collect();
-    let dev_items = dev.as_ref().map(|d| prep(d.examples.iter().map(|s| &s.example).collect())).transpose()?.unwrap_or_default();
-    let (mut train_f, dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items)?;
+    let Sets { labels, train_items, names, embed_items, dev_items } = prepare_sets(opts, &data, dev.as_ref(), &tokenizer, &info, &intents)?;
+    let base = base_top_layer(opts, &info)?;
+    let (mut train_f, mut dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items, base.as_ref().map(|b| b.spec.input.as_str()))?;
     drop(embed_items);
     let watch = opts.watch.as_deref();
     took.embed = secs(t);
+
+    let t = Instant::now();
+    let (y, split) = (intent_labels(&data, &names, &intents), dev.is_none().then_some(data.examples.len()));
+    let top = match (&base, &opts.adapt) {
+        (Some(b), Some(s)) => Some(adapt_step(b, &info, s, (&mut train_f, dev_f.as_mut()), &y, split, intents.len(), watch)?),
+        _ => None,
+    };
+    took.adapt = secs(t);
 
     let t = Instant::now();
     let (fit, lexical) = fit_intent_head(opts, &data, dev.as_ref(), &train_f, dev_f.as_ref(), &names, &intents, &rasa)?;
@@ -271,7 +280,7 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
 
     let t = Instant::now();
     next_stage(watch, "writing")?; // unless a fit stopped early for the deadline or DELETE
-    let heads = Heads { intent: intent_head, slot };
+    let heads = Heads { intent: intent_head, slot, top: top.map(std::sync::Arc::new) };
     let counts = features::transition_counts(&train_items, &labels);
     let n_types = (labels.len() - 1) / 2;
     let (encoder_ref, name, description) = describe(opts, &info, data.examples.len(), intents.len(), n_types);
@@ -311,15 +320,52 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     })
 }
 
+/// The examples made ready for the encoder: slot labels, training items, intent-name items, both
+/// together (what is embedded) and the dev items.
+struct Sets {
+    labels: Vec<String>,
+    train_items: Vec<Prepared>,
+    names: Vec<(usize, Prepared)>,
+    embed_items: Vec<Prepared>,
+    dev_items: Vec<Prepared>,
+}
+
+fn prepare_sets(
+    opts: &TrainOptions,
+    data: &data::Dataset,
+    dev: Option<&data::Dataset>,
+    tokenizer: &Tokenizer,
+    info: &EncoderInfo,
+    intents: &[String],
+) -> Result<Sets, TrainError> {
+    let train_ex: Vec<&crate::data::Example> = data.examples.iter().map(|s| &s.example).collect();
+    let labels = features::slot_labels(&train_ex);
+    let prep = |exs: Vec<&crate::data::Example>| -> Result<Vec<Prepared>, TrainError> {
+        exs.par_iter().map(|e| features::prepare(e, tokenizer, info.lowercase, &labels)).collect()
+    };
+    let train_items = prep(train_ex)?;
+    let oos = intent_setup(opts).oos_names;
+    let names = if opts.intent_names { intent::intent_name_items(intents, tokenizer, info.lowercase, &labels, &oos)? } else { Vec::new() };
+    let embed_items: Vec<Prepared> = train_items.iter().cloned().chain(names.iter().map(|n| n.1.clone())).collect();
+    let dev_items = dev.map(|d| prep(d.examples.iter().map(|s| &s.example).collect())).transpose()?.unwrap_or_default();
+    Ok(Sets { labels, train_items, names, embed_items, dev_items })
+}
+
 /// Embeds the training and dev examples, with a progress bar (or the watcher's counts).
-fn embed_sets(opts: &TrainOptions, encoder: &mut Encoder, train: &[Prepared], dev: &[Prepared]) -> Result<(Features, Option<Features>), TrainError> {
+fn embed_sets(
+    opts: &TrainOptions,
+    encoder: &mut Encoder,
+    train: &[Prepared],
+    dev: &[Prepared],
+    keep: Option<&str>,
+) -> Result<(Features, Option<Features>), TrainError> {
     let total = train.len() + dev.len();
     let bar = features::progress_bar(total, "embedding", opts.progress);
     let watch = opts.watch.as_deref();
     stage(watch, "embedding");
     watch.inspect(|w| w.to_embed.store(total as u64, std::sync::atomic::Ordering::Relaxed));
-    let train_f = features::embed(encoder, train, opts.batch_size, &bar, watch, opts.slot_window)?;
-    let dev_f = (!dev.is_empty()).then(|| features::embed(encoder, dev, opts.batch_size, &bar, watch, false)).transpose()?;
+    let train_f = features::embed(encoder, train, opts.batch_size, &bar, watch, opts.slot_window, keep)?;
+    let dev_f = (!dev.is_empty()).then(|| features::embed(encoder, dev, opts.batch_size, &bar, watch, false, keep)).transpose()?;
     stage(watch, "fitting");
     bar.finish_and_clear();
     Ok((train_f, dev_f))
@@ -372,6 +418,74 @@ fn bundle_metrics(heldout: &HeldOut, threshold: &ThresholdChoice, intents: &[Str
     })
 }
 
+/// The intent of every row of the intent head: the examples', then the intent names'.
+fn intent_labels(data: &data::Dataset, names: &[(usize, Prepared)], intents: &[String]) -> Vec<usize> {
+    let index: HashMap<&str, usize> = intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    data.examples.iter().map(|s| index[s.example.intent.as_str()]).chain(names.iter().map(|n| n.0)).collect()
+}
+
+/// The encoder's top layer to adapt, when `--adapt` asks for it (the encoder must offer one).
+fn base_top_layer(opts: &TrainOptions, info: &EncoderInfo) -> Result<Option<TopLayer>, TrainError> {
+    if opts.adapt.is_none() {
+        return Ok(None);
+    }
+    let dir = &opts.encoder;
+    let why = |m: String| TrainError::Adapt(format!("encoder {}: {m}", dir.display()));
+    let spec = top_layer::of_encoder(dir)
+        .map_err(why)?
+        .ok_or_else(|| why(format!("offers no top layer to adapt (no {}; `make setup` writes e5-small's)", top_layer::SPEC_FILE)))?;
+    if spec.hidden != info.hidden_size || !info.pool_outputs.contains(&spec.replaces) {
+        return Err(why(format!(
+            "{} does not match encoder.json (hidden {}, pooled outputs {:?})",
+            top_layer::SPEC_FILE,
+            info.hidden_size,
+            info.pool_outputs
+        )));
+    }
+    if spec.file.contains(['/', '\\']) {
+        return Err(why(format!("{}: file {:?} must be a file name in the encoder folder", top_layer::SPEC_FILE, spec.file)));
+    }
+    TopLayer::load(&dir.join(&spec.file), &spec).map(Some).map_err(why)
+}
+
+/// Fine-tunes the top layer on the rows of `y` (all of them with `--dev`; with `split` = the
+/// number of examples, only the rows the held-out split keeps, so that the threshold is chosen on
+/// rows the layer has not seen), then replaces every example's sentence vector (training and dev)
+/// with the one the adapted layer gives; the kept states are dropped.
+#[allow(clippy::too_many_arguments)]
+fn adapt_step(
+    base: &TopLayer,
+    info: &EncoderInfo,
+    settings: &adapt::AdaptSettings,
+    (train_f, dev_f): (&mut Features, Option<&mut Features>),
+    y: &[usize],
+    split: Option<usize>,
+    k: usize,
+    watch: Option<&TrainWatch>,
+) -> Result<TopLayer, TrainError> {
+    next_stage(watch, "adapting")?;
+    let held = split.map(|examples| intent::held_out_rows(y, examples, k));
+    let rows: Vec<usize> = (0..y.len()).filter(|&i| !held.as_ref().is_some_and(|h| h[i])).collect();
+    let at = info.pool_outputs.iter().position(|n| *n == base.spec.replaces).unwrap_or(0);
+    let input = |f: &mut Features| adapt::AdaptInput {
+        kept: std::mem::take(&mut f.kept),
+        parts: std::mem::take(&mut f.parts),
+        at,
+        normalize: info.normalize,
+        cls: info.pooling == "cls",
+    };
+    let train_in = input(train_f);
+    let stop = || watch.and_then(TrainWatch::stopped);
+    let layer = adapt::fine_tune(base, &train_in, &rows, y, k, settings, &stop)?;
+    train_f.pooled = adapt::pooled_all(&layer, &train_in)?;
+    if let Some(d) = dev_f {
+        let dev_in = input(d);
+        d.pooled = adapt::pooled_all(&layer, &dev_in)?;
+    }
+    stage(watch, "fitting");
+    Ok(layer)
+}
+
 /// The intent head (with its lexical features when on): labels of the examples then the names,
 /// dev rows when there is `--dev`.
 #[allow(clippy::too_many_arguments)]
@@ -386,8 +500,7 @@ fn fit_intent_head(
     rasa: &rasa_extras::Gathered,
 ) -> Result<(intent::IntentFit, Option<crate::model::heads::lexical::Lexical>), TrainError> {
     let setup = intent_setup(opts);
-    let index: HashMap<&str, usize> = intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    let y: Vec<usize> = data.examples.iter().map(|s| index[s.example.intent.as_str()]).chain(names.iter().map(|n| n.0)).collect();
+    let y = intent_labels(data, names, intents);
     let dev_set = match (dev, dev_f) {
         (Some(d), Some(f)) => {
             let (label, oos) = intent::dev_labels(d.examples.iter().map(|s| s.example.intent.as_str()), intents, &setup.oos_names);
@@ -445,8 +558,9 @@ fn describe(opts: &TrainOptions, info: &EncoderInfo, examples: usize, intents: u
     let name = opts.name.clone().unwrap_or_else(|| opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bot".into()));
     // the names of the data, not where they were (a training request's are in a work folder)
     let files: Vec<String> = opts.data.iter().map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()).collect();
+    let on = if opts.adapt.is_some() { "its own top layer adapted, linear heads on the encoder" } else { "linear heads on the frozen encoder" };
     let description = format!(
-        "Trained by `parlance train` on {examples} examples ({}): {intents} intents, {slot_types} slot types; linear heads on the frozen encoder {}.",
+        "Trained by `parlance train` on {examples} examples ({}): {intents} intents, {slot_types} slot types; {on} {}.",
         files.join(", "),
         info.name
     );

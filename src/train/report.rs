@@ -16,9 +16,11 @@ pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
         s.slot_types,
         s.examples
     );
+    let adapt =
+        if s.manifest.heads.as_ref().is_some_and(|h| h.adapted.is_some()) { format!(", top layer adapted {:.1} s", t.adapt) } else { String::new() };
     let _ = writeln!(
         out,
-        "  read {:.1} s, encoder load {:.1} s, embedding {:.1} s, intent head {:.1} s, slot head {:.1} s, write {:.1} s",
+        "  read {:.1} s, encoder load {:.1} s, embedding {:.1} s{adapt}, intent head {:.1} s, slot head {:.1} s, write {:.1} s",
         t.read, t.encoder_load, t.embed, t.intent_fit, t.slot_fit, t.write
     );
     let h = &s.heldout;

@@ -1,10 +1,11 @@
 //! Writing a trained heads bundle: `parlance.json`, `heads.safetensors`, `slot_transitions.json`
-//! (and `rasa.json` when the project has synonyms, lookups or regexes).
+//! (and `rasa.json` when the project has synonyms, lookups or regexes; `adapted-layer.safetensors`
+//! when the bot has its own top encoder layer).
 
 use std::path::Path;
 
 use crate::model::heads::{Heads, HEADS_FILE};
-use crate::model::manifest::{EncoderRef, HeadsRef, KIND_HEADS};
+use crate::model::manifest::{EncoderRef, HeadsRef, TopLayerSpec, ADAPTED_FILE, KIND_HEADS};
 use crate::model::{GraphInputs, GraphOutputs, Manifest, SlotTransitions, MANIFEST_FILE};
 use crate::train::TrainError;
 
@@ -59,6 +60,26 @@ pub fn write_lexical(out: &Path, lexical: Option<&crate::model::heads::lexical::
 pub fn write_bundle(out: &Path, spec: BundleSpec, heads: &Heads) -> Result<Manifest, TrainError> {
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
     heads.save(&out.join(HEADS_FILE)).map_err(|e| io(&out.join(HEADS_FILE), e))?;
+    let adapted_path = out.join(ADAPTED_FILE);
+    let adapted = match &heads.top {
+        Some(top) => {
+            top.save_f16(&adapted_path).map_err(|e| io(&adapted_path, e))?;
+            // written through a private temporary file (0600): readable like the other files
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&adapted_path, std::fs::Permissions::from_mode(0o644)).map_err(|e| io(&adapted_path, e))?;
+            }
+            Some(TopLayerSpec { file: ADAPTED_FILE.into(), ..top.spec.clone() })
+        }
+        None => {
+            // an earlier run's adapted layer is not this bundle's
+            if adapted_path.exists() {
+                std::fs::remove_file(&adapted_path).map_err(|e| io(&adapted_path, e))?;
+            }
+            None
+        }
+    };
     let has_slots = spec.slot_labels.len() > 1;
     let slot_transitions = match (has_slots, spec.transitions) {
         (true, Some(counts)) => {
@@ -71,7 +92,7 @@ pub fn write_bundle(out: &Path, spec: BundleSpec, heads: &Heads) -> Result<Manif
     let rasa = match &spec.rasa {
         Some(v) => {
             write_json(&out.join(crate::train::rasa_extras::RASA_FILE), v)?;
-            Some(HeadsRef { file: crate::train::rasa_extras::RASA_FILE.into() })
+            Some(HeadsRef { file: crate::train::rasa_extras::RASA_FILE.into(), adapted: None })
         }
         None => None,
     };
@@ -94,7 +115,7 @@ pub fn write_bundle(out: &Path, spec: BundleSpec, heads: &Heads) -> Result<Manif
         slot_transitions,
         kind: Some(KIND_HEADS.into()),
         encoder: Some(spec.encoder),
-        heads: Some(HeadsRef { file: HEADS_FILE.into() }),
+        heads: Some(HeadsRef { file: HEADS_FILE.into(), adapted }),
         fallback_threshold: Some(spec.fallback_threshold),
         rasa,
         metrics: spec.metrics,

@@ -190,6 +190,46 @@ pub struct EncoderOutput {
     pub hidden: Array3<f32>,
     /// [batch, pooled size] (`EncoderInfo::pooled_size`)
     pub pooled: Array2<f32>,
+    /// The pooled vector's parts before concatenation and normalisation, one per pool output
+    /// (`EncoderInfo::pool_outputs`), each [batch, hidden].
+    pub parts: Vec<Array2<f32>>,
+    /// The states of the output an adapted top layer reads, when asked for
+    /// ([`Encoder::run_keeping`]): [batch, prefix + tokens, hidden], row `r`'s tokens first
+    /// (its first token, the query prefix, then the rest), padding after.
+    pub kept: Option<Array3<f32>>,
+    /// Tokens of the query prefix in `kept`.
+    pub prefix: usize,
+    /// Each row's token count (the caller's, prefix left out).
+    pub lens: Vec<usize>,
+    normalize: bool,
+    cls: bool,
+    pool_outputs: Vec<String>,
+}
+
+impl EncoderOutput {
+    /// An output with these vectors and nothing kept (the pooled vector is its one part).
+    pub fn new(hidden: Array3<f32>, pooled: Array2<f32>) -> EncoderOutput {
+        let parts = vec![pooled.clone()];
+        let lens = vec![hidden.dim().1; hidden.dim().0];
+        EncoderOutput { hidden, pooled, parts, kept: None, prefix: 0, lens, normalize: false, cls: false, pool_outputs: vec![OUTPUT.into()] }
+    }
+
+    /// Row `row`'s pooled vector with the part of pool output `replaces` computed from `states`
+    /// ([tokens, hidden], the item's whole tokens with the prefix) instead: how an adapted bot's
+    /// own top layer enters the sentence vector. None when `replaces` is not a pool output.
+    pub fn pooled_with(&self, row: usize, replaces: &str, states: ndarray::ArrayView2<f32>) -> Option<ndarray::Array1<f32>> {
+        let at = self.pool_outputs.iter().position(|n| n == replaces)?;
+        let own = if self.cls { states.row(0).to_owned() } else { states.mean_axis(Axis(0))? };
+        let parts: Vec<ndarray::Array1<f32>> =
+            self.parts.iter().enumerate().map(|(i, p)| if i == at { own.clone() } else { p.row(row).to_owned() }).collect();
+        Some(combine_parts(&parts, self.normalize))
+    }
+
+    /// The states an adapted layer reads for row `row` of `len` caller tokens.
+    pub fn kept_row(&self, row: usize, len: usize) -> Option<ndarray::ArrayView2<'_, f32>> {
+        let n = if len == 0 { 0 } else { len + self.prefix };
+        self.kept.as_ref().map(|k| k.slice(s![row, ..n, ..]))
+    }
 }
 
 /// One ONNX Runtime session on an encoder.
@@ -237,6 +277,12 @@ impl Encoder {
 
     /// Runs token id sequences (each starting with its special first token) as one padded batch.
     pub fn run(&self, items: &[Vec<i64>]) -> Result<EncoderOutput, RunError> {
+        self.run_keeping(items, None)
+    }
+
+    /// [`Encoder::run`], keeping the per-token states of output `keep` (what an adapted bot's
+    /// top layer reads).
+    pub fn run_keeping(&self, items: &[Vec<i64>], keep: Option<&str>) -> Result<EncoderOutput, RunError> {
         let p = self.prefix_ids.len();
         let batch = items.len();
         let width = items.iter().map(Vec::len).max().unwrap_or(0).max(1);
@@ -253,8 +299,8 @@ impl Encoder {
         let maskf = mask.mapv(|m| m as f32);
         let inputs = [("input_ids", Tensor::from_array(ids)?.into_dyn()), ("attention_mask", Tensor::from_array(mask)?.into_dyn())];
         let mut names: Vec<&str> = vec![OUTPUT];
-        for n in &self.info.pool_outputs {
-            if !names.contains(&n.as_str()) {
+        for n in self.info.pool_outputs.iter().map(String::as_str).chain(keep) {
+            if !names.contains(&n) {
                 names.push(n);
             }
         }
@@ -271,6 +317,7 @@ impl Encoder {
         let parts = self.info.pool_outputs.iter().map(|n| Ok(pool(&output(n)?, &maskf, &self.info.pooling))).collect::<Result<Vec<_>, RunError>>()?;
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
         let mut pooled = ndarray::concatenate(Axis(1), &views)?;
+        let kept = keep.map(|n| output(n).map(|k| k.to_owned())).transpose()?;
         if self.info.normalize {
             for mut row in pooled.axis_iter_mut(Axis(0)) {
                 let norm = row.dot(&row).sqrt().max(1e-12);
@@ -289,8 +336,28 @@ impl Encoder {
                 hidden.slice_mut(s![r, 1..n, ..]).assign(&h.slice(s![r, 1 + p..n + p, ..]));
             }
         }
-        Ok(EncoderOutput { hidden, pooled })
+        Ok(EncoderOutput {
+            hidden,
+            pooled,
+            parts,
+            kept,
+            prefix: p,
+            lens: items.iter().map(Vec::len).collect(),
+            normalize: self.info.normalize,
+            cls: self.info.pooling == "cls",
+            pool_outputs: self.info.pool_outputs.clone(),
+        })
     }
+}
+
+/// The sentence vector from its parts: concatenated, then L2-normalised as one when `normalize`.
+pub fn combine_parts(parts: &[ndarray::Array1<f32>], normalize: bool) -> ndarray::Array1<f32> {
+    let mut v: ndarray::Array1<f32> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+    if normalize {
+        let norm = v.dot(&v).sqrt().max(1e-12);
+        v.mapv_inplace(|x| x / norm);
+    }
+    v
 }
 
 /// Masked mean over tokens, or the first token.

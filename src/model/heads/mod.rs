@@ -6,14 +6,16 @@
 pub mod encoder;
 pub mod lexical;
 pub mod rasa_rules;
+pub mod top_layer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ndarray::{Array1, Array2, Array3};
 
 use crate::model::manifest::{EncoderRef, Manifest};
-use crate::model::session::ModelOutput;
+use crate::model::session::{ModelOutput, RunError};
 use encoder::EncoderOutput;
 
 pub const HEADS_FILE: &str = "heads.safetensors";
@@ -69,6 +71,10 @@ pub struct Linear {
 pub struct Heads {
     pub intent: Linear,
     pub slot: Option<Linear>,
+    /// The bot's own top encoder layer (`parlance train --adapt`): the intent head reads the
+    /// pooled vector with that layer's states in place of the shared encoder's top layer. The slot
+    /// head reads the shared encoder's tokens either way.
+    pub top: Option<Arc<top_layer::TopLayer>>,
 }
 
 fn tensor_bytes(a: &[f32]) -> Vec<u8> {
@@ -124,7 +130,7 @@ impl Heads {
         let slot_inputs = if window { 3 * hidden } else { hidden };
         let slot = if slot_labels > 0 { linear("slot", slot_inputs, slot_labels) } else { None };
         match (intent, problems.is_empty()) {
-            (Some(intent), true) if slot_labels == 0 || slot.is_some() => Ok(Heads { intent, slot }),
+            (Some(intent), true) if slot_labels == 0 || slot.is_some() => Ok(Heads { intent, slot, top: None }),
             _ => Err(problems),
         }
     }
@@ -132,20 +138,43 @@ impl Heads {
     /// One row of an encoder batch through these heads: intent logits from its pooled vector, slot
     /// logits from its first `len` token vectors. What a bot's job gets back when the encoder batch
     /// was shared with other bots' jobs.
-    pub fn apply_row(&self, out: &EncoderOutput, row: usize, len: usize) -> (Vec<f32>, Array2<f32>) {
-        let intent = out.pooled.row(row).dot(&self.intent.weight) + &self.intent.bias;
+    pub fn apply_row(&self, out: &EncoderOutput, row: usize, len: usize) -> Result<(Vec<f32>, Array2<f32>), RunError> {
+        let intent = match &self.top {
+            None => out.pooled.row(row).dot(&self.intent.weight) + &self.intent.bias,
+            Some(top) => self.adapted_pooled(top, out, row, len)?.dot(&self.intent.weight) + &self.intent.bias,
+        };
         let tokens = out.hidden.slice(ndarray::s![row, ..len, ..]);
         let slots = match &self.slot {
             Some(s) => slot_logits(s, tokens),
             None => Array2::zeros((len, 0)),
         };
-        (intent.to_vec(), slots)
+        Ok((intent.to_vec(), slots))
+    }
+
+    /// Row `row`'s sentence vector through the bot's own top layer.
+    fn adapted_pooled(&self, top: &top_layer::TopLayer, out: &EncoderOutput, row: usize, len: usize) -> Result<Array1<f32>, RunError> {
+        let spec = &top.spec;
+        let x = out.kept_row(row, len).ok_or_else(|| RunError::Output(format!("the encoder batch kept no {:?} for an adapted bot", spec.input)))?;
+        let states = top.states(x).map_err(|e| RunError::Output(format!("adapted top layer: {e}")))?;
+        out.pooled_with(row, &spec.replaces, states.view())
+            .ok_or_else(|| RunError::Output(format!("the adapted layer replaces {:?}, which the encoder does not pool", spec.replaces)))
+    }
+
+    /// The encoder output an adapted bot's layer reads, if it has one.
+    pub fn reads(&self) -> Option<&str> {
+        self.top.as_ref().map(|t| t.spec.input.as_str())
     }
 
     /// Intent logits from the pooled vectors, slot logits from every token's vector (padding rows
     /// are zeros, so a window head reads zeros past an item's end, as `apply_row` does).
-    pub fn apply(&self, out: &EncoderOutput) -> ModelOutput {
-        let intent_logits = out.pooled.dot(&self.intent.weight) + &self.intent.bias;
+    pub fn apply(&self, out: &EncoderOutput) -> Result<ModelOutput, RunError> {
+        let mut intent_logits = out.pooled.dot(&self.intent.weight) + &self.intent.bias;
+        if let Some(top) = &self.top {
+            for r in 0..out.pooled.nrows() {
+                let row = self.adapted_pooled(top, out, r, out.lens[r])?;
+                intent_logits.row_mut(r).assign(&(row.dot(&self.intent.weight) + &self.intent.bias));
+            }
+        }
         let (b, t, _) = out.hidden.dim();
         let slot_logits = match &self.slot {
             Some(s) => {
@@ -157,7 +186,7 @@ impl Heads {
             }
             None => Array3::zeros((b, t, 0)),
         };
-        ModelOutput { intent_logits, slot_logits }
+        Ok(ModelOutput { intent_logits, slot_logits })
     }
 }
 
@@ -224,7 +253,7 @@ mod tests {
         let f = |i: usize| ((i * 7919) % 23) as f32 / 11.0 - 1.0;
         let weight = Array::from_shape_fn((3 * h, k), |(i, j)| f(i * k + j + 5));
         let slot = Linear { weight, bias: Array1::from(vec![0.1, -0.2, 0.3]) };
-        let heads = Heads { intent: Linear { weight: Array2::zeros((h, 2)), bias: Array1::zeros(2) }, slot: Some(slot.clone()) };
+        let heads = Heads { intent: Linear { weight: Array2::zeros((h, 2)), bias: Array1::zeros(2) }, slot: Some(slot.clone()), top: None };
         // two items of 3 and 5 tokens, padded to 5 with zeros
         let mut hidden = Array3::<f32>::zeros((2, 5, h));
         for (r, len) in [(0, 3), (1, 5)] {
@@ -234,10 +263,10 @@ mod tests {
                 }
             }
         }
-        let out = EncoderOutput { hidden: hidden.clone(), pooled: Array2::zeros((2, h)) };
-        let batched = heads.apply(&out);
+        let out = EncoderOutput::new(hidden.clone(), Array2::zeros((2, h)));
+        let batched = heads.apply(&out).unwrap();
         for (r, len) in [(0, 3), (1, 5)] {
-            let (_, row) = heads.apply_row(&out, r, len);
+            let (_, row) = heads.apply_row(&out, r, len).unwrap();
             assert_eq!(row.dim(), (len, k));
             for t in 0..len {
                 let mut x = Vec::new();

@@ -1,0 +1,245 @@
+//! A bot's own copy of the encoder's top layer (`parlance train --adapt`, issue 24 item 3): a
+//! post-LN transformer block (self-attention, feed-forward with exact GELU, two layer norms) that
+//! re-runs the top layer on the shared encoder's states below it, one bot at a time. The shared
+//! encoder still runs once for every bot in a batch; an adapted bot's rows then go through its own
+//! layer before pooling. The same code trains the layer (`train::adapt`, candle's autodiff) and
+//! serves it, so training and serving compute the same vector.
+//!
+//! An encoder that offers adaptation has `top-layer.json` (`"spec"`: a [`TopLayerSpec`]) and
+//! `top-layer.safetensors` (its top layer's weights, f32, PyTorch `[out, in]` layout) beside
+//! `model.onnx` (scripts/extract-top-layer.py writes them for e5-small). A bot stores its adapted
+//! layer as f16 (`adapted-layer.safetensors`, 3.5 MB for e5-small) and the spec in its manifest.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use crate::model::manifest::TopLayerSpec;
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::{Linear, VarBuilder};
+use ndarray::{Array2, ArrayView2};
+
+pub const SPEC_FILE: &str = "top-layer.json";
+pub use crate::model::manifest::{ADAPTED_FILE, TOP_LAYER_WEIGHTS as WEIGHTS_FILE};
+
+/// The spec of an encoder folder's top layer, when it offers one.
+pub fn of_encoder(dir: &Path) -> Result<Option<TopLayerSpec>, String> {
+    let path = dir.join(SPEC_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = crate::model::files::read_text(&path, crate::model::files::MAX_JSON_BYTES)?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let spec: TopLayerSpec =
+        serde_json::from_value(v.get("spec").cloned().unwrap_or_default()).map_err(|e| format!("{}: \"spec\": {e}", path.display()))?;
+    spec.check().map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(spec))
+}
+
+/// The layer's weights as candle modules (variables while training, constants when serving).
+#[derive(Debug, Clone)]
+pub struct TopLayer {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    ao: Linear,
+    fi: Linear,
+    fo: Linear,
+    ln: [(Tensor, Tensor); 2],
+    pub spec: TopLayerSpec,
+}
+
+fn err(e: candle_core::Error) -> String {
+    e.to_string()
+}
+
+impl TopLayer {
+    /// The layer from a var builder (every tensor of [`TopLayerSpec::shapes`] must be there).
+    pub fn new(vb: &VarBuilder, spec: &TopLayerSpec) -> candle_core::Result<TopLayer> {
+        let (h, f) = (spec.hidden, spec.ffn);
+        let lin = |i, o, n: &str| candle_nn::linear(i, o, vb.pp(n));
+        let ln = |n: &str| -> candle_core::Result<(Tensor, Tensor)> { Ok((vb.pp(n).get(h, "weight")?, vb.pp(n).get(h, "bias")?)) };
+        Ok(TopLayer {
+            q: lin(h, h, "q")?,
+            k: lin(h, h, "k")?,
+            v: lin(h, h, "v")?,
+            ao: lin(h, h, "ao")?,
+            fi: lin(h, f, "fi")?,
+            fo: lin(f, h, "fo")?,
+            ln: [ln("aln")?, ln("oln")?],
+            spec: spec.clone(),
+        })
+    }
+
+    /// Reads the weights from safetensors bytes (f32 or f16), every name and shape checked.
+    pub fn from_bytes(bytes: &[u8], spec: &TopLayerSpec) -> Result<TopLayer, String> {
+        spec.check()?;
+        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| format!("not safetensors: {e}"))?;
+        let mut problems = Vec::new();
+        let mut f32s = HashMap::new();
+        for (name, shape) in spec.shapes() {
+            match tensors.get(&name) {
+                None => problems.push(format!("tensor {name:?} is missing")),
+                Some(t) if t.dims() != shape.as_slice() => problems.push(format!("tensor {name:?} has shape {:?}, expected {shape:?}", t.dims())),
+                Some(t) if !matches!(t.dtype(), DType::F32 | DType::F16) => {
+                    problems.push(format!("tensor {name:?} is {:?}, expected F16 or F32", t.dtype()))
+                }
+                Some(t) => {
+                    f32s.insert(name, t.to_dtype(DType::F32).map_err(err)?);
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        TopLayer::new(&VarBuilder::from_tensors(f32s, DType::F32, &Device::Cpu), spec).map_err(err)
+    }
+
+    /// Reads a weights file (bounded like every model file).
+    pub fn load(path: &Path, spec: &TopLayerSpec) -> Result<TopLayer, String> {
+        let bytes = crate::model::files::read_bounded(path, crate::model::files::MAX_MODEL_BYTES)?;
+        TopLayer::from_bytes(&bytes, spec)
+    }
+
+    /// The weights by name, in the order of [`TopLayerSpec::shapes`].
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (n, l) in [("q", &self.q), ("k", &self.k), ("v", &self.v), ("ao", &self.ao), ("fi", &self.fi), ("fo", &self.fo)] {
+            out.push((format!("{n}.weight"), l.weight().clone()));
+            out.extend(l.bias().map(|b| (format!("{n}.bias"), b.clone())));
+        }
+        for (n, (w, b)) in ["aln", "oln"].iter().zip(&self.ln) {
+            out.push((format!("{n}.weight"), w.clone()));
+            out.push((format!("{n}.bias"), b.clone()));
+        }
+        out
+    }
+
+    /// The same weights rounded to f16 and back: what a bot stores and serves.
+    pub fn rounded_to_f16(&self) -> Result<TopLayer, String> {
+        let map = self
+            .named_tensors()
+            .into_iter()
+            .map(|(n, t)| Ok((n, t.detach().to_dtype(DType::F16)?.to_dtype(DType::F32)?)))
+            .collect::<candle_core::Result<HashMap<_, _>>>()
+            .map_err(err)?;
+        TopLayer::new(&VarBuilder::from_tensors(map, DType::F32, &Device::Cpu), &self.spec).map_err(err)
+    }
+
+    /// Writes the weights as f16 safetensors.
+    pub fn save_f16(&self, path: &Path) -> Result<(), String> {
+        let map =
+            self.named_tensors().into_iter().map(|(n, t)| Ok((n, t.detach().to_dtype(DType::F16)?))).collect::<candle_core::Result<HashMap<_, _>>>();
+        candle_core::safetensors::save(&map.map_err(err)?, path).map_err(err)
+    }
+
+    /// x [B, T, H], mask [B, T] (1 token, 0 padding) → the layer's states [B, T, H].
+    pub fn forward(&self, x: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, t, h) = x.dims3()?;
+        let n = self.spec.heads;
+        let hd = h / n;
+        let heads = |y: Tensor| -> candle_core::Result<Tensor> { y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous() };
+        let (q, k, v) = (heads(self.q.forward(x)?)?, heads(self.k.forward(x)?)?, heads(self.v.forward(x)?)?);
+        let bias = ((mask.ones_like()? - mask)? * -10000.0)?.reshape((b, 1, 1, t))?;
+        let scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?.broadcast_add(&bias)?;
+        let probs = softmax_last(&scores)?;
+        let ctx = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((b, t, h))?;
+        let x1 = self.layer_norm(&(self.ao.forward(&ctx)? + x)?, 0)?;
+        let f = self.fo.forward(&self.fi.forward(&x1)?.gelu_erf()?)?;
+        self.layer_norm(&(f + x1)?, 1)
+    }
+
+    /// Layer normalisation from differentiable primitives.
+    fn layer_norm(&self, x: &Tensor, which: usize) -> candle_core::Result<Tensor> {
+        let (w, b) = &self.ln[which];
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let xc = x.broadcast_sub(&mean)?;
+        let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+        xc.broadcast_div(&(var + self.spec.eps)?.sqrt()?)?.broadcast_mul(w)?.broadcast_add(b)
+    }
+
+    /// One item's states (its tokens, no padding: [tokens, hidden]) through the layer.
+    pub fn states(&self, x: ArrayView2<f32>) -> Result<Array2<f32>, String> {
+        let (t, h) = x.dim();
+        let data: Vec<f32> = x.iter().copied().collect();
+        let xt = Tensor::from_vec(data, (1, t, h), &Device::Cpu).map_err(err)?;
+        let mask = Tensor::ones((1, t), DType::F32, &Device::Cpu).map_err(err)?;
+        let out = self.forward(&xt, &mask).and_then(|y| y.flatten_all()?.to_vec1::<f32>()).map_err(err)?;
+        Array2::from_shape_vec((t, h), out).map_err(|e| e.to_string())
+    }
+}
+
+/// Softmax over the last axis, from differentiable primitives (max subtracted).
+fn softmax_last(x: &Tensor) -> candle_core::Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn tiny_spec() -> TopLayerSpec {
+        TopLayerSpec { file: ADAPTED_FILE.into(), input: "h".into(), replaces: "h".into(), hidden: 8, ffn: 16, heads: 2, eps: 1e-12 }
+    }
+
+    /// Deterministic small weights.
+    pub fn tiny_layer(spec: &TopLayerSpec) -> TopLayer {
+        let mut map = HashMap::new();
+        for (i, (name, shape)) in spec.shapes().into_iter().enumerate() {
+            let n: usize = shape.iter().product();
+            let v: Vec<f32> = (0..n)
+                .map(|j| {
+                    (((i * 31 + j * 17) % 29) as f32 - 14.0) / 40.0 + if name.starts_with("aln.w") || name.starts_with("oln.w") { 1.0 } else { 0.0 }
+                })
+                .collect();
+            map.insert(name, Tensor::from_vec(v, shape, &Device::Cpu).unwrap());
+        }
+        TopLayer::new(&VarBuilder::from_tensors(map, DType::F32, &Device::Cpu), spec).unwrap()
+    }
+
+    fn item(t: usize, h: usize, seed: usize) -> Array2<f32> {
+        Array2::from_shape_fn((t, h), |(i, j)| (((i * 13 + j * 7 + seed * 5) % 19) as f32 - 9.0) / 9.0)
+    }
+
+    /// Padding does not leak: each row of a padded batch is what the item gives alone.
+    #[test]
+    fn a_padded_batch_gives_each_item_what_it_gives_alone() {
+        let spec = tiny_spec();
+        let layer = tiny_layer(&spec);
+        let (a, b) = (item(3, 8, 1), item(5, 8, 2));
+        let mut x = vec![0f32; 2 * 5 * 8];
+        x[..24].copy_from_slice(a.as_slice().unwrap());
+        x[40..].copy_from_slice(b.as_slice().unwrap());
+        let xt = Tensor::from_vec(x, (2, 5, 8), &Device::Cpu).unwrap();
+        let mask = Tensor::from_vec(vec![1f32, 1., 1., 0., 0., 1., 1., 1., 1., 1.], (2, 5), &Device::Cpu).unwrap();
+        let batched = layer.forward(&xt, &mask).unwrap().to_vec3::<f32>().unwrap();
+        for (r, one) in [(0, layer.states(a.view()).unwrap()), (1, layer.states(b.view()).unwrap())] {
+            for (t, row) in one.outer_iter().enumerate() {
+                for (d, v) in row.iter().enumerate() {
+                    assert!((batched[r][t][d] - v).abs() < 1e-4, "row {r} token {t}");
+                }
+            }
+        }
+        // layer norm: each output token has mean ≈ bias mean and is not the input
+        assert_ne!(layer.states(a.view()).unwrap(), a);
+    }
+
+    /// What a bot stores (f16) loads back to the layer it served at training's end (f16-rounded).
+    #[test]
+    fn the_stored_layer_loads_back_as_trained() {
+        let spec = tiny_spec();
+        let layer = tiny_layer(&spec).rounded_to_f16().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ADAPTED_FILE);
+        layer.save_f16(&path).unwrap();
+        let back = TopLayer::load(&path, &spec).unwrap();
+        let x = item(4, 8, 3);
+        assert_eq!(layer.states(x.view()).unwrap(), back.states(x.view()).unwrap());
+        // a file for another shape is refused, naming the tensor
+        let other = TopLayerSpec { ffn: 24, ..spec.clone() };
+        let e = TopLayer::load(&path, &other).unwrap_err();
+        assert!(e.contains("fi.weight") && e.contains("expected [24, 8]"), "{e}");
+        assert!(TopLayerSpec { heads: 3, ..spec }.check().is_err());
+    }
+}

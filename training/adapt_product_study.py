@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""`parlance train --adapt` against the frozen encoder, through the product (issue 24 item 3).
+
+The brief's protocol for real bots: MASSIVE (en-US, fr-FR), N examples per intent drawn from
+train, a quarter of the intents (15 of 60) held out of training and used as off-topic messages.
+MASSIVE dev: its even rows (in-scope, and the held-out intents' rows relabelled `out_of_scope`) are
+`--dev` (threshold chosen there), its odd rows are scored by `parlance eval`. Both arms train on the
+same files with the same binary; only `--adapt` differs. Prints one row per (locale, draw, arm) and
+the means: served in-scope accuracy, in-scope rejected, off-topic recall, Matthews correlation,
+intent accuracy on in-scope rows, training seconds.
+
+    cargo build --release && python3 training/adapt_product_study.py --per-intent 10 --seeds 0,1,2
+
+Needs the encoder's top layer (`make setup`). Stdlib only.
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def write(path, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def draw(data, locale, per, seed, work):
+    train = read(os.path.join(data, f"{locale}.train.jsonl"))
+    dev = read(os.path.join(data, f"{locale}.dev.jsonl"))
+    intents = sorted({r["intent"] for r in train})
+    rng = random.Random(seed)
+    held = set(rng.sample(intents, len(intents) // 4))
+    by = {}
+    for r in train:
+        by.setdefault(r["intent"], []).append(r)
+    rows = []
+    for name in intents:
+        if name in held:
+            continue
+        pool = by[name][:]
+        rng.shuffle(pool)
+        rows += pool[:per]
+
+    def relabel(r):
+        if r["intent"] in held:
+            # off-topic: no slots either
+            return dict(r, intent="out_of_scope", annot_utt=r["utt"])
+        return r
+
+    dev = [relabel(r) for r in dev]
+    paths = {k: os.path.join(work, f"{locale}-{seed}-{k}.jsonl") for k in ("train", "dev", "test")}
+    write(paths["train"], rows)
+    write(paths["dev"], dev[0::2])
+    write(paths["test"], dev[1::2])
+    return paths, len(rows)
+
+
+def run(binary, args):
+    p = subprocess.run([binary] + args, cwd=ROOT, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(args)}\n{p.stdout}\n{p.stderr}")
+    return p.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "massive"))
+    ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "parlance"))
+    ap.add_argument("--locales", default="en-US,fr-FR")
+    ap.add_argument("--per-intent", type=int, default=10)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--epochs", type=int, default=3)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="adapt-study-")
+    print("locale\tseed\tarm\texamples\tserved\trejected\trecall\tmcc\ttrain_s")
+    means = {}
+    for locale in args.locales.split(","):
+        for seed in map(int, args.seeds.split(",")):
+            paths, n = draw(args.data, locale, args.per_intent, seed, work)
+            for arm, extra in (("frozen", []), ("adapt", ["--adapt", "--adapt-epochs", str(args.epochs)])):
+                out = os.path.join(work, f"bot-{locale}-{seed}-{arm}")
+                t = time.time()
+                run(args.binary, ["train", "--data", paths["train"], "--dev", paths["dev"], "--out", out, "--json"] + extra)
+                secs = time.time() - t
+                rep = json.loads(run(args.binary, ["eval", "--model", out, "--data", paths["test"], "--json", "--latency-samples", "0"]))
+                o = rep["off_topic"]
+                row = (100 * o["in_scope_accuracy"], 100 * o["in_scope_rejected"], 100 * (o["off_topic_recall"] or 0), 100 * o["mcc"], secs)
+                means.setdefault((locale, arm), []).append(row)
+                print(f"{locale}\t{seed}\t{arm}\t{n}\t" + "\t".join(f"{v:.2f}" for v in row[:4]) + f"\t{secs:.0f}", flush=True)
+    print("\nmeans: locale\tarm\tserved\trejected\trecall\tmcc\ttrain_s")
+    for (locale, arm), rows in means.items():
+        m = [sum(r[i] for r in rows) / len(rows) for i in range(5)]
+        print(f"{locale}\t{arm}\t" + "\t".join(f"{v:.2f}" for v in m[:4]) + f"\t{m[4]:.0f}")
+
+
+if __name__ == "__main__":
+    main()
