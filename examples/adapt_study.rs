@@ -31,6 +31,7 @@ use parlance::data::Example;
 use parlance::model::heads::encoder::{read_encoder_dir, EncoderInfo};
 use parlance::model::heads::top_layer::{self, TopLayer as Layer};
 use parlance::model::{build_session, SessionSettings};
+use parlance::train::adapt::Rng;
 use parlance::train::logreg::{self, FitConfig};
 
 #[derive(Parser, Debug, Clone)]
@@ -65,23 +66,6 @@ struct Args {
 
 const H: usize = 384;
 const C: f32 = 10.0;
-
-/// SplitMix64: a fixed, dependency-free stream for the draws and the batch order.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, (self.next() % (i as u64 + 1)) as usize);
-        }
-    }
-}
 
 /// The encoder pass over every text: hidden_states_11 per token (prefix included) and the pooled
 /// vector as `Encoder::run` makes it.

@@ -52,19 +52,19 @@ fn err(e: candle_core::Error) -> TrainError {
     TrainError::Adapt(e.to_string())
 }
 
-/// SplitMix64: the batch order, reproducible from the seed.
-struct Rng(u64);
+/// SplitMix64: the batch order, reproducible from the seed (the studies in examples/ draw with it too).
+pub struct Rng(pub u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
-            v.swap(i, (self.next() % (i as u64 + 1)) as usize);
+            v.swap(i, (self.next_u64() % (i as u64 + 1)) as usize);
         }
     }
 }

@@ -16,7 +16,9 @@ use std::path::Path;
 pub use crate::model::manifest::TopLayerSpec;
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
-use ndarray::{Array2, ArrayView2};
+use std::sync::Arc;
+
+use ndarray::{s, Array1, Array2, ArrayView2};
 
 pub const SPEC_FILE: &str = "top-layer.json";
 pub use crate::model::manifest::{ADAPTED_FILE, TOP_LAYER_WEIGHTS as WEIGHTS_FILE};
@@ -46,6 +48,9 @@ pub struct TopLayer {
     fo: Linear,
     ln: [(Tensor, Tensor); 2],
     pub spec: TopLayerSpec,
+    /// Set for a layer that is done training (loaded, or rounded at training's end): the serial
+    /// copy that [`TopLayer::states`] runs.
+    serial: Option<Arc<Serial>>,
 }
 
 fn err(e: candle_core::Error) -> String {
@@ -67,6 +72,7 @@ impl TopLayer {
             fo: lin(f, h, "fo")?,
             ln: [ln("aln")?, ln("oln")?],
             spec: spec.clone(),
+            serial: None,
         })
     }
 
@@ -91,7 +97,7 @@ impl TopLayer {
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
-        TopLayer::new(&VarBuilder::from_tensors(f32s, DType::F32, &Device::Cpu), spec).map_err(err)
+        TopLayer::new(&VarBuilder::from_tensors(f32s, DType::F32, &Device::Cpu), spec).map_err(err)?.with_serial()
     }
 
     /// Reads a weights file (bounded like every model file).
@@ -122,7 +128,7 @@ impl TopLayer {
             .map(|(n, t)| Ok((n, t.detach().to_dtype(DType::F16)?.to_dtype(DType::F32)?)))
             .collect::<candle_core::Result<HashMap<_, _>>>()
             .map_err(err)?;
-        TopLayer::new(&VarBuilder::from_tensors(map, DType::F32, &Device::Cpu), &self.spec).map_err(err)
+        TopLayer::new(&VarBuilder::from_tensors(map, DType::F32, &Device::Cpu), &self.spec).map_err(err)?.with_serial()
     }
 
     /// Writes the weights as f16 safetensors.
@@ -157,14 +163,89 @@ impl TopLayer {
         xc.broadcast_div(&(var + self.spec.eps)?.sqrt()?)?.broadcast_mul(w)?.broadcast_add(b)
     }
 
-    /// One item's states (its tokens, no padding: [tokens, hidden]) through the layer.
+    /// One item's states (its tokens, no padding: [tokens, hidden]) through the layer: on the
+    /// calling thread ([`Serial`]) for a layer that is done training, through candle otherwise.
     pub fn states(&self, x: ArrayView2<f32>) -> Result<Array2<f32>, String> {
+        if let Some(p) = &self.serial {
+            return Ok(p.forward(x, self.spec.heads, self.spec.eps as f32));
+        }
         let (t, h) = x.dim();
         let data: Vec<f32> = x.iter().copied().collect();
         let xt = Tensor::from_vec(data, (1, t, h), &Device::Cpu).map_err(err)?;
         let mask = Tensor::ones((1, t), DType::F32, &Device::Cpu).map_err(err)?;
         let out = self.forward(&xt, &mask).and_then(|y| y.flatten_all()?.to_vec1::<f32>()).map_err(err)?;
         Array2::from_shape_vec((t, h), out).map_err(|e| e.to_string())
+    }
+
+    /// The same layer with its [`Serial`] copy: what is served (and scored at training's end).
+    fn with_serial(mut self) -> Result<TopLayer, String> {
+        let mat = |l: &Linear| -> Result<(Array2<f32>, Array1<f32>), String> {
+            let w = l.weight().t().map_err(err)?.to_vec2::<f32>().map_err(err)?;
+            let (i, o) = (w.len(), w.first().map_or(0, Vec::len));
+            let b = l.bias().map(|b| b.to_vec1::<f32>()).transpose().map_err(err)?.unwrap_or_else(|| vec![0.0; o]);
+            Ok((Array2::from_shape_vec((i, o), w.concat()).map_err(|e| e.to_string())?, Array1::from(b)))
+        };
+        let vec = |t: &Tensor| t.to_vec1::<f32>().map(Array1::from).map_err(err);
+        let linear = [&self.q, &self.k, &self.v, &self.ao, &self.fi, &self.fo].map(mat);
+        let mut lin = Vec::new();
+        for l in linear {
+            lin.push(l?);
+        }
+        let ln = [(vec(&self.ln[0].0)?, vec(&self.ln[0].1)?), (vec(&self.ln[1].0)?, vec(&self.ln[1].1)?)];
+        self.serial = Some(Arc::new(Serial { lin, ln }));
+        Ok(self)
+    }
+}
+
+/// A finished layer's weights as ndarray matrices ([in, out]), run on the calling thread.
+///
+/// candle splits every matrix product over `RAYON_NUM_THREADS` (all cores) of rayon's pool: at
+/// parse time that is a hop to other threads for each of a layer's products, beside the other
+/// inference workers, and the products of one 10-word text are too small to gain from it
+/// (`cargo bench --bench heads`, 2 cores: candle 1.45 ms a layer, candle on one thread 1.32 ms;
+/// this, docs/training-choices.md). A test holds it to candle's forward.
+#[derive(Debug)]
+struct Serial {
+    /// q, k, v, ao, fi, fo: weight [in, out] and bias
+    lin: Vec<(Array2<f32>, Array1<f32>)>,
+    ln: [(Array1<f32>, Array1<f32>); 2],
+}
+
+impl Serial {
+    fn forward(&self, x: ArrayView2<f32>, heads: usize, eps: f32) -> Array2<f32> {
+        let lin = |i: usize, a: ArrayView2<f32>| a.dot(&self.lin[i].0) + &self.lin[i].1;
+        let (q, k, v) = (lin(0, x), lin(1, x), lin(2, x));
+        let (t, h) = x.dim();
+        let hd = h / heads;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut ctx = Array2::<f32>::zeros((t, h));
+        for n in 0..heads {
+            let cols = s![.., n * hd..(n + 1) * hd];
+            let mut scores = q.slice(cols).dot(&k.slice(cols).t()) * scale;
+            for mut row in scores.rows_mut() {
+                let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                row.mapv_inplace(|v| (v - max).exp());
+                let sum = row.sum();
+                row.mapv_inplace(|v| v / sum);
+            }
+            ctx.slice_mut(cols).assign(&scores.dot(&v.slice(cols)));
+        }
+        let x1 = self.layer_norm(lin(3, ctx.view()) + x, 0, eps);
+        let f = lin(4, x1.view()).mapv(|v| (candle_core::cpu::erf::erf_f32(v * std::f32::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * v);
+        self.layer_norm(lin(5, f.view()) + x1, 1, eps)
+    }
+
+    fn layer_norm(&self, mut x: Array2<f32>, which: usize, eps: f32) -> Array2<f32> {
+        let (w, b) = &self.ln[which];
+        for mut row in x.rows_mut() {
+            let mean = row.mean().unwrap_or(0.0);
+            row.mapv_inplace(|v| v - mean);
+            let var = row.mapv(|v| v * v).mean().unwrap_or(0.0);
+            let inv = 1.0 / (var + eps).sqrt();
+            row.zip_mut_with(w, |v, g| *v *= inv * g);
+            row += b;
+        }
+        x
     }
 }
 
@@ -236,6 +317,16 @@ pub(crate) mod tests {
         let back = TopLayer::load(&path, &spec).unwrap();
         let x = item(4, 8, 3);
         assert_eq!(layer.states(x.view()).unwrap(), back.states(x.view()).unwrap());
+        // the serial copy served computes what candle's forward (the one trained) computes
+        let xt = Tensor::from_vec(x.iter().copied().collect::<Vec<_>>(), (1, 4, 8), &Device::Cpu).unwrap();
+        let candle = back.forward(&xt, &Tensor::ones((1, 4), DType::F32, &Device::Cpu).unwrap()).unwrap().to_vec3::<f32>().unwrap();
+        let serial = back.states(x.view()).unwrap();
+        assert!(back.serial.is_some() && tiny_layer(&spec).serial.is_none());
+        for (t, row) in serial.outer_iter().enumerate() {
+            for (d, v) in row.iter().enumerate() {
+                assert!((candle[0][t][d] - v).abs() < 1e-4, "token {t} dim {d}: {} vs {v}", candle[0][t][d]);
+            }
+        }
         // a file for another shape is refused, naming the tensor
         let other = TopLayerSpec { ffn: 24, ..spec.clone() };
         let e = TopLayer::load(&path, &other).unwrap_err();
