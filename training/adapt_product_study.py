@@ -10,6 +10,7 @@ the means: served in-scope accuracy, in-scope rejected, off-topic recall, Matthe
 intent accuracy on in-scope rows, training seconds.
 
     cargo build --release && python3 training/adapt_product_study.py --per-intent 10 --seeds 0,1,2
+    python3 training/adapt_product_study.py --per-intent 10 --oos-train 150   # off-topic trained as an intent
 
 Needs the encoder's top layer (`make setup`). Stdlib only.
 """
@@ -36,7 +37,7 @@ def write(path, rows):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def draw(data, locale, per, seed, work):
+def draw(data, locale, per, seed, work, oos_train=0):
     train = read(os.path.join(data, f"{locale}.train.jsonl"))
     dev = read(os.path.join(data, f"{locale}.dev.jsonl"))
     intents = sorted({r["intent"] for r in train})
@@ -52,6 +53,10 @@ def draw(data, locale, per, seed, work):
         pool = by[name][:]
         rng.shuffle(pool)
         rows += pool[:per]
+    # off-topic examples trained as an intent (`out_of_scope`): rows of the held-out intents
+    off = [dict(r, intent="out_of_scope", annot_utt=r["utt"]) for r in train if r["intent"] in held]
+    rng.shuffle(off)
+    rows += off[:oos_train]
 
     def relabel(r):
         if r["intent"] in held:
@@ -82,13 +87,14 @@ def main():
     ap.add_argument("--per-intent", type=int, default=10)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--oos-train", type=int, default=0, help="off-topic rows trained as out_of_scope")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="adapt-study-")
     print("locale\tseed\tarm\texamples\tserved\trejected\trecall\tmcc\ttrain_s")
     means = {}
     for locale in args.locales.split(","):
         for seed in map(int, args.seeds.split(",")):
-            paths, n = draw(args.data, locale, args.per_intent, seed, work)
+            paths, n = draw(args.data, locale, args.per_intent, seed, work, args.oos_train)
             for arm, extra in (("frozen", []), ("adapt", ["--adapt", "--adapt-epochs", str(args.epochs)])):
                 out = os.path.join(work, f"bot-{locale}-{seed}-{arm}")
                 t = time.time()
