@@ -328,6 +328,12 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
     let v = parlance(&["validate", adapted.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(1), "{}", text(&v));
     assert!(text(&v).contains("adapted-layer.safetensors") && text(&v).contains("fi.weight"), "{}", text(&v));
+    // or its file gone: refused, naming it
+    std::fs::write(adapted.join("parlance.json"), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    std::fs::remove_file(adapted.join("adapted-layer.safetensors")).unwrap();
+    let v = parlance(&["validate", adapted.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains("adapted-layer.safetensors"), "{}", text(&v));
 }
 
 /// Loads two bots on one encoder; their texts parsed alone, then both at once (one encoder batch

@@ -155,6 +155,9 @@ impl Heads {
     fn adapted_pooled(&self, top: &top_layer::TopLayer, out: &EncoderOutput, row: usize, len: usize) -> Result<Array1<f32>, RunError> {
         let spec = &top.spec;
         let x = out.kept_row(row, len).ok_or_else(|| RunError::Output(format!("the encoder batch kept no {:?} for an adapted bot", spec.input)))?;
+        if x.nrows() == 0 {
+            return Err(RunError::Output("an adapted bot's row has no tokens".into()));
+        }
         let states = top.states(x).map_err(|e| RunError::Output(format!("adapted top layer: {e}")))?;
         out.pooled_with(row, &spec.replaces, states.view())
             .ok_or_else(|| RunError::Output(format!("the adapted layer replaces {:?}, which the encoder does not pool", spec.replaces)))
