@@ -97,7 +97,7 @@ fn heads(c: &mut Criterion) {
         let spec = manifest(&adapted).heads.and_then(|h| h.adapted).expect("an adapted bot");
         let top = TopLayer::load(&adapted.join(&spec.file), &spec).unwrap();
         let kept = encoder.run_keeping(std::slice::from_ref(&ids), Some(&spec.input)).unwrap();
-        let x = kept.kept_row(0, ids.len()).unwrap().to_owned();
+        let x = kept.kept_row(&spec.input, 0, ids.len()).unwrap().to_owned();
         g.bench_function(format!("adapted_top_layer_{name}"), |b| b.iter(|| top.states(x.view()).unwrap()));
         if let Some(lex) = &lexical {
             g.bench_function(format!("lexical_logits_{name}"), |b| b.iter(|| lex.logits(TEN_WORDS_EN)));

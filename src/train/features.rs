@@ -116,7 +116,7 @@ pub fn embed(
             for (all, part) in parts.iter_mut().zip(&out.parts) {
                 all.row_mut(i).assign(&part.row(r));
             }
-            if let Some(k) = out.kept_row(r, items[i].ids.len()) {
+            if let Some(k) = keep.and_then(|name| out.kept_row(name, r, items[i].ids.len())) {
                 kept[i] = k.to_owned();
             }
             rows[i].reserve_exact(items[i].first_token.iter().flatten().count() * width);

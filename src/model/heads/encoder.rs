@@ -193,10 +193,10 @@ pub struct EncoderOutput {
     /// The pooled vector's parts before concatenation and normalisation, one per pool output
     /// (`EncoderInfo::pool_outputs`), each [batch, hidden].
     pub parts: Vec<Array2<f32>>,
-    /// The states of the output an adapted top layer reads, when asked for
+    /// The states of the output an adapted top layer reads, with its name, when asked for
     /// ([`Encoder::run_keeping`]): [batch, prefix + tokens, hidden], row `r`'s tokens first
     /// (its first token, the query prefix, then the rest), padding after.
-    pub kept: Option<Array3<f32>>,
+    pub kept: Option<(String, Array3<f32>)>,
     /// Tokens of the query prefix in `kept`.
     pub prefix: usize,
     /// Each row's token count (the caller's, prefix left out).
@@ -225,10 +225,10 @@ impl EncoderOutput {
         Some(combine_parts(&parts, self.normalize))
     }
 
-    /// The states an adapted layer reads for row `row` of `len` caller tokens.
-    pub fn kept_row(&self, row: usize, len: usize) -> Option<ndarray::ArrayView2<'_, f32>> {
+    /// The states of output `name` for row `row` of `len` caller tokens, when the run kept them.
+    pub fn kept_row(&self, name: &str, row: usize, len: usize) -> Option<ndarray::ArrayView2<'_, f32>> {
         let n = if len == 0 { 0 } else { len + self.prefix };
-        self.kept.as_ref().map(|k| k.slice(s![row, ..n, ..]))
+        self.kept.as_ref().filter(|(kept, _)| kept == name).map(|(_, k)| k.slice(s![row, ..n, ..]))
     }
 }
 
@@ -317,7 +317,7 @@ impl Encoder {
         let parts = self.info.pool_outputs.iter().map(|n| Ok(pool(&output(n)?, &maskf, &self.info.pooling))).collect::<Result<Vec<_>, RunError>>()?;
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
         let mut pooled = ndarray::concatenate(Axis(1), &views)?;
-        let kept = keep.map(|n| output(n).map(|k| k.to_owned())).transpose()?;
+        let kept = keep.map(|n| output(n).map(|k| (n.to_string(), k.to_owned()))).transpose()?;
         if self.info.normalize {
             for mut row in pooled.axis_iter_mut(Axis(0)) {
                 let norm = row.dot(&row).sqrt().max(1e-12);

@@ -154,7 +154,9 @@ impl Heads {
     /// Row `row`'s sentence vector through the bot's own top layer.
     fn adapted_pooled(&self, top: &top_layer::TopLayer, out: &EncoderOutput, row: usize, len: usize) -> Result<Array1<f32>, RunError> {
         let spec = &top.spec;
-        let x = out.kept_row(row, len).ok_or_else(|| RunError::Output(format!("the encoder batch kept no {:?} for an adapted bot", spec.input)))?;
+        let x = out
+            .kept_row(&spec.input, row, len)
+            .ok_or_else(|| RunError::Output(format!("the encoder batch kept no {:?} for an adapted bot", spec.input)))?;
         if x.nrows() == 0 {
             return Err(RunError::Output("an adapted bot's row has no tokens".into()));
         }
