@@ -136,6 +136,17 @@ fn training_routes_need_the_admin_key_and_say_what_is_wrong() {
     let s2 = start(dir.path(), &dir.path().join("no-encoder"), &[]);
     let (status, body) = train_yaml(&s2.addr, "bot", &big_yaml(2, 3));
     assert_eq!((status, body["error"]["code"].as_str()), (503, Some("training_unavailable")), "{body}");
+    // "adapt" on an encoder without a top layer: refused before any work, saying why
+    let enc = dir.path().join("plain-encoder");
+    std::fs::create_dir_all(&enc).unwrap();
+    for f in ["model.onnx", "tokenizer.json", "encoder.json"] {
+        std::fs::copy(root().join("tests/fixtures/tiny-encoder").join(f), enc.join(f)).unwrap();
+    }
+    let s3 = start(dir.path(), &enc, &[]);
+    let body = serde_json::to_vec(&serde_json::json!({"nlu": big_yaml(2, 3), "adapt": true})).unwrap();
+    let (status, body) = request(&s3.addr, "POST", "/admin/models/bot/train", "application/json", &body, Some(KEY));
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_training_data")), "{body}");
+    assert!(body["error"]["problems"].to_string().contains("top-layer.json"), "{body}");
 }
 
 /// The real encoder: a run of a few thousand examples lasts long enough to be seen in flight.

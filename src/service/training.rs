@@ -312,6 +312,10 @@ impl Trainer {
         };
         let size = crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
         self.within_budget(size)?;
+        if opts.adapt.is_some() && !matches!(crate::model::heads::top_layer::of_encoder(&opts.encoder), Ok(Some(_))) {
+            let file = crate::model::heads::top_layer::SPEC_FILE;
+            return Err(TrainStartError::Invalid(vec![format!("\"adapt\": this server's encoder offers no top layer to adapt (no valid {file})")]));
+        }
         Ok(opts)
     }
 
