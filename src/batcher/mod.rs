@@ -188,7 +188,12 @@ impl Batcher {
         let q = &self.0;
         let (reply, rx) = oneshot::channel();
         let mut job = Job { ids, heads, enqueued: Instant::now(), reply };
-        q.depth.fetch_add(1, Ordering::Relaxed);
+        // the bound is on every job not yet in a batch: in the channel, or held by a worker that
+        // looks ahead to choose its batch (`take_batch`)
+        if q.depth.fetch_add(1, Ordering::AcqRel) >= q.settings.queue_capacity.max(1) {
+            q.depth.fetch_sub(1, Ordering::AcqRel);
+            return Err(Overloaded);
+        }
         if let Some(lane) = q.lane.as_ref().filter(|l| l.idle.swap(false, Ordering::AcqRel)) {
             match lane.tx.try_send(job) {
                 Ok(()) => return Ok(rx),
