@@ -4,7 +4,7 @@
 # one queue per bot (--encoder-queue per-model), alternated in one run.
 #   bash benches/bots.sh [BOTS=20] [SECONDS=15] [ROUNDS=2]
 # Bots: tests/data/shop_nlu.yml trained with N different --c values (heads of their own) on
-# models/encoders/e5-small. Needs a release build (make build). BOTS_DIR=DIR keeps (and reuses)
+# models/encoders/e5-small-fren (the default encoder). Needs a release build (make build). BOTS_DIR=DIR keeps (and reuses)
 # the trained bots there.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,7 +5,7 @@
 //!     cargo bench --bench heads
 //!
 //! The bot: $PARLANCE_BENCH_BOT, else tests/data/shop_nlu.yml trained on the spot with
-//! `parlance train` on models/encoders/e5-small (`make setup` builds it; `make build` the binary).
+//! `parlance train` on models/encoders/e5-small-fren (`make setup` builds it; `make build` the binary).
 //! `PARLANCE_BENCH_ENCODERS=DIR,DIR…` trains one bot per encoder folder instead and benches them side
 //! by side in one run (e.g. two renderings of the encoder: `scripts/build-encoder.py --quant`).
 //! Beside each bot, the same data trained with `--adapt` (its own top encoder layer): what that
@@ -33,11 +33,11 @@ fn one_thread() -> SessionSettings {
     SessionSettings { intra_threads: 1, ..SessionSettings::default() }
 }
 
-/// The encoder folders to bench: $PARLANCE_BENCH_ENCODERS, else models/encoders/e5-small.
+/// The encoder folders to bench: $PARLANCE_BENCH_ENCODERS, else models/encoders/e5-small-fren.
 fn encoders() -> Vec<PathBuf> {
     match std::env::var("PARLANCE_BENCH_ENCODERS") {
         Ok(list) => list.split(',').map(PathBuf::from).collect(),
-        Err(_) => vec![root().join("models/encoders/e5-small")],
+        Err(_) => vec![root().join("models/encoders/e5-small-fren")],
     }
 }
 

@@ -38,7 +38,7 @@ use parlance::train::logreg::{self, FitConfig};
 struct Args {
     #[arg(long, default_value = "/work/shared/data/massive")]
     data: PathBuf,
-    #[arg(long, default_value = "models/encoders/e5-small")]
+    #[arg(long, default_value = "models/encoders/e5-small-fren")]
     encoder: PathBuf,
     #[arg(long, default_value = "/tmp/i243/cache")]
     cache: PathBuf,

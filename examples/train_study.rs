@@ -5,7 +5,7 @@
 //!     cargo run --release --example train_study -- rasa /tmp/study ../shared/data/rasa/formbot_nlu.yml ...
 //!     cargo run --release --example train_study -- lexbench BUNDLE DATA   # lexical features' parse-time cost
 //!
-//! `embed` runs the frozen encoder (models/encoders/e5-small, or $PARLANCE_ENCODER) once over a
+//! `embed` runs the frozen encoder (models/encoders/e5-small-fren, or $PARLANCE_ENCODER) once over a
 //! data file and caches each example's pooled vector in DIR (`STEM.f32` + `STEM.json`); for a
 //! MASSIVE train file only a seeded random pool of `POOL` examples per intent is embedded (the
 //! draws are taken from it). `sweep` then fits heads on the cached vectors with `parlance train`'s
@@ -63,7 +63,7 @@ fn chosen(path: &Path) -> anyhow::Result<Vec<Example>> {
 fn embed(dir: &Path, files: &[String]) -> anyhow::Result<()> {
     parlance::model::runtime::init()?;
     std::fs::create_dir_all(dir)?;
-    let enc_dir = PathBuf::from(std::env::var("PARLANCE_ENCODER").unwrap_or_else(|_| "models/encoders/e5-small".into()));
+    let enc_dir = PathBuf::from(std::env::var("PARLANCE_ENCODER").unwrap_or_else(|_| "models/encoders/e5-small-fren".into()));
     let (info, mut tokenizer) = read_encoder_dir(&enc_dir, None)?;
     let threads = parlance::config::available_cores();
     let settings = parlance::model::SessionSettings { intra_threads: threads, spinning: false, ..Default::default() };

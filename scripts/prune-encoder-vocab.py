@@ -17,25 +17,18 @@ differently (the same pieces, as strings). A separate script so that build-encod
 """
 import argparse
 import glob
-import importlib.util
 import json
 import os
 import sys
 import time
 
+import build_encoder_module
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def load_build_encoder():
-    """scripts/build-encoder.py as a module (its top level imports only the standard library)."""
-    spec = importlib.util.spec_from_file_location("build_encoder", os.path.join(HERE, "build-encoder.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BE = load_build_encoder()
+BE = build_encoder_module.load()
 sha256 = BE.sha256
 
 

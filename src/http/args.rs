@@ -91,7 +91,7 @@ pub struct TrainingArgs {
     #[arg(long, env = "PARLANCE_WATCH_SECONDS", default_value_t = 0.0)]
     pub watch_seconds: f64,
     /// Encoder of models trained over HTTP (as `parlance train --encoder`).
-    #[arg(long, env = "PARLANCE_ENCODER", default_value = "models/encoders/e5-small")]
+    #[arg(long, env = "PARLANCE_ENCODER", default_value = "models/encoders/e5-small-fren")]
     pub encoder: PathBuf,
     /// Longest training run over HTTP, in seconds; past it the run stops and nothing changes.
     #[arg(long, env = "PARLANCE_TRAIN_TIMEOUT", default_value_t = 900.0)]

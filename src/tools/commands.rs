@@ -121,7 +121,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "0.1.0")]
     pub version: String,
     /// Encoder folder (model.onnx, tokenizer.json, encoder.json).
-    #[arg(long, env = "PARLANCE_ENCODER", default_value = "models/encoders/e5-small")]
+    #[arg(long, env = "PARLANCE_ENCODER", default_value = "models/encoders/e5-small-fren")]
     pub encoder: PathBuf,
     /// Inverse L2 strength of the intent head, as scikit-learn's C (the encoder's measured choice: 10).
     #[arg(long, default_value_t = 10.0)]
