@@ -18,7 +18,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 use std::sync::Arc;
 
-use ndarray::{s, Array1, Array2, ArrayView2};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 pub const SPEC_FILE: &str = "top-layer.json";
 pub use crate::model::manifest::{ADAPTED_FILE, TOP_LAYER_WEIGHTS as WEIGHTS_FILE};
@@ -191,6 +191,11 @@ impl TopLayer {
         for l in linear {
             lin.push(l?);
         }
+        // q, k and v as one product [in, 3 × out]: one pass over the tokens instead of three
+        let qkv: Vec<_> = lin.drain(..3).collect();
+        let w = ndarray::concatenate(Axis(1), &[qkv[0].0.view(), qkv[1].0.view(), qkv[2].0.view()]).map_err(|e| e.to_string())?;
+        let b = ndarray::concatenate(Axis(0), &[qkv[0].1.view(), qkv[1].1.view(), qkv[2].1.view()]).map_err(|e| e.to_string())?;
+        lin.insert(0, (w, b));
         let ln = [(vec(&self.ln[0].0)?, vec(&self.ln[0].1)?), (vec(&self.ln[1].0)?, vec(&self.ln[1].1)?)];
         self.serial = Some(Arc::new(Serial { lin, ln }));
         Ok(self)
@@ -206,7 +211,7 @@ impl TopLayer {
 /// this, docs/training-choices.md). A test holds it to candle's forward.
 #[derive(Debug)]
 struct Serial {
-    /// q, k, v, ao, fi, fo: weight [in, out] and bias
+    /// q, k and v side by side ([in, 3 × hidden]), ao, fi, fo: weight [in, out] and bias
     lin: Vec<(Array2<f32>, Array1<f32>)>,
     ln: [(Array1<f32>, Array1<f32>); 2],
 }
@@ -214,8 +219,9 @@ struct Serial {
 impl Serial {
     fn forward(&self, x: ArrayView2<f32>, heads: usize, eps: f32) -> Array2<f32> {
         let lin = |i: usize, a: ArrayView2<f32>| a.dot(&self.lin[i].0) + &self.lin[i].1;
-        let (q, k, v) = (lin(0, x), lin(1, x), lin(2, x));
         let (t, h) = x.dim();
+        let qkv = lin(0, x);
+        let (q, k, v) = (qkv.slice(s![.., ..h]), qkv.slice(s![.., h..2 * h]), qkv.slice(s![.., 2 * h..]));
         let hd = h / heads;
         let scale = 1.0 / (hd as f32).sqrt();
         let mut ctx = Array2::<f32>::zeros((t, h));
@@ -230,9 +236,9 @@ impl Serial {
             }
             ctx.slice_mut(cols).assign(&scores.dot(&v.slice(cols)));
         }
-        let x1 = self.layer_norm(lin(3, ctx.view()) + x, 0, eps);
-        let f = lin(4, x1.view()).mapv(|v| (candle_core::cpu::erf::erf_f32(v * std::f32::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * v);
-        self.layer_norm(lin(5, f.view()) + x1, 1, eps)
+        let x1 = self.layer_norm(lin(1, ctx.view()) + x, 0, eps);
+        let f = lin(2, x1.view()).mapv(|v| (candle_core::cpu::erf::erf_f32(v * std::f32::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * v);
+        self.layer_norm(lin(3, f.view()) + x1, 1, eps)
     }
 
     fn layer_norm(&self, mut x: Array2<f32>, which: usize, eps: f32) -> Array2<f32> {
