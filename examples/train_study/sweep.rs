@@ -209,8 +209,12 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     let test_held = Held { logits, label: sl, oos: soos };
     let test_rows = intent::held_rows(&test_held, &oos_classes, fit.temperature);
     let dev_rows = intent::held_rows(&fit.held, &oos_classes, fit.temperature);
+    // STUDY_DEV_OOS=0: the threshold is chosen without the dev half's off-topic rows (a bot
+    // owner with no off-topic examples), the test half keeps them
+    let dev_oos = std::env::var("STUDY_DEV_OOS").map_or(true, |v| v != "0");
     let score = |dev_rows: &[HeldRow], test_rows: &[HeldRow], rule: ThresholdRule| {
-        let chosen = choose_threshold(dev_rows, rule).chosen;
+        let kept: Vec<HeldRow> = dev_rows.iter().filter(|h| dev_oos || h.gold.is_some()).copied().collect();
+        let chosen = choose_threshold(&kept, rule).chosen;
         let (acc, rej, rec, mcc) = at(test_rows, chosen);
         Outcome { head_acc: at(test_rows, 0.0).0, served_acc: acc, rejected: rej, recall: rec, mcc, threshold: chosen as f64, fit_s, features }
     };
@@ -223,8 +227,42 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
         let tr = rescore(&test_rows, &test_held.logits, &xs, &means, fit.temperature, alt);
         out.push(score(&dr, &tr, DEFAULT_RULE));
     }
+    // each score as its quantile among the dev half's in-scope rows (so the rule's 0.01 grid is
+    // 1 % of in-scope messages for any score), alone and averaged with the top probability's
+    let norm = |v: &Array2<f32>| v.map_axis(Axis(1), |r| r.dot(&r).sqrt().max(1e-12));
+    let nearest = |q: &Array2<f32>| {
+        let sims = q.dot(&x.t()) / &norm(q).insert_axis(Axis(1)) / &norm(&x).insert_axis(Axis(0));
+        sims.map_axis(Axis(1), |r| r.fold(f32::MIN, |a, &b| a.max(b)))
+    };
+    let (nd, nt) = (nearest(&xd), nearest(&xs));
+    let reference = |vals: &[f32]| {
+        let mut r: Vec<f32> = dev_rows.iter().zip(vals).filter(|(h, _)| h.gold.is_some()).map(|(_, &v)| v).collect();
+        r.sort_by(f32::total_cmp);
+        r
+    };
+    let quantile = |r: &[f32], v: f32| r.partition_point(|&a| a <= v) as f32 / r.len().max(1) as f32;
+    let top = |rows: &[HeldRow]| rows.iter().map(|h| h.confidence).collect::<Vec<f32>>();
+    let (rp, rn) = (reference(&top(&dev_rows)), reference(nd.as_slice().unwrap()));
+    for mix in [0.0f32, 1.0, 0.5] {
+        let q = |rows: &[HeldRow], near: &ndarray::Array1<f32>| -> Vec<HeldRow> {
+            rows.iter()
+                .zip(near)
+                .map(|(h, &n)| HeldRow { confidence: (1.0 - mix) * quantile(&rp, h.confidence) + mix * quantile(&rn, n), ..*h })
+                .collect()
+        };
+        out.push(score(&q(&dev_rows, &nd), &q(&test_rows, &nt), DEFAULT_RULE));
+    }
     out
 }
+
+/// Names of the off-topic scores `fit_draw` adds after the rules' outcomes, in order.
+pub const SCORES: [&str; 5] = [
+    "margin p1 − p2",
+    "cosine to nearest intent mean",
+    "top probability as an in-scope quantile",
+    "cosine to nearest training example, as a quantile",
+    "mean of the two quantiles",
+];
 
 #[derive(Clone, Copy)]
 enum Alt {
@@ -319,8 +357,9 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     println!("| locale | shots, config | score | threshold | served in-scope acc. | in-scope rejected | off-topic recall | MCC ×100 |");
     println!("|---|---|---|---|---|---|---|---|");
     for (key, outs) in &by_rule {
-        for (r, name) in [(0, "top probability"), (rules.len(), "margin p1 − p2"), (rules.len() + 1, "cosine to nearest intent mean")] {
-            rule_row(locale, key, name, outs, r);
+        rule_row(locale, key, "top probability", outs, 0);
+        for (i, name) in SCORES.iter().enumerate() {
+            rule_row(locale, key, name, outs, rules.len() + i);
         }
     }
     println!("\nthreshold rules (same fits; chosen on the dev half, scored on the test half):\n");
