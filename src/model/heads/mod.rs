@@ -5,6 +5,7 @@
 
 pub mod encoder;
 pub mod lexical;
+mod packed;
 pub mod rasa_rules;
 pub mod top_layer;
 

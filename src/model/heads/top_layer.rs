@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
+use super::packed::PackedLinear;
+
 pub const SPEC_FILE: &str = "top-layer.json";
 pub use crate::model::manifest::{ADAPTED_FILE, TOP_LAYER_WEIGHTS as WEIGHTS_FILE};
 
@@ -196,13 +198,15 @@ impl TopLayer {
         let w = ndarray::concatenate(Axis(1), &[qkv[0].0.view(), qkv[1].0.view(), qkv[2].0.view()]).map_err(|e| e.to_string())?;
         let b = ndarray::concatenate(Axis(0), &[qkv[0].1.view(), qkv[1].1.view(), qkv[2].1.view()]).map_err(|e| e.to_string())?;
         lin.insert(0, (w, b));
+        let lin = lin.into_iter().map(|(w, b)| PackedLinear::new(&w, b)).collect();
         let ln = [(vec(&self.ln[0].0)?, vec(&self.ln[0].1)?), (vec(&self.ln[1].0)?, vec(&self.ln[1].1)?)];
         self.serial = Some(Arc::new(Serial { lin, ln }));
         Ok(self)
     }
 }
 
-/// A finished layer's weights as ndarray matrices ([in, out]), run on the calling thread.
+/// A finished layer's weights, packed for a text's few tokens ([`PackedLinear`]), run on the
+/// calling thread.
 ///
 /// candle splits every matrix product over `RAYON_NUM_THREADS` (all cores) of rayon's pool: at
 /// parse time that is a hop to other threads for each of a layer's products, beside the other
@@ -211,14 +215,14 @@ impl TopLayer {
 /// this, docs/training-choices.md). A test holds it to candle's forward.
 #[derive(Debug)]
 struct Serial {
-    /// q, k and v side by side ([in, 3 × hidden]), ao, fi, fo: weight [in, out] and bias
-    lin: Vec<(Array2<f32>, Array1<f32>)>,
+    /// q, k and v side by side ([in, 3 × hidden]), ao, fi, fo
+    lin: Vec<PackedLinear>,
     ln: [(Array1<f32>, Array1<f32>); 2],
 }
 
 impl Serial {
     fn forward(&self, x: ArrayView2<f32>, heads: usize, eps: f32) -> Array2<f32> {
-        let lin = |i: usize, a: ArrayView2<f32>| a.dot(&self.lin[i].0) + &self.lin[i].1;
+        let lin = |i: usize, a: ArrayView2<f32>| self.lin[i].apply(a);
         let (t, h) = x.dim();
         let qkv = lin(0, x);
         let (q, k, v) = (qkv.slice(s![.., ..h]), qkv.slice(s![.., h..2 * h]), qkv.slice(s![.., 2 * h..]));
