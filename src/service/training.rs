@@ -33,8 +33,9 @@ pub struct TrainSettings {
     pub threads: usize,
 }
 
-/// Default [`TrainSettings::max_words`]: MASSIVE en-US's 11,514 training examples hold 80,000
-/// words and peak at 1.3 GB; this bounds a run near 1 GB.
+/// Default [`TrainSettings::max_words`]: MASSIVE en-US's first 8,802 training examples hold 60,000
+/// words and peak at 1.00 GB on the default French/English encoder (1.19 GB with `adapt`; on the
+/// full-vocabulary encoder 1.34 and 1.54 GB): this bounds a run near 1 GB, 1.2 GB adapted.
 pub const MAX_WORDS: usize = 60_000;
 
 /// Where a training run stands (`GET /admin/models/{name}/train`).
