@@ -344,6 +344,12 @@ impl Trainer {
     /// swap it into the models folder, serve it; any failure leaves the folder as it was.
     fn run(&self, registry: &Arc<Registry>, name: &str, plan: Plan, job: &Job) {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.train_and_serve(registry, name, &plan, job)));
+        // everything the run held is let go before its end is told: a client that sees "done" or
+        // "cancelled" finds no work folder and may start the next run at once
+        let _ = std::fs::remove_dir_all(work_dir(&self.settings.models_dir, name));
+        drop(plan.lock);
+        crate::model::runtime::release_freed_memory();
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
         match outcome {
             Ok(Ok((summary, generation))) => job.finish("done", |s| {
                 s.summary = Some(summary);
@@ -357,13 +363,9 @@ impl Trainer {
             Ok(Err(e)) => job.finish("failed", |s| s.error = Some(crate::errors::chain(&e))),
             Err(_) => job.finish("failed", |s| s.error = Some("the training run panicked".into())),
         }
-        let _ = std::fs::remove_dir_all(work_dir(&self.settings.models_dir, name));
-        drop(plan.lock);
-        crate::model::runtime::release_freed_memory();
         let state = job.snapshot().state;
         crate::metrics::METRICS.reloads.with_label_values(&[name, if state == "done" { "trained" } else { "training_failed" }]).inc();
         tracing::info!(model = name, state = %state, seconds = job.started.elapsed().as_secs_f64(), "training run ended");
-        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     fn train_and_serve(&self, registry: &Arc<Registry>, name: &str, plan: &Plan, job: &Job) -> Result<(serde_json::Value, u64), TrainError> {
