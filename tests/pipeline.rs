@@ -168,6 +168,9 @@ async fn full_queue_is_refused_not_grown() {
 
 /// issue 25: with a latency lane (worker 0's wider session, run while the other workers idle)
 /// and shared weights, lone and concurrent parses give the answers of a plain single worker.
+/// On two cores this also compares the two orders of a lone parse: the plain parser's one-thread
+/// run leaves a core free, so it finds the language and rule entities while the graph runs; the
+/// lane's run takes both cores, so the laned parser finds them before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_latency_lane_gives_the_same_answers() {
     use parlance::model::SessionSettings;
@@ -179,8 +182,12 @@ async fn the_latency_lane_gives_the_same_answers() {
     for t in texts {
         let (a, b) = (plain.parse(input(t)).await.unwrap(), laned.parse(input(t)).await.unwrap());
         assert_eq!((a.intent.name.as_str(), spans(&a)), (b.intent.name.as_str(), spans(&b)));
+        assert_eq!((a.language.code.as_str(), rule_spans(&a)), (b.language.code.as_str(), rule_spans(&b)));
         assert!((a.intent.confidence - b.intent.confidence).abs() < 1e-5);
     }
+    let timed = plain.parse(input(texts[0])).await.unwrap();
+    assert_eq!(timed.language.code, "fr");
+    assert!(!rule_spans(&timed).is_empty(), "the rules found no time in {:?}", texts[0]);
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let p = laned.clone();

@@ -43,6 +43,20 @@ struct Prepared {
     tokenize: Duration,
 }
 
+/// A panic in preparing a text (a bug in a grammar or the tokenizer) fails that request only.
+fn caught<T>(f: impl FnOnce() -> Result<T, ParseError>) -> Result<T, ParseError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(Err(ParseError::PreparationPanicked))
+}
+
+/// A text's words and tokens, before its language and rule entities ([`Parser::annotate`]).
+struct Tokenized {
+    checked: Checked,
+    words: Vec<Word>,
+    first_token: Vec<Option<usize>>,
+    ids: Vec<i64>,
+    spent: Duration,
+}
+
 /// The shared, read-only half of the pipeline plus a handle on the batch queue.
 #[derive(Clone)]
 pub struct Parser {
@@ -62,6 +76,9 @@ pub struct Parser {
     heads: Option<Arc<crate::model::heads::Heads>>,
     limits: Arc<Limits>,
     fallback: Fallback,
+    /// Whether a lone text's language and rule entities are found while the graph runs: only when
+    /// that run leaves a core free (docs/performance.md, "Where a c=1 request's time goes").
+    annotate_during_graph: bool,
 }
 
 impl Parser {
@@ -123,6 +140,8 @@ impl Parser {
         lang::warm_up();
         entities::warm_up();
         let heads = models[0].heads();
+        let lone_threads = session.lane().map_or(session.intra_threads, |lane| lane.intra_threads);
+        let annotate_during_graph = lone_threads < crate::layout::usable_cores();
         let shared = models.iter().map(Model::encoder_only).collect::<Option<Vec<_>>>().filter(|_| batch.share_encoder_queue);
         let batcher = match shared {
             Some(encoders) => {
@@ -146,6 +165,7 @@ impl Parser {
             heads,
             limits: Arc::new(limits),
             fallback: Fallback::default(),
+            annotate_during_graph,
         })
     }
 
@@ -210,16 +230,29 @@ impl Parser {
 
     /// Only called by `parse_checked`, after `check` has passed for every input.
     fn prepare(&self, checked: Checked) -> Result<Prepared, ParseError> {
+        Ok(self.annotate(self.tokenize(checked)?))
+    }
+
+    /// What the model needs: the words and their token ids.
+    fn tokenize(&self, checked: Checked) -> Result<Tokenized, ParseError> {
         let started = Instant::now();
-        let Checked { mut input, dimensions, mut context } = checked;
+        let Encoded { words, ids, first_token } =
+            encode(&self.tokenizer, &checked.input.text, self.manifest.lowercase).map_err(ParseError::Tokenizer)?;
+        Ok(Tokenized { checked, words, ids, first_token, spent: started.elapsed() })
+    }
+
+    /// What the model does not need, so that it can run while the graph does: the language and the
+    /// built-in entities found by the rules.
+    fn annotate(&self, t: Tokenized) -> Prepared {
+        let started = Instant::now();
+        let Tokenized { checked: Checked { mut input, dimensions, mut context }, words, ids, first_token, spent } = t;
         let language = input.language();
-        let Encoded { words, ids, first_token } = encode(&self.tokenizer, &input.text, self.manifest.lowercase).map_err(ParseError::Tokenizer)?;
         context.lang = if language.code == "fr" { entities::Lang::Fr } else { entities::Lang::En };
         let rules = match dimensions {
             Some(d) if d.is_empty() => Vec::new(),
             d => entities::extract(&input.text, &context, d.as_deref()),
         };
-        Ok(Prepared { text: input.text, words, first_token, ids, language, rules, context, tokenize: started.elapsed() })
+        Prepared { text: input.text, words, first_token, ids, language, rules, context, tokenize: spent + started.elapsed() }
     }
 
     /// Parses texts; each may be batched with other requests' texts. Results come back in order.
@@ -232,14 +265,10 @@ impl Parser {
     /// `parse_many` for inputs that have each passed `check` already (the registry checks a routed
     /// batch across all its models before queueing any).
     pub(crate) async fn parse_checked(&self, inputs: Vec<Checked>) -> Result<Vec<ParseResult>, ParseError> {
-        let prepared = if inputs.len() == 1 && self.batcher.queue_depth() == 0 {
-            // A lone text on an idle queue: prepared here, on the calling thread (~0.2 ms), which
-            // saves the hop to rayon and back (two thread wake-ups) on the single-request path.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inputs.into_iter().map(|i| self.prepare(i)).collect()))
-                .unwrap_or(Err(ParseError::PreparationPanicked))?
-        } else {
-            self.prepare_on_rayon(inputs).await?
-        };
+        if inputs.len() == 1 && self.batcher.queue_depth() == 0 {
+            return self.parse_lone(inputs.into_iter().next().expect("one input")).await;
+        }
+        let prepared = self.prepare_on_rayon(inputs).await?;
         let mut pending = Vec::with_capacity(prepared.len());
         for p in &prepared {
             let rx = self.batcher.submit_with(p.ids.clone(), self.heads.clone()).map_err(|_| ParseError::Overloaded)?;
@@ -253,6 +282,24 @@ impl Parser {
         Ok(results)
     }
 
+    /// A lone text on an idle queue, prepared here on the calling thread (~0.2 ms served), which
+    /// saves the hop to rayon and back (two thread wake-ups) on the single-request path. Where the
+    /// graph's run leaves a core free, only the tokens come before it: the language and the rules'
+    /// entities are found while it runs. Where it takes every core (the latency lane on ≤ 8 cores),
+    /// they come first, so that they do not slow the run down.
+    async fn parse_lone(&self, checked: Checked) -> Result<Vec<ParseResult>, ParseError> {
+        let tokenized = caught(|| self.tokenize(checked))?;
+        let (rx, prepared) = if self.annotate_during_graph {
+            let rx = self.batcher.submit_with(tokenized.ids.clone(), self.heads.clone()).map_err(|_| ParseError::Overloaded)?;
+            (rx, caught(|| Ok(self.annotate(tokenized)))?)
+        } else {
+            let prepared = caught(|| Ok(self.annotate(tokenized)))?;
+            (self.batcher.submit_with(prepared.ids.clone(), self.heads.clone()).map_err(|_| ParseError::Overloaded)?, prepared)
+        };
+        let out = rx.await.map_err(|_| ParseError::WorkerStopped)?.map_err(ParseError::Inference)?;
+        Ok(vec![self.finish(prepared, out)])
+    }
+
     /// Tokenises on rayon's pool, in parallel, off the async workers.
     async fn prepare_on_rayon(&self, inputs: Vec<Checked>) -> Result<Vec<Prepared>, ParseError> {
         let this = self.clone();
@@ -261,10 +308,7 @@ impl Parser {
             use rayon::prelude::*;
             // A panic here (a bug in a grammar or the tokenizer) fails this request only: uncaught in
             // a rayon task it would abort the whole process.
-            let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                inputs.into_par_iter().map(|i| this.prepare(i)).collect::<Result<Vec<Prepared>, ParseError>>()
-            }))
-            .unwrap_or_else(|_| Err(ParseError::PreparationPanicked));
+            let prepared = caught(|| inputs.into_par_iter().map(|i| this.prepare(i)).collect::<Result<Vec<Prepared>, ParseError>>());
             let _ = tx.send(prepared);
         });
         // the task's sender goes without an answer only when the task itself failed
