@@ -129,6 +129,12 @@ fn label_index(labels: &[String]) -> std::collections::HashMap<&str, usize> {
 impl BioDecoder {
     /// Valid BIO only, no prior.
     pub fn new(labels: &[String]) -> BioDecoder {
+        BioDecoder::valid_bio(labels).indexed()
+    }
+
+    /// The valid-BIO transitions, `into` not filled yet ([`indexed`](Self::indexed) does, once the
+    /// transitions are final).
+    fn valid_bio(labels: &[String]) -> BioDecoder {
         let k = labels.len();
         let index = label_index(labels);
         let mut transitions = vec![0.0; (k + 1) * k];
@@ -141,10 +147,10 @@ impl BioDecoder {
                 }
             }
         }
-        BioDecoder { labels: k, transitions, into: Vec::new() }.indexed()
+        BioDecoder { labels: k, transitions, into: Vec::new() }
     }
 
-    /// Fills `into` from `transitions` (after any change to them).
+    /// Fills `into` from the final `transitions`.
     fn indexed(mut self) -> BioDecoder {
         let k = self.labels;
         self.into = (0..k)
@@ -163,7 +169,7 @@ impl BioDecoder {
     /// Valid BIO plus `weight × ln P(to | from)` from `counts` with add-`smoothing` estimates.
     /// Every label the counts name must be one of `labels` (or [`START`] as a `from`).
     pub fn with_prior(labels: &[String], counts: &TransitionCounts, weight: f32, smoothing: f32) -> Result<BioDecoder, Vec<String>> {
-        let mut d = BioDecoder::new(labels);
+        let mut d = BioDecoder::valid_bio(labels);
         let k = labels.len();
         let index = label_index(labels);
         let mut table = vec![0.0f64; (k + 1) * k];
@@ -211,7 +217,7 @@ impl BioDecoder {
             for (to, into) in self.into.iter().enumerate() {
                 let (best, i) = match into {
                     Preceding::Few(list) => {
-                        list.iter().fold((f32::NEG_INFINITY, 0), |(b, f), &(i, t)| if score[i] + t > b { (score[i] + t, i) } else { (b, f) })
+                        list.iter().map(|&(i, t)| (score[i] + t, i)).fold((f32::NEG_INFINITY, 0), |b, c| if c.0 > b.0 { c } else { b })
                     }
                     Preceding::Any(column) => best_of(&score, column),
                 };
