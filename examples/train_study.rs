@@ -1,7 +1,7 @@
 //! Issue 24's measurements of `parlance train`'s intent head (docs/training-choices.md, "Issue 24").
 //!
 //!     cargo run --release --example train_study -- embed /tmp/study ../shared/data/massive/en-US.train.jsonl ...
-//!     cargo run --release --example train_study -- sweep /tmp/study en-US [--shots 10,30] [--draws 3] [--configs NAME,...] [--oos-train N]
+//!     cargo run --release --example train_study -- sweep /tmp/study en-US [--shots 10,30] [--draws 3] [--configs NAME,...] [--oos-train N] [--background STEM]
 //!     cargo run --release --example train_study -- rasa /tmp/study ../shared/data/rasa/formbot_nlu.yml ...
 //!     cargo run --release --example train_study -- lexbench BUNDLE DATA   # lexical features' parse-time cost
 //!

@@ -30,6 +30,28 @@ pub fn load(dir: &Path, stem: &str) -> anyhow::Result<Cache> {
 /// The off-topic intent's name when off-topic examples are trained (`--oos-train`).
 const OOS: &str = "out_of_scope";
 
+/// The intent of background rows appended to a cache (`--background`).
+pub const BG: &str = "__background__";
+
+/// A cache with the background cache's rows appended (intent [`BG`]).
+pub fn with_background(mut c: Cache, bg: &Cache) -> Cache {
+    c.x = ndarray::concatenate(Axis(0), &[c.x.view(), bg.x.view()]).expect("same dim");
+    c.rows.extend(bg.rows.iter().map(|r| (BG.to_string(), r.1.clone())));
+    c
+}
+
+/// The background rows of a cache, split (trained, held as dev's off-topic rows); trained rows at
+/// least `tau` cosine from the nearest of `bot` rows are left out.
+fn background_rows(c: &Config, cache: &Cache, bot: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let Some(tau) = c.background else { return (Vec::new(), Vec::new()) };
+    let all: Vec<usize> = (0..cache.rows.len()).filter(|&i| cache.rows[i].0 == BG).collect();
+    let (held, trained): (Vec<usize>, Vec<usize>) = all.into_iter().partition(|i| i % 4 == 3);
+    let xb = cache.x.select(Axis(0), &trained);
+    let sims = xb.dot(&cache.x.select(Axis(0), bot).t());
+    let near = sims.map_axis(Axis(1), |r| r.fold(f32::MIN, |a, &b| a.max(b)));
+    (trained.into_iter().zip(near).filter(|(_, n)| *n < tau).map(|(i, _)| i).collect(), held)
+}
+
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -43,10 +65,14 @@ pub struct Config {
     pub lexical: Option<(LexicalSettings, usize)>,
     /// `pat`: a lexical column per lookup table and regex of the project (filled by `rasa`).
     pub patterns: Option<Vec<PatternFeature>>,
+    /// `bg` / `bgTAU`: the background rows (`--background`) trained as `out_of_scope`, those whose
+    /// cosine to the nearest training example is at least TAU left out; a quarter held out as the
+    /// off-topic rows of dev.
+    pub background: Option<f32>,
 }
 
 pub fn config(name: &str) -> Config {
-    let mut c = Config { last_layer_only: false, names: true, setup: IntentSetup::default(), lexical: None, patterns: None };
+    let mut c = Config { last_layer_only: false, names: true, setup: IntentSetup::default(), lexical: None, patterns: None, background: None };
     for part in name.split('+') {
         match part {
             "base" => {}
@@ -57,6 +83,8 @@ pub fn config(name: &str) -> Config {
             "lex" => c.lexical = Some((LexicalSettings::default(), 0)),
             "hash" => c.lexical = Some((LexicalSettings::default(), 1 << 14)),
             "pat" => c.patterns = Some(Vec::new()),
+            p if p.starts_with("bg") => c.background = Some(p[2..].parse().unwrap_or(2.0)),
+            p if p.starts_with("cap") => c.setup.rule = ThresholdRule::McCapped(p[3..].parse().unwrap()),
             p if p.starts_with('c') => c.setup.c = p[1..].parse().expect("cNUMBER"),
             p if p.starts_with("scale") => c.lexical.as_mut().expect("lex before scale").0.scale = p[5..].parse().unwrap(),
             p if p.starts_with("mindf") => c.lexical.as_mut().expect("lex before mindf").0.min_df = p[5..].parse().unwrap(),
@@ -134,7 +162,7 @@ pub struct Draw {
 }
 
 pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool, oos_train: usize) -> Draw {
-    let mut all: Vec<String> = train.rows.iter().filter(|r| !r.0.starts_with('=')).map(|r| r.0.clone()).collect();
+    let mut all: Vec<String> = train.rows.iter().filter(|r| !r.0.starts_with('=') && r.0 != BG).map(|r| r.0.clone()).collect();
     all.sort();
     all.dedup();
     let mut rng = Rng(1000 + seed);
@@ -171,13 +199,22 @@ pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool, 
 /// Fits one configuration on one draw; the threshold by each rule in `rules` (the first is served).
 pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[ThresholdRule]) -> Vec<Outcome> {
     let started = Instant::now();
+    let (bg_train, mut bg_held) = background_rows(c, train, &d.train);
+    if std::env::var("STUDY_BG_HELD").is_ok_and(|v| v == "0") {
+        bg_held.clear();
+    }
     let mut intents = d.intents.clone();
-    if !d.oos.is_empty() {
+    if !d.oos.is_empty() || !bg_train.is_empty() {
         intents.push(OOS.to_string());
     }
     let index: BTreeMap<&str, usize> = d.intents.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut rows = d.train.clone();
     rows.extend(&d.oos);
+    rows.extend(&bg_train);
+    // STUDY_DEV_OOS=0: dev without its off-topic rows (a bot owner with no off-topic examples; the
+    // background's held rows stand in for them where `bg` is on), the test half keeps them
+    let dev_oos = std::env::var("STUDY_DEV_OOS").map_or(true, |v| v != "0");
+    let dev_idx: Vec<usize> = d.dev.iter().copied().filter(|&i| dev_oos || index.contains_key(dev.rows[i].0.as_str())).collect();
     let examples = rows.len();
     if c.names {
         rows.extend(train.rows.iter().enumerate().filter(|(_, r)| r.0.strip_prefix('=').is_some_and(|n| index.contains_key(n))).map(|(i, _)| i));
@@ -186,12 +223,16 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     let y: Vec<usize> = rows.iter().map(|&i| index.get(train.rows[i].0.trim_start_matches('=')).copied().unwrap_or(d.intents.len())).collect();
     let x = dense(c, &train.x.select(Axis(0), &rows));
     let texts = |c: &Cache, idx: &[usize]| idx.iter().map(|&i| c.rows[i].1.clone()).collect::<Vec<String>>();
-    let (tt, dt, st) = (texts(train, &rows), texts(dev, &d.dev), texts(dev, &d.test));
+    let (tt, mut dt, st) = (texts(train, &rows), texts(dev, &dev_idx), texts(dev, &d.test));
+    dt.extend(texts(train, &bg_held));
     let lex = lexical(c, &refs(&tt), &[&refs(&dt), &refs(&st)]);
     let features = started.elapsed().as_secs_f64();
-    let (xd, xs) = (dense(c, &dev.x.select(Axis(0), &d.dev)), dense(c, &dev.x.select(Axis(0), &d.test)));
+    let xd = ndarray::concatenate(Axis(0), &[dev.x.select(Axis(0), &dev_idx).view(), train.x.select(Axis(0), &bg_held).view()]).unwrap();
+    let (xd, xs) = (dense(c, &xd), dense(c, &dev.x.select(Axis(0), &d.test)));
     let labels = |idx: &[usize]| intent::dev_labels(idx.iter().map(|&i| dev.rows[i].0.as_str()), &intents, &[]);
-    let (dl, doos) = labels(&d.dev);
+    let (mut dl, mut doos) = labels(&dev_idx);
+    dl.extend(bg_held.iter().map(|_| None));
+    doos.extend(bg_held.iter().map(|_| true));
     let (sl, soos) = labels(&d.test);
     let sp = |i: usize| lex.as_ref().map(|l| &l.1[i]);
     let t = Instant::now();
@@ -209,16 +250,14 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     let test_held = Held { logits, label: sl, oos: soos };
     let test_rows = intent::held_rows(&test_held, &oos_classes, fit.temperature);
     let dev_rows = intent::held_rows(&fit.held, &oos_classes, fit.temperature);
-    // STUDY_DEV_OOS=0: the threshold is chosen without the dev half's off-topic rows (a bot
-    // owner with no off-topic examples), the test half keeps them
-    let dev_oos = std::env::var("STUDY_DEV_OOS").map_or(true, |v| v != "0");
     let score = |dev_rows: &[HeldRow], test_rows: &[HeldRow], rule: ThresholdRule| {
-        let kept: Vec<HeldRow> = dev_rows.iter().filter(|h| dev_oos || h.gold.is_some()).copied().collect();
-        let chosen = choose_threshold(&kept, rule).chosen;
+        let chosen = choose_threshold(dev_rows, rule).chosen;
         let (acc, rej, rec, mcc) = at(test_rows, chosen);
         Outcome { head_acc: at(test_rows, 0.0).0, served_acc: acc, rejected: rej, recall: rec, mcc, threshold: chosen as f64, fit_s, features }
     };
-    let mut out: Vec<Outcome> = rules.iter().map(|&rule| score(&dev_rows, &test_rows, rule)).collect();
+    // a `capX` config serves its own rule (the offset was chosen with it)
+    let served = |i: usize, r: ThresholdRule| if i == 0 && c.setup.rule != DEFAULT_RULE { c.setup.rule } else { r };
+    let mut out: Vec<Outcome> = rules.iter().enumerate().map(|(i, &rule)| score(&dev_rows, &test_rows, served(i, rule))).collect();
     // other off-topic scores than the top probability, under the default rule: the margin between
     // the two best probabilities, and the cosine to the nearest intent mean of the training vectors
     let means = class_means(&x, &y, intents.len());
@@ -317,7 +356,10 @@ fn opt(args: &[String], name: &str, default: &str) -> String {
 /// The MASSIVE protocol for one locale: configs × shots × draws, the default rule served, then
 /// the rules compared on the first config.
 pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
-    let train = load(dir, &format!("{locale}.train{}", opt(args, "--train", "")))?;
+    let mut train = load(dir, &format!("{locale}.train{}", opt(args, "--train", "")))?;
+    if let Some(i) = args.iter().position(|a| a == "--background") {
+        train = with_background(train, &load(dir, &args[i + 1])?);
+    }
     let dev = load(dir, &format!("{locale}.dev"))?;
     let draws: u64 = opt(args, "--draws", "3").parse()?;
     let holdout = opt(args, "--holdout", "1") == "1";
@@ -325,6 +367,7 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     let rules = [
         DEFAULT_RULE,
         ThresholdRule::McCapped(0.03),
+        ThresholdRule::McCapped(0.01),
         ThresholdRule::Mcc,
         ThresholdRule::Accuracy,
         ThresholdRule::MeanAccuracyRecall,
@@ -390,15 +433,20 @@ fn rule_row(locale: &str, key: &str, name: &str, outs: &[Vec<Outcome>], r: usize
 /// configuration.
 pub fn rasa(dir: &Path, args: &[String]) -> anyhow::Result<()> {
     let configs = opt(args, "--configs", "base");
-    let stems: Vec<&String> = args.iter().filter(|a| !a.starts_with("--") && !configs.contains(a.as_str())).collect();
+    let bg = args.iter().position(|a| a == "--background").map(|i| args[i + 1].clone());
+    let background = bg.as_ref().map(|b| load(dir, b)).transpose()?;
+    let stems: Vec<&String> = args.iter().filter(|a| !a.starts_with("--") && !configs.contains(a.as_str()) && Some(*a) != bg.as_ref()).collect();
     println!("| project | examples | {} |", configs.replace(',', " | "));
     println!("|---|---|{}", "---|".repeat(configs.split(',').count()));
     let mut totals = vec![(0usize, 0usize); configs.split(',').count()];
     for stem in stems {
-        let cache = load(dir, stem)?;
+        let mut cache = load(dir, stem)?;
+        if let Some(b) = &background {
+            cache = with_background(cache, b);
+        }
         let patterns = project_patterns(dir, stem)?;
         let mut cells = Vec::new();
-        let n = cache.rows.iter().filter(|r| !r.0.starts_with('=')).count();
+        let n = cache.rows.iter().filter(|r| !r.0.starts_with('=') && r.0 != BG).count();
         for (ci, name) in configs.split(',').enumerate() {
             let mut c = config(name);
             c.patterns = c.patterns.map(|_| patterns.clone());
@@ -406,7 +454,7 @@ pub fn rasa(dir: &Path, args: &[String]) -> anyhow::Result<()> {
             for fold in 0..5 {
                 let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
                 let (mut tr, mut te) = (Vec::new(), Vec::new());
-                for (i, r) in cache.rows.iter().enumerate().filter(|(_, r)| !r.0.starts_with('=')) {
+                for (i, r) in cache.rows.iter().enumerate().filter(|(_, r)| !r.0.starts_with('=') && r.0 != BG) {
                     let k = seen.entry(r.0.as_str()).or_default();
                     if *k % 5 == fold {
                         te.push(i)
