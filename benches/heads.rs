@@ -95,7 +95,8 @@ fn heads(c: &mut Criterion) {
         // an adapted bot's own top layer on the same row (the encoder keeping the layer's input)
         let adapted = bot(&enc_dir, true);
         let spec = manifest(&adapted).heads.and_then(|h| h.adapted).expect("an adapted bot");
-        let top = TopLayer::load(&adapted.join(&spec.file), &spec).unwrap();
+        let base = parlance::model::heads::top_layer::encoder_layer(&enc_dir).unwrap().map(|(l, _)| l);
+        let top = TopLayer::load(&adapted.join(&spec.file), &spec, base.as_ref()).unwrap();
         let kept = encoder.run_keeping(std::slice::from_ref(&ids), Some(&spec.input)).unwrap();
         let x = kept.kept_row(&spec.input, 0, ids.len()).unwrap().to_owned();
         g.bench_function(format!("adapted_top_layer_{name}"), |b| b.iter(|| top.states(x.view()).unwrap()));

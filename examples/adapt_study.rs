@@ -225,7 +225,7 @@ struct Trained {
 /// The encoder's top layer (`top-layer.json`, written by `make setup`) as trainable variables.
 fn load_layer(args: &Args) -> Result<(Layer, VarMap)> {
     let spec = top_layer::of_encoder(&args.encoder).map_err(anyhow::Error::msg)?.context("the encoder offers no top layer (make setup)")?;
-    let base = Layer::load(&args.encoder.join(&spec.file), &spec).map_err(anyhow::Error::msg)?;
+    let base = Layer::load(&args.encoder.join(&spec.file), &spec, None).map_err(anyhow::Error::msg)?;
     let mut vars = VarMap::new();
     let layer = Layer::new(&VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu), &spec)?;
     for (name, t) in base.named_tensors() {

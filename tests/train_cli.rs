@@ -292,9 +292,13 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
         (spec["file"].as_str(), spec["input"].as_str(), spec["hidden"].as_u64()),
         (Some("adapted-layer.safetensors"), Some("last_hidden_state"), Some(32))
     );
-    // f16: 2 bytes for each of the block's 8,544 weights, plus the safetensors header
+    // stored as its change from the encoder's layer (rank 8, f16): 3,584 factor values for the six
+    // matrices and 352 for the vectors, 2 bytes each, plus the safetensors header; the manifest
+    // names the weights the change is added to
     let size = std::fs::metadata(adapted.join("adapted-layer.safetensors")).unwrap().len();
-    assert!((17_088..17_088 + 2_048).contains(&size), "{size} bytes");
+    assert!((7_872..7_872 + 3_072).contains(&size), "{size} bytes");
+    let base = parlance::model::heads::encoder::file_sha256(&encoder().join("top-layer.safetensors")).unwrap();
+    assert_eq!(spec["base_sha256"].as_str(), Some(base.as_str()));
     let v = parlance(&["validate", adapted.to_str().unwrap()]);
     assert!(v.status.success(), "{}", text(&v));
     assert_shared_batches_answer_as_alone(&frozen, &adapted);
@@ -327,13 +331,30 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
     std::fs::write(adapted.join("parlance.json"), serde_json::to_string_pretty(&broken).unwrap()).unwrap();
     let v = parlance(&["validate", adapted.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(1), "{}", text(&v));
-    assert!(text(&v).contains("adapted-layer.safetensors") && text(&v).contains("fi.weight"), "{}", text(&v));
+    assert!(text(&v).contains("adapted-layer.safetensors") && text(&v).contains("ffn 48"), "{}", text(&v));
+    // a change from other weights than the encoder's layer: refused, naming both hashes
+    let mut other = m.clone();
+    other["heads"]["adapted"]["base_sha256"] = serde_json::json!("0".repeat(64));
+    std::fs::write(adapted.join("parlance.json"), serde_json::to_string_pretty(&other).unwrap()).unwrap();
+    let v = parlance(&["validate", adapted.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains(&"0".repeat(64)) && text(&v).contains(&base), "{}", text(&v));
     // or its file gone: refused, naming it
     std::fs::write(adapted.join("parlance.json"), serde_json::to_string_pretty(&m).unwrap()).unwrap();
     std::fs::remove_file(adapted.join("adapted-layer.safetensors")).unwrap();
     let v = parlance(&["validate", adapted.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(1), "{}", text(&v));
     assert!(text(&v).contains("adapted-layer.safetensors"), "{}", text(&v));
+    // `--adapt-rank 0` stores the whole layer (f16: 2 bytes for each of the block's 8,544 weights,
+    // plus the header), named without a base, and it is served as well
+    let whole = dir.path().join("shop-bot-whole-layer");
+    let o = train(&[&nlu], &whole, &["--dev", nlu.to_str().unwrap(), "--adapt", "--adapt-epochs", "1", "--adapt-rank", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let size = std::fs::metadata(whole.join("adapted-layer.safetensors")).unwrap().len();
+    assert!((17_088..17_088 + 2_048).contains(&size), "{size} bytes");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(whole.join("parlance.json")).unwrap()).unwrap();
+    assert!(m["heads"]["adapted"].get("base_sha256").is_none(), "{m}");
+    assert_shared_batches_answer_as_alone(&frozen, &whole);
 }
 
 /// Loads two bots on one encoder; their texts parsed alone, then both at once (one encoder batch

@@ -159,7 +159,7 @@ impl Model {
         let mut heads = Heads::load(&dir.join(&h.file), info.hidden_size, info.pooled_size(), manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
         if let Some(spec) = &h.adapted {
-            heads.top = Some(Arc::new(load_adapted(dir, spec, &info).map_err(|m| vec![(spec.file.clone(), m)])?));
+            heads.top = Some(Arc::new(load_adapted(dir, spec, &info, &enc_dir).map_err(|m| vec![(spec.file.clone(), m)])?));
         }
         let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
         let encoder =
@@ -260,11 +260,13 @@ impl Model {
     }
 }
 
-/// A bot's adapted top layer, checked against the encoder it runs on.
+/// A bot's adapted top layer, checked against the encoder it runs on (whose own top layer it is
+/// added to, when it is stored as a change: that layer's hash checked).
 fn load_adapted(
     dir: &Path,
     spec: &crate::model::manifest::TopLayerSpec,
     info: &crate::model::heads::encoder::EncoderInfo,
+    enc_dir: &Path,
 ) -> Result<crate::model::heads::top_layer::TopLayer, String> {
     if spec.hidden != info.hidden_size {
         return Err(format!("the adapted layer is {} wide, the encoder {}", spec.hidden, info.hidden_size));
@@ -275,7 +277,15 @@ fn load_adapted(
     if spec.file.contains(['/', '\\']) || spec.file.starts_with('.') {
         return Err(format!("heads.adapted.file {:?} must be a file name inside the bundle", spec.file));
     }
-    crate::model::heads::top_layer::TopLayer::load(&dir.join(&spec.file), spec)
+    use crate::model::heads::top_layer::{encoder_layer, TopLayer};
+    let Some(want) = &spec.base_sha256 else { return TopLayer::load(&dir.join(&spec.file), spec, None) };
+    let (base, sha) = encoder_layer(enc_dir)?.ok_or_else(|| {
+        format!("the layer is stored as a change from the encoder's top layer, and {} offers none (no top-layer.json)", enc_dir.display())
+    })?;
+    if &sha != want {
+        return Err(format!("the layer is a change from a top layer with sha256 {want}; the encoder's (in {}) has {sha}", enc_dir.display()));
+    }
+    TopLayer::load(&dir.join(&spec.file), spec, Some(&base))
 }
 
 impl GraphBackend {

@@ -174,6 +174,11 @@ pub struct TopLayerSpec {
     pub ffn: usize,
     pub heads: usize,
     pub eps: f64,
+    /// In a manifest, for a layer stored as its change from the encoder's own top layer
+    /// (`parlance train --adapt`, rank > 0): the sha256 of that layer's weights file, which loading
+    /// adds the change to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_sha256: Option<String>,
 }
 
 fn default_file() -> String {

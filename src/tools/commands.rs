@@ -153,13 +153,17 @@ pub struct TrainArgs {
     pub fallback_threshold: Option<f32>,
     /// Fine-tune the bot's own copy of the encoder's top layer (cross-entropy, AdamW) before
     /// fitting the heads: +0.4 to +0.6 points at 10 examples per intent on MASSIVE, ~3 s an epoch
-    /// per 600 examples on 2 cores, ~1 ms more per parse, 3.5 MB more per bot
-    /// (docs/training-choices.md). The encoder must offer its top layer (`make setup` writes e5-small's).
+    /// per 600 examples on 2 cores, ~0.7 ms more per parse, 0.12 MB more per bot at the default
+    /// rank (docs/training-choices.md). The encoder must offer its top layer (`make setup` writes e5-small's).
     #[arg(long)]
     pub adapt: bool,
     /// Epochs of `--adapt`.
     #[arg(long, default_value_t = 3, requires = "adapt")]
     pub adapt_epochs: usize,
+    /// Rank of the change `--adapt` stores for each weight matrix of the layer (0: the whole layer,
+    /// 3.5 MB; 8: 0.12 MB, as accurate on MASSIVE: docs/training-choices.md).
+    #[arg(long, default_value_t = 8, requires = "adapt")]
+    pub adapt_rank: usize,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -363,7 +367,7 @@ impl TrainArgs {
             out_of_scope_intent: self.out_of_scope_intent.clone(),
             fallback_threshold: self.fallback_threshold,
             lexical: !self.no_lexical,
-            adapt: self.adapt.then(|| crate::train::adapt::AdaptSettings { epochs: self.adapt_epochs, ..Default::default() }),
+            adapt: self.adapt.then(|| crate::train::adapt::AdaptSettings { epochs: self.adapt_epochs, rank: self.adapt_rank, ..Default::default() }),
         }
     }
 }

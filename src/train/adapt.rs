@@ -24,11 +24,13 @@ pub struct AdaptSettings {
     pub head_lr: f64,
     pub batch: usize,
     pub seed: u64,
+    /// Rank of each weight matrix's stored change (0: the whole layer is stored).
+    pub rank: usize,
 }
 
 impl Default for AdaptSettings {
     fn default() -> Self {
-        AdaptSettings { epochs: 3, lr: 5e-5, head_lr: 3e-3, batch: 16, seed: 0xADA7 }
+        AdaptSettings { epochs: 3, lr: 5e-5, head_lr: 3e-3, batch: 16, seed: 0xADA7, rank: 8 }
     }
 }
 
@@ -158,7 +160,67 @@ pub fn fine_tune(
             head_opt.step(&grads).map_err(err)?;
         }
     }
-    layer.rounded_to_f16().map_err(TrainError::Adapt)
+    match settings.rank {
+        0 => layer.rounded_to_f16().map_err(TrainError::Adapt),
+        rank => low_rank_change(base, &layer, rank).map_err(TrainError::Adapt),
+    }
+}
+
+/// The tuned layer as `base` plus a change: each weight matrix's change cut to its best rank-`rank`
+/// approximation (subspace iteration) as two factors, the vectors (biases, layer norms) whole, all
+/// rounded to f16: what the bot stores, and the layer that gives back (trained vectors then match
+/// the served ones).
+pub fn low_rank_change(base: &TopLayer, tuned: &TopLayer, rank: usize) -> Result<TopLayer, String> {
+    use crate::model::heads::top_layer::{DOWN, UP};
+    let e = |e: candle_core::Error| e.to_string();
+    let before: std::collections::HashMap<String, Tensor> = base.named_tensors().into_iter().collect();
+    let f16 = |a: Array2<f32>| Tensor::from_vec(a.iter().copied().collect::<Vec<f32>>(), a.dim(), &Device::Cpu)?.to_dtype(DType::F16);
+    let mut change = std::collections::HashMap::new();
+    for (name, t) in tuned.named_tensors() {
+        let t = t.detach();
+        if t.rank() != 2 {
+            change.insert(name, t.to_dtype(DType::F16).map_err(e)?);
+            continue;
+        }
+        let arr = |t: &Tensor| -> Result<Array2<f32>, String> {
+            let v = t.to_vec2::<f32>().map_err(e)?;
+            let (m, n) = (v.len(), v.first().map_or(0, Vec::len));
+            Array2::from_shape_vec((m, n), v.concat()).map_err(|x| x.to_string())
+        };
+        let (u, v) = truncate(&(arr(&t)? - arr(&before[&name])?), rank);
+        change.insert(format!("{name}{UP}"), f16(u).map_err(e)?);
+        change.insert(format!("{name}{DOWN}"), f16(v.reversed_axes()).map_err(e)?);
+    }
+    TopLayer::with_change(base, change)
+}
+
+/// `d` ≈ u vᵀ with u orthonormal (m × r), v = dᵀ u (n × r): subspace iteration from a seeded
+/// start (six rounds; the best rank-r approximation when the spectrum has a gap).
+fn truncate(d: &Array2<f32>, r: usize) -> (Array2<f32>, Array2<f32>) {
+    let mut rng = Rng(0x5EED);
+    let r = r.min(d.nrows()).min(d.ncols()).max(1);
+    let omega = Array2::from_shape_fn((d.ncols(), r), |_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5);
+    let mut y = orth(d.dot(&omega));
+    for _ in 0..6 {
+        let z = orth(d.t().dot(&y));
+        y = orth(d.dot(&z));
+    }
+    let v = d.t().dot(&y);
+    (y, v)
+}
+
+/// Orthonormal columns (modified Gram-Schmidt).
+fn orth(mut a: Array2<f32>) -> Array2<f32> {
+    for j in 0..a.ncols() {
+        for i in 0..j {
+            let p = a.column(i).dot(&a.column(j));
+            let ci = a.column(i).to_owned();
+            a.column_mut(j).scaled_add(-p, &ci);
+        }
+        let n = a.column(j).dot(&a.column(j)).sqrt().max(1e-20);
+        a.column_mut(j).mapv_inplace(|x| x / n);
+    }
+    a
 }
 
 /// Every example's sentence vector through `layer`, each example alone as at parse time.
@@ -220,5 +282,47 @@ mod tests {
         // a stop asked for ends the run with its reason
         let stopped = fine_tune(&base, &input, &rows, &y, 2, &settings, &|| Some(TrainError::Cancelled));
         assert!(matches!(stopped, Err(TrainError::Cancelled)));
+    }
+
+    /// The change of a matrix of rank r comes back whole at rank r; at a lower rank the best
+    /// approximation (a rank-1 part twice as large as the other is what rank 1 keeps).
+    #[test]
+    fn truncation_keeps_the_largest_part_of_the_change() {
+        let (a, b) = (Array1::from_shape_fn(6, |i| (i as f32 - 2.5) / 3.0), Array1::from_shape_fn(5, |j| ((j * 3 % 5) as f32 - 2.0) / 2.0));
+        let (c, d) = (Array1::from_shape_fn(6, |i| ((i * 5 % 6) as f32 - 2.5) / 3.0), Array1::from_shape_fn(5, |j| (j as f32 - 2.0) / 2.0));
+        let outer = |x: &Array1<f32>, y: &Array1<f32>| x.view().insert_axis(ndarray::Axis(1)).dot(&y.view().insert_axis(ndarray::Axis(0)));
+        let d2 = outer(&a, &b) * 2.0 + outer(&c, &d) * 0.5;
+        let (u, v) = truncate(&d2, 2);
+        assert!((&d2 - &u.dot(&v.t())).iter().all(|x| x.abs() < 1e-4), "rank 2 is exact");
+        let (u1, v1) = truncate(&d2, 1);
+        let err1 = (&d2 - &u1.dot(&v1.t())).iter().map(|x| x * x).sum::<f32>();
+        // no rank-1 matrix is nearer than the best one; the 2ab part alone is a rank-1 candidate
+        let other = (&d2 - &(outer(&a, &b) * 2.0)).iter().map(|x| x * x).sum::<f32>();
+        assert!(err1 <= other + 1e-4, "{err1} vs {other}");
+    }
+
+    /// A layer stored as a change loads back (with the encoder's layer) to the layer trained:
+    /// the same states, and without that layer it is refused.
+    #[test]
+    fn a_low_rank_change_loads_back_as_trained() {
+        let spec = tiny_spec();
+        let base = tiny_layer(&spec);
+        let n = 8;
+        let kept: Vec<Array2<f32>> = (0..n).map(|i| Array2::from_shape_fn((3, 8), |(t, d)| ((i * 5 + t * 3 + d) % 7) as f32 / 7.0 - 0.4)).collect();
+        let input = AdaptInput { kept, parts: vec![Array2::zeros((n, 8))], at: 0, normalize: true, cls: false };
+        let y: Vec<usize> = (0..n).map(|i| i % 2).collect();
+        let rows: Vec<usize> = (0..n).collect();
+        let settings = AdaptSettings { epochs: 3, lr: 1e-2, rank: 2, ..Default::default() };
+        let tuned = fine_tune(&base, &input, &rows, &y, 2, &settings, &|| None).unwrap();
+        assert!(tuned.is_change());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.safetensors");
+        tuned.save_f16(&path).unwrap();
+        let back = TopLayer::load(&path, &spec, Some(&base)).unwrap();
+        let x = input.kept[0].view();
+        assert_eq!(tuned.states(x).unwrap(), back.states(x).unwrap());
+        assert_ne!(base.rounded_to_f16().unwrap().states(x).unwrap(), back.states(x).unwrap(), "the change is not nothing");
+        let e = TopLayer::load(&path, &spec, None).unwrap_err();
+        assert!(e.contains("change from the encoder's top layer"), "{e}");
     }
 }

@@ -445,7 +445,11 @@ fn base_top_layer(opts: &TrainOptions, info: &EncoderInfo) -> Result<Option<TopL
     if spec.file.contains(['/', '\\']) {
         return Err(why(format!("{}: file {:?} must be a file name in the encoder folder", top_layer::SPEC_FILE, spec.file)));
     }
-    TopLayer::load(&dir.join(&spec.file), &spec).map(Some).map_err(why)
+    let path = dir.join(&spec.file);
+    let mut layer = TopLayer::load(&path, &spec, None).map_err(why)?;
+    // layers stored as a change name the weights they change
+    layer.spec.base_sha256 = Some(crate::model::heads::encoder::file_sha256(&path).map_err(|e| why(e.to_string()))?);
+    Ok(Some(layer))
 }
 
 /// Fine-tunes the top layer on the rows of `y` (all of them with `--dev`; with `split` = the

@@ -70,7 +70,8 @@ pub fn write_bundle(out: &Path, spec: BundleSpec, heads: &Heads) -> Result<Manif
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&adapted_path, std::fs::Permissions::from_mode(0o644)).map_err(|e| io(&adapted_path, e))?;
             }
-            Some(TopLayerSpec { file: ADAPTED_FILE.into(), ..top.spec.clone() })
+            let base_sha256 = top.spec.base_sha256.clone().filter(|_| top.is_change());
+            Some(TopLayerSpec { file: ADAPTED_FILE.into(), base_sha256, ..top.spec.clone() })
         }
         None => {
             // an earlier run's adapted layer is not this bundle's
