@@ -171,7 +171,7 @@ pub fn fine_tune(
 /// rounded to f16: what the bot stores, and the layer that gives back (trained vectors then match
 /// the served ones).
 pub fn low_rank_change(base: &TopLayer, tuned: &TopLayer, rank: usize) -> Result<TopLayer, String> {
-    use crate::model::heads::top_layer::{DOWN, UP};
+    use crate::model::heads::top_layer::{array2, DOWN, UP};
     let e = |e: candle_core::Error| e.to_string();
     let before: std::collections::HashMap<String, Tensor> = base.named_tensors().into_iter().collect();
     let f16 = |a: Array2<f32>| Tensor::from_vec(a.iter().copied().collect::<Vec<f32>>(), a.dim(), &Device::Cpu)?.to_dtype(DType::F16);
@@ -182,12 +182,7 @@ pub fn low_rank_change(base: &TopLayer, tuned: &TopLayer, rank: usize) -> Result
             change.insert(name, t.to_dtype(DType::F16).map_err(e)?);
             continue;
         }
-        let arr = |t: &Tensor| -> Result<Array2<f32>, String> {
-            let v = t.to_vec2::<f32>().map_err(e)?;
-            let (m, n) = (v.len(), v.first().map_or(0, Vec::len));
-            Array2::from_shape_vec((m, n), v.concat()).map_err(|x| x.to_string())
-        };
-        let (u, v) = truncate(&(arr(&t)? - arr(&before[&name])?), rank);
+        let (u, v) = truncate(&(array2(&t)? - array2(&before[&name])?), rank);
         change.insert(format!("{name}{UP}"), f16(u).map_err(e)?);
         change.insert(format!("{name}{DOWN}"), f16(v.reversed_axes()).map_err(e)?);
     }

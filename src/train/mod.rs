@@ -431,9 +431,10 @@ fn base_top_layer(opts: &TrainOptions, info: &EncoderInfo) -> Result<Option<TopL
     }
     let dir = &opts.encoder;
     let why = |m: String| TrainError::Adapt(format!("encoder {}: {m}", dir.display()));
-    let spec = top_layer::of_encoder(dir)
+    let (mut layer, sha) = top_layer::encoder_layer(dir)
         .map_err(why)?
         .ok_or_else(|| why(format!("offers no top layer to adapt (no {}; `make setup` writes e5-small's)", top_layer::SPEC_FILE)))?;
+    let spec = &layer.spec;
     if spec.hidden != info.hidden_size || !info.pool_outputs.contains(&spec.replaces) {
         return Err(why(format!(
             "{} does not match encoder.json (hidden {}, pooled outputs {:?})",
@@ -442,13 +443,8 @@ fn base_top_layer(opts: &TrainOptions, info: &EncoderInfo) -> Result<Option<TopL
             info.pool_outputs
         )));
     }
-    if spec.file.contains(['/', '\\']) {
-        return Err(why(format!("{}: file {:?} must be a file name in the encoder folder", top_layer::SPEC_FILE, spec.file)));
-    }
-    let path = dir.join(&spec.file);
-    let mut layer = TopLayer::load(&path, &spec, None).map_err(why)?;
     // layers stored as a change name the weights they change
-    layer.spec.base_sha256 = Some(crate::model::heads::encoder::file_sha256(&path).map_err(|e| why(e.to_string()))?);
+    layer.spec.base_sha256 = Some(sha);
     Ok(Some(layer))
 }
 

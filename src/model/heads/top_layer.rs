@@ -51,7 +51,16 @@ pub fn encoder_layer(dir: &Path) -> Result<Option<(TopLayer, String)>, String> {
     }
     let path = dir.join(&spec.file);
     let sha = crate::model::heads::encoder::file_sha256(&path).map_err(|e| e.to_string())?;
-    Ok(Some((TopLayer::load(&path, &spec, None)?, sha)))
+    let bytes = crate::model::files::read_bounded(&path, crate::model::files::MAX_MODEL_BYTES)?;
+    // only its weights are read (to train from, or to add a change to): not packed for serving
+    Ok(Some((TopLayer::whole(&bytes, &spec)?, sha)))
+}
+
+/// A matrix tensor as an ndarray (f32).
+pub fn array2(t: &Tensor) -> Result<Array2<f32>, String> {
+    let v = t.to_vec2::<f32>().map_err(err)?;
+    let (m, n) = (v.len(), v.first().map_or(0, Vec::len));
+    Array2::from_shape_vec((m, n), v.concat()).map_err(|e| e.to_string())
 }
 
 /// The layer's weights as candle modules (variables while training, constants when serving).
@@ -117,6 +126,17 @@ impl TopLayer {
             }
             return TopLayer::with_change(base, tensors);
         }
+        TopLayer::whole_from(&tensors, spec)?.with_serial()
+    }
+
+    /// The whole layer from safetensors bytes, every name and shape checked; not packed.
+    fn whole(bytes: &[u8], spec: &TopLayerSpec) -> Result<TopLayer, String> {
+        spec.check()?;
+        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| format!("not safetensors: {e}"))?;
+        TopLayer::whole_from(&tensors, spec)
+    }
+
+    fn whole_from(tensors: &HashMap<String, Tensor>, spec: &TopLayerSpec) -> Result<TopLayer, String> {
         let mut problems = Vec::new();
         let mut f32s = HashMap::new();
         for (name, shape) in spec.shapes() {
@@ -134,7 +154,7 @@ impl TopLayer {
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
-        TopLayer::new(&VarBuilder::from_tensors(f32s, DType::F32, &Device::Cpu), spec).map_err(err)?.with_serial()
+        TopLayer::new(&VarBuilder::from_tensors(f32s, DType::F32, &Device::Cpu), spec).map_err(err)
     }
 
     /// `base` plus a change: each matrix's `NAME.up` · `NAME.down` added to it, each vector
@@ -268,10 +288,10 @@ impl TopLayer {
     /// The same layer with its [`Serial`] copy: what is served (and scored at training's end).
     fn with_serial(mut self) -> Result<TopLayer, String> {
         let mat = |l: &Linear| -> Result<(Array2<f32>, Array1<f32>), String> {
-            let w = l.weight().t().map_err(err)?.to_vec2::<f32>().map_err(err)?;
-            let (i, o) = (w.len(), w.first().map_or(0, Vec::len));
+            let w = array2(&l.weight().t().map_err(err)?)?;
+            let o = w.ncols();
             let b = l.bias().map(|b| b.to_vec1::<f32>()).transpose().map_err(err)?.unwrap_or_else(|| vec![0.0; o]);
-            Ok((Array2::from_shape_vec((i, o), w.concat()).map_err(|e| e.to_string())?, Array1::from(b)))
+            Ok((w, Array1::from(b)))
         };
         let vec = |t: &Tensor| t.to_vec1::<f32>().map(Array1::from).map_err(err);
         let linear = [&self.q, &self.k, &self.v, &self.ao, &self.fi, &self.fo].map(mat);
