@@ -96,13 +96,17 @@ fn a_bot_trained_over_http_is_served_and_survives_a_restart() {
     assert_eq!(status, 200, "{parsed}");
 
     // `"adapt": true` (as `parlance train --adapt`): the bot gets its own top layer and is served
-    // beside the first one
-    let body = serde_json::to_vec(&serde_json::json!({"nlu": nlu, "adapt": true})).unwrap();
+    // beside the first one; `parlance train`'s other options reach the run (`--adapt-rank 0`
+    // stores the whole layer, in f16: 3.5 MB on e5-small against 0.12 MB at the default rank; `--no-lexical`)
+    let body = serde_json::to_vec(&serde_json::json!({"nlu": nlu, "adapt": true, "adapt_epochs": 1, "adapt_rank": 0, "lexical": false})).unwrap();
     let (status, started) = request(&other.addr, "POST", "/admin/models/shop-adapted/train", "application/json", &body, Some(KEY));
     assert_eq!(status, 202, "{started}");
     let done = wait_for(&other.addr, "shop-adapted", Duration::from_secs(120));
     assert_eq!(done["state"], "done", "{done}");
-    assert!(dir.path().join("shop-adapted/adapted-layer.safetensors").is_file());
+    let layer = std::fs::metadata(dir.path().join("shop-adapted/adapted-layer.safetensors")).unwrap().len();
+    let base = std::fs::metadata(encoder.join("top-layer.safetensors")).unwrap().len();
+    assert!(layer * 2 > base * 9 / 10, "adapt_rank 0 stores the whole layer in f16: {layer} bytes, the encoder's f32 one {base}");
+    assert!(dir.path().join("shop/lexical.json").is_file() && !dir.path().join("shop-adapted/lexical.json").exists());
     for model in ["shop", "shop-adapted"] {
         let (status, parsed) =
             request(&other.addr, "POST", &format!("/v1/models/{model}/parse"), "application/json", br#"{"text": "where is my order"}"#, None);
@@ -136,6 +140,18 @@ fn training_routes_need_the_admin_key_and_say_what_is_wrong() {
     let s2 = start(dir.path(), &dir.path().join("no-encoder"), &[]);
     let (status, body) = train_yaml(&s2.addr, "bot", &big_yaml(2, 3));
     assert_eq!((status, body["error"]["code"].as_str()), (503, Some("training_unavailable")), "{body}");
+    // `adapt`'s options without it, or out of their bounds: refused before any work, saying why
+    for (options, says) in [
+        (serde_json::json!({"adapt_rank": 4}), "adapt_rank needs"),
+        (serde_json::json!({"adapt": true, "adapt_epochs": 0}), "adapt_epochs 0 is outside 1..=20"),
+        (serde_json::json!({"adapt": true, "adapt_rank": 65}), "adapt_rank 65 is outside 0..=64"),
+    ] {
+        let mut body = options.clone();
+        body["nlu"] = big_yaml(2, 3).into();
+        let (status, body) = request(&s.addr, "POST", "/admin/models/bot/train", "application/json", &serde_json::to_vec(&body).unwrap(), Some(KEY));
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_training_data")), "{options}: {body}");
+        assert!(body["error"]["problems"].to_string().contains(says), "{options}: {body}");
+    }
     // "adapt" on an encoder without a top layer: refused before any work, saying why
     let enc = dir.path().join("plain-encoder");
     std::fs::create_dir_all(&enc).unwrap();

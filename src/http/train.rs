@@ -39,6 +39,19 @@ pub struct TrainBody {
     /// --adapt`): slower to train and to parse, for a small accuracy gain (docs/training-choices.md).
     #[serde(default)]
     pub adapt: bool,
+    /// Epochs of `adapt` (as `--adapt-epochs`; default 3). Only with `"adapt": true`.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 20)]
+    pub adapt_epochs: Option<usize>,
+    /// Rank of the change `adapt` stores for each weight matrix (as `--adapt-rank`; default 8;
+    /// 0: the whole layer, 3.5 MB). Only with `"adapt": true`.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 64)]
+    pub adapt_rank: Option<usize>,
+    /// Character and word n-gram features beside the sentence vector (default true; false as
+    /// `parlance train --no-lexical`).
+    #[serde(default)]
+    pub lexical: Option<bool>,
 }
 
 fn trainer(state: &AppState) -> Result<&std::sync::Arc<Trainer>, ApiError> {
@@ -77,8 +90,9 @@ pub async fn start(req: HttpRequest, name: web::Path<String>, payload: web::Payl
     } else {
         crate::http::body::check_content_type(Some(content_type))?;
         let b: TrainBody = decode_json(&body)?;
-        let TrainBody { nlu, dev, version, out_of_scope_intent, fallback_threshold, adapt } = b;
-        TrainRequest { nlu, dev, version, out_of_scope_intent, fallback_threshold, adapt }
+        let TrainBody { nlu, dev, version, out_of_scope_intent, fallback_threshold, adapt, adapt_epochs, adapt_rank, lexical } = b;
+        let no_lexical = lexical == Some(false);
+        TrainRequest { nlu, dev, version, out_of_scope_intent, fallback_threshold, adapt, adapt_epochs, adapt_rank, no_lexical }
     };
     let models = state.models.clone();
     let name = name.into_inner();

@@ -92,6 +92,39 @@ pub struct TrainRequest {
     pub out_of_scope_intent: Option<String>,
     pub fallback_threshold: Option<f32>,
     pub adapt: bool,
+    /// `adapt`'s epochs (1..=[`MAX_ADAPT_EPOCHS`]) and stored rank (0..=[`MAX_ADAPT_RANK`]).
+    pub adapt_epochs: Option<usize>,
+    pub adapt_rank: Option<usize>,
+    pub no_lexical: bool,
+}
+
+/// Bounds of a request's `adapt_epochs` (a run's time grows with them) and `adapt_rank`.
+pub const MAX_ADAPT_EPOCHS: usize = 20;
+pub const MAX_ADAPT_RANK: usize = 64;
+
+impl TrainRequest {
+    /// The `adapt` settings the request asks for, or what is wrong with them.
+    fn adapt_settings(&self) -> Result<Option<crate::train::adapt::AdaptSettings>, String> {
+        let named = [("adapt_epochs", self.adapt_epochs), ("adapt_rank", self.adapt_rank)];
+        if !self.adapt {
+            return match named.iter().find(|(_, v)| v.is_some()) {
+                Some((n, _)) => Err(format!("{n} needs \"adapt\": true")),
+                None => Ok(None),
+            };
+        }
+        let mut s = crate::train::adapt::AdaptSettings::default();
+        match self.adapt_epochs {
+            Some(e) if !(1..=MAX_ADAPT_EPOCHS).contains(&e) => return Err(format!("adapt_epochs {e} is outside 1..={MAX_ADAPT_EPOCHS}")),
+            Some(e) => s.epochs = e,
+            None => {}
+        }
+        match self.adapt_rank {
+            Some(r) if r > MAX_ADAPT_RANK => return Err(format!("adapt_rank {r} is outside 0..={MAX_ADAPT_RANK} (0: the whole layer)")),
+            Some(r) => s.rank = r,
+            None => {}
+        }
+        Ok(Some(s))
+    }
 }
 
 struct Job {
@@ -192,6 +225,7 @@ impl Trainer {
         if let Some(t) = req.fallback_threshold.filter(|t| !(0.0..=1.0).contains(t)) {
             return Err(TrainStartError::Invalid(vec![format!("fallback_threshold {t} is outside 0..1")]));
         }
+        req.adapt_settings().map_err(|m| TrainStartError::Invalid(vec![m]))?;
         if let Some(v) = &req.version {
             if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) {
                 return Err(TrainStartError::Invalid(vec![format!("version {v:?}: 1 to 64 printable characters")]));
@@ -304,8 +338,8 @@ impl Trainer {
             lookup_files: crate::train::rasa_extras::LookupFiles::Refused,
             out_of_scope_intent: req.out_of_scope_intent.clone(),
             fallback_threshold: req.fallback_threshold,
-            lexical: true,
-            adapt: req.adapt.then(crate::train::adapt::AdaptSettings::default),
+            lexical: !req.no_lexical,
+            adapt: req.adapt_settings().map_err(|m| TrainStartError::Invalid(vec![m]))?,
         };
         let shown = |e: TrainError| match e {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),
