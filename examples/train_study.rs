@@ -2,6 +2,7 @@
 //!
 //!     cargo run --release --example train_study -- embed /tmp/study ../shared/data/massive/en-US.train.jsonl ...
 //!     cargo run --release --example train_study -- sweep /tmp/study en-US [--shots 10,30] [--draws 3] [--configs NAME,...] [--oos-train N] [--background STEM]
+//!         [--holdout 0] [--far STEM [--far-rows A..B]]   # another cache's rows (chit-chat) as off-topic messages too
 //!     cargo run --release --example train_study -- rasa /tmp/study ../shared/data/rasa/formbot_nlu.yml ...
 //!     cargo run --release --example train_study -- lexbench BUNDLE DATA   # lexical features' parse-time cost
 //!
@@ -14,6 +15,8 @@
 //! are off-topic messages; dev is cut in two halves by id: one chooses the temperature and
 //! threshold (as `--dev` does), the other is scored.
 
+#[path = "train_study/ood.rs"]
+mod ood;
 #[path = "train_study/sweep.rs"]
 mod sweep;
 

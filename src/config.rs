@@ -150,7 +150,7 @@ impl ModelArgs {
     }
 
     pub fn fallback(&self) -> anyhow::Result<Fallback> {
-        let f = Fallback { threshold: self.fallback_threshold, ambiguity_margin: self.ambiguity_margin };
+        let f = Fallback { threshold: self.fallback_threshold, ambiguity_margin: self.ambiguity_margin, similarity: None };
         f.check().map_err(anyhow::Error::msg)?;
         Ok(f)
     }

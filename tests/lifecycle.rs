@@ -218,14 +218,14 @@ async fn fallback_keeps_the_real_ranking_visible() {
     let base = plain.parse(ParseInput::new(text)).await.unwrap();
     assert!(base.fallback_reason.is_none() && base.intent.name != FALLBACK_INTENT);
 
-    let strict = fixture_parser().with_fallback(Fallback { threshold: 0.999, ambiguity_margin: 0.0 });
+    let strict = fixture_parser().with_fallback(Fallback { threshold: 0.999, ambiguity_margin: 0.0, similarity: None });
     let r = strict.parse(ParseInput::new(text)).await.unwrap();
     assert_eq!((r.intent.name.as_str(), r.intent.confidence), (FALLBACK_INTENT, 0.999));
     assert_eq!(r.fallback_reason, Some("low_confidence"));
     assert_eq!(r.intent_ranking[0].name, FALLBACK_INTENT);
     assert_eq!(r.intent_ranking[1..], base.intent_ranking[..], "the model's own ranking follows");
 
-    let picky = fixture_parser().with_fallback(Fallback { threshold: 0.0, ambiguity_margin: 1.0 });
+    let picky = fixture_parser().with_fallback(Fallback { threshold: 0.0, ambiguity_margin: 1.0, similarity: None });
     let r = picky.parse(ParseInput::new(text)).await.unwrap();
     assert_eq!((r.intent.name.as_str(), r.fallback_reason), (FALLBACK_INTENT, Some("ambiguous")));
 
@@ -236,7 +236,7 @@ async fn fallback_keeps_the_real_ranking_visible() {
     assert_eq!(v["intent"]["name"], FALLBACK_INTENT);
     assert_eq!(v["intent_ranking"][1]["name"], base.intent.name.as_str());
 
-    assert!(Fallback { threshold: 1.5, ambiguity_margin: 0.0 }.check().is_err());
+    assert!(Fallback { threshold: 1.5, ambiguity_margin: 0.0, similarity: None }.check().is_err());
     let bad = "[[models]]\nname = \"m\"\npath = \"x\"\nthreshold = -0.1\n";
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.toml"), bad).unwrap();

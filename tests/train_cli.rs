@@ -316,15 +316,15 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
     for (r, item) in items.iter().enumerate() {
         let alone = shared.run_rows(std::slice::from_ref(item), &heads[r..r + 1]).unwrap();
         let whole = if r == 1 || r == 2 { &own } else { &frozen_own };
-        for (j, x) in mixed[r].0.iter().enumerate() {
-            assert!((x - alone[0].0[j]).abs() < 1e-4 && (x - whole.intent_logits[[r, j]]).abs() < 1e-4, "row {r} intent {j}");
+        for (j, x) in mixed[r].intent_logits.iter().enumerate() {
+            assert!((x - alone[0].intent_logits[j]).abs() < 1e-4 && (x - whole.intent_logits[[r, j]]).abs() < 1e-4, "row {r} intent {j}");
         }
     }
     // its own layer is what it is served with: the same heads without it answer otherwise
     let mut without = (*ah.clone().unwrap()).clone();
     without.top = None;
     let plain = shared.run_rows(&items[1..2], &[Some(std::sync::Arc::new(without))]).unwrap();
-    assert!(plain[0].0.iter().zip(&mixed[1].0).any(|(x, y)| (x - y).abs() > 1e-3), "the adapted layer changes the logits");
+    assert!(plain[0].intent_logits.iter().zip(&mixed[1].intent_logits).any(|(x, y)| (x - y).abs() > 1e-3), "the adapted layer changes the logits");
     // the layer's spec changed under it: refused, naming the file
     let mut broken = m.clone();
     broken["heads"]["adapted"]["ffn"] = serde_json::json!(48);
@@ -440,4 +440,45 @@ fn roles_and_groups_are_trained_and_returned() {
         assert!(["from", "to"].contains(&e["role"].as_str().unwrap_or("")), "{r}");
         assert!(e.get("group").is_none(), "{r}");
     }
+}
+
+/// The off-topic gate of a trained bot (`fallback_similarity` with the heads' `intent.means`): a
+/// message below the floor is `nlu_fallback` with reason "far_from_intents", above it is answered;
+/// a manifest naming a floor without the means is refused at load, saying why.
+#[test]
+fn the_off_topic_gate_is_served_from_the_bundle_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = dir.path().join("gated");
+    std::fs::create_dir(&bot).unwrap();
+    for f in std::fs::read_dir(trained_bot()).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, bot.join(f.file_name().unwrap())).unwrap();
+    }
+    let loaded = parlance::model::Bundle::load(&bot, &parlance::model::SessionSettings::default()).unwrap();
+    let mut heads = (*loaded.model.heads().unwrap()).clone();
+    let (pooled, intents) = heads.intent.weight.dim();
+    // each intent's mean: a unit vector (what training stores; the values do not matter here)
+    heads.means = Some(ndarray::Array2::from_shape_fn((intents, pooled), |(i, j)| if j == i % pooled { 1.0 } else { 0.0 }));
+    heads.save(&bot.join("heads.safetensors")).unwrap();
+    let manifest = bot.join("parlance.json");
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let mut parse = |floor: f64| {
+        m["fallback_similarity"] = serde_json::json!(floor);
+        std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+        let p = parlance(&["parse", "where is my order A12345", "--model", bot.to_str().unwrap()]);
+        assert!(p.status.success(), "{}", text(&p));
+        serde_json::from_slice::<serde_json::Value>(&p.stdout).unwrap()
+    };
+    // no sentence vector has a cosine above 1: everything is far
+    let far = parse(1.0);
+    assert_eq!((far["intent"]["name"].as_str(), far["fallback_reason"].as_str()), (Some("nlu_fallback"), Some("far_from_intents")), "{far}");
+    assert_ne!(far["intent_ranking"][1]["name"], "nlu_fallback", "the model's own ranking follows: {far}");
+    // none below −1: the gate never fires
+    let near = parse(-1.0);
+    assert_ne!(near["fallback_reason"], "far_from_intents", "{near}");
+    // a floor without the means: refused at load, naming the tensor
+    heads.means = None;
+    heads.save(&bot.join("heads.safetensors")).unwrap();
+    let v = parlance(&["validate", bot.to_str().unwrap()]);
+    assert!(!v.status.success() && text(&v).contains("intent.means"), "{}", text(&v));
 }

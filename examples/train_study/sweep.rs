@@ -10,7 +10,7 @@ use parlance::train::calibrate::{choose_threshold, HeldRow, ThresholdRule, DEFAU
 use parlance::train::intent::{self, fit_intent, Held, IntentSetup, Rows};
 use parlance::train::logreg::SparseRows;
 
-use crate::Rng;
+use crate::{ood, Rng};
 
 /// A cached file: pooled vectors, (intent, text) per row; intent names are rows with intent "=NAME".
 pub struct Cache {
@@ -247,7 +247,7 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     let fit_s = t.elapsed().as_secs_f64();
     let logits = intent::rows_logits(&fit.head, fit.lexical.as_ref(), Rows { dense: &xs, sparse: sp(1) });
     let oos_classes: Vec<bool> = intents.iter().map(|n| n == OOS).collect();
-    let test_held = Held { logits, label: sl, oos: soos };
+    let test_held = Held { logits, label: sl, oos: soos, similarity: None };
     let test_rows = intent::held_rows(&test_held, &oos_classes, fit.temperature);
     let dev_rows = intent::held_rows(&fit.held, &oos_classes, fit.temperature);
     let score = |dev_rows: &[HeldRow], test_rows: &[HeldRow], rule: ThresholdRule| {
@@ -258,89 +258,21 @@ pub fn fit_draw(c: &Config, train: &Cache, dev: &Cache, d: &Draw, rules: &[Thres
     // a `capX` config serves its own rule (the offset was chosen with it)
     let served = |i: usize, r: ThresholdRule| if i == 0 && c.setup.rule != DEFAULT_RULE { c.setup.rule } else { r };
     let mut out: Vec<Outcome> = rules.iter().enumerate().map(|(i, &rule)| score(&dev_rows, &test_rows, served(i, rule))).collect();
-    // other off-topic scores than the top probability, under the default rule: the margin between
-    // the two best probabilities, and the cosine to the nearest intent mean of the training vectors
-    let means = class_means(&x, &y, intents.len());
-    for alt in [Alt::Margin, Alt::Centroid] {
-        let dr = rescore(&dev_rows, &fit.held.logits, &xd, &means, fit.temperature, alt);
-        let tr = rescore(&test_rows, &test_held.logits, &xs, &means, fit.temperature, alt);
-        out.push(score(&dr, &tr, DEFAULT_RULE));
-    }
-    // each score as its quantile among the dev half's in-scope rows (so the rule's 0.01 grid is
-    // 1 % of in-scope messages for any score), alone and averaged with the top probability's
-    let norm = |v: &Array2<f32>| v.map_axis(Axis(1), |r| r.dot(&r).sqrt().max(1e-12));
-    let nearest = |q: &Array2<f32>| {
-        let sims = q.dot(&x.t()) / &norm(q).insert_axis(Axis(1)) / &norm(&x).insert_axis(Axis(0));
-        sims.map_axis(Axis(1), |r| r.fold(f32::MIN, |a, &b| a.max(b)))
+    let scored = ood::Scored {
+        dev_rows: &dev_rows,
+        test_rows: &test_rows,
+        dev_logits: &fit.held.logits,
+        test_logits: &test_held.logits,
+        t: fit.temperature,
+        x: &x,
+        y: &y,
+        classes: intents.len(),
+        kept: d.intents.len(),
+        xd: &xd,
+        xs: &xs,
     };
-    let (nd, nt) = (nearest(&xd), nearest(&xs));
-    let reference = |vals: &[f32]| {
-        let mut r: Vec<f32> = dev_rows.iter().zip(vals).filter(|(h, _)| h.gold.is_some()).map(|(_, &v)| v).collect();
-        r.sort_by(f32::total_cmp);
-        r
-    };
-    let quantile = |r: &[f32], v: f32| r.partition_point(|&a| a <= v) as f32 / r.len().max(1) as f32;
-    let top = |rows: &[HeldRow]| rows.iter().map(|h| h.confidence).collect::<Vec<f32>>();
-    let (rp, rn) = (reference(&top(&dev_rows)), reference(nd.as_slice().unwrap()));
-    for mix in [0.0f32, 1.0, 0.5] {
-        let q = |rows: &[HeldRow], near: &ndarray::Array1<f32>| -> Vec<HeldRow> {
-            rows.iter()
-                .zip(near)
-                .map(|(h, &n)| HeldRow { confidence: (1.0 - mix) * quantile(&rp, h.confidence) + mix * quantile(&rn, n), ..*h })
-                .collect()
-        };
-        out.push(score(&q(&dev_rows, &nd), &q(&test_rows, &nt), DEFAULT_RULE));
-    }
+    out.extend(ood::other_scores(&scored, |dv, tv| score(dv, tv, DEFAULT_RULE), |g| at(g, choose_threshold(g, DEFAULT_RULE).chosen).3));
     out
-}
-
-/// Names of the off-topic scores `fit_draw` adds after the rules' outcomes, in order.
-pub const SCORES: [&str; 5] = [
-    "margin p1 − p2",
-    "cosine to nearest intent mean",
-    "top probability as an in-scope quantile",
-    "cosine to nearest training example, as a quantile",
-    "mean of the two quantiles",
-];
-
-#[derive(Clone, Copy)]
-enum Alt {
-    Margin,
-    Centroid,
-}
-
-fn class_means(x: &Array2<f32>, y: &[usize], k: usize) -> Array2<f32> {
-    let mut m = Array2::<f32>::zeros((k, x.ncols()));
-    for (r, &c) in y.iter().enumerate() {
-        m.row_mut(c).scaled_add(1.0, &x.row(r));
-    }
-    for mut r in m.axis_iter_mut(Axis(0)) {
-        let n = r.dot(&r).sqrt().max(1e-12);
-        r /= n;
-    }
-    m
-}
-
-/// The rows with another score in place of the top probability.
-fn rescore(rows: &[HeldRow], logits: &Array2<f32>, x: &Array2<f32>, means: &Array2<f32>, t: f32, alt: Alt) -> Vec<HeldRow> {
-    rows.iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let confidence = match alt {
-                Alt::Margin => {
-                    let mut p = parlance::decode::softmax(&logits.row(i).to_vec(), t);
-                    p.sort_by(|a, b| b.total_cmp(a));
-                    p[0] - p.get(1).copied().unwrap_or(0.0)
-                }
-                Alt::Centroid => {
-                    let v = x.row(i);
-                    let n = v.dot(&v).sqrt().max(1e-12);
-                    means.dot(&v).iter().fold(f32::MIN, |a, &b| a.max(b)) / n
-                }
-            };
-            HeldRow { confidence, ..*r }
-        })
-        .collect()
 }
 
 fn mean_sd(v: &[f64]) -> String {
@@ -360,7 +292,17 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     if let Some(i) = args.iter().position(|a| a == "--background") {
         train = with_background(train, &load(dir, &args[i + 1])?);
     }
-    let dev = load(dir, &format!("{locale}.dev"))?;
+    let mut dev = load(dir, &format!("{locale}.dev"))?;
+    // `--far STEM [--far-rows A..B]`: rows of another cache (chit-chat) as off-topic messages of
+    // both dev halves, beside (or, with `--holdout 0`, instead of) the held-out intents' rows
+    if let Some(i) = args.iter().position(|a| a == "--far") {
+        let far = load(dir, &args[i + 1])?;
+        let range = opt(args, "--far-rows", &format!("0..{}", far.rows.len()));
+        let (a, b) = range.split_once("..").ok_or_else(|| anyhow::anyhow!("--far-rows A..B"))?;
+        let idx: Vec<usize> = (a.parse::<usize>()?..b.parse::<usize>()?).filter(|&r| !far.rows[r].0.starts_with('=')).collect();
+        dev.x = ndarray::concatenate(Axis(0), &[dev.x.view(), far.x.select(Axis(0), &idx).view()])?;
+        dev.rows.extend(idx.iter().map(|&r| ("~far".to_string(), far.rows[r].1.clone())));
+    }
     let draws: u64 = opt(args, "--draws", "3").parse()?;
     let holdout = opt(args, "--holdout", "1") == "1";
     let oos_train: usize = opt(args, "--oos-train", "0").parse()?;
@@ -401,7 +343,7 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|");
     for (key, outs) in &by_rule {
         rule_row(locale, key, "top probability", outs, 0);
-        for (i, name) in SCORES.iter().enumerate() {
+        for (i, name) in ood::SCORES.iter().enumerate() {
             rule_row(locale, key, name, outs, rules.len() + i);
         }
     }

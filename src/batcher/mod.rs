@@ -56,6 +56,8 @@ pub struct JobOutput {
     pub intent_logits: Vec<f32>,
     /// [its own tokens, slot labels]: the padding rows are already cut off.
     pub slot_logits: Array2<f32>,
+    /// The cosine to the nearest intent's mean (a bot whose heads have them).
+    pub similarity: Option<f32>,
     /// Time spent waiting in the queue.
     pub queued: Duration,
     /// Time of the graph run this item was part of.
@@ -328,8 +330,9 @@ fn run_batch(model: &mut Model, batch: Vec<Job>) {
     let n = batch.len();
     match result {
         Ok(rows) => {
-            for (job, (intent_logits, slot_logits)) in batch.into_iter().zip(rows) {
-                let output = JobOutput { intent_logits, slot_logits, queued: started.duration_since(job.enqueued), inference, batch_size: n };
+            for (job, RowOutput { intent_logits, slot_logits, similarity }) in batch.into_iter().zip(rows) {
+                let queued = started.duration_since(job.enqueued);
+                let output = JobOutput { intent_logits, slot_logits, similarity, queued, inference, batch_size: n };
                 let _ = job.reply.send(Ok(output));
             }
         }

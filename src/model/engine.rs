@@ -40,8 +40,7 @@ enum Backend {
     Encoder(Arc<Mutex<Encoder>>),
 }
 
-/// What one queued item gets back: its intent logits and its tokens' slot logits.
-pub type RowOutput = (Vec<f32>, Array2<f32>);
+pub use crate::model::session::RowOutput;
 
 pub struct Model {
     backend: Backend,
@@ -158,6 +157,12 @@ impl Model {
         let n_slots = if manifest.has_slots() { manifest.slot_labels.len() } else { 0 };
         let mut heads = Heads::load(&dir.join(&h.file), info.hidden_size, info.pooled_size(), manifest.intents.len(), n_slots)
             .map_err(|p| p.into_iter().map(|m| (h.file.clone(), m)).collect::<Vec<_>>())?;
+        if manifest.fallback_similarity.is_some() && heads.means.is_none() {
+            return Err(vec![(
+                h.file.clone(),
+                "the manifest's fallback_similarity needs the intents' means (tensor \"intent.means\"), which this file lacks".into(),
+            )]);
+        }
         if let Some(spec) = &h.adapted {
             heads.top = Some(Arc::new(load_adapted(dir, spec, &info, &enc_dir).map_err(|m| vec![(spec.file.clone(), m)])?));
         }
@@ -207,7 +212,13 @@ impl Model {
         }
         let out = self.run(items)?;
         let rows = items.iter().enumerate();
-        Ok(rows.map(|(r, item)| (out.intent_logits.row(r).to_vec(), out.slot_logits.slice(ndarray::s![r, ..item.len(), ..]).to_owned())).collect())
+        Ok(rows
+            .map(|(r, item)| RowOutput {
+                intent_logits: out.intent_logits.row(r).to_vec(),
+                slot_logits: out.slot_logits.slice(ndarray::s![r, ..item.len(), ..]).to_owned(),
+                similarity: out.similarity.as_ref().map(|s| s[r]),
+            })
+            .collect())
     }
 
     /// Runs the largest batch the queue can form (`n` items of `width` padding tokens) once, so
@@ -317,6 +328,6 @@ impl GraphBackend {
         };
         let intent_logits = intent.into_dimensionality()?;
         let slot_logits = slots.into_dimensionality()?;
-        Ok(ModelOutput { intent_logits, slot_logits })
+        Ok(ModelOutput { intent_logits, slot_logits, similarity: None })
     }
 }

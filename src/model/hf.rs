@@ -88,6 +88,7 @@ pub fn read_hf_config(dir: &Path, problems: &mut Vec<Problem>) -> Option<Manifes
         encoder: None,
         heads: None,
         fallback_threshold: None,
+        fallback_similarity: None,
         rasa: None,
         metrics: serde_json::Value::Null,
         format: BundleFormat::HuggingFace,

@@ -115,6 +115,11 @@ pub struct Manifest {
     /// The fallback threshold `parlance train` chose on dev; applied when serving sets none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_threshold: Option<f32>,
+    /// With the bundle's threshold: a message whose sentence vector's cosine to the nearest
+    /// intent's mean (heads tensor `intent.means`) is below this is off-topic, chosen by `parlance
+    /// train` with the threshold on dev's off-topic examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_similarity: Option<f32>,
     /// Rasa synonyms, lookup tables and regexes the bundle applies at parse time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rasa: Option<HeadsRef>,
@@ -316,6 +321,14 @@ impl Manifest {
         }
         if let Some(t) = self.fallback_threshold.filter(|t| !(0.0..=1.0).contains(t)) {
             out.push(format!("fallback_threshold {t} is outside 0..=1"));
+        }
+        if let Some(s) = self.fallback_similarity {
+            if !(-1.0..=1.0).contains(&s) {
+                out.push(format!("fallback_similarity {s} is outside -1..=1"));
+            }
+            if self.kind.as_deref() != Some(KIND_HEADS) {
+                out.push("fallback_similarity is only for kind \"heads\" (its heads file holds the intents' means)".into());
+            }
         }
         out
     }

@@ -56,6 +56,18 @@ pub struct ModelOutput {
     /// [batch, tokens, slot labels]; rows past an item's own length are padding. An intent-only
     /// model gives [batch, tokens, 0].
     pub slot_logits: Array3<f32>,
+    /// Per row, the cosine between its sentence vector and the nearest intent's mean (a trained
+    /// bot's heads with `intent.means`; None otherwise).
+    pub similarity: Option<Vec<f32>>,
+}
+
+/// One item's part of a batch's output: its own tokens only.
+#[derive(Debug, Clone)]
+pub struct RowOutput {
+    pub intent_logits: Vec<f32>,
+    /// [its own tokens, slot labels]: the padding rows cut off.
+    pub slot_logits: Array2<f32>,
+    pub similarity: Option<f32>,
 }
 
 impl SessionSettings {

@@ -170,10 +170,12 @@ impl Parser {
     }
 
     /// The same parser with a fallback policy.
-    /// A threshold of 0 takes the bundle's own `fallback_threshold` when it has one.
+    /// A threshold of 0 takes the bundle's own `fallback_threshold` when it has one, and with it
+    /// the bundle's off-topic gate (`fallback_similarity`), chosen together at training.
     pub fn with_fallback(mut self, mut fallback: Fallback) -> Parser {
         if fallback.threshold == 0.0 {
             fallback.threshold = self.manifest.fallback_threshold.unwrap_or(0.0);
+            fallback.similarity = self.manifest.fallback_similarity;
         }
         self.fallback = fallback;
         self
@@ -353,7 +355,7 @@ impl Parser {
         }
         let probs = decode::softmax(&out.intent_logits, m.intent_temperature);
         let mut intent_ranking = decode::rank_intents(&probs, &m.intents, RANKING_SIZE);
-        let fallback_reason = self.fallback.reason(&intent_ranking);
+        let fallback_reason = self.fallback.reason(&intent_ranking, out.similarity);
         if let Some(reason) = fallback_reason {
             metrics.fallbacks.with_label_values(&[&self.id, reason]).inc();
             let score = IntentScore { name: FALLBACK_INTENT.into(), confidence: self.fallback.threshold };

@@ -35,6 +35,11 @@ pub struct Fallback {
     /// Below this gap between the top-1 and top-2 confidences, likewise.
     #[serde(default)]
     pub ambiguity_margin: f32,
+    /// A trained bot's own off-topic gate, taken with its threshold (never set by configuration):
+    /// below this cosine between the message's sentence vector and the nearest intent's mean, the
+    /// intent is `nlu_fallback` ("far_from_intents").
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
 }
 
 impl Fallback {
@@ -47,11 +52,14 @@ impl Fallback {
         Ok(())
     }
 
-    /// Why a ranking falls back, if it does.
-    pub fn reason(&self, ranking: &[IntentScore]) -> Option<&'static str> {
+    /// Why a ranking falls back, if it does; `similarity`: the message's cosine to the nearest
+    /// intent's mean, where the model gives one.
+    pub fn reason(&self, ranking: &[IntentScore], similarity: Option<f32>) -> Option<&'static str> {
         let top = ranking.first()?.confidence;
         let second = ranking.get(1).map_or(0.0, |s| s.confidence);
-        if top < self.threshold {
+        if self.similarity.zip(similarity).is_some_and(|(floor, s)| s < floor) {
+            Some("far_from_intents")
+        } else if top < self.threshold {
             Some("low_confidence")
         } else if top - second < self.ambiguity_margin {
             Some("ambiguous")
@@ -77,7 +85,8 @@ pub struct ParseResult {
     pub intent: IntentScore,
     /// Highest first. After a fallback, `nlu_fallback` comes first and the model's own ranking follows.
     pub intent_ranking: Vec<IntentScore>,
-    /// Set when the intent is `nlu_fallback`: "low_confidence" or "ambiguous".
+    /// Set when the intent is `nlu_fallback`: "low_confidence", "ambiguous" or "far_from_intents"
+    /// (a trained bot's off-topic gate).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub fallback_reason: Option<&'static str>,

@@ -56,7 +56,7 @@ impl ModelSpec {
     }
 
     pub fn fallback(&self) -> Fallback {
-        Fallback { threshold: self.threshold, ambiguity_margin: self.ambiguity_margin }
+        Fallback { threshold: self.threshold, ambiguity_margin: self.ambiguity_margin, similarity: None }
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use ndarray::{Array2, Axis};
 use tokenizers::Tokenizer;
 
-use crate::model::heads::Linear;
+use crate::model::heads::{nearest_mean_cosine, unit_means, Linear};
 use crate::train::calibrate::{self, HeldRow, ThresholdChoice, ThresholdRule};
 use crate::train::features::{self, Prepared};
 use crate::train::logreg::{self, FitConfig, SparseRows};
@@ -41,7 +41,27 @@ pub struct Held {
     pub logits: Array2<f32>,
     pub label: Vec<Option<usize>>,
     pub oos: Vec<bool>,
+    /// Each row's cosine to the nearest intent's mean of the rows the head was fitted on (the
+    /// off-topic gate's score), when measured.
+    pub similarity: Option<Vec<f32>>,
 }
+
+/// The off-topic gate chosen with the threshold: the intents' means and the cosine floor.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub means: Array2<f32>,
+    pub floor: f32,
+}
+
+/// The gate's candidate floors, as shares of the held-out in-scope rows they reject (0: no gate),
+/// chosen with the threshold where off-topic rows are held out. MASSIVE with chit-chat as
+/// off-topic: +10.9 to +11.2 Matthews points in en-US; on held-out intents no floor is chosen
+/// (docs/training-choices.md, "3d").
+const GATE_SHARES: [f32; 5] = [0.0, 0.01, 0.02, 0.03, 0.05];
+
+/// The gate's share without off-topic rows held out: +6 Matthews points with chit-chat as
+/// off-topic in en-US (+0.4 fr), −0.3 to +0.1 on held-out intents (docs/training-choices.md, "3d").
+const GATE_SHARE_BLIND: f32 = 0.01;
 
 /// A fitted intent head and what was chosen with it.
 #[derive(Debug, Clone)]
@@ -54,6 +74,8 @@ pub struct IntentFit {
     pub threshold: ThresholdChoice,
     /// The held-out rows the temperature and threshold were chosen on.
     pub held: Held,
+    /// The off-topic gate, when one was chosen.
+    pub gate: Option<Gate>,
 }
 
 /// Each intent's name as an example of it: `_ / - + .` become spaces; names with no letter
@@ -142,17 +164,19 @@ pub fn fit_intent(
     // the joint fit (lexical features on) is not standardised: the sparse columns stay sparse
     let standardize = setup.standardize && x.sparse.is_none();
     let cfg = FitConfig { l2, standardize, max_iter: setup.max_iter, ..Default::default() };
+    let oos_classes: Vec<bool> = intents.iter().map(|n| is_out_of_scope(n, &setup.oos_names)).collect();
     let (head, lexical, source, held) = match dev {
         Some((xd, label, oos)) => {
             let (head, lex) = fit_rows(x, y, intents.len(), &cfg);
             let logits = rows_logits(&head, lex.as_ref(), xd);
-            (head, lex, "dev", Held { logits, label, oos })
+            let similarity = Some(similarities(x.dense, y, &oos_classes, xd.dense));
+            (head, lex, "dev", Held { logits, label, oos, similarity })
         }
-        None => held_out_split(x, y, examples, intents, &cfg, &setup.oos_names),
+        None => held_out_split(x, y, examples, intents, &cfg, &oos_classes),
     };
     let temperature = calibrate::fit_temperature(&held.logits, &held.label);
-    let oos_classes: Vec<bool> = intents.iter().map(|n| is_out_of_scope(n, &setup.oos_names)).collect();
-    let (offset, threshold) = oos_offset(&held, &oos_classes, temperature, setup.rule);
+    let (offset, floor, threshold) = oos_offset(&held, &oos_classes, temperature, setup.rule);
+    let gate = floor.map(|floor| Gate { means: unit_means(x.dense.view(), y, intents.len(), &oos_classes), floor });
     let (mut head, mut held) = (head, held);
     if offset != 0.0 {
         // the offset becomes part of the head: served exactly as chosen
@@ -162,7 +186,23 @@ pub fn fit_intent(
         }
     }
     let heldout = held_out_report(source, &held);
-    IntentFit { head, lexical, temperature, heldout, threshold, held }
+    IntentFit { head, lexical, temperature, heldout, threshold, held, gate }
+}
+
+/// Each of `q`'s rows' cosine to the nearest intent's mean of the rows `x` (labels `y`).
+fn similarities(x: &Array2<f32>, y: &[usize], skip: &[bool], q: &Array2<f32>) -> Vec<f32> {
+    let means = unit_means(x.view(), y, skip.len(), skip);
+    q.rows().into_iter().map(|r| nearest_mean_cosine(&means, r)).collect()
+}
+
+/// The gate's floor that rejects a share `q` of the held-out in-scope rows: None for 0, or where
+/// fewer than 1 / `q` such rows were held out (the floor would be their lowest: too few to place it).
+fn floor_at(held: &Held, q: f32) -> Option<f32> {
+    let sims = held.similarity.as_ref()?;
+    let mut ins: Vec<f32> = sims.iter().zip(&held.oos).filter(|(_, o)| !**o).map(|(s, _)| *s).collect();
+    ins.sort_by(f32::total_cmp);
+    let at = (q * ins.len() as f32) as usize;
+    (q > 0.0 && at >= 1).then(|| ins[at.min(ins.len() - 1)])
 }
 
 /// The out-of-scope offsets tried, in units of the calibrated log-odds (× the temperature on the
@@ -171,46 +211,71 @@ fn offsets() -> impl Iterator<Item = f32> {
     (-40..=12).map(|i| i as f32 / 4.0)
 }
 
-/// With a trained out-of-scope intent and the capped rule: a logit offset for the out-of-scope
-/// classes, chosen with the threshold on the held-out rows. A large off-topic class takes in-scope
-/// messages that no threshold gives back (MASSIVE, 10 per intent and 150 off-topic examples: 40 %
-/// of in-scope messages; docs/training-choices.md); the offset that keeps the cap with the best
-/// Matthews correlation is chosen (the smallest in size among equals), else the one that rejects
-/// least. Returns (raw logit offset, threshold choice with it).
-fn oos_offset(held: &Held, oos_classes: &[bool], t: f32, rule: ThresholdRule) -> (f32, ThresholdChoice) {
-    let choose = |d: f32| {
+/// With off-topic rows held out and the capped rule, chosen with the threshold on the held-out
+/// rows: the off-topic gate's floor (a message whose cosine to the nearest intent's mean is below
+/// it is rejected; [`GATE_SHARES`]) and, with a trained out-of-scope intent, a logit offset for the
+/// out-of-scope classes. A large off-topic class takes in-scope messages that no threshold gives
+/// back (MASSIVE, 10 per intent and 150 off-topic examples: 40 % of in-scope messages;
+/// docs/training-choices.md). The pair that keeps the cap with the best Matthews correlation is
+/// chosen (no gate, then the smallest offset, among equals), else the one that rejects least.
+/// Returns (raw logit offset, gate floor, threshold choice with them).
+fn oos_offset(held: &Held, oos_classes: &[bool], t: f32, rule: ThresholdRule) -> (f32, Option<f32>, ThresholdChoice) {
+    let choose = |d: f32, floor: Option<f32>| {
         let mut shifted = held.clone();
         for (j, _) in oos_classes.iter().enumerate().filter(|(_, o)| **o) {
             shifted.logits.column_mut(j).mapv_inplace(|v| v + d * t);
         }
-        calibrate::choose_threshold(&held_rows(&shifted, oos_classes, t), rule)
+        let mut rows = held_rows(&shifted, oos_classes, t);
+        if let (Some(f), Some(sims)) = (floor, &held.similarity) {
+            // below the floor: rejected at any threshold
+            rows.iter_mut().zip(sims).filter(|(_, s)| **s < f).for_each(|(r, _)| r.confidence = -1.0);
+        }
+        calibrate::choose_threshold(&rows, rule)
+    };
+    let gated = |floor: Option<f32>, mut c: ThresholdChoice, share: f32| {
+        if let Some(f) = floor {
+            let share = share * 100.0;
+            c.rule = format!(
+                "{}, and an off-topic gate (cosine to the nearest intent's mean below {f:.3}: {share:.0} % of held-out in-scope rows)",
+                c.rule
+            );
+        }
+        c
     };
     let cap = match rule {
-        ThresholdRule::McCapped(cap) if oos_classes.contains(&true) && held.oos.contains(&true) => cap,
-        _ => return (0.0, choose(0.0)),
+        ThresholdRule::McCapped(cap) if held.oos.contains(&true) => cap,
+        ThresholdRule::McCapped(_) => {
+            let floor = floor_at(held, GATE_SHARE_BLIND);
+            return (0.0, floor, gated(floor, choose(0.0, floor), GATE_SHARE_BLIND));
+        }
+        _ => return (0.0, None, choose(0.0, None)),
     };
-    // (within the cap, MCC or −rejected, −|offset|): the larger is better
-    let score = |d: f32, c: &ThresholdChoice| {
+    // (within the cap, MCC or −rejected, −share, −|offset|): the larger is better
+    let score = |q: f32, d: f32, c: &ThresholdChoice| {
         let row = c.table.iter().find(|r| (r.threshold - c.chosen).abs() < 1e-6);
         let (rejected, mcc) = row.map_or((1.0, -1.0), |r| (r.in_scope_rejected, r.mcc));
         let ok = rejected <= cap + 1e-9;
-        (ok, if ok { mcc } else { -rejected }, -d.abs())
+        (ok, if ok { mcc } else { -rejected }, -q, -d.abs())
     };
-    let mut best = (0.0, choose(0.0));
-    let mut best_score = score(0.0, &best.1);
-    for d in offsets() {
-        let c = choose(d);
-        let s = score(d, &c);
-        if s.partial_cmp(&best_score) == Some(std::cmp::Ordering::Greater) {
-            best_score = s;
-            best = (d, c);
+    let offsets: Vec<f32> = if oos_classes.contains(&true) { offsets().collect() } else { vec![0.0] };
+    let mut best = (0.0, 0.0, None, choose(0.0, None));
+    let mut best_score = score(0.0, 0.0, &best.3);
+    for q in GATE_SHARES.into_iter().filter(|&q| q == 0.0 || held.similarity.is_some()) {
+        let floor = floor_at(held, q);
+        for &d in &offsets {
+            let c = choose(d, floor);
+            let s = score(q, d, &c);
+            if s.partial_cmp(&best_score) == Some(std::cmp::Ordering::Greater) {
+                best_score = s;
+                best = (q, d, floor, c);
+            }
         }
     }
-    let (d, mut choice) = best;
+    let (q, d, floor, mut choice) = best;
     if d != 0.0 {
         choice.rule = format!("{}, out-of-scope intent's log-odds offset {d:+.2} chosen with it", choice.rule);
     }
-    (d * t, choice)
+    (d * t, floor, gated(floor, choice, q))
 }
 
 /// Without `--dev`: every fifth example of each intent (from the third on) is held out, the head
@@ -222,7 +287,7 @@ fn held_out_split(
     examples: usize,
     intents: &[String],
     cfg: &FitConfig,
-    oos: &[String],
+    oos_classes: &[bool],
 ) -> (Linear, Option<Array2<f32>>, &'static str, Held) {
     let is_held = held_out_rows(y, examples, intents.len());
     let (held, kept): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| is_held[i]);
@@ -232,9 +297,11 @@ fn held_out_split(
     let (hx, hsp) = x.select(&held);
     let logits = rows_logits(&head, lex.as_ref(), Rows { dense: &hx, sparse: hsp.as_ref() });
     let label = held.iter().map(|&i| Some(y[i])).collect();
-    let flags = held.iter().map(|&i| is_out_of_scope(&intents[y[i]], oos)).collect();
+    let flags = held.iter().map(|&i| oos_classes[y[i]]).collect();
+    // the held rows' distance to the means of the rows fitted without them, as for the head
+    let similarity = Some(similarities(&sub, &sub_y, oos_classes, &hx));
     let (full, full_lex) = fit_rows(x, y, intents.len(), cfg);
-    (full, full_lex, "held-out split", Held { logits, label, oos: flags })
+    (full, full_lex, "held-out split", Held { logits, label, oos: flags, similarity })
 }
 
 /// Which rows the held-out split holds out: every fifth example of each intent, from the third on
@@ -317,6 +384,7 @@ mod tests {
             logits: Array2::from_shape_vec((2, 3), vec![0.0, 5.0, 0.0, 3.0, 0.0, 0.0]).unwrap(),
             label: vec![Some(1), Some(0)],
             oos: vec![true, false],
+            similarity: None,
         };
         let rows = held_rows(&held, &[false, true, true], 1.0);
         assert_eq!((rows[0].gold, rows[0].answer), (None, None));
@@ -342,11 +410,12 @@ mod tests {
             label.push(None);
             oos.push(true);
         }
-        let held = Held { logits: Array2::from_shape_vec((120, 3), rows).unwrap(), label, oos };
+        let held = Held { logits: Array2::from_shape_vec((120, 3), rows).unwrap(), label, oos, similarity: None };
         let classes = [false, false, true];
         let rejected = |h: &Held| held_rows(h, &classes, 1.0).iter().filter(|r| r.gold.is_some() && r.answer.is_none()).count();
         assert_eq!(rejected(&held), 30);
-        let (offset, choice) = oos_offset(&held, &classes, 1.0, ThresholdRule::McCapped(0.05));
+        let (offset, floor, choice) = oos_offset(&held, &classes, 1.0, ThresholdRule::McCapped(0.05));
+        assert_eq!(floor, None, "no similarities measured: no gate");
         assert!((-2.0..=-0.5).contains(&offset), "{offset}");
         assert!(choice.rule.contains("offset"), "{}", choice.rule);
         let mut shifted = held.clone();
@@ -358,5 +427,38 @@ mod tests {
         // an owner's fixed threshold, or no out-of-scope class: no offset
         assert_eq!(oos_offset(&held, &classes, 1.0, ThresholdRule::Fixed(0.3)).0, 0.0);
         assert_eq!(oos_offset(&held, &[false; 3], 1.0, ThresholdRule::McCapped(0.05)).0, 0.0);
+    }
+
+    /// Held-out rows whose off-topic messages the head answers confidently but whose sentence
+    /// vectors are far from every intent: the gate is chosen and rejects them; off-topic messages
+    /// as near as the in-scope ones get no gate; without off-topic rows the blind share applies,
+    /// only with enough in-scope rows to place it.
+    #[test]
+    fn the_off_topic_gate_is_chosen_where_it_separates() {
+        let held = |n_in: usize, n_off: usize, off_similarity: f32| {
+            let (mut rows, mut label, mut oos, mut sims) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for i in 0..n_in + n_off {
+                let off = i >= n_in;
+                let gold = i % 2;
+                rows.extend(if gold == 0 { [3.0, 0.0] } else { [0.0, 3.0] });
+                label.push((!off).then_some(gold));
+                oos.push(off);
+                sims.push(if off { off_similarity } else { 0.8 + (i % 10) as f32 / 100.0 });
+            }
+            Held { logits: Array2::from_shape_vec((n_in + n_off, 2), rows).unwrap(), label, oos, similarity: Some(sims) }
+        };
+        let rule = ThresholdRule::McCapped(0.05);
+        let (offset, floor, choice) = oos_offset(&held(200, 40, 0.3), &[false, false], 1.0, rule);
+        assert_eq!(offset, 0.0);
+        let floor = floor.expect("a gate");
+        assert!((0.3..=0.8).contains(&floor), "{floor}");
+        assert!(choice.rule.contains("off-topic gate"), "{}", choice.rule);
+        // as near as the in-scope rows: nothing to gain, no gate
+        assert_eq!(oos_offset(&held(200, 40, 0.85), &[false, false], 1.0, rule).1, None);
+        // no off-topic rows: 1 % of 200 in-scope rows (the 3rd lowest of 0.80..0.89 each ×20)
+        assert_eq!(oos_offset(&held(200, 0, 0.0), &[false, false], 1.0, rule).1, Some(0.8));
+        assert_eq!(oos_offset(&held(99, 0, 0.0), &[false, false], 1.0, rule).1, None, "too few rows to place 1 %");
+        // an owner's fixed threshold: no gate
+        assert_eq!(oos_offset(&held(200, 40, 0.3), &[false, false], 1.0, ThresholdRule::Fixed(0.3)).1, None);
     }
 }

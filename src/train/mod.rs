@@ -253,7 +253,6 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.encoder_load = secs(t);
 
     let t = Instant::now();
-    let setup = intent_setup(opts);
     let Sets { labels, train_items, names, embed_items, dev_items } = prepare_sets(opts, &data, dev.as_ref(), &tokenizer, &info, &intents)?;
     let base = base_top_layer(opts, &info)?;
     let (mut train_f, mut dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items, base.as_ref().map(|b| b.spec.input.as_str()))?;
@@ -271,7 +270,7 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
 
     let t = Instant::now();
     let (fit, lexical) = fit_intent_head(opts, &data, dev.as_ref(), &train_f, dev_f.as_ref(), &names, &intents, &rasa)?;
-    let intent::IntentFit { head: intent_head, temperature, heldout, threshold, .. } = fit;
+    let intent::IntentFit { head: intent_head, temperature, heldout, threshold, gate, .. } = fit;
     took.intent_fit = secs(t);
 
     let t = Instant::now();
@@ -280,9 +279,9 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
 
     let t = Instant::now();
     next_stage(watch, "writing")?; // unless a fit stopped early for the deadline or DELETE
-    let heads = Heads { intent: intent_head, slot, top: top.map(std::sync::Arc::new) };
-    let counts = features::transition_counts(&train_items, &labels);
-    let n_types = (labels.len() - 1) / 2;
+    let (means, fallback_similarity) = gate.map(|g| (g.means, g.floor)).unzip();
+    let heads = Heads { intent: intent_head, slot, top: top.map(std::sync::Arc::new), means };
+    let (counts, n_types) = (features::transition_counts(&train_items, &labels), (labels.len() - 1) / 2);
     let (encoder_ref, name, description) = describe(opts, &info, data.examples.len(), intents.len(), n_types);
     let spec = write::BundleSpec {
         name,
@@ -296,10 +295,11 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         slot_labels: labels.clone(),
         temperature,
         fallback_threshold: threshold.chosen,
+        fallback_similarity,
         encoder: encoder_ref,
         transitions: Some(&counts),
         rasa: rasa.to_json(),
-        metrics: bundle_metrics(&heldout, &threshold, &intents, &setup.oos_names),
+        metrics: bundle_metrics(&heldout, &threshold, &intents, &intent_setup(opts).oos_names),
     };
     let manifest = write::write_bundle(&opts.out, spec, &heads)?;
     write::write_lexical(&opts.out, lexical.as_ref())?;

@@ -27,6 +27,8 @@ pub struct BundleSpec<'a> {
     pub slot_labels: Vec<String>,
     pub temperature: f32,
     pub fallback_threshold: f32,
+    /// The off-topic gate's floor (the heads then hold the intents' means).
+    pub fallback_similarity: Option<f32>,
     pub encoder: EncoderRef,
     pub transitions: Option<&'a crate::decode::TransitionCounts>,
     pub rasa: Option<serde_json::Value>,
@@ -118,6 +120,7 @@ pub fn write_bundle(out: &Path, spec: BundleSpec, heads: &Heads) -> Result<Manif
         encoder: Some(spec.encoder),
         heads: Some(HeadsRef { file: HEADS_FILE.into(), adapted }),
         fallback_threshold: Some(spec.fallback_threshold),
+        fallback_similarity: spec.fallback_similarity,
         rasa,
         metrics: spec.metrics,
         format: Default::default(),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2, Array3};
 
 use crate::model::manifest::{EncoderRef, Manifest};
-use crate::model::session::{ModelOutput, RunError};
+use crate::model::session::{ModelOutput, RowOutput, RunError};
 use encoder::EncoderOutput;
 
 pub const HEADS_FILE: &str = "heads.safetensors";
@@ -76,6 +76,34 @@ pub struct Heads {
     /// pooled vector with that layer's states in place of the shared encoder's top layer. The slot
     /// head reads the shared encoder's tokens either way.
     pub top: Option<Arc<top_layer::TopLayer>>,
+    /// Each intent's mean direction of its training vectors ([intents, pooled], unit rows, zeros for
+    /// out-of-scope intents): a message whose sentence vector is far from all of them is off-topic
+    /// (the bundle's `fallback_similarity`). Tensor `intent.means`.
+    pub means: Option<Array2<f32>>,
+}
+
+/// Each class's mean of `x`'s rows (labels `y`), as a unit vector; a class in `skip` or without
+/// rows gets zeros (never the nearest).
+pub fn unit_means(x: ndarray::ArrayView2<f32>, y: &[usize], k: usize, skip: &[bool]) -> Array2<f32> {
+    let mut m = Array2::<f32>::zeros((k, x.ncols()));
+    for (row, &c) in x.rows().into_iter().zip(y) {
+        if !skip.get(c).copied().unwrap_or(false) {
+            m.row_mut(c).scaled_add(1.0, &row);
+        }
+    }
+    for mut r in m.rows_mut() {
+        let n = r.dot(&r).sqrt();
+        if n > 0.0 {
+            r /= n;
+        }
+    }
+    m
+}
+
+/// The cosine between `v` and the nearest of `means`' unit rows.
+pub fn nearest_mean_cosine(means: &Array2<f32>, v: ndarray::ArrayView1<f32>) -> f32 {
+    let n = v.dot(&v).sqrt().max(1e-12);
+    means.dot(&v).fold(f32::MIN, |a, &b| a.max(b)) / n
 }
 
 fn tensor_bytes(a: &[f32]) -> Vec<u8> {
@@ -96,6 +124,10 @@ impl Heads {
         push("intent", &self.intent);
         if let Some(s) = &self.slot {
             push("slot", s);
+        }
+        if let Some(m) = &self.means {
+            let m = m.as_standard_layout();
+            parts.push(("intent.means".into(), m.shape().to_vec(), tensor_bytes(m.as_slice().expect("standard layout"))));
         }
         let views: Vec<(String, TensorView)> = parts
             .iter()
@@ -130,8 +162,14 @@ impl Heads {
         let window = st.tensor("slot.weight").is_ok_and(|t| t.shape().first() == Some(&(3 * hidden)));
         let slot_inputs = if window { 3 * hidden } else { hidden };
         let slot = if slot_labels > 0 { linear("slot", slot_inputs, slot_labels) } else { None };
+        let means = match st.tensor("intent.means") {
+            Ok(_) => {
+                read_tensor(&st, "intent.means", &[intents, pooled], &mut problems).and_then(|v| Array2::from_shape_vec((intents, pooled), v).ok())
+            }
+            Err(_) => None,
+        };
         match (intent, problems.is_empty()) {
-            (Some(intent), true) if slot_labels == 0 || slot.is_some() => Ok(Heads { intent, slot, top: None }),
+            (Some(intent), true) if slot_labels == 0 || slot.is_some() => Ok(Heads { intent, slot, top: None, means }),
             _ => Err(problems),
         }
     }
@@ -139,17 +177,21 @@ impl Heads {
     /// One row of an encoder batch through these heads: intent logits from its pooled vector, slot
     /// logits from its first `len` token vectors. What a bot's job gets back when the encoder batch
     /// was shared with other bots' jobs.
-    pub fn apply_row(&self, out: &EncoderOutput, row: usize, len: usize) -> Result<(Vec<f32>, Array2<f32>), RunError> {
-        let intent = match &self.top {
-            None => out.pooled.row(row).dot(&self.intent.weight) + &self.intent.bias,
-            Some(top) => self.adapted_pooled(top, out, row, len)?.dot(&self.intent.weight) + &self.intent.bias,
-        };
+    pub fn apply_row(&self, out: &EncoderOutput, row: usize, len: usize) -> Result<RowOutput, RunError> {
+        let adapted = self.top.as_ref().map(|top| self.adapted_pooled(top, out, row, len)).transpose()?;
+        let pooled = adapted.as_ref().map_or(out.pooled.row(row), |a| a.view());
+        let intent = pooled.dot(&self.intent.weight) + &self.intent.bias;
         let tokens = out.hidden.slice(ndarray::s![row, ..len, ..]);
         let slots = match &self.slot {
             Some(s) => slot_logits(s, tokens),
             None => Array2::zeros((len, 0)),
         };
-        Ok((intent.to_vec(), slots))
+        Ok(RowOutput { intent_logits: intent.to_vec(), slot_logits: slots, similarity: self.similarity(pooled) })
+    }
+
+    /// The cosine between a sentence vector and the nearest intent's mean, when the bundle has them.
+    pub fn similarity(&self, pooled: ndarray::ArrayView1<f32>) -> Option<f32> {
+        self.means.as_ref().map(|m| nearest_mean_cosine(m, pooled))
     }
 
     /// Row `row`'s sentence vector through the bot's own top layer.
@@ -175,10 +217,15 @@ impl Heads {
     /// are zeros, so a window head reads zeros past an item's end, as `apply_row` does).
     pub fn apply(&self, out: &EncoderOutput) -> Result<ModelOutput, RunError> {
         let mut intent_logits = out.pooled.dot(&self.intent.weight) + &self.intent.bias;
+        let mut similarity: Option<Vec<f32>> =
+            self.means.as_ref().map(|_| out.pooled.rows().into_iter().filter_map(|r| self.similarity(r)).collect());
         if let Some(top) = &self.top {
             for r in 0..out.pooled.nrows() {
                 let row = self.adapted_pooled(top, out, r, out.lens[r])?;
                 intent_logits.row_mut(r).assign(&(row.dot(&self.intent.weight) + &self.intent.bias));
+                if let (Some(s), Some(v)) = (similarity.as_mut(), self.similarity(row.view())) {
+                    s[r] = v;
+                }
             }
         }
         let (b, t, _) = out.hidden.dim();
@@ -192,7 +239,7 @@ impl Heads {
             }
             None => Array3::zeros((b, t, 0)),
         };
-        Ok(ModelOutput { intent_logits, slot_logits })
+        Ok(ModelOutput { intent_logits, slot_logits, similarity })
     }
 }
 
@@ -259,7 +306,8 @@ mod tests {
         let f = |i: usize| ((i * 7919) % 23) as f32 / 11.0 - 1.0;
         let weight = Array::from_shape_fn((3 * h, k), |(i, j)| f(i * k + j + 5));
         let slot = Linear { weight, bias: Array1::from(vec![0.1, -0.2, 0.3]) };
-        let heads = Heads { intent: Linear { weight: Array2::zeros((h, 2)), bias: Array1::zeros(2) }, slot: Some(slot.clone()), top: None };
+        let heads =
+            Heads { intent: Linear { weight: Array2::zeros((h, 2)), bias: Array1::zeros(2) }, slot: Some(slot.clone()), top: None, means: None };
         // two items of 3 and 5 tokens, padded to 5 with zeros
         let mut hidden = Array3::<f32>::zeros((2, 5, h));
         for (r, len) in [(0, 3), (1, 5)] {
@@ -272,7 +320,7 @@ mod tests {
         let out = EncoderOutput::new(hidden.clone(), Array2::zeros((2, h)));
         let batched = heads.apply(&out).unwrap();
         for (r, len) in [(0, 3), (1, 5)] {
-            let (_, row) = heads.apply_row(&out, r, len).unwrap();
+            let row = heads.apply_row(&out, r, len).unwrap().slot_logits;
             assert_eq!(row.dim(), (len, k));
             for t in 0..len {
                 let mut x = Vec::new();
