@@ -11,6 +11,9 @@ intent accuracy on in-scope rows, training seconds.
 
     cargo build --release && python3 training/adapt_product_study.py --per-intent 10 --seeds 0,1,2
     python3 training/adapt_product_study.py --per-intent 10 --oos-train 150   # off-topic trained as an intent
+    # another binary (the one before a change) against this one, both frozen; chit-chat lines of
+    # the locale (training/chitchat_background.py) as more off-topic messages of dev and test
+    python3 training/adapt_product_study.py --baseline OLD/parlance --far /tmp/bg/background.jsonl [--holdout 0]
 
 Needs the encoder's top layer (`make setup`). Stdlib only.
 """
@@ -37,12 +40,12 @@ def write(path, rows):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def draw(data, locale, per, seed, work, oos_train=0):
+def draw(data, locale, per, seed, work, oos_train=0, far=None, holdout=True):
     train = read(os.path.join(data, f"{locale}.train.jsonl"))
     dev = read(os.path.join(data, f"{locale}.dev.jsonl"))
     intents = sorted({r["intent"] for r in train})
     rng = random.Random(seed)
-    held = set(rng.sample(intents, len(intents) // 4))
+    held = set(rng.sample(intents, len(intents) // 4 if holdout else 0))
     by = {}
     for r in train:
         by.setdefault(r["intent"], []).append(r)
@@ -65,6 +68,12 @@ def draw(data, locale, per, seed, work, oos_train=0):
         return r
 
     dev = [relabel(r) for r in dev]
+    if far:
+        # far off-topic messages, alternating between the two halves like dev's own rows
+        lines = [r for r in read(far) if r["locale"] == locale]
+        dev = [x for pair in zip(dev[0::2], dev[1::2]) for x in pair] + [
+            dict(id=f"far-{i}", locale=locale, intent="out_of_scope", utt=r["utt"], annot_utt=r["utt"], partition="far") for i, r in enumerate(lines)
+        ]
     paths = {k: os.path.join(work, f"{locale}-{seed}-{k}.jsonl") for k in ("train", "dev", "test")}
     write(paths["train"], rows)
     write(paths["dev"], dev[0::2])
@@ -88,19 +97,25 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--oos-train", type=int, default=0, help="off-topic rows trained as out_of_scope")
+    ap.add_argument("--baseline", help="another parlance binary: arms baseline and frozen (this one) instead of frozen and adapt")
+    ap.add_argument("--far", help="JSONL of off-topic lines with a locale field (chit-chat), added to dev and test")
+    ap.add_argument("--holdout", type=int, default=1, help="0: no intent held out (off-topic: --far only)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="adapt-study-")
     print("locale\tseed\tarm\texamples\tserved\trejected\trecall\tmcc\ttrain_s")
     means = {}
     for locale in args.locales.split(","):
         for seed in map(int, args.seeds.split(",")):
-            paths, n = draw(args.data, locale, args.per_intent, seed, work, args.oos_train)
-            for arm, extra in (("frozen", []), ("adapt", ["--adapt", "--adapt-epochs", str(args.epochs)])):
+            paths, n = draw(args.data, locale, args.per_intent, seed, work, args.oos_train, args.far, args.holdout == 1)
+            arms = [("frozen", args.binary, []), ("adapt", args.binary, ["--adapt", "--adapt-epochs", str(args.epochs)])]
+            if args.baseline:
+                arms = [("baseline", args.baseline, []), ("frozen", args.binary, [])]
+            for arm, binary, extra in arms:
                 out = os.path.join(work, f"bot-{locale}-{seed}-{arm}")
                 t = time.time()
-                run(args.binary, ["train", "--data", paths["train"], "--dev", paths["dev"], "--out", out, "--json"] + extra)
+                run(binary, ["train", "--data", paths["train"], "--dev", paths["dev"], "--out", out, "--json"] + extra)
                 secs = time.time() - t
-                rep = json.loads(run(args.binary, ["eval", "--model", out, "--data", paths["test"], "--json", "--latency-samples", "0"]))
+                rep = json.loads(run(binary, ["eval", "--model", out, "--data", paths["test"], "--json", "--latency-samples", "0"]))
                 o = rep["off_topic"]
                 row = (100 * o["in_scope_accuracy"], 100 * o["in_scope_rejected"], 100 * (o["off_topic_recall"] or 0), 100 * o["mcc"], secs)
                 means.setdefault((locale, arm), []).append(row)
