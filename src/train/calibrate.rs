@@ -89,6 +89,9 @@ pub struct ThresholdRow {
 pub struct ThresholdChoice {
     pub chosen: f32,
     pub rule: String,
+    /// The off-topic gate's floor chosen with the threshold, if any (`train::intent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_similarity: Option<f32>,
     pub table: Vec<ThresholdRow>,
 }
 
@@ -174,7 +177,7 @@ pub fn choose_threshold(rows: &[HeldRow], rule: ThresholdRule) -> ThresholdChoic
             "maximises the mean of in-scope accuracy and out-of-scope recall".to_string(),
         ),
     };
-    ThresholdChoice { chosen, rule: why, table }
+    ThresholdChoice { chosen, rule: why, fallback_similarity: None, table }
 }
 
 /// Examples answered right at threshold `t` (an off-topic one is right when rejected).

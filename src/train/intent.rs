@@ -240,6 +240,7 @@ fn oos_offset(held: &Held, oos_classes: &[bool], t: f32, rule: ThresholdRule) ->
                 c.rule
             );
         }
+        c.fallback_similarity = floor;
         c
     };
     let cap = match rule {
@@ -453,6 +454,7 @@ mod tests {
         let floor = floor.expect("a gate");
         assert!((0.3..=0.8).contains(&floor), "{floor}");
         assert!(choice.rule.contains("off-topic gate"), "{}", choice.rule);
+        assert_eq!(choice.fallback_similarity, Some(floor), "the summary names it");
         // as near as the in-scope rows: nothing to gain, no gate
         assert_eq!(oos_offset(&held(200, 40, 0.85), &[false, false], 1.0, rule).1, None);
         // no off-topic rows: 1 % of 200 in-scope rows (the 3rd lowest of 0.80..0.89 each ×20)

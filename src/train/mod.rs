@@ -188,9 +188,6 @@ pub struct TrainSummary {
     pub temperature: f32,
     pub heldout: HeldOut,
     pub threshold: ThresholdChoice,
-    /// The off-topic gate's floor, when one was chosen (in `threshold.rule` too).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fallback_similarity: Option<f32>,
     pub seconds: Breakdown,
     /// Synonyms, lookups and regexes kept for parse time, and what was left out.
     pub rasa_notes: Vec<String>,
@@ -316,7 +313,6 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         temperature,
         heldout,
         threshold,
-        fallback_similarity: manifest.fallback_similarity,
         seconds: took,
         rasa_notes: rasa.notes,
         data_notes,

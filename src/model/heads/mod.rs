@@ -299,15 +299,17 @@ mod tests {
     use ndarray::{s, Array};
 
     /// A window slot head reads [h(t − 1), h(t), h(t + 1)] with zeros past an item's end: the
-    /// batched `apply` (padding rows are zeros), `apply_row` and the training rows agree.
+    /// batched `apply` (padding rows are zeros), `apply_row` and the training rows agree; so do the
+    /// two on the off-topic gate's cosine.
     #[test]
     fn a_window_slot_head_reads_its_neighbours_the_same_way_everywhere() {
         let (h, k) = (4, 3);
         let f = |i: usize| ((i * 7919) % 23) as f32 / 11.0 - 1.0;
         let weight = Array::from_shape_fn((3 * h, k), |(i, j)| f(i * k + j + 5));
         let slot = Linear { weight, bias: Array1::from(vec![0.1, -0.2, 0.3]) };
-        let heads =
-            Heads { intent: Linear { weight: Array2::zeros((h, 2)), bias: Array1::zeros(2) }, slot: Some(slot.clone()), top: None, means: None };
+        let means = unit_means(Array2::from_shape_fn((2, h), |(i, j)| f(i * 3 + j)).view(), &[0, 1], 2, &[false, false]);
+        let intent = Linear { weight: Array2::zeros((h, 2)), bias: Array1::zeros(2) };
+        let heads = Heads { intent, slot: Some(slot.clone()), top: None, means: Some(means) };
         // two items of 3 and 5 tokens, padded to 5 with zeros
         let mut hidden = Array3::<f32>::zeros((2, 5, h));
         for (r, len) in [(0, 3), (1, 5)] {
@@ -317,10 +319,15 @@ mod tests {
                 }
             }
         }
-        let out = EncoderOutput::new(hidden.clone(), Array2::zeros((2, h)));
+        let pooled = Array2::from_shape_fn((2, h), |(r, d)| f(r * 7 + d + 1));
+        let out = EncoderOutput::new(hidden.clone(), pooled.clone());
         let batched = heads.apply(&out).unwrap();
         for (r, len) in [(0, 3), (1, 5)] {
-            let row = heads.apply_row(&out, r, len).unwrap().slot_logits;
+            let one = heads.apply_row(&out, r, len).unwrap();
+            // the off-topic gate's cosine: the same both ways, and what the means give
+            let want = nearest_mean_cosine(heads.means.as_ref().unwrap(), pooled.row(r));
+            assert_eq!((one.similarity, batched.similarity.as_ref().map(|s| s[r])), (Some(want), Some(want)));
+            let row = one.slot_logits;
             assert_eq!(row.dim(), (len, k));
             for t in 0..len {
                 let mut x = Vec::new();
