@@ -473,6 +473,11 @@ fn the_off_topic_gate_is_served_from_the_bundle_and_checked() {
     let far = parse(1.0);
     assert_eq!((far["intent"]["name"].as_str(), far["fallback_reason"].as_str()), (Some("nlu_fallback"), Some("far_from_intents")), "{far}");
     assert_ne!(far["intent_ranking"][1]["name"], "nlu_fallback", "the model's own ranking follows: {far}");
+    // `parlance eval` counts the fallbacks by reason
+    let e = parlance(&["eval", "--model", bot.to_str().unwrap(), "--data", "tests/data/shop_nlu.yml", "--json", "--latency-samples", "0"]);
+    let report: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap_or_else(|_| panic!("{}", text(&e)));
+    let o = &report["off_topic"];
+    assert_eq!(o["fallback_reasons"]["far_from_intents"].as_u64(), o["in_scope"].as_u64(), "every message is far: {o}");
     // none below −1: the gate never fires
     let near = parse(-1.0);
     assert_ne!(near["fallback_reason"], "far_from_intents", "{near}");

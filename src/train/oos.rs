@@ -58,6 +58,9 @@ pub struct OffTopic {
     pub off_topic_recall: Option<f64>,
     /// Matthews correlation, off-topic counted as one class.
     pub mcc: f64,
+    /// Answers that fell back (`nlu_fallback`), by `fallback_reason` (`parlance eval`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fallback_reasons: std::collections::BTreeMap<String, usize>,
 }
 
 /// Scores (gold class, answered class) pairs where None is off-topic / a rejection.
@@ -72,6 +75,7 @@ pub fn off_topic(pairs: &[(Option<String>, Option<String>)]) -> OffTopic {
         off_topic: off.len(),
         off_topic_recall: (!off.is_empty()).then(|| ratio(off.iter().filter(|p| p.1.is_none()).count(), off.len())),
         mcc: matthews(pairs),
+        fallback_reasons: Default::default(),
     }
 }
 

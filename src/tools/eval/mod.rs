@@ -301,6 +301,7 @@ pub async fn evaluate_with(parser: &Parser, examples: &[Example], opts: &EvalOpt
     let oos_names = bundle_oos_names(&manifest.metrics);
     let class = |name: &str| (known_intents.contains(name) && !oos::is_out_of_scope(name, &oos_names)).then(|| name.to_string());
     let mut answers: Vec<(Option<String>, Option<String>)> = Vec::with_capacity(examples.len());
+    let mut fallback_reasons = BTreeMap::new();
     for part in examples.chunks(opts.chunk.max(1)) {
         let inputs = part.iter().map(|e| ParseInput::new(e.text.clone())).collect();
         let results = parser.parse_many(inputs).await.map_err(|e| anyhow::anyhow!("parse failed: {e}"))?;
@@ -319,6 +320,7 @@ pub async fn evaluate_with(parser: &Parser, examples: &[Example], opts: &EvalOpt
                 s.add(ex, &r.intent.name, r.intent.confidence, lang_ok, &spans);
             }
             answers.push((class(&ex.intent), class(&r.intent.name)));
+            r.fallback_reason.into_iter().for_each(|why| *fallback_reasons.entry(why.to_string()).or_default() += 1);
             let gold = per_intent.entry(ex.intent.clone()).or_default();
             gold.support += 1;
             gold.tp += (r.intent.name == ex.intent) as usize;
@@ -347,7 +349,7 @@ pub async fn evaluate_with(parser: &Parser, examples: &[Example], opts: &EvalOpt
         reliability,
         unknown_intents,
         unknown_slot_types,
-        off_topic: oos::off_topic(&answers),
+        off_topic: oos::OffTopic { fallback_reasons, ..oos::off_topic(&answers) },
         latency,
         seconds,
     })

@@ -54,8 +54,10 @@ fn unknown_line(what: &str, unit: &str, u: &crate::tools::eval::UnknownLabels) -
 /// In-scope accuracy, rejections, off-topic recall and Matthews correlation in one line.
 fn off_topic_line(o: &crate::train::oos::OffTopic) -> String {
     let recall = o.off_topic_recall.map_or("n/a (no off-topic message)".to_string(), |r| format!("{:.2} %", pct(r)));
+    let reasons: Vec<String> = o.fallback_reasons.iter().map(|(why, n)| format!("{why} {n}")).collect();
+    let fallbacks = if reasons.is_empty() { String::new() } else { format!("; fallbacks by reason: {}", reasons.join(", ")) };
     format!(
-        "in scope: {} messages, {:.2} % answered right, {:.2} % rejected; off-topic (out-of-scope or unknown intents): {}, recall {recall}; Matthews correlation (off-topic as a class) {:.4}",
+        "in scope: {} messages, {:.2} % answered right, {:.2} % rejected; off-topic (out-of-scope or unknown intents): {}, recall {recall}; Matthews correlation (off-topic as a class) {:.4}{fallbacks}",
         o.in_scope,
         pct(o.in_scope_accuracy),
         pct(o.in_scope_rejected),
