@@ -31,6 +31,9 @@ pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
     );
     let _ = writeln!(out, "  intent temperature: {:.3}", s.temperature);
     let _ = writeln!(out, "  fallback threshold: {:.2} ({})", s.threshold.chosen, s.threshold.rule);
+    if let Some(f) = s.threshold.fallback_similarity {
+        let _ = writeln!(out, "    (every row with the off-topic gate: a message at cosine below {f:.3} to every intent's mean is rejected)");
+    }
     let _ = writeln!(out, "    threshold  in-scope acc  in-scope rejected  oos recall    MCC");
     let chosen = |t: f32| (t - s.threshold.chosen).abs() < 1e-6;
     for r in s.threshold.table.iter().enumerate().filter(|(i, r)| i % 10 == 0 || chosen(r.threshold)).map(|(_, r)| r) {
