@@ -175,7 +175,7 @@ fn nearest_cosine(q: &Array2<f32>, to: &Array2<f32>) -> Vec<f32> {
 pub fn other_scores<O>(s: &Scored, score: impl Fn(&[HeldRow], &[HeldRow]) -> O, mcc_at: impl Fn(&[HeldRow]) -> f64) -> Vec<O> {
     let mut out = Vec::new();
     // the margin between the two best probabilities, the cosine to the nearest intent mean
-    let means = class_means(s.x, s.y, s.classes);
+    let means = parlance::model::heads::unit_means(s.x.view(), s.y, s.classes, &[]);
     for alt in [Alt::Margin, Alt::Centroid] {
         let dr = rescore(s.dev_rows, s.dev_logits, s.xd, &means, s.t, alt);
         let tr = rescore(s.test_rows, s.test_logits, s.xs, &means, s.t, alt);
@@ -201,7 +201,7 @@ pub fn other_scores<O>(s: &Scored, score: impl Fn(&[HeldRow], &[HeldRow]) -> O, 
         let m = Mahalanobis::fit(&xk, &yk, s.kept, alpha, relative);
         alt.push((m.scores(s.xd).to_vec(), m.scores(s.xs).to_vec()));
     }
-    let means = class_means(&xk, &yk, s.kept);
+    let means = parlance::model::heads::unit_means(xk.view(), &yk, s.kept, &[]);
     let (cd, ct) = (nearest_cosine_unit(s.xd, &means), nearest_cosine_unit(s.xs, &means));
     if std::env::var("STUDY_AUROC").is_ok() {
         // AUROC on the scored half: top probability, nearest example, nearest intent mean, then
@@ -296,18 +296,6 @@ pub const SCORES: [&str; 14] = [
 enum Alt {
     Margin,
     Centroid,
-}
-
-pub fn class_means(x: &Array2<f32>, y: &[usize], k: usize) -> Array2<f32> {
-    let mut m = Array2::<f32>::zeros((k, x.ncols()));
-    for (r, &c) in y.iter().enumerate() {
-        m.row_mut(c).scaled_add(1.0, &x.row(r));
-    }
-    for mut r in m.axis_iter_mut(Axis(0)) {
-        let n = r.dot(&r).sqrt().max(1e-12);
-        r /= n;
-    }
-    m
 }
 
 /// The rows with another score in place of the top probability.

@@ -217,15 +217,15 @@ impl Heads {
     /// are zeros, so a window head reads zeros past an item's end, as `apply_row` does).
     pub fn apply(&self, out: &EncoderOutput) -> Result<ModelOutput, RunError> {
         let mut intent_logits = out.pooled.dot(&self.intent.weight) + &self.intent.bias;
-        let mut similarity: Option<Vec<f32>> =
-            self.means.as_ref().map(|_| out.pooled.rows().into_iter().filter_map(|r| self.similarity(r)).collect());
-        if let Some(top) = &self.top {
-            for r in 0..out.pooled.nrows() {
-                let row = self.adapted_pooled(top, out, r, out.lens[r])?;
-                intent_logits.row_mut(r).assign(&(row.dot(&self.intent.weight) + &self.intent.bias));
-                if let (Some(s), Some(v)) = (similarity.as_mut(), self.similarity(row.view())) {
-                    s[r] = v;
-                }
+        let mut similarity: Option<Vec<f32>> = self.means.as_ref().map(|_| vec![0.0; out.pooled.nrows()]);
+        for r in 0..out.pooled.nrows() {
+            // each row's sentence vector once: the adapted layer's, else the encoder's
+            let adapted = self.top.as_ref().map(|top| self.adapted_pooled(top, out, r, out.lens[r])).transpose()?;
+            if let Some(a) = &adapted {
+                intent_logits.row_mut(r).assign(&(a.dot(&self.intent.weight) + &self.intent.bias));
+            }
+            if let (Some(s), Some(v)) = (similarity.as_mut(), self.similarity(adapted.as_ref().map_or(out.pooled.row(r), |a| a.view()))) {
+                s[r] = v;
             }
         }
         let (b, t, _) = out.hidden.dim();
