@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use ndarray::{Array2, Axis};
 use tokenizers::Tokenizer;
 
-use crate::model::heads::{nearest_mean_cosine, unit_means, Linear};
+use crate::model::heads::{f16_precision, nearest_mean_cosine, unit_means, Linear};
 use crate::train::calibrate::{self, HeldRow, ThresholdChoice, ThresholdRule};
 use crate::train::features::{self, Prepared};
 use crate::train::logreg::{self, FitConfig, SparseRows};
@@ -172,7 +172,8 @@ pub fn fit_intent(
     };
     let temperature = calibrate::fit_temperature(&held.logits, &held.label);
     let (offset, floor, threshold) = oos_offset(&held, &oos_classes, temperature, setup.rule);
-    let gate = floor.map(|floor| Gate { means: unit_means(x.dense.view(), y, intents.len(), &oos_classes), floor });
+    // rounded as the bundle stores them (f16), as the held-out cosines were measured
+    let gate = floor.map(|floor| Gate { means: f16_precision(unit_means(x.dense.view(), y, intents.len(), &oos_classes)), floor });
     let (mut head, mut held) = (head, held);
     if offset != 0.0 {
         // the offset becomes part of the head: served exactly as chosen
@@ -185,9 +186,10 @@ pub fn fit_intent(
     IntentFit { head, lexical, temperature, heldout, threshold, held, gate }
 }
 
-/// Each of `q`'s rows' cosine to the nearest intent's mean of the rows `x` (labels `y`).
+/// Each of `q`'s rows' cosine to the nearest intent's mean of the rows `x` (labels `y`), the
+/// means rounded to f16 as a bundle stores them.
 fn similarities(x: &Array2<f32>, y: &[usize], skip: &[bool], q: &Array2<f32>) -> Vec<f32> {
-    let means = unit_means(x.view(), y, skip.len(), skip);
+    let means = f16_precision(unit_means(x.view(), y, skip.len(), skip));
     q.rows().into_iter().map(|r| nearest_mean_cosine(&means, r)).collect()
 }
 

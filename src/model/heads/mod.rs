@@ -78,7 +78,8 @@ pub struct Heads {
     pub top: Option<Arc<top_layer::TopLayer>>,
     /// Each intent's mean direction of its training vectors ([intents, pooled], unit rows, zeros for
     /// out-of-scope intents): a message whose sentence vector is far from all of them is off-topic
-    /// (the bundle's `fallback_similarity`). Tensor `intent.means`.
+    /// (the bundle's `fallback_similarity`). Tensor `intent.means`, stored as f16 (f32 read too):
+    /// training rounds them with [`f16_precision`], so that it scores with what is served.
     pub means: Option<Array2<f32>>,
 }
 
@@ -100,6 +101,13 @@ pub fn unit_means(x: ndarray::ArrayView2<f32>, y: &[usize], k: usize, skip: &[bo
     m
 }
 
+/// `a` rounded to f16 precision: the intents' means as the bundle stores them (half the bytes of
+/// f32; a cosine moves by ~1e-4).
+pub fn f16_precision(mut a: Array2<f32>) -> Array2<f32> {
+    a.mapv_inplace(|v| half::f16::from_f32(v).to_f32());
+    a
+}
+
 /// The cosine between `v` and the nearest of `means`' unit rows.
 pub fn nearest_mean_cosine(means: &Array2<f32>, v: ndarray::ArrayView1<f32>) -> f32 {
     let n = v.dot(&v).sqrt().max(1e-12);
@@ -111,15 +119,15 @@ fn tensor_bytes(a: &[f32]) -> Vec<u8> {
 }
 
 impl Heads {
-    /// Writes the heads as safetensors (f32, little-endian).
+    /// Writes the heads as safetensors (little-endian; f32, the intents' means f16).
     pub fn save(&self, path: &Path) -> Result<(), HeadsError> {
         use safetensors::tensor::{Dtype, TensorView};
         let err = |m: String| HeadsError::File(path.display().to_string(), m);
-        let mut parts: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut parts: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
         let mut push = |name: &str, l: &Linear| {
             let w = l.weight.as_standard_layout();
-            parts.push((format!("{name}.weight"), w.shape().to_vec(), tensor_bytes(w.as_slice().expect("standard layout"))));
-            parts.push((format!("{name}.bias"), vec![l.bias.len()], tensor_bytes(&l.bias.to_vec())));
+            parts.push((format!("{name}.weight"), Dtype::F32, w.shape().to_vec(), tensor_bytes(w.as_slice().expect("standard layout"))));
+            parts.push((format!("{name}.bias"), Dtype::F32, vec![l.bias.len()], tensor_bytes(&l.bias.to_vec())));
         };
         push("intent", &self.intent);
         if let Some(s) = &self.slot {
@@ -127,11 +135,12 @@ impl Heads {
         }
         if let Some(m) = &self.means {
             let m = m.as_standard_layout();
-            parts.push(("intent.means".into(), m.shape().to_vec(), tensor_bytes(m.as_slice().expect("standard layout"))));
+            let bytes = m.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect();
+            parts.push(("intent.means".into(), Dtype::F16, m.shape().to_vec(), bytes));
         }
         let views: Vec<(String, TensorView)> = parts
             .iter()
-            .map(|(n, shape, data)| TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (n.clone(), v)))
+            .map(|(n, dtype, shape, data)| TensorView::new(*dtype, shape.clone(), data).map(|v| (n.clone(), v)))
             .collect::<Result<_, _>>()
             .map_err(|e| err(e.to_string()))?;
         let meta = HashMap::from([("format".to_string(), "parlance-heads".to_string())]);
@@ -265,6 +274,7 @@ pub fn slot_logits(s: &Linear, tokens: ndarray::ArrayView2<f32>) -> Array2<f32> 
     out
 }
 
+/// A tensor's values as f32: f32, or f16 for the intents' means.
 fn read_tensor(st: &safetensors::SafeTensors, name: &str, shape: &[usize], problems: &mut Vec<String>) -> Option<Vec<f32>> {
     let t = match st.tensor(name) {
         Ok(t) => t,
@@ -273,13 +283,18 @@ fn read_tensor(st: &safetensors::SafeTensors, name: &str, shape: &[usize], probl
             return None;
         }
     };
-    if t.dtype() != safetensors::Dtype::F32 {
-        problems.push(format!("tensor {name:?} is {:?}, expected F32", t.dtype()));
+    let f16 = name == "intent.means" && t.dtype() == safetensors::Dtype::F16;
+    if t.dtype() != safetensors::Dtype::F32 && !f16 {
+        let want = if name == "intent.means" { "F16 or F32" } else { "F32" };
+        problems.push(format!("tensor {name:?} is {:?}, expected {want}", t.dtype()));
         return None;
     }
     if t.shape() != shape {
         problems.push(format!("tensor {name:?} has shape {:?}, expected {shape:?}", t.shape()));
         return None;
+    }
+    if f16 {
+        return Some(t.data().chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect());
     }
     Some(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
@@ -297,6 +312,45 @@ pub fn encoder_tokenizer(bundle_dir: &Path, m: &Manifest) -> Result<tokenizers::
 mod tests {
     use super::*;
     use ndarray::{s, Array};
+
+    /// The intents' means are stored as f16 (half the bytes) and read back as the rounded values
+    /// training scored with; bundles written with f32 means still load; any other type is refused.
+    #[test]
+    fn the_intents_means_are_stored_in_f16_and_f32_ones_still_load() {
+        let (h, k) = (64, 5);
+        let f = |i: usize| ((i * 7919) % 23) as f32 / 11.0 - 1.0;
+        let means = unit_means(Array2::from_shape_fn((k, h), |(i, j)| f(i * h + j)).view(), &[0, 1, 2, 3, 4], k, &[false; 5]);
+        let intent = Linear { weight: Array2::from_shape_fn((h, k), |(i, j)| f(i + j)), bias: Array1::zeros(k) };
+        let dir = tempfile::tempdir().unwrap();
+        let (with, without) = (dir.path().join("with.safetensors"), dir.path().join("without.safetensors"));
+        let heads = Heads { intent: intent.clone(), slot: None, top: None, means: Some(means.clone()) };
+        heads.save(&with).unwrap();
+        Heads { means: None, ..heads.clone() }.save(&without).unwrap();
+        let grown = std::fs::metadata(&with).unwrap().len() - std::fs::metadata(&without).unwrap().len();
+        assert!(grown < (k * h * 2 + 200) as u64, "{grown} bytes for {k} x {h} means: not f16");
+        let back = Heads::load(&with, h, h, k, 0).unwrap().means.unwrap();
+        assert_eq!(back, f16_precision(means.clone()));
+        assert!(back != means, "rounding changed nothing: the test proves nothing");
+        assert!((&back - &means).iter().all(|d| d.abs() < 1e-3));
+        // an f32 tensor (bundles before f16) loads as it is; an i32 one is refused by name
+        use safetensors::tensor::{Dtype, TensorView};
+        let w = intent.weight.as_standard_layout();
+        let write = |dtype, data: &[u8], path: &std::path::Path| {
+            let (wb, b) = (tensor_bytes(w.as_slice().unwrap()), tensor_bytes(&intent.bias.to_vec()));
+            let views = [
+                ("intent.weight", TensorView::new(Dtype::F32, vec![h, k], &wb[..]).unwrap()),
+                ("intent.bias", TensorView::new(Dtype::F32, vec![k], &b[..]).unwrap()),
+                ("intent.means", TensorView::new(dtype, vec![k, h], data).unwrap()),
+            ];
+            std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+        };
+        let old = dir.path().join("old.safetensors");
+        write(Dtype::F32, &tensor_bytes(means.as_slice().unwrap()), &old);
+        assert_eq!(Heads::load(&old, h, h, k, 0).unwrap().means.unwrap(), means);
+        write(Dtype::I32, &tensor_bytes(means.as_slice().unwrap()), &old);
+        let problems = Heads::load(&old, h, h, k, 0).unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("intent.means") && p.contains("F16 or F32")), "{problems:?}");
+    }
 
     /// A window slot head reads [h(t − 1), h(t), h(t + 1)] with zeros past an item's end: the
     /// batched `apply` (padding rows are zeros), `apply_row` and the training rows agree; so do the
