@@ -1,22 +1,29 @@
-//! Issue 24, item 3: does adapting the top encoder layer per bot pay? A measurement, not a feature.
+//! Issue 24, item 3: does adapting the top encoder layers per bot pay? A measurement, not a feature.
 //!
-//! MASSIVE en-US, `--per-intent` examples per intent drawn from train (one draw per seed), scored on
-//! all of dev. For each draw:
+//! MASSIVE (`--locale`, en-US by default), `--per-intent` examples per intent drawn from train (one
+//! draw per seed), scored on all of dev. For each draw:
 //!   (a)  today's frozen head: `train::logreg::fit` (C = 10, as `parlance train`) on the pooled
 //!        vectors of the int8 ONNX encoder (mean of layer 11 ++ mean of layer 12, L2-normalised);
-//!   (a') the same head on the same pooling with layer 12 recomputed in candle from the f32 weights
-//!        (the starting point of (b); isolates the int8-vs-f32 difference);
-//!   (b)  layer 12 (attention + FFN + layer norms, 1.77 M parameters) fine-tuned in candle on the
-//!        cached `hidden_states_11` with AdamW, loss `ce` (pool → linear → cross-entropy) or
+//!   (a') the same head on the same pooling with the top `--layers` layers recomputed in candle
+//!        from the f32 weights (the starting point of (b); isolates the int8-vs-f32 difference);
+//!   (b)  those layers (attention + FFN + layer norms, 1.77 M parameters each) fine-tuned in candle
+//!        on the cached states below them with AdamW, loss `ce` (pool → linear → cross-entropy) or
 //!        `setfit` (cosine similarity of pairs vs same-intent, MSE); then scored by its own linear
-//!        head (ce) and by today's logistic-regression head refitted on the adapted vectors.
+//!        head (ce) and by today's logistic-regression head refitted on the adapted vectors;
+//!   (c)  with `--rank R`: each fine-tuned layer cut to its rank-R change, f16, as the bundle stores it.
 //!
 //!   RAYON_NUM_THREADS=2 nice cargo run --release --example adapt_study
 //!
-//! The layer is the library's (`parlance::model::heads::top_layer`, what `parlance train --adapt`
-//! trains), read from the encoder's `top-layer.safetensors` (`make setup` writes it).
+//! One layer (the default) is the library's (`parlance::model::heads::top_layer`, what `parlance
+//! train --adapt` trains), read from the encoder's `top-layer.safetensors` (`make setup` writes it).
+//! `--layers K --deep DIR`: the top K layers, read from an encoder built with the states below them
+//! as an extra output and each layer's weights in DIR/lN (docs/training-choices.md, "Adapting
+//! more layers"):
 //!
-//! The encoder pass is cached under `--cache` (hidden_states_11 per token, pooled vectors).
+//!   .ort/encoder-venv/bin/python scripts/build-encoder.py --out /tmp/e5-deep --extra-layers 0,4,6,11
+//!   for l in $(seq 1 12); do .ort/encoder-venv/bin/python scripts/extract-top-layer.py --layer $l --out /tmp/e5-deep/l$l; done
+//!
+//! The encoder pass is cached under `--cache` (the states below the layers per token, pooled vectors).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -44,6 +51,13 @@ struct Args {
     cache: PathBuf,
     #[arg(long, default_value_t = 10)]
     per_intent: usize,
+    /// Also score each fine-tuned layer cut to its rank-R change from the encoder's, f16, as
+    /// `parlance train --adapt` stores it (0: not scored).
+    #[arg(long, default_value_t = 0)]
+    rank: usize,
+    /// MASSIVE locale (en-US, fr-FR).
+    #[arg(long, default_value = "en-US")]
+    locale: String,
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     seeds: Vec<u64>,
     /// ce, setfit, or none (the frozen heads only).
@@ -59,6 +73,13 @@ struct Args {
     /// AdamW learning rate of the linear head (ce).
     #[arg(long, default_value_t = 3e-3)]
     head_lr: f64,
+    /// How many top layers to fine-tune (1 = layer 12 on hidden_states_11). K > 1 reads
+    /// hidden_states_{12-K} from `--deep` (an encoder built with those extra outputs) and each
+    /// layer's f32 weights from DEEP/lN/top-layer.safetensors (scripts/extract-top-layer.py --layer N).
+    #[arg(long, default_value_t = 1)]
+    layers: usize,
+    #[arg(long)]
+    deep: Option<PathBuf>,
     /// Where to write the adapted layer of the last run (its size is what a bot would store).
     #[arg(long, default_value = "/tmp/i243/adapted-layer12.safetensors")]
     save: PathBuf,
@@ -99,9 +120,10 @@ fn l2_normalise(mut v: Vec<f32>) -> Vec<f32> {
 
 /// Runs the int8 ONNX encoder on each text alone (no padding) and keeps hidden_states_11.
 fn encode_all(args: &Args, texts: &[&Example]) -> Result<Cache> {
-    let (info, tok) = read_encoder_dir(&args.encoder, None)?;
+    let (info, tok) = read_encoder_dir(&encoder_dir(args), None)?;
     let settings = SessionSettings { intra_threads: 2, ..Default::default() };
-    let mut session = build_session(&args.encoder.join("model.onnx"), &settings).map_err(anyhow::Error::msg)?;
+    let mut session = build_session(&encoder_dir(args).join("model.onnx"), &settings).map_err(anyhow::Error::msg)?;
+    let below = format!("hidden_states_{}", 12 - args.layers);
     let prefix = prefix_ids(&info, &tok)?;
     let (mut flat, mut offsets, mut pooled) = (Vec::new(), vec![0usize], Vec::new());
     for ex in texts {
@@ -115,11 +137,12 @@ fn encode_all(args: &Args, texts: &[&Example]) -> Result<Cache> {
             "attention_mask" => ort::value::Tensor::from_array(mask)?
         ])?;
         let h11 = out.get("hidden_states_11").context("no hidden_states_11")?.try_extract_array::<f32>()?.to_owned();
+        let hb = out.get(below.as_str()).context("no such hidden states")?.try_extract_array::<f32>()?.to_owned();
         let h12 = out.get("last_hidden_state").context("no last_hidden_state")?.try_extract_array::<f32>()?.to_owned();
         let m11 = h11.slice(s![0, .., ..]).mean_axis(Axis(0)).context("empty")?;
         let m12 = h12.slice(s![0, .., ..]).mean_axis(Axis(0)).context("empty")?;
         pooled.extend(l2_normalise(m11.iter().chain(m12.iter()).copied().collect()));
-        flat.extend(h11.iter().copied());
+        flat.extend(hb.iter().copied());
         offsets.push(offsets.last().unwrap() + n);
     }
     let h11 = Tensor::from_vec(flat, (*offsets.last().unwrap(), H), &Device::Cpu)?;
@@ -130,8 +153,8 @@ fn cached_encode(args: &Args, texts: &[&Example]) -> Result<Cache> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     texts.iter().for_each(|e| e.text.hash(&mut h));
-    std::fs::read(args.encoder.join("encoder.json"))?.hash(&mut h);
-    let path = args.cache.join(format!("h11-{}-{:016x}.safetensors", texts.len(), h.finish()));
+    std::fs::read(encoder_dir(args).join("encoder.json"))?.hash(&mut h);
+    let path = args.cache.join(format!("h{}-{}-{:016x}.safetensors", 12 - args.layers, texts.len(), h.finish()));
     if let Ok(map) = candle_core::safetensors::load(&path, &Device::Cpu) {
         let offsets = map["offsets"].to_vec1::<u32>()?.into_iter().map(|o| o as usize).collect();
         let pooled = map["pooled"].to_vec2::<f32>()?.concat();
@@ -165,17 +188,38 @@ fn batch(cache: &Cache, items: &[usize]) -> Result<(Tensor, Tensor)> {
     Ok((Tensor::stack(&xs, 0)?, Tensor::stack(&ms, 0)?))
 }
 
+/// The encoder the texts are run through: `--deep` when given.
+fn encoder_dir(args: &Args) -> PathBuf {
+    args.deep.clone().unwrap_or_else(|| args.encoder.clone())
+}
+
+/// The fine-tuned layers, lowest first (one: layer 12).
+#[derive(Clone)]
+struct Stack(Vec<Layer>);
+
+impl Stack {
+    /// The states below the top layer and the top layer's own.
+    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (mut below, mut top) = (x.clone(), x.clone());
+        for l in &self.0 {
+            below = top;
+            top = l.forward(&below, mask)?;
+        }
+        Ok((below, top))
+    }
+}
+
 /// mean(layer 11) ++ mean(layer 12), masked, L2-normalised: the serving path's sentence vector.
-fn pool(layer: &Layer, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let h12 = layer.forward(x, mask)?;
+fn pool(layer: &Stack, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let (x, h12) = layer.forward(x, mask)?;
     let m = mask.unsqueeze(2)?;
     let n = mask.sum_keepdim(1)?;
     let mean = |h: &Tensor| -> Result<Tensor> { Ok(h.broadcast_mul(&m)?.sum(1)?.broadcast_div(&n)?) };
-    let p = Tensor::cat(&[mean(x)?, mean(&h12)?], 1)?;
+    let p = Tensor::cat(&[mean(&x)?, mean(&h12)?], 1)?;
     Ok(p.broadcast_div(&p.sqr()?.sum_keepdim(1)?.sqrt()?)?)
 }
 
-fn pool_all(layer: &Layer, cache: &Cache, items: &[usize]) -> Result<Array2<f32>> {
+fn pool_all(layer: &Stack, cache: &Cache, items: &[usize]) -> Result<Array2<f32>> {
     let mut rows = Vec::new();
     for chunk in items.chunks(64) {
         let (x, m) = batch(cache, chunk)?;
@@ -216,22 +260,31 @@ fn draw(train: &[Example], intents: &[String], per: usize, seed: u64) -> Vec<usi
 }
 
 struct Trained {
-    layer: Layer,
+    layer: Stack,
     vars: VarMap,
     head_acc: Option<f64>,
     secs: f64,
 }
 
-/// The encoder's top layer (`top-layer.json`, written by `make setup`) as trainable variables.
-fn load_layer(args: &Args) -> Result<(Layer, VarMap)> {
-    let spec = top_layer::of_encoder(&args.encoder).map_err(anyhow::Error::msg)?.context("the encoder offers no top layer (make setup)")?;
-    let base = Layer::load(&args.encoder.join(&spec.file), &spec, None).map_err(anyhow::Error::msg)?;
+/// The encoder's top layers (`top-layer.json`, written by `make setup`; DEEP/lN for `--deep`) as
+/// trainable variables.
+fn load_layer(args: &Args) -> Result<(Stack, VarMap)> {
+    let dirs: Vec<PathBuf> = match &args.deep {
+        Some(d) => (13 - args.layers..=12).map(|n| d.join(format!("l{n}"))).collect(),
+        None if args.layers == 1 => vec![args.encoder.clone()],
+        None => anyhow::bail!("--layers above 1 needs --deep"),
+    };
     let mut vars = VarMap::new();
-    let layer = Layer::new(&VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu), &spec)?;
-    for (name, t) in base.named_tensors() {
-        vars.set_one(&name, &t)?;
+    let mut layers = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let spec = top_layer::of_encoder(dir).map_err(anyhow::Error::msg)?.context("no top layer there (make setup)")?;
+        let base = Layer::load(&dir.join(&spec.file), &spec, None).map_err(anyhow::Error::msg)?;
+        layers.push(Layer::new(&VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu).pp(format!("l{i}")), &spec)?);
+        for (name, t) in base.named_tensors() {
+            vars.set_one(format!("l{i}.{name}"), &t)?;
+        }
     }
-    Ok((layer, vars))
+    Ok((Stack(layers), vars))
 }
 
 /// Batches of whole intents, 2 examples each where an intent has them (SetFit-style positives).
@@ -274,7 +327,10 @@ fn fine_tune(
 ) -> Result<Trained> {
     let (layer, vars) = load_layer(args)?;
     let head_vars = VarMap::new();
-    let head = candle_nn::linear(2 * H, k, VarBuilder::from_varmap(&head_vars, DType::F32, &Device::Cpu).pp("head"))?;
+    // zeros, as `parlance train --adapt` starts it: the same draw gives the same numbers
+    let hv = VarBuilder::from_varmap(&head_vars, DType::F32, &Device::Cpu).pp("head");
+    let zeros = candle_nn::Init::Const(0.0);
+    let head = candle_nn::Linear::new(hv.get_with_hints((k, 2 * H), "weight", zeros)?, Some(hv.get_with_hints(k, "bias", zeros)?));
     let mut opt = AdamW::new(vars.all_vars(), ParamsAdamW { lr: args.lr, weight_decay: 0.01, ..Default::default() })?;
     let mut head_opt = AdamW::new(head_vars.all_vars(), ParamsAdamW { lr: args.head_lr, weight_decay: 0.0, ..Default::default() })?;
     let label_of: HashMap<usize, usize> = items.iter().copied().zip(y.iter().copied()).collect();
@@ -326,7 +382,7 @@ fn fine_tune(
 fn main() -> Result<()> {
     let args = Args::parse();
     let read = |f: &str| parlance::data::massive::read_massive(&args.data.join(f));
-    let (train, dev) = (read("en-US.train.jsonl")?, read("en-US.dev.jsonl")?);
+    let (train, dev) = (read(&format!("{}.train.jsonl", args.locale))?, read(&format!("{}.dev.jsonl", args.locale))?);
     let mut intents: Vec<String> = train.iter().map(|e| e.intent.clone()).collect();
     intents.sort_unstable();
     intents.dedup();
@@ -351,20 +407,28 @@ fn main() -> Result<()> {
         let (base, _) = load_layer(&args)?;
         let (tr, dv) = (pool_all(&base, &cache, &items)?, pool_all(&base, &cache, &dev_rows)?);
         let (acc, s) = logreg_acc(&tr, &y, &dv, &gold, intents.len());
-        println!("{seed}\t{}\t(a') frozen f32 layer 12 + logreg\t{acc:.2}\t{s:.1}", items.len());
+        println!("{seed}\t{}\t(a') frozen, top layers in candle f32 + logreg\t{acc:.2}\t{s:.1}", items.len());
         for loss in args.loss.iter().filter(|l| *l != "none") {
             let t = fine_tune(&args, &cache, &items, &y, intents.len(), loss, seed, (&dev_rows, &gold))?;
             if let Some(a) = t.head_acc {
-                println!("{seed}\t{}\t(b) {loss} layer 12 + own linear head\t{a:.2}\t{:.1}", items.len(), t.secs);
+                println!("{seed}\t{}\t(b) {loss} top layers + own linear head\t{a:.2}\t{:.1}", items.len(), t.secs);
             }
             let (tr, dv) = (pool_all(&t.layer, &cache, &items)?, pool_all(&t.layer, &cache, &dev_rows)?);
             let (acc, s) = logreg_acc(&tr, &y, &dv, &gold, intents.len());
-            println!("{seed}\t{}\t(b) {loss} layer 12 + logreg refit\t{acc:.2}\t{:.1}", items.len(), t.secs + s);
+            println!("{seed}\t{}\t(b) {loss} top layers + logreg refit\t{acc:.2}\t{:.1}", items.len(), t.secs + s);
+            if args.rank > 0 {
+                let (base, _) = load_layer(&args)?;
+                let cut = base.0.iter().zip(&t.layer.0).map(|(b, l)| parlance::train::adapt::low_rank_change(b, l, args.rank));
+                let cut = Stack(cut.collect::<Result<_, String>>().map_err(anyhow::Error::msg)?);
+                let (tr, dv) = (pool_all(&cut, &cache, &items)?, pool_all(&cut, &cache, &dev_rows)?);
+                let (acc, _) = logreg_acc(&tr, &y, &dv, &gold, intents.len());
+                println!("{seed}\t{}\t(c) {loss} top layers cut to rank {} + logreg refit\t{acc:.2}\t{:.1}", items.len(), args.rank, t.secs);
+            }
             t.vars.save(&args.save)?;
         }
     }
     let size = std::fs::metadata(&args.save).map(|m| m.len()).unwrap_or(0);
-    println!("adapted layer 12 as f32 safetensors: {size} bytes ({})", args.save.display());
+    println!("adapted layers as f32 safetensors: {size} bytes ({})", args.save.display());
     Ok(())
 }
 
