@@ -55,6 +55,10 @@ struct Args {
     /// `parlance train --adapt` stores it (0: not scored).
     #[arg(long, default_value_t = 0)]
     rank: usize,
+    /// Also score each head joined with `parlance train`'s lexical features (TF-IDF character and
+    /// word n-grams, vocabulary of the drawn examples, scale 0.35): rows "+ lexical".
+    #[arg(long)]
+    lexical: bool,
     /// MASSIVE locale (en-US, fr-FR).
     #[arg(long, default_value = "en-US")]
     locale: String,
@@ -247,6 +251,17 @@ fn logreg_acc(train: &Array2<f32>, y: &[usize], dev: &Array2<f32>, gold: &[usize
     (accuracy(&logreg::logits(&head, dev), gold), secs)
 }
 
+/// The same head joined with the lexical features of `texts` (train rows) and `dev_texts`, as
+/// `parlance train` fits it by default (one joint logistic regression, not standardised).
+fn lexical_acc(train: &Array2<f32>, texts: &[&str], y: &[usize], dev: &Array2<f32>, dev_texts: &[&str], gold: &[usize], k: usize) -> f64 {
+    let settings = parlance::model::heads::lexical::LexicalSettings { scale: 0.35, ..Default::default() };
+    let vocab = parlance::train::lexical::fit_vocabulary(texts, &[], &settings);
+    let (sp, sd) = (parlance::train::lexical::featurize(&vocab, texts), parlance::train::lexical::featurize(&vocab, dev_texts));
+    let cfg = FitConfig { l2: 1.0 / (C * y.len() as f32), standardize: false, ..Default::default() };
+    let (head, lex, _) = logreg::fit_joint(train, &sp, y, k, &cfg);
+    accuracy(&logreg::joint_logits(&head, &lex, dev, &sd), gold)
+}
+
 /// One draw: `per` examples of each intent (all of an intent with fewer).
 fn draw(train: &[Example], intents: &[String], per: usize, seed: u64) -> Vec<usize> {
     let mut rng = Rng(seed);
@@ -404,6 +419,12 @@ fn main() -> Result<()> {
         let y: Vec<usize> = d.iter().map(|&i| index[train[i].intent.as_str()]).collect();
         let (acc, s) = logreg_acc(&rows(&cache.pooled, &items), &y, &rows(&cache.pooled, &dev_rows), &gold, intents.len());
         println!("{seed}\t{}\t(a) frozen int8 + logreg\t{acc:.2}\t{s:.1}", items.len());
+        let item_texts: Vec<&str> = items.iter().map(|&i| texts[i].text.as_str()).collect();
+        let dev_texts: Vec<&str> = dev_rows.iter().map(|&i| texts[i].text.as_str()).collect();
+        if args.lexical {
+            let acc = lexical_acc(&rows(&cache.pooled, &items), &item_texts, &y, &rows(&cache.pooled, &dev_rows), &dev_texts, &gold, intents.len());
+            println!("{seed}\t{}\t(a) frozen int8 + logreg + lexical\t{acc:.2}\t0", items.len());
+        }
         let (base, _) = load_layer(&args)?;
         let (tr, dv) = (pool_all(&base, &cache, &items)?, pool_all(&base, &cache, &dev_rows)?);
         let (acc, s) = logreg_acc(&tr, &y, &dv, &gold, intents.len());
@@ -416,6 +437,10 @@ fn main() -> Result<()> {
             let (tr, dv) = (pool_all(&t.layer, &cache, &items)?, pool_all(&t.layer, &cache, &dev_rows)?);
             let (acc, s) = logreg_acc(&tr, &y, &dv, &gold, intents.len());
             println!("{seed}\t{}\t(b) {loss} top layers + logreg refit\t{acc:.2}\t{:.1}", items.len(), t.secs + s);
+            if args.lexical {
+                let acc = lexical_acc(&tr, &item_texts, &y, &dv, &dev_texts, &gold, intents.len());
+                println!("{seed}\t{}\t(b) {loss} top layers + logreg refit + lexical\t{acc:.2}\t{:.1}", items.len(), t.secs);
+            }
             if args.rank > 0 {
                 let (base, _) = load_layer(&args)?;
                 let cut = base.0.iter().zip(&t.layer.0).map(|(b, l)| parlance::train::adapt::low_rank_change(b, l, args.rank));
