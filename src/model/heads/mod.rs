@@ -162,8 +162,8 @@ impl Heads {
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| vec![format!("not safetensors: {e}")])?;
         let mut problems = Vec::new();
         let mut linear = |name: &str, inputs: usize, outputs: usize| -> Option<Linear> {
-            let w = read_tensor(&st, &format!("{name}.weight"), &[inputs, outputs], &mut problems)?;
-            let b = read_tensor(&st, &format!("{name}.bias"), &[outputs], &mut problems)?;
+            let w = read_tensor(&st, &format!("{name}.weight"), &[inputs, outputs], false, &mut problems)?;
+            let b = read_tensor(&st, &format!("{name}.bias"), &[outputs], false, &mut problems)?;
             Some(Linear { weight: Array2::from_shape_vec((inputs, outputs), w).ok()?, bias: Array1::from(b) })
         };
         let intent = linear("intent", pooled, intents);
@@ -172,9 +172,8 @@ impl Heads {
         let slot_inputs = if window { 3 * hidden } else { hidden };
         let slot = if slot_labels > 0 { linear("slot", slot_inputs, slot_labels) } else { None };
         let means = match st.tensor("intent.means") {
-            Ok(_) => {
-                read_tensor(&st, "intent.means", &[intents, pooled], &mut problems).and_then(|v| Array2::from_shape_vec((intents, pooled), v).ok())
-            }
+            Ok(_) => read_tensor(&st, "intent.means", &[intents, pooled], true, &mut problems)
+                .and_then(|v| Array2::from_shape_vec((intents, pooled), v).ok()),
             Err(_) => None,
         };
         match (intent, problems.is_empty()) {
@@ -274,8 +273,8 @@ pub fn slot_logits(s: &Linear, tokens: ndarray::ArrayView2<f32>) -> Array2<f32> 
     out
 }
 
-/// A tensor's values as f32: f32, or f16 for the intents' means.
-fn read_tensor(st: &safetensors::SafeTensors, name: &str, shape: &[usize], problems: &mut Vec<String>) -> Option<Vec<f32>> {
+/// A tensor's values as f32, from f32 (or f16 where `f16_ok`: the intents' means).
+fn read_tensor(st: &safetensors::SafeTensors, name: &str, shape: &[usize], f16_ok: bool, problems: &mut Vec<String>) -> Option<Vec<f32>> {
     let t = match st.tensor(name) {
         Ok(t) => t,
         Err(_) => {
@@ -283,9 +282,9 @@ fn read_tensor(st: &safetensors::SafeTensors, name: &str, shape: &[usize], probl
             return None;
         }
     };
-    let f16 = name == "intent.means" && t.dtype() == safetensors::Dtype::F16;
+    let f16 = f16_ok && t.dtype() == safetensors::Dtype::F16;
     if t.dtype() != safetensors::Dtype::F32 && !f16 {
-        let want = if name == "intent.means" { "F16 or F32" } else { "F32" };
+        let want = if f16_ok { "F16 or F32" } else { "F32" };
         problems.push(format!("tensor {name:?} is {:?}, expected {want}", t.dtype()));
         return None;
     }
