@@ -7,7 +7,8 @@ MASSIVE dev: its even rows (in-scope, and the held-out intents' rows relabelled 
 `--dev` (threshold chosen there), its odd rows are scored by `parlance eval`. Both arms train on the
 same files with the same binary; only `--adapt` differs. Prints one row per (locale, draw, arm) and
 the means: served in-scope accuracy, in-scope rejected, off-topic recall, Matthews correlation,
-intent accuracy on in-scope rows, training seconds.
+intent accuracy on in-scope rows, training seconds. `parlance eval` runs each text alone
+(`--max-batch-size 1`), as a lone request is served, so that a rerun gives the same numbers.
 
     cargo build --release && python3 training/adapt_product_study.py --per-intent 10 --seeds 0,1,2
     python3 training/adapt_product_study.py --per-intent 10 --oos-train 150   # off-topic trained as an intent
@@ -115,7 +116,7 @@ def main():
                 t = time.time()
                 run(binary, ["train", "--data", paths["train"], "--dev", paths["dev"], "--out", out, "--json"] + extra)
                 secs = time.time() - t
-                rep = json.loads(run(binary, ["eval", "--model", out, "--data", paths["test"], "--json", "--latency-samples", "0"]))
+                rep = json.loads(run(binary, ["eval", "--model", out, "--data", paths["test"], "--json", "--latency-samples", "0", "--max-batch-size", "1"]))
                 o = rep["off_topic"]
                 row = (100 * o["in_scope_accuracy"], 100 * o["in_scope_rejected"], 100 * (o["off_topic_recall"] or 0), 100 * o["mcc"], secs)
                 means.setdefault((locale, arm), []).append(row)

@@ -269,9 +269,11 @@ mod tests {
         let after = pooled_all(&tuned, &input).unwrap();
         assert!((&before - &after).iter().any(|d| d.abs() > 1e-3), "the layer moved");
         let batched = pooled_batch(&tuned, &input, &rows).unwrap().to_vec2::<f32>().unwrap();
+        // to f32 rounding, or to 8-bit rounding where the served layer runs in 8 bits
+        let tolerance = if tuned.serves_int8() { 1e-2 } else { 1e-4 };
         for i in 0..n {
             for d in 0..16 {
-                assert!((batched[i][d] - after[[i, d]]).abs() < 1e-4, "example {i}");
+                assert!((batched[i][d] - after[[i, d]]).abs() < tolerance, "example {i}: {} vs {}", batched[i][d], after[[i, d]]);
             }
         }
         // a stop asked for ends the run with its reason

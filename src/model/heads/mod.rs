@@ -4,6 +4,7 @@
 //! [`Heads::apply`] on its outputs, and the usual decode path does the rest.
 
 pub mod encoder;
+mod int8;
 pub mod lexical;
 mod packed;
 pub mod rasa_rules;

@@ -12,9 +12,9 @@
 use ndarray::{Array1, Array2, ArrayView2};
 
 /// Outputs per weight panel.
-const COLS: usize = 32;
+pub(super) const COLS: usize = 32;
 /// Tokens per pass over a panel.
-const ROWS: usize = 6;
+pub(super) const ROWS: usize = 6;
 
 /// `x @ weight + bias`, with the weight packed in panels where the CPU has a kernel for them.
 #[derive(Debug, Clone)]
