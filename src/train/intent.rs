@@ -172,8 +172,7 @@ pub fn fit_intent(
     };
     let temperature = calibrate::fit_temperature(&held.logits, &held.label);
     let (offset, floor, threshold) = oos_offset(&held, &oos_classes, temperature, setup.rule);
-    // rounded as the bundle stores them (f16), as the held-out cosines were measured
-    let gate = floor.map(|floor| Gate { means: f16_precision(unit_means(x.dense.view(), y, intents.len(), &oos_classes)), floor });
+    let gate = floor.map(|floor| Gate { means: stored_means(x.dense, y, &oos_classes), floor });
     let (mut head, mut held) = (head, held);
     if offset != 0.0 {
         // the offset becomes part of the head: served exactly as chosen
@@ -186,10 +185,15 @@ pub fn fit_intent(
     IntentFit { head, lexical, temperature, heldout, threshold, held, gate }
 }
 
-/// Each of `q`'s rows' cosine to the nearest intent's mean of the rows `x` (labels `y`), the
-/// means rounded to f16 as a bundle stores them.
+/// The intents' unit means of the rows `x` (labels `y`; zeros for `skip`), rounded to f16 as a
+/// bundle stores them: the gate serves these, and its floor is chosen on cosines to these.
+fn stored_means(x: &Array2<f32>, y: &[usize], skip: &[bool]) -> Array2<f32> {
+    f16_precision(unit_means(x.view(), y, skip.len(), skip))
+}
+
+/// Each of `q`'s rows' cosine to the nearest of the intents' means as stored ([`stored_means`]).
 fn similarities(x: &Array2<f32>, y: &[usize], skip: &[bool], q: &Array2<f32>) -> Vec<f32> {
-    let means = f16_precision(unit_means(x.view(), y, skip.len(), skip));
+    let means = stored_means(x, y, skip);
     q.rows().into_iter().map(|r| nearest_mean_cosine(&means, r)).collect()
 }
 

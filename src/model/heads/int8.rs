@@ -44,13 +44,12 @@ impl Int8Linear {
         let (inputs, outputs) = weight.dim();
         let padded = inputs.div_ceil(4) * 4;
         let scale: Vec<f32> = weight.columns().into_iter().map(|c| scale_of(c.fold(0f32, |m, &v| m.max(v.abs())))).collect();
-        let q = |k: usize, o: usize| (weight[[k, o]] / scale[o]).round().clamp(-127.0, 127.0) as i8;
-        let shift = (0..outputs).map(|o| 128 * (0..inputs).map(|k| q(k, o) as i32).sum::<i32>()).collect();
+        let mut shift = vec![0i32; outputs];
         let mut weights = vec![0i8; outputs.div_ceil(COLS) * padded * COLS];
-        for k in 0..inputs {
-            for o in 0..outputs {
-                weights[(((o / COLS) * (padded / 4) + k / 4) * COLS + o % COLS) * 4 + k % 4] = q(k, o);
-            }
+        for ((k, o), &w) in weight.indexed_iter() {
+            let q = (w / scale[o]).round().clamp(-127.0, 127.0) as i8;
+            shift[o] += 128 * q as i32;
+            weights[(((o / COLS) * (padded / 4) + k / 4) * COLS + o % COLS) * 4 + k % 4] = q;
         }
         Int8Linear { inputs, outputs, padded, scale, shift, bias, weights }
     }

@@ -321,15 +321,6 @@ impl TopLayer {
     }
 }
 
-/// A finished layer's weights, ready for a text's few tokens (its products in 8 bits where the
-/// CPU has AVX-512 VNNI, [`Int8Linear`], else f32 weights packed once, [`PackedLinear`]), run on
-/// the calling thread.
-///
-/// candle splits every matrix product over `RAYON_NUM_THREADS` (all cores) of rayon's pool: at
-/// parse time that is a hop to other threads for each of a layer's products, beside the other
-/// inference workers, and the products of one 10-word text are too small to gain from it
-/// (`cargo bench --bench heads`, 2 cores: candle 1.45 ms a layer, candle on one thread 1.32 ms;
-/// this, docs/training-choices.md). A test holds it to candle's forward.
 /// One of the layer's products: 8-bit (0.33 ms a layer of 10 words on an AVX-512 VNNI core,
 /// against 0.70 in f32; docs/training-choices.md) or f32.
 #[derive(Debug)]
@@ -347,6 +338,15 @@ impl Product {
     }
 }
 
+/// A finished layer's weights, ready for a text's few tokens (its products in 8 bits where the
+/// CPU has AVX-512 VNNI, [`Int8Linear`], else f32 weights packed once, [`PackedLinear`]), run on
+/// the calling thread.
+///
+/// candle splits every matrix product over `RAYON_NUM_THREADS` (all cores) of rayon's pool: at
+/// parse time that is a hop to other threads for each of a layer's products, beside the other
+/// inference workers, and the products of one 10-word text are too small to gain from it
+/// (`cargo bench --bench heads`, 2 cores: candle 1.45 ms a layer, candle on one thread 1.32 ms;
+/// this, docs/training-choices.md). A test holds it to candle's forward.
 #[derive(Debug)]
 struct Serial {
     /// q, k and v side by side ([in, 3 × hidden]), ao, fi, fo
