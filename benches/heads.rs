@@ -8,8 +8,8 @@
 //! `parlance train` on models/encoders/e5-small-fren (`make setup` builds it; `make build` the binary).
 //! `PARLANCE_BENCH_ENCODERS=DIR,DIR…` trains one bot per encoder folder instead and benches them side
 //! by side in one run (e.g. two renderings of the encoder: `scripts/build-encoder.py --quant`).
-//! Beside each bot, the same data trained with `--adapt` (its own top encoder layer): what that
-//! layer costs a parse.
+//! Beside each bot, the same data trained with `--adapt` (its own top encoder layer) and with
+//! `--adapt --adapt-layers 6` (its own top six, run on the graph below them): what they cost a parse.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use parlance::batcher::BatchSettings;
 use parlance::model::heads::encoder::{read_encoder_dir, Encoder};
 use parlance::model::heads::lexical::{Lexical, Vocabulary};
+use parlance::model::heads::stack::Stack;
 use parlance::model::heads::top_layer::TopLayer;
 use parlance::model::heads::Heads;
 use parlance::model::{Manifest, SessionSettings};
@@ -47,18 +48,26 @@ fn label(enc: &Path) -> String {
 }
 
 /// A trained bot on `enc`: $PARLANCE_BENCH_BOT (one encoder only, not adapted), or one trained
-/// now into a temporary folder (kept for the run), with `--adapt` when `adapt`.
-fn bot(enc: &Path, adapt: bool) -> PathBuf {
-    if let (Ok(p), false) = (std::env::var("PARLANCE_BENCH_BOT"), adapt) {
+/// now into a temporary folder (kept for the run), with `--adapt` and `--adapt-layers N` when
+/// `layers` is N > 0.
+fn bot(enc: &Path, layers: usize) -> PathBuf {
+    if let (Ok(p), 0) = (std::env::var("PARLANCE_BENCH_BOT"), layers) {
         return PathBuf::from(p);
     }
-    let tag = if adapt { "-adapted" } else { "" };
+    let tag = match layers {
+        0 => String::new(),
+        1 => "-adapted".into(),
+        n => format!("-adapted{n}"),
+    };
     let out = std::env::temp_dir().join(format!("parlance-bench-bot-{}-{}{tag}", std::process::id(), label(enc)));
     if out.join("parlance.json").is_file() {
         return out;
     }
+    let n = layers.to_string();
     let mut args = vec!["train", "--data", "tests/data/shop_nlu.yml", "--out", out.to_str().unwrap(), "--json", "--encoder", enc.to_str().unwrap()];
-    args.extend(adapt.then_some("--adapt"));
+    if layers > 0 {
+        args.extend(["--adapt", "--adapt-layers", n.as_str()]);
+    }
     let status = std::process::Command::new(root().join("target/release/parlance"))
         .current_dir(root())
         .args(args)
@@ -80,7 +89,7 @@ fn manifest(dir: &Path) -> Manifest {
 fn heads(c: &mut Criterion) {
     let mut g = c.benchmark_group("trained_bot_10_words");
     for enc_dir in encoders() {
-        let dir = bot(&enc_dir, false);
+        let dir = bot(&enc_dir, 0);
         let m = manifest(&dir);
         let (info, tokenizer) = read_encoder_dir(&enc_dir, None).unwrap();
         let hidden = info.hidden_size;
@@ -93,13 +102,24 @@ fn heads(c: &mut Criterion) {
         g.bench_function(format!("encoder_run_{name}"), |b| b.iter(|| encoder.run(std::slice::from_ref(&ids)).unwrap()));
         g.bench_function(format!("heads_apply_row_{name}"), |b| b.iter(|| heads.apply_row(&out, 0, ids.len())));
         // an adapted bot's own top layer on the same row (the encoder keeping the layer's input)
-        let adapted = bot(&enc_dir, true);
+        let adapted = bot(&enc_dir, 1);
         let spec = manifest(&adapted).heads.and_then(|h| h.adapted).expect("an adapted bot");
-        let base = parlance::model::heads::top_layer::encoder_layer(&enc_dir).unwrap().map(|(l, _)| l);
+        let base = parlance::model::heads::stack::encoder_layer(&enc_dir).unwrap().map(|(l, _)| l);
         let top = TopLayer::load(&adapted.join(&spec.file), &spec, base.as_ref()).unwrap();
         let kept = encoder.run_keeping(std::slice::from_ref(&ids), Some(&spec.input)).unwrap();
         let x = kept.kept_row(&spec.input, 0, ids.len()).unwrap().to_owned();
         g.bench_function(format!("adapted_top_layer_{name}"), |b| b.iter(|| top.states(x.view()).unwrap()));
+        // a bot's own six top layers: the graph below them, then the six
+        let six = bot(&enc_dir, 6);
+        let spec = manifest(&six).heads.and_then(|h| h.adapted).expect("an adapted bot");
+        let graph = spec.graph.as_deref().expect("six layers run on the graph below them");
+        let lower = Encoder::load_graph(&enc_dir, Some((graph, &spec.input)), info.clone(), &tokenizer, &one_thread()).unwrap();
+        let base = parlance::model::heads::stack::encoder_stack(&enc_dir, spec.layers).unwrap().map(|(l, _)| l);
+        let stack = Stack::load(&six.join(&spec.file), &spec, base.as_ref()).unwrap();
+        let kept = lower.run_keeping(std::slice::from_ref(&ids), Some(&spec.input)).unwrap();
+        let x = kept.kept_row(&spec.input, 0, ids.len()).unwrap().to_owned();
+        g.bench_function(format!("lower_graph_run_{name}"), |b| b.iter(|| lower.run(std::slice::from_ref(&ids)).unwrap()));
+        g.bench_function(format!("adapted_six_layers_{name}"), |b| b.iter(|| stack.states(x.view()).unwrap()));
         if let Some(lex) = &lexical {
             g.bench_function(format!("lexical_logits_{name}"), |b| b.iter(|| lex.logits(TEN_WORDS_EN)));
             // the same without its pattern columns: what the lookup and regex columns cost
@@ -117,8 +137,12 @@ fn heads(c: &mut Criterion) {
 fn parse(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let load = |p: &Path| Parser::load(p, &one_thread(), BatchSettings::default(), 1, Limits::default()).unwrap();
-    let bots: Vec<(String, Parser)> =
-        encoders().iter().flat_map(|e| [(label(e), load(&bot(e, false))), (format!("{}_adapted", label(e)), load(&bot(e, true)))]).collect();
+    let bots: Vec<(String, Parser)> = encoders()
+        .iter()
+        .flat_map(|e| {
+            [(label(e), load(&bot(e, 0))), (format!("{}_adapted", label(e)), load(&bot(e, 1))), (format!("{}_adapted6", label(e)), load(&bot(e, 6)))]
+        })
+        .collect();
     let default = load(&root().join("models/default"));
     let mut g = c.benchmark_group("parse_10_words");
     for (lang, t) in [("en", TEN_WORDS_EN), ("fr", TEN_WORDS_FR)] {

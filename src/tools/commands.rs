@@ -161,9 +161,17 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 3, requires = "adapt")]
     pub adapt_epochs: usize,
     /// Rank of the change `--adapt` stores for each weight matrix of the layer (0: the whole layer,
-    /// 3.5 MB; 8: 0.12 MB, as accurate on MASSIVE: docs/training-choices.md).
-    #[arg(long, default_value_t = 8, requires = "adapt")]
-    pub adapt_rank: usize,
+    /// 3.5 MB; 8, the default for one layer: 0.12 MB, as accurate on MASSIVE; 32, the default for
+    /// more: 2.7 MB for six, +0.6 points over rank 8 in English: docs/training-choices.md).
+    #[arg(long, requires = "adapt")]
+    pub adapt_rank: Option<usize>,
+    /// How many of the encoder's top layers `--adapt` fine-tunes: 1, or 6 (e5-small's
+    /// `upper-layers.json`, which `make setup` writes): then they run on the graph below them
+    /// instead of the whole encoder. Six: +2.4 (en) / +3.4 (fr) points at 10 examples per intent
+    /// on MASSIVE where one gives +0.4 / +1.5, ~5x one layer's training time
+    /// (docs/training-choices.md).
+    #[arg(long, default_value_t = 1, requires = "adapt", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub adapt_layers: u16,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -367,7 +375,11 @@ impl TrainArgs {
             out_of_scope_intent: self.out_of_scope_intent.clone(),
             fallback_threshold: self.fallback_threshold,
             lexical: !self.no_lexical,
-            adapt: self.adapt.then(|| crate::train::adapt::AdaptSettings { epochs: self.adapt_epochs, rank: self.adapt_rank, ..Default::default() }),
+            adapt: self.adapt.then(|| {
+                let layers = self.adapt_layers.into();
+                let rank = self.adapt_rank.unwrap_or_else(|| crate::train::adapt::AdaptSettings::default_rank(layers));
+                crate::train::adapt::AdaptSettings { epochs: self.adapt_epochs, rank, layers, ..Default::default() }
+            }),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{s, Array2};
+use ndarray::{s, Array2, ArrayView2, Axis};
 use tokenizers::Tokenizer;
 
 use crate::data::Example;
@@ -119,13 +119,8 @@ pub fn embed(
             if let Some(k) = keep.and_then(|name| out.kept_row(name, r, items[i].ids.len())) {
                 kept[i] = k.to_owned();
             }
-            rows[i].reserve_exact(items[i].first_token.iter().flatten().count() * width);
-            for t in items[i].first_token.iter().flatten() {
-                if window {
-                    window_row(&out.hidden, r, *t, items[i].ids.len(), &mut rows[i]);
-                } else {
-                    rows[i].extend(out.hidden.slice(s![r, *t, ..]).iter());
-                }
+            if encoder.only.is_none() {
+                item_rows(&items[i], out.hidden.slice(s![r, .., ..]), window, &mut rows[i]);
             }
         }
         bar.inc(chunk.len() as u64);
@@ -147,22 +142,66 @@ pub fn embed(
             }
         }
     }
-    // one allocation of the final size (a collect that grows by doubling held up to twice the rows)
+    // on the graph below adapted layers there are no token states yet: `token_rows` makes them
+    // from the layers' once trained
+    let tokens = if encoder.only.is_some() { Array2::zeros((0, width)) } else { flatten(rows, width)? };
+    Ok(Features { pooled, tokens, token_labels, token_example, parts, kept })
+}
+
+/// One allocation of the final size (a collect that grows by doubling held up to twice the rows).
+fn flatten(rows: Vec<Vec<f32>>, width: usize) -> Result<Array2<f32>, TrainError> {
     let mut flat: Vec<f32> = Vec::with_capacity(rows.iter().map(Vec::len).sum());
     for r in rows {
         flat.extend_from_slice(&r);
     }
-    let tokens = Array2::from_shape_vec((token_labels.len(), width), flat)?;
-    Ok(Features { pooled, tokens, token_labels, token_example, parts, kept })
+    let n = flat.len() / width.max(1);
+    Ok(Array2::from_shape_vec((n, width), flat)?)
 }
 
-/// The window row of token `t` of batch row `r` (the item has `len` tokens): [h(t − 1), h(t),
-/// h(t + 1)], zeros past either end, as `model::heads::slot_logits` reads it at parse time.
-pub fn window_row(hidden: &ndarray::Array3<f32>, r: usize, t: usize, len: usize, out: &mut Vec<f32>) {
-    let d = hidden.dim().2;
+/// The slot head's rows of one item from its token states ([tokens, hidden], token t of its ids
+/// at row t): the first sub-token of each word, or its window.
+fn item_rows(item: &Prepared, hidden: ArrayView2<f32>, window: bool, out: &mut Vec<f32>) {
+    let width = if window { 3 * hidden.ncols() } else { hidden.ncols() };
+    out.reserve_exact(item.first_token.iter().flatten().count() * width);
+    for t in item.first_token.iter().flatten() {
+        if window {
+            window_row(hidden, *t, item.ids.len(), out);
+        } else {
+            out.extend(hidden.row(*t).iter());
+        }
+    }
+}
+
+/// The slot head's rows of every item (as `embed` makes them) from each item's states out of an
+/// adapted top layer ([prefix + tokens, hidden], the query prefix's `prefix` tokens after the first).
+pub fn token_rows(items: &[Prepared], states: &[Array2<f32>], prefix: usize, window: bool) -> Array2<f32> {
+    let hidden = states.first().map_or(0, |s| s.ncols());
+    let rows: Vec<Vec<f32>> = items
+        .iter()
+        .zip(states)
+        .map(|(item, s)| {
+            let n = s.nrows();
+            let own = if n <= 1 + prefix {
+                s.slice(s![..n.min(1), ..]).to_owned()
+            } else {
+                ndarray::concatenate(Axis(0), &[s.slice(s![..1, ..]), s.slice(s![1 + prefix.., ..])]).expect("same width")
+            };
+            let mut r = Vec::new();
+            item_rows(item, own.view(), window, &mut r);
+            r
+        })
+        .collect();
+    flatten(rows, if window { 3 * hidden } else { hidden }).expect("rows of one width")
+}
+
+/// The window row of token `t` (the item has `len` tokens, `hidden` holds its token states):
+/// [h(t − 1), h(t), h(t + 1)], zeros past either end, as `model::heads::slot_logits` reads it at
+/// parse time.
+pub fn window_row(hidden: ArrayView2<f32>, t: usize, len: usize, out: &mut Vec<f32>) {
+    let d = hidden.ncols();
     for n in [t.checked_sub(1), Some(t), Some(t + 1).filter(|&n| n < len)] {
         match n {
-            Some(n) => out.extend(hidden.slice(s![r, n, ..]).iter()),
+            Some(n) => out.extend(hidden.row(n).iter()),
             None => out.extend(std::iter::repeat_n(0.0, d)),
         }
     }

@@ -29,7 +29,8 @@ use tokenizers::Tokenizer;
 
 use crate::model::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
 use crate::model::heads::lexical::{LexicalSettings, Vocabulary};
-use crate::model::heads::top_layer::{self, TopLayer};
+use crate::model::heads::stack::{self, Stack};
+use crate::model::heads::top_layer;
 use crate::model::heads::{Heads, Linear};
 use crate::model::manifest::EncoderRef;
 use crate::model::Manifest;
@@ -249,23 +250,20 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.read = secs(t);
 
     let t = Instant::now();
-    let (info, tokenizer, mut encoder, max_length) = open_encoder(opts)?;
+    let (base, (info, tokenizer, mut encoder, max_length)) = open_for_training(opts)?;
     took.encoder_load = secs(t);
 
     let t = Instant::now();
     let Sets { labels, train_items, names, embed_items, dev_items } = prepare_sets(opts, &data, dev.as_ref(), &tokenizer, &info, &intents)?;
-    let base = base_top_layer(opts, &info)?;
     let (mut train_f, mut dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items, base.as_ref().map(|b| b.spec.input.as_str()))?;
-    drop(embed_items);
     let watch = opts.watch.as_deref();
     took.embed = secs(t);
 
     let t = Instant::now();
     let (y, split) = (intent_labels(&data, &names, &intents), dev.is_none().then_some(data.examples.len()));
-    let top = match (&base, &opts.adapt) {
-        (Some(b), Some(s)) => Some(adapt_step(b, &info, s, (&mut train_f, dev_f.as_mut()), &y, split, intents.len(), watch)?),
-        _ => None,
-    };
+    let items = (&embed_items[..], encoder.prefix_len());
+    let top = base.as_ref().map(|b| adapt_step(opts, b, &info, (&mut train_f, dev_f.as_mut()), &y, split, intents.len(), items)).transpose()?;
+    drop(embed_items);
     took.adapt = secs(t);
 
     let t = Instant::now();
@@ -396,12 +394,25 @@ fn fit_slots(tokens: Array2<f32>, token_labels: &[usize], n_labels: usize, l2: f
     })
 }
 
-/// The encoder session for training (all `opts.threads`), its tokenizer truncated to the bundle's
-/// max length, and that length.
-fn open_encoder(opts: &TrainOptions) -> Result<(EncoderInfo, Tokenizer, Encoder, usize), TrainError> {
+/// The layers to adapt (with `--adapt`) and the encoder session the examples run on: the graph
+/// below the layers when they run on one, else the whole encoder.
+#[allow(clippy::type_complexity)]
+fn open_for_training(opts: &TrainOptions) -> Result<(Option<Stack>, (EncoderInfo, Tokenizer, Encoder, usize)), TrainError> {
+    let base = base_top_layer(opts)?;
+    let lower = base.as_ref().and_then(|b| b.spec.graph.as_deref().map(|g| (g, b.spec.input.as_str())));
+    let opened = open_encoder(opts, lower)?;
+    if let Some(b) = &base {
+        check_base(opts, b, &opened.0)?;
+    }
+    Ok((base, opened))
+}
+
+/// The encoder session for training (all `opts.threads`; with `lower`, the graph below adapted
+/// layers), its tokenizer truncated to the bundle's max length, and that length.
+fn open_encoder(opts: &TrainOptions, lower: Option<(&str, &str)>) -> Result<(EncoderInfo, Tokenizer, Encoder, usize), TrainError> {
     let (info, mut tokenizer) = read_encoder_dir(&opts.encoder, None)?;
     let settings = SessionSettings { intra_threads: opts.threads.max(1), spinning: false, ..Default::default() };
-    let encoder = Encoder::load(&opts.encoder, info.clone(), &tokenizer, &settings)?;
+    let encoder = Encoder::load_graph(&opts.encoder, lower, info.clone(), &tokenizer, &settings)?;
     let max_length = info.max_length.min(MAX_TOKENS).saturating_sub(encoder.prefix_len()).clamp(2, 4096);
     let trunc = tokenizers::TruncationParams { max_length, ..Default::default() };
     tokenizer.with_truncation(Some(trunc)).map_err(|e| TrainError::Tokenizer { text: String::new(), source: e.into() })?;
@@ -424,28 +435,37 @@ fn intent_labels(data: &data::Dataset, names: &[(usize, Prepared)], intents: &[S
     data.examples.iter().map(|s| index[s.example.intent.as_str()]).chain(names.iter().map(|n| n.0)).collect()
 }
 
-/// The encoder's top layer to adapt, when `--adapt` asks for it (the encoder must offer one).
-fn base_top_layer(opts: &TrainOptions, info: &EncoderInfo) -> Result<Option<TopLayer>, TrainError> {
-    if opts.adapt.is_none() {
-        return Ok(None);
-    }
+/// The encoder's top layer(s) to adapt, when `--adapt` asks for them (the encoder must offer
+/// them: `top-layer.json`, or `upper-layers.json` for `--adapt-layers`).
+fn base_top_layer(opts: &TrainOptions) -> Result<Option<Stack>, TrainError> {
+    let Some(settings) = &opts.adapt else { return Ok(None) };
     let dir = &opts.encoder;
     let why = |m: String| TrainError::Adapt(format!("encoder {}: {m}", dir.display()));
-    let (mut layer, sha) = top_layer::encoder_layer(dir)
+    let file = if settings.layers == 1 { top_layer::SPEC_FILE } else { stack::STACK_SPEC_FILE };
+    let (mut stack, sha) = stack::encoder_stack(dir, settings.layers)
         .map_err(why)?
-        .ok_or_else(|| why(format!("offers no top layer to adapt (no {}; `make setup` writes e5-small's)", top_layer::SPEC_FILE)))?;
-    let spec = &layer.spec;
-    if spec.hidden != info.hidden_size || !info.pool_outputs.contains(&spec.replaces) {
-        return Err(why(format!(
-            "{} does not match encoder.json (hidden {}, pooled outputs {:?})",
-            top_layer::SPEC_FILE,
+        .ok_or_else(|| why(format!("offers no top layers to adapt (no {file}; `make setup` writes e5-small's)")))?;
+    // layers stored as a change name the weights they change
+    stack.spec.base_sha256 = Some(sha);
+    Ok(Some(stack))
+}
+
+/// The layers fit the encoder: its width, and the pooled outputs they replace (all of them for
+/// layers on the graph below them).
+fn check_base(opts: &TrainOptions, base: &Stack, info: &EncoderInfo) -> Result<(), TrainError> {
+    let spec = &base.spec;
+    let outputs = spec.outputs();
+    let replaced = info.pool_outputs.iter().filter(|p| outputs.contains(p)).count();
+    if spec.hidden != info.hidden_size || replaced == 0 || (spec.graph.is_some() && replaced != info.pool_outputs.len()) {
+        return Err(TrainError::Adapt(format!(
+            "encoder {}: its {} layers (giving {outputs:?}) do not match encoder.json (hidden {}, pooled outputs {:?})",
+            opts.encoder.display(),
+            spec.layers,
             info.hidden_size,
             info.pool_outputs
         )));
     }
-    // layers stored as a change name the weights they change
-    layer.spec.base_sha256 = Some(sha);
-    Ok(Some(layer))
+    Ok(())
 }
 
 /// Fine-tunes the top layer on the rows of `y` (all of them with `--dev`; with `split` = the
@@ -454,30 +474,37 @@ fn base_top_layer(opts: &TrainOptions, info: &EncoderInfo) -> Result<Option<TopL
 /// with the one the adapted layer gives; the kept states are dropped.
 #[allow(clippy::too_many_arguments)]
 fn adapt_step(
-    base: &TopLayer,
+    opts: &TrainOptions,
+    base: &Stack,
     info: &EncoderInfo,
-    settings: &adapt::AdaptSettings,
     (train_f, dev_f): (&mut Features, Option<&mut Features>),
     y: &[usize],
     split: Option<usize>,
     k: usize,
-    watch: Option<&TrainWatch>,
-) -> Result<TopLayer, TrainError> {
+    (items, prefix): (&[Prepared], usize),
+) -> Result<Stack, TrainError> {
+    let (watch, settings) = (opts.watch.as_deref(), opts.adapt.clone().unwrap_or_default());
     next_stage(watch, "adapting")?;
     let held = split.map(|examples| intent::held_out_rows(y, examples, k));
     let rows: Vec<usize> = (0..y.len()).filter(|&i| !held.as_ref().is_some_and(|h| h[i])).collect();
-    let at = info.pool_outputs.iter().position(|n| *n == base.spec.replaces).unwrap_or(0);
+    let outputs = base.spec.outputs();
+    let from: Vec<Option<usize>> = info.pool_outputs.iter().map(|p| outputs.iter().position(|o| o == p)).collect();
     let input = |f: &mut Features| adapt::AdaptInput {
         kept: std::mem::take(&mut f.kept),
         parts: std::mem::take(&mut f.parts),
-        at,
+        from: from.clone(),
         normalize: info.normalize,
         cls: info.pooling == "cls",
     };
     let train_in = input(train_f);
     let stop = || watch.and_then(TrainWatch::stopped);
-    let layer = adapt::fine_tune(base, &train_in, &rows, y, k, settings, &stop)?;
+    let layer = adapt::fine_tune(base, &train_in, &rows, y, k, &settings, &stop)?;
     train_f.pooled = adapt::pooled_all(&layer, &train_in)?;
+    if base.spec.graph.is_some() {
+        // no encoder token states on the graph below: the slot head reads the top layer's
+        let top = adapt::top_states(&layer, &train_in.kept)?;
+        train_f.tokens = features::token_rows(items, &top, prefix, opts.slot_window);
+    }
     if let Some(d) = dev_f {
         let dev_in = input(d);
         d.pooled = adapt::pooled_all(&layer, &dev_in)?;
@@ -558,7 +585,11 @@ fn describe(opts: &TrainOptions, info: &EncoderInfo, examples: usize, intents: u
     let name = opts.name.clone().unwrap_or_else(|| opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bot".into()));
     // the names of the data, not where they were (a training request's are in a work folder)
     let files: Vec<String> = opts.data.iter().map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()).collect();
-    let on = if opts.adapt.is_some() { "its own top layer adapted, linear heads on the encoder" } else { "linear heads on the frozen encoder" };
+    let on = match &opts.adapt {
+        Some(a) if a.layers > 1 => "its own top layers adapted, linear heads on them",
+        Some(_) => "its own top layer adapted, linear heads on the encoder",
+        None => "linear heads on the frozen encoder",
+    };
     let description = format!(
         "Trained by `parlance train` on {examples} examples ({}): {intents} intents, {slot_types} slot types; {on} {}.",
         files.join(", "),

@@ -214,15 +214,33 @@ impl EncoderOutput {
         EncoderOutput { hidden, pooled, parts, kept: None, prefix: 0, lens, normalize: false, cls: false, pool_outputs: vec![OUTPUT.into()] }
     }
 
-    /// Row `row`'s pooled vector with the part of pool output `replaces` computed from `states`
-    /// ([tokens, hidden], the item's whole tokens with the prefix) instead: how an adapted bot's
-    /// own top layer enters the sentence vector. None when `replaces` is not a pool output.
-    pub fn pooled_with(&self, row: usize, replaces: &str, states: ndarray::ArrayView2<f32>) -> Option<ndarray::Array1<f32>> {
-        let at = self.pool_outputs.iter().position(|n| n == replaces)?;
-        let own = if self.cls { states.row(0).to_owned() } else { states.mean_axis(Axis(0))? };
-        let parts: Vec<ndarray::Array1<f32>> =
-            self.parts.iter().enumerate().map(|(i, p)| if i == at { own.clone() } else { p.row(row).to_owned() }).collect();
+    /// Row `row`'s pooled vector with the parts of the pool outputs named in `given` computed
+    /// from their states ([tokens, hidden], the item's whole tokens with the prefix) instead: how
+    /// an adapted bot's own layers enter the sentence vector. None when a pool output is neither
+    /// given nor in this run, or when nothing given is a pool output.
+    pub fn pooled_from(&self, row: usize, given: &[(String, ndarray::ArrayView2<f32>)]) -> Option<ndarray::Array1<f32>> {
+        if !given.iter().any(|(n, _)| self.pool_outputs.contains(n)) {
+            return None;
+        }
+        let mut parts = Vec::with_capacity(self.pool_outputs.len());
+        for (i, name) in self.pool_outputs.iter().enumerate() {
+            parts.push(match given.iter().find(|(n, _)| n == name) {
+                Some((_, states)) if self.cls => states.row(0).to_owned(),
+                Some((_, states)) => states.mean_axis(Axis(0))?,
+                None => self.parts.get(i).filter(|p| p.nrows() > row && p.ncols() > 0)?.row(row).to_owned(),
+            });
+        }
         Some(combine_parts(&parts, self.normalize))
+    }
+
+    /// An item's token states without the query prefix ([len, hidden] from [prefix + len,
+    /// hidden]): row `t` is token `t` of the caller's ids, as in `hidden`.
+    pub fn without_prefix(&self, states: ndarray::ArrayView2<f32>) -> Array2<f32> {
+        let (n, p) = (states.nrows(), self.prefix);
+        if n <= 1 + p {
+            return states.slice(s![..n.min(1), ..]).to_owned();
+        }
+        ndarray::concatenate(Axis(0), &[states.slice(s![..1, ..]), states.slice(s![1 + p.., ..])]).expect("same width")
     }
 
     /// The states of output `name` for row `row` of `len` caller tokens, when the run kept them.
@@ -241,19 +259,39 @@ pub struct Encoder {
     prefix_ids: Vec<i64>,
     pub pad_id: i64,
     pub dir: PathBuf,
+    /// For the graph below an adapted bot's layers: its one output (no `last_hidden_state`, no
+    /// pooled outputs: those come from the bot's layers).
+    pub only: Option<String>,
 }
 
 impl Encoder {
     /// Loads the session of an encoder folder already read by [`read_encoder_dir`].
     pub fn load(dir: &Path, info: EncoderInfo, tokenizer: &Tokenizer, settings: &SessionSettings) -> Result<Encoder, EncoderError> {
+        Encoder::load_graph(dir, None, info, tokenizer, settings)
+    }
+
+    /// [`Encoder::load`], or with `lower` = (graph file in `dir`, its output) the graph below an
+    /// adapted bot's layers (`TopLayerSpec::graph`), which computes that output alone.
+    pub fn load_graph(
+        dir: &Path,
+        lower: Option<(&str, &str)>,
+        info: EncoderInfo,
+        tokenizer: &Tokenizer,
+        settings: &SessionSettings,
+    ) -> Result<Encoder, EncoderError> {
         let rt = |m: String| EncoderError::Runtime(dir.to_path_buf(), m);
-        let session = session_for(&dir.join(MODEL_FILE), settings).map_err(|source| EncoderError::Session { path: dir.to_path_buf(), source })?;
+        let file = lower.map_or(MODEL_FILE, |l| l.0);
+        let session = session_for(&dir.join(file), settings).map_err(|source| EncoderError::Session { path: dir.to_path_buf(), source })?;
         let has_in = |n: &str| session.inputs().iter().any(|i| i.name() == n);
         if !has_in("input_ids") || !has_in("attention_mask") || session.inputs().len() != 2 {
             let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
             return Err(rt(format!("inputs are {names:?}; an encoder takes exactly input_ids and attention_mask")));
         }
-        for name in std::iter::once(OUTPUT).chain(info.pool_outputs.iter().map(String::as_str)) {
+        let wanted: Vec<&str> = match lower {
+            Some((_, output)) => vec![output],
+            None => std::iter::once(OUTPUT).chain(info.pool_outputs.iter().map(String::as_str)).collect(),
+        };
+        for name in wanted {
             if !session.outputs().iter().any(|o| o.name() == name) {
                 return Err(rt(format!("the graph has no output {name:?}")));
             }
@@ -272,7 +310,7 @@ impl Encoder {
             .or_else(|| tokenizer.token_to_id("<pad>").map(i64::from))
             .or_else(|| tokenizer.token_to_id("[PAD]").map(i64::from))
             .unwrap_or(0);
-        Ok(Encoder { session, info, prefix_ids, pad_id, dir: dir.to_path_buf() })
+        Ok(Encoder { session, info, prefix_ids, pad_id, dir: dir.to_path_buf(), only: lower.map(|l| l.1.to_string()) })
     }
 
     /// Runs token id sequences (each starting with its special first token) as one padded batch.
@@ -298,6 +336,9 @@ impl Encoder {
         }
         let maskf = mask.mapv(|m| m as f32);
         let inputs = [("input_ids", Tensor::from_array(ids)?.into_dyn()), ("attention_mask", Tensor::from_array(mask)?.into_dyn())];
+        if let Some(only) = &self.only {
+            return self.run_below(items, inputs, only, keep, (batch, width, full));
+        }
         let mut names: Vec<&str> = vec![OUTPUT];
         for n in self.info.pool_outputs.iter().map(String::as_str).chain(keep) {
             if !names.contains(&n) {
@@ -350,6 +391,39 @@ impl Encoder {
     }
 }
 
+impl Encoder {
+    /// The graph below an adapted bot's layers: only its output, kept; the token states and the
+    /// pooled vector are zeros (the bot's layers give them).
+    fn run_below(
+        &self,
+        items: &[Vec<i64>],
+        inputs: [(&str, ort::value::DynValue); 2],
+        only: &str,
+        keep: Option<&str>,
+        (batch, width, full): (usize, usize, usize),
+    ) -> Result<EncoderOutput, RunError> {
+        if keep.is_some_and(|k| k != only) {
+            return Err(RunError::Output(format!("this graph gives {only:?} only, not {keep:?}")));
+        }
+        let outputs = self.session.run(&inputs, &[only])?;
+        let k = outputs[0].view().into_dimensionality::<ndarray::Ix3>()?;
+        if k.shape()[..2] != [batch, full] || k.shape()[2] != self.info.hidden_size {
+            return Err(RunError::Output(format!("{only} has shape {:?}, expected [{batch}, {full}, {}]", k.shape(), self.info.hidden_size)));
+        }
+        Ok(EncoderOutput {
+            hidden: Array3::zeros((batch, width, 0)),
+            pooled: Array2::zeros((batch, self.info.pooled_size())),
+            parts: Vec::new(),
+            kept: Some((only.to_string(), k.to_owned())),
+            prefix: self.prefix_ids.len(),
+            lens: items.iter().map(Vec::len).collect(),
+            normalize: self.info.normalize,
+            cls: self.info.pooling == "cls",
+            pool_outputs: self.info.pool_outputs.clone(),
+        })
+    }
+}
+
 /// The sentence vector from its parts: concatenated, then L2-normalised as one when `normalize`.
 pub fn combine_parts(parts: &[ndarray::Array1<f32>], normalize: bool) -> ndarray::Array1<f32> {
     let mut v: ndarray::Array1<f32> = parts.iter().flat_map(|p| p.iter().copied()).collect();
@@ -393,14 +467,18 @@ static SHARED: OnceLock<Mutex<HashMap<SharedKey, Weak<Mutex<Encoder>>>>> = OnceL
 
 /// The encoder session for `dir` and worker `slot`, loaded once while any model holds it: every
 /// heads bundle on the same encoder runs on the same session (one copy of the weights in memory).
+/// With `lower` (graph file, output), the graph below adapted bots' layers instead
+/// ([`Encoder::load_graph`]), shared by every bot on it.
 pub fn shared(
     dir: &Path,
+    lower: Option<(&str, &str)>,
     info: EncoderInfo,
     tokenizer: impl FnOnce(&EncoderInfo) -> Result<Tokenizer, EncoderError>,
     settings: &SessionSettings,
     slot: usize,
 ) -> Result<Arc<Mutex<Encoder>>, EncoderError> {
     let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let canonical = lower.map_or(canonical.clone(), |(file, _)| canonical.join(file));
     let key = (canonical, info.model_sha256.to_ascii_lowercase(), format!("{settings:?}"), slot);
     let map = SHARED.get_or_init(Default::default);
     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
@@ -409,7 +487,7 @@ pub fn shared(
     }
     map.retain(|_, w| w.strong_count() > 0);
     let tokenizer = tokenizer(&info)?;
-    let enc = Arc::new(Mutex::new(Encoder::load(dir, info, &tokenizer, settings)?));
+    let enc = Arc::new(Mutex::new(Encoder::load_graph(dir, lower, info, &tokenizer, settings)?));
     map.insert(key, Arc::downgrade(&enc));
     Ok(enc)
 }

@@ -8,6 +8,7 @@ mod int8;
 pub mod lexical;
 mod packed;
 pub mod rasa_rules;
+pub mod stack;
 pub mod top_layer;
 
 use std::collections::HashMap;
@@ -76,7 +77,7 @@ pub struct Heads {
     /// The bot's own top encoder layer (`parlance train --adapt`): the intent head reads the
     /// pooled vector with that layer's states in place of the shared encoder's top layer. The slot
     /// head reads the shared encoder's tokens either way.
-    pub top: Option<Arc<top_layer::TopLayer>>,
+    pub top: Option<Arc<stack::Stack>>,
     /// Each intent's mean direction of its training vectors ([intents, pooled], unit rows, zeros for
     /// out-of-scope intents): a message whose sentence vector is far from all of them is off-topic
     /// (the bundle's `fallback_similarity`). Tensor `intent.means`, stored as f16 (f32 read too):
@@ -187,10 +188,13 @@ impl Heads {
     /// logits from its first `len` token vectors. What a bot's job gets back when the encoder batch
     /// was shared with other bots' jobs.
     pub fn apply_row(&self, out: &EncoderOutput, row: usize, len: usize) -> Result<RowOutput, RunError> {
-        let adapted = self.top.as_ref().map(|top| self.adapted_pooled(top, out, row, len)).transpose()?;
-        let pooled = adapted.as_ref().map_or(out.pooled.row(row), |a| a.view());
+        let adapted = self.top.as_ref().map(|top| self.adapted(top, out, row, len)).transpose()?;
+        let pooled = adapted.as_ref().map_or(out.pooled.row(row), |a| a.0.view());
         let intent = pooled.dot(&self.intent.weight) + &self.intent.bias;
-        let tokens = out.hidden.slice(ndarray::s![row, ..len, ..]);
+        let tokens = match adapted.as_ref().and_then(|a| a.1.as_ref()) {
+            Some(t) => t.view(),
+            None => out.hidden.slice(ndarray::s![row, ..len, ..]),
+        };
         let slots = match &self.slot {
             Some(s) => slot_logits(s, tokens),
             None => Array2::zeros((len, 0)),
@@ -203,8 +207,10 @@ impl Heads {
         self.means.as_ref().map(|m| nearest_mean_cosine(m, pooled))
     }
 
-    /// Row `row`'s sentence vector through the bot's own top layer.
-    fn adapted_pooled(&self, top: &top_layer::TopLayer, out: &EncoderOutput, row: usize, len: usize) -> Result<Array1<f32>, RunError> {
+    /// Row `row`'s sentence vector through the bot's own layers; and, for layers on the graph
+    /// below them (no encoder token states in the run), the token states the slot head reads
+    /// ([len, hidden]: the top layer's, the prefix left out).
+    fn adapted(&self, top: &stack::Stack, out: &EncoderOutput, row: usize, len: usize) -> Result<(Array1<f32>, Option<Array2<f32>>), RunError> {
         let spec = &top.spec;
         let x = out
             .kept_row(&spec.input, row, len)
@@ -212,9 +218,13 @@ impl Heads {
         if x.nrows() == 0 {
             return Err(RunError::Output("an adapted bot's row has no tokens".into()));
         }
-        let states = top.states(x).map_err(|e| RunError::Output(format!("adapted top layer: {e}")))?;
-        out.pooled_with(row, &spec.replaces, states.view())
-            .ok_or_else(|| RunError::Output(format!("the adapted layer replaces {:?}, which the encoder does not pool", spec.replaces)))
+        let states = top.states(x).map_err(|e| RunError::Output(format!("adapted layers: {e}")))?;
+        let given: Vec<(String, ndarray::ArrayView2<f32>)> = spec.outputs().into_iter().zip(states.iter().map(|s| s.view())).collect();
+        let pooled = out.pooled_from(row, &given).ok_or_else(|| {
+            RunError::Output(format!("the adapted layers give {:?}, which with the run's do not make every pooled output", spec.outputs()))
+        })?;
+        let tokens = spec.graph.is_some().then(|| states.last().map(|s| out.without_prefix(s.view()))).flatten();
+        Ok((pooled, tokens))
     }
 
     /// The encoder output an adapted bot's layer reads, if it has one.
@@ -227,27 +237,30 @@ impl Heads {
     pub fn apply(&self, out: &EncoderOutput) -> Result<ModelOutput, RunError> {
         let mut intent_logits = out.pooled.dot(&self.intent.weight) + &self.intent.bias;
         let mut similarity: Option<Vec<f32>> = self.means.as_ref().map(|_| vec![0.0; out.pooled.nrows()]);
+        let (b, t, _) = out.hidden.dim();
+        let mut slot_out = self.slot.as_ref().map(|s| Array3::zeros((b, t, s.bias.len())));
         for r in 0..out.pooled.nrows() {
-            // each row's sentence vector once: the adapted layer's, else the encoder's
-            let adapted = self.top.as_ref().map(|top| self.adapted_pooled(top, out, r, out.lens[r])).transpose()?;
-            if let Some(a) = &adapted {
+            // each row's sentence vector once: the adapted layers', else the encoder's
+            let adapted = self.top.as_ref().map(|top| self.adapted(top, out, r, out.lens[r])).transpose()?;
+            if let Some((a, _)) = &adapted {
                 intent_logits.row_mut(r).assign(&(a.dot(&self.intent.weight) + &self.intent.bias));
             }
-            if let (Some(s), Some(v)) = (similarity.as_mut(), self.similarity(adapted.as_ref().map_or(out.pooled.row(r), |a| a.view()))) {
+            if let (Some(s), Some(v)) = (similarity.as_mut(), self.similarity(adapted.as_ref().map_or(out.pooled.row(r), |a| a.0.view()))) {
                 s[r] = v;
             }
-        }
-        let (b, t, _) = out.hidden.dim();
-        let slot_logits = match &self.slot {
-            Some(s) => {
-                let mut logits = Array3::zeros((b, t, s.bias.len()));
-                for r in 0..b {
-                    logits.slice_mut(ndarray::s![r, .., ..]).assign(&slot_logits(s, out.hidden.slice(ndarray::s![r, .., ..])));
-                }
-                logits
+            if let (Some(s), Some(logits)) = (&self.slot, slot_out.as_mut()) {
+                // the token states: the adapted top layer's on the graph below it (padding rows
+                // zeros, as the encoder's), else the encoder's
+                let own = adapted.and_then(|a| a.1).map(|own| {
+                    let mut padded = Array2::zeros((t, own.ncols()));
+                    padded.slice_mut(ndarray::s![..own.nrows().min(t), ..]).assign(&own.slice(ndarray::s![..own.nrows().min(t), ..]));
+                    padded
+                });
+                let tokens = own.as_ref().map_or_else(|| out.hidden.slice(ndarray::s![r, .., ..]), |o| o.view());
+                logits.slice_mut(ndarray::s![r, .., ..]).assign(&slot_logits(s, tokens));
             }
-            None => Array3::zeros((b, t, 0)),
-        };
+        }
+        let slot_logits = slot_out.unwrap_or_else(|| Array3::zeros((b, t, 0)));
         Ok(ModelOutput { intent_logits, slot_logits, similarity })
     }
 }
@@ -385,7 +398,7 @@ mod tests {
             assert_eq!(row.dim(), (len, k));
             for t in 0..len {
                 let mut x = Vec::new();
-                crate::train::features::window_row(&hidden, r, t, len, &mut x);
+                crate::train::features::window_row(hidden.slice(s![r, .., ..]), t, len, &mut x);
                 let want = Array1::from(x).dot(&slot.weight) + &slot.bias;
                 for j in 0..k {
                     assert!((row[[t, j]] - want[j]).abs() < 1e-5, "row {r} token {t}");
