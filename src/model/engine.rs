@@ -164,7 +164,10 @@ impl Model {
             )]);
         }
         if let Some(spec) = &h.adapted {
-            heads.top = Some(Arc::new(load_adapted(dir, spec, &info, &enc_dir).map_err(|m| vec![(spec.file.clone(), m)])?));
+            heads.top = Some(Arc::new(load_adapted(dir, spec, &info, &enc_dir).map_err(|m| vec![(spec.file.clone(), m)])?.for_serving()));
+            // the encoder's layers the change was added to, and the f32 weights, are gone: their
+            // pages go back to the system (six layers: 43 MB read for each bot loaded)
+            crate::model::runtime::release_freed_memory();
         }
         let tokenizer = |info: &_| crate::model::heads::encoder::read_encoder_tokenizer(&enc_dir, info);
         // layers on the graph below them run on that graph, shared by every such bot

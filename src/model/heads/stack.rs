@@ -120,6 +120,12 @@ impl Stack {
         Stack::from_bytes(&bytes, spec, base)
     }
 
+    /// The same layers without their candle weights ([`TopLayer::for_serving`]): what a served
+    /// bot keeps.
+    pub fn for_serving(self) -> Stack {
+        Stack { layers: self.layers.into_iter().map(TopLayer::for_serving).collect(), spec: self.spec }
+    }
+
     /// One layer as a stack.
     pub fn one(layer: TopLayer) -> Stack {
         Stack { spec: layer.spec.clone(), layers: vec![layer] }

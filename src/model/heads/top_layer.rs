@@ -54,9 +54,9 @@ pub fn array2(t: &Tensor) -> Result<Array2<f32>, String> {
     Array2::from_shape_vec((m, n), v.concat()).map_err(|e| e.to_string())
 }
 
-/// The layer's weights as candle modules (variables while training, constants when serving).
+/// The layer's weights as candle modules (variables while training, constants once trained).
 #[derive(Debug, Clone)]
-pub struct TopLayer {
+struct Weights {
     q: Linear,
     k: Linear,
     v: Linear,
@@ -64,6 +64,15 @@ pub struct TopLayer {
     fi: Linear,
     fo: Linear,
     ln: [(Tensor, Tensor); 2],
+}
+
+/// A transformer block: its candle weights (to train, store and compare with) and, once trained,
+/// the serial copy that serves it.
+#[derive(Debug, Clone)]
+pub struct TopLayer {
+    /// None for a layer loaded to serve ([`TopLayer::for_serving`]): its serial copy is all it
+    /// needs, and the f32 weights would be 4× that copy's memory where it runs in 8 bits.
+    w: Option<Weights>,
     pub spec: TopLayerSpec,
     /// Set for a layer that is done training (loaded, or rounded at training's end): the serial
     /// copy that [`TopLayer::states`] runs.
@@ -101,7 +110,7 @@ impl TopLayer {
         let (h, f) = (spec.hidden, spec.ffn);
         let lin = |i, o, n: &str| candle_nn::linear(i, o, vb.pp(n));
         let ln = |n: &str| -> candle_core::Result<(Tensor, Tensor)> { Ok((vb.pp(n).get(h, "weight")?, vb.pp(n).get(h, "bias")?)) };
-        Ok(TopLayer {
+        let w = Weights {
             q: lin(h, h, "q")?,
             k: lin(h, h, "k")?,
             v: lin(h, h, "v")?,
@@ -109,10 +118,8 @@ impl TopLayer {
             fi: lin(h, f, "fi")?,
             fo: lin(f, h, "fo")?,
             ln: [ln("aln")?, ln("oln")?],
-            spec: spec.clone(),
-            serial: None,
-            change: None,
-        })
+        };
+        Ok(TopLayer { w: Some(w), spec: spec.clone(), serial: None, change: None })
     }
 
     /// Reads the weights from safetensors bytes (f32 or f16), every name and shape checked: the
@@ -204,14 +211,29 @@ impl TopLayer {
         self.change.is_some()
     }
 
+    /// The candle weights; a layer loaded to serve has none (a program error to ask).
+    fn weights(&self) -> &Weights {
+        self.w.as_ref().expect("a layer loaded to serve keeps no candle weights: train and store from a layer that does")
+    }
+
+    /// The same layer without its candle weights, when it has its serial copy: what a served bot
+    /// keeps (six 8-bit layers 11 MB where they held 53).
+    pub fn for_serving(mut self) -> TopLayer {
+        if self.serial.is_some() {
+            self.w = None;
+        }
+        self
+    }
+
     /// The weights by name, in the order of [`TopLayerSpec::shapes`].
     pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
-        for (n, l) in [("q", &self.q), ("k", &self.k), ("v", &self.v), ("ao", &self.ao), ("fi", &self.fi), ("fo", &self.fo)] {
+        let w = self.weights();
+        for (n, l) in [("q", &w.q), ("k", &w.k), ("v", &w.v), ("ao", &w.ao), ("fi", &w.fi), ("fo", &w.fo)] {
             out.push((format!("{n}.weight"), l.weight().clone()));
             out.extend(l.bias().map(|b| (format!("{n}.bias"), b.clone())));
         }
-        for (n, (w, b)) in ["aln", "oln"].iter().zip(&self.ln) {
+        for (n, (w, b)) in ["aln", "oln"].iter().zip(&w.ln) {
             out.push((format!("{n}.weight"), w.clone()));
             out.push((format!("{n}.bias"), b.clone()));
         }
@@ -252,19 +274,19 @@ impl TopLayer {
         let n = self.spec.heads;
         let hd = h / n;
         let heads = |y: Tensor| -> candle_core::Result<Tensor> { y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous() };
-        let (q, k, v) = (heads(self.q.forward(x)?)?, heads(self.k.forward(x)?)?, heads(self.v.forward(x)?)?);
+        let w = self.w.as_ref().ok_or_else(|| candle_core::Error::Msg("a layer loaded to serve runs its serial copy only".into()))?;
+        let (q, k, v) = (heads(w.q.forward(x)?)?, heads(w.k.forward(x)?)?, heads(w.v.forward(x)?)?);
         let bias = ((mask.ones_like()? - mask)? * -10000.0)?.reshape((b, 1, 1, t))?;
         let scores = (q.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?.broadcast_add(&bias)?;
         let probs = softmax_last(&scores)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((b, t, h))?;
-        let x1 = self.layer_norm(&(self.ao.forward(&ctx)? + x)?, 0)?;
-        let f = self.fo.forward(&self.fi.forward(&x1)?.gelu_erf()?)?;
-        self.layer_norm(&(f + x1)?, 1)
+        let x1 = self.layer_norm(&(w.ao.forward(&ctx)? + x)?, &w.ln[0])?;
+        let f = w.fo.forward(&w.fi.forward(&x1)?.gelu_erf()?)?;
+        self.layer_norm(&(f + x1)?, &w.ln[1])
     }
 
     /// Layer normalisation from differentiable primitives.
-    fn layer_norm(&self, x: &Tensor, which: usize) -> candle_core::Result<Tensor> {
-        let (w, b) = &self.ln[which];
+    fn layer_norm(&self, x: &Tensor, (w, b): &(Tensor, Tensor)) -> candle_core::Result<Tensor> {
         let mean = x.mean_keepdim(D::Minus1)?;
         let xc = x.broadcast_sub(&mean)?;
         let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
@@ -300,7 +322,8 @@ impl TopLayer {
             Ok((w, Array1::from(b)))
         };
         let vec = |t: &Tensor| t.to_vec1::<f32>().map(Array1::from).map_err(err);
-        let linear = [&self.q, &self.k, &self.v, &self.ao, &self.fi, &self.fo].map(mat);
+        let wt = self.weights();
+        let linear = [&wt.q, &wt.k, &wt.v, &wt.ao, &wt.fi, &wt.fo].map(mat);
         let mut lin = Vec::new();
         for l in linear {
             lin.push(l?);
@@ -314,7 +337,7 @@ impl TopLayer {
             .into_iter()
             .map(|(w, b)| Int8Linear::new(&w, b.clone()).map_or_else(|| Product::F32(PackedLinear::new(&w, b)), Product::Int8))
             .collect();
-        let ln = [(vec(&self.ln[0].0)?, vec(&self.ln[0].1)?), (vec(&self.ln[1].0)?, vec(&self.ln[1].1)?)];
+        let ln = [(vec(&wt.ln[0].0)?, vec(&wt.ln[0].1)?), (vec(&wt.ln[1].0)?, vec(&wt.ln[1].1)?)];
         self.serial = Some(Arc::new(Serial { lin, ln }));
         Ok(self)
     }
@@ -507,6 +530,12 @@ pub(crate) mod tests {
         let candle = back.forward(&xt, &Tensor::ones((1, 4), DType::F32, &Device::Cpu).unwrap()).unwrap().to_vec3::<f32>().unwrap();
         let serial = back.states(x.view()).unwrap();
         assert!(back.serial.is_some() && tiny_layer(&spec).serial.is_none());
+        // served, it keeps its serial copy only: the same states, and candle's forward refused
+        let served = back.clone().for_serving();
+        assert_eq!(served.states(x.view()).unwrap(), serial);
+        assert!(served.w.is_none() && served.forward(&xt, &Tensor::ones((1, 4), DType::F32, &Device::Cpu).unwrap()).is_err());
+        // a layer still training (no serial copy) keeps its weights
+        assert!(tiny_layer(&spec).for_serving().w.is_some());
         for (t, row) in serial.outer_iter().enumerate() {
             for (d, v) in row.iter().enumerate() {
                 assert!((candle[0][t][d] - v).abs() < tolerance, "token {t} dim {d}: {} vs {v}", candle[0][t][d]);
