@@ -74,9 +74,10 @@ pub struct Linear {
 pub struct Heads {
     pub intent: Linear,
     pub slot: Option<Linear>,
-    /// The bot's own top encoder layer (`parlance train --adapt`): the intent head reads the
-    /// pooled vector with that layer's states in place of the shared encoder's top layer. The slot
-    /// head reads the shared encoder's tokens either way.
+    /// The bot's own top encoder layer(s) (`parlance train --adapt [--adapt-layers N]`): the intent
+    /// head reads the pooled vector with their states in place of the shared encoder's. The slot
+    /// head reads the shared encoder's tokens, or, for layers on the graph below them (no encoder
+    /// tokens in that run), the top layer's.
     pub top: Option<Arc<stack::Stack>>,
     /// Each intent's mean direction of its training vectors ([intents, pooled], unit rows, zeros for
     /// out-of-scope intents): a message whose sentence vector is far from all of them is off-topic
