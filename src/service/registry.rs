@@ -293,20 +293,29 @@ impl Registry {
     /// abandoned: its thread finishes on its own and what it built is dropped.
     async fn load_within(&self, spec: &ModelSpec) -> Result<Parser, ReloadError> {
         let (settings, load_spec, limit) = (self.settings.clone(), spec.clone(), self.reload_timeout);
+        let started = std::time::Instant::now();
         let loaded = tokio::time::timeout(limit, tokio::task::spawn_blocking(move || load_parser(&load_spec, &settings))).await;
+        // a load seen done only after the limit is past its limit too (the timer polls the load
+        // first: a load that finished while this task waited for a core would otherwise pass)
+        let in_time = started.elapsed() <= limit;
         match loaded {
-            Ok(Ok(Ok(p))) => Ok(p),
+            Ok(Ok(Ok(p))) if in_time => Ok(p),
+            Ok(Ok(Ok(_))) => Err(self.abandoned(spec, limit)),
             Ok(Ok(Err(e))) => {
                 crate::model::runtime::release_freed_memory(); // what the refused bundle's load allocated
                 Err(ReloadError::Refused(e))
             }
             Ok(Err(e)) => Err(ReloadError::Failed(e.to_string())),
-            Err(_) => Err(ReloadError::Failed(format!(
-                "loading {} took longer than {:.1} s and was abandoned; the model in service is unchanged",
-                spec.path.display(),
-                limit.as_secs_f64()
-            ))),
+            Err(_) => Err(self.abandoned(spec, limit)),
         }
+    }
+
+    fn abandoned(&self, spec: &ModelSpec, limit: Duration) -> ReloadError {
+        ReloadError::Failed(format!(
+            "loading {} took longer than {:.1} s and was abandoned; the model in service is unchanged",
+            spec.path.display(),
+            limit.as_secs_f64()
+        ))
     }
 
     /// Serves the bundle at `path` under `name`: a reload when the name is served, else a new
