@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView2};
 use tokenizers::Tokenizer;
 
 use crate::data::Example;
@@ -180,12 +180,7 @@ pub fn token_rows(items: &[Prepared], states: &[Array2<f32>], prefix: usize, win
         .iter()
         .zip(states)
         .map(|(item, s)| {
-            let n = s.nrows();
-            let own = if n <= 1 + prefix {
-                s.slice(s![..n.min(1), ..]).to_owned()
-            } else {
-                ndarray::concatenate(Axis(0), &[s.slice(s![..1, ..]), s.slice(s![1 + prefix.., ..])]).expect("same width")
-            };
+            let own = crate::model::heads::encoder::without_prefix(s.view(), prefix);
             let mut r = Vec::new();
             item_rows(item, own.view(), window, &mut r);
             r

@@ -236,11 +236,7 @@ impl EncoderOutput {
     /// An item's token states without the query prefix ([len, hidden] from [prefix + len,
     /// hidden]): row `t` is token `t` of the caller's ids, as in `hidden`.
     pub fn without_prefix(&self, states: ndarray::ArrayView2<f32>) -> Array2<f32> {
-        let (n, p) = (states.nrows(), self.prefix);
-        if n <= 1 + p {
-            return states.slice(s![..n.min(1), ..]).to_owned();
-        }
-        ndarray::concatenate(Axis(0), &[states.slice(s![..1, ..]), states.slice(s![1 + p.., ..])]).expect("same width")
+        without_prefix(states, self.prefix)
     }
 
     /// The states of output `name` for row `row` of `len` caller tokens, when the run kept them.
@@ -422,6 +418,15 @@ impl Encoder {
             pool_outputs: self.info.pool_outputs.clone(),
         })
     }
+}
+
+/// Token states without the `prefix` query-prefix rows after the first (special) token.
+pub fn without_prefix(states: ndarray::ArrayView2<f32>, prefix: usize) -> Array2<f32> {
+    let n = states.nrows();
+    if n <= 1 + prefix {
+        return states.slice(s![..n.min(1), ..]).to_owned();
+    }
+    ndarray::concatenate(Axis(0), &[states.slice(s![..1, ..]), states.slice(s![1 + prefix.., ..])]).expect("same width")
 }
 
 /// The sentence vector from its parts: concatenated, then L2-normalised as one when `normalize`.
