@@ -39,7 +39,7 @@ pub struct TrainBody {
     /// --adapt`): slower to train and to parse, for a small accuracy gain (docs/training-choices.md).
     #[serde(default)]
     pub adapt: bool,
-    /// Epochs of `adapt` (as `--adapt-epochs`; default 3). Only with `"adapt": true`.
+    /// Epochs of `adapt` (as `--adapt-epochs`; default 3, fewer for large bots). Only with `"adapt": true`.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 20)]
     pub adapt_epochs: Option<usize>,

@@ -117,7 +117,7 @@ impl TrainRequest {
         let mut s = crate::train::adapt::AdaptSettings::default();
         match self.adapt_epochs {
             Some(e) if !(1..=MAX_ADAPT_EPOCHS).contains(&e) => return Err(format!("adapt_epochs {e} is outside 1..={MAX_ADAPT_EPOCHS}")),
-            Some(e) => s.epochs = e,
+            Some(e) => s.epochs = Some(e),
             None => {}
         }
         match self.adapt_rank {

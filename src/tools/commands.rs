@@ -157,9 +157,10 @@ pub struct TrainArgs {
     /// rank (docs/training-choices.md). The encoder must offer its top layer (`make setup` writes e5-small's).
     #[arg(long)]
     pub adapt: bool,
-    /// Epochs of `--adapt`.
-    #[arg(long, default_value_t = 3, requires = "adapt")]
-    pub adapt_epochs: usize,
+    /// Epochs of `--adapt` (default: 3, fewer for large bots so that the layers see at most
+    /// 120,000 example-layers: 2 for 10,000 examples with six layers).
+    #[arg(long, requires = "adapt", value_parser = clap::value_parser!(u16).range(1..))]
+    pub adapt_epochs: Option<u16>,
     /// Rank of the change `--adapt` stores for each weight matrix of the layer (0: the whole layer,
     /// 3.5 MB; 8, the default for one layer: 0.12 MB, as accurate on MASSIVE; 32, the default for
     /// more: 2.7 MB for six, +0.6 points over rank 8 in English: docs/training-choices.md).
@@ -378,7 +379,7 @@ impl TrainArgs {
             adapt: self.adapt.then(|| {
                 let layers = self.adapt_layers.into();
                 let rank = self.adapt_rank.unwrap_or_else(|| crate::train::adapt::AdaptSettings::default_rank(layers));
-                crate::train::adapt::AdaptSettings { epochs: self.adapt_epochs, rank, layers, ..Default::default() }
+                crate::train::adapt::AdaptSettings { epochs: self.adapt_epochs.map(usize::from), rank, layers, ..Default::default() }
             }),
         }
     }

@@ -18,7 +18,8 @@ use crate::train::TrainError;
 /// in a third of the time).
 #[derive(Debug, Clone)]
 pub struct AdaptSettings {
-    pub epochs: usize,
+    /// Passes over the examples (None: [`AdaptSettings::epochs_for`] chooses from the data's size).
+    pub epochs: Option<usize>,
     /// AdamW learning rate of the layer (weight decay 0.01).
     pub lr: f64,
     /// AdamW learning rate of the temporary linear head.
@@ -44,9 +45,23 @@ impl AdaptSettings {
     }
 }
 
+/// The most example-layer passes a run makes when its epochs are not given: 3 epochs up to 6,666
+/// examples through six layers (40,000 through one), fewer above (a 10,000-example bot with six
+/// layers trains 2 epochs: 7 minutes on 2 cores where 3 took 9.6, as accurate on MASSIVE dev:
+/// docs/training-choices.md, "Six adapted layers through the product").
+const EXAMPLE_LAYER_PASSES: usize = 120_000;
+
+impl AdaptSettings {
+    /// The epochs of a run on `examples` examples: as given, else 3, fewer for large bots (at
+    /// least one).
+    pub fn epochs_for(&self, examples: usize) -> usize {
+        self.epochs.unwrap_or_else(|| (EXAMPLE_LAYER_PASSES / (examples * self.layers.max(1)).max(1)).clamp(1, 3))
+    }
+}
+
 impl Default for AdaptSettings {
     fn default() -> Self {
-        AdaptSettings { epochs: 3, lr: 5e-5, head_lr: 3e-3, batch: 16, seed: 0xADA7, rank: 8, layers: 1 }
+        AdaptSettings { epochs: None, lr: 5e-5, head_lr: 3e-3, batch: 16, seed: 0xADA7, rank: 8, layers: 1 }
     }
 }
 
@@ -171,10 +186,8 @@ pub fn fine_tune(
     let mut head_opt =
         AdamW::new(head_vars.all_vars(), ParamsAdamW { lr: settings.head_lr, weight_decay: 0.0, ..Default::default() }).map_err(err)?;
     let mut rng = Rng(settings.seed);
-    for _ in 0..settings.epochs {
-        let mut order = rows.to_vec();
-        rng.shuffle(&mut order);
-        for b in order.chunks(settings.batch.max(1)) {
+    for _ in 0..settings.epochs_for(rows.len()) {
+        for b in &epoch_batches(rows, input, settings.batch.max(1), rows.len() >= BUCKET_FROM, &mut rng) {
             if let Some(e) = stop() {
                 return Err(e);
             }
@@ -195,6 +208,33 @@ pub fn fine_tune(
         });
     }
     Ok(Stack { layers: done, spec: base.spec.clone() })
+}
+
+/// Batches per window of this many batches are drawn from examples of similar length.
+const BUCKET_WINDOW: usize = 8;
+
+/// From this many training rows, an epoch's batches are drawn by length (below, where a run takes
+/// a minute or less, the random batches the few-shot studies measured).
+const BUCKET_FROM: usize = 2_000;
+
+/// One epoch's batches: the examples shuffled and cut into batches; with `by_length`, each window
+/// of `BUCKET_WINDOW` batches' worth is sorted by length before it is cut, and the batches are
+/// shuffled. A batch is padded to its longest example, so batches of similar lengths compute less
+/// padding: a 10,000-example bot with six layers trained 834 → 584 s (docs/training-choices.md,
+/// "Training time of large bots").
+fn epoch_batches(rows: &[usize], input: &AdaptInput, size: usize, by_length: bool, rng: &mut Rng) -> Vec<Vec<usize>> {
+    let mut order = rows.to_vec();
+    rng.shuffle(&mut order);
+    if !by_length {
+        return order.chunks(size).map(<[usize]>::to_vec).collect();
+    }
+    let mut batches = Vec::with_capacity(order.len().div_ceil(size));
+    for window in order.chunks_mut(size * BUCKET_WINDOW) {
+        window.sort_by_key(|&i| input.kept[i].nrows());
+        batches.extend(window.chunks(size).map(<[usize]>::to_vec));
+    }
+    rng.shuffle(&mut batches);
+    batches
 }
 
 /// The tuned layer as `base` plus a change: each weight matrix's change cut to its best rank-`rank`
@@ -304,7 +344,7 @@ mod tests {
         let y: Vec<usize> = (0..n).map(|i| i % 2).collect();
         let rows: Vec<usize> = (0..n).collect();
         let before = pooled_all(&base, &input).unwrap();
-        let settings = AdaptSettings { epochs: 5, lr: 1e-2, ..Default::default() };
+        let settings = AdaptSettings { epochs: Some(5), lr: 1e-2, ..Default::default() };
         let tuned = fine_tune(&base, &input, &rows, &y, 2, &settings, &|| None).unwrap();
         let after = pooled_all(&tuned, &input).unwrap();
         assert!((&before - &after).iter().any(|d| d.abs() > 1e-3), "the layer moved");
@@ -349,7 +389,7 @@ mod tests {
         let input = AdaptInput { kept, parts: vec![Array2::zeros((n, 8))], from: vec![Some(0)], normalize: true, cls: false };
         let y: Vec<usize> = (0..n).map(|i| i % 2).collect();
         let rows: Vec<usize> = (0..n).collect();
-        let settings = AdaptSettings { epochs: 3, lr: 1e-2, rank: 2, ..Default::default() };
+        let settings = AdaptSettings { epochs: Some(3), lr: 1e-2, rank: 2, ..Default::default() };
         let tuned = fine_tune(&base, &input, &rows, &y, 2, &settings, &|| None).unwrap();
         assert!(tuned.is_change());
         let dir = tempfile::tempdir().unwrap();
@@ -388,7 +428,7 @@ mod tests {
         let input = AdaptInput { kept, parts: Vec::new(), from: vec![Some(0), Some(1)], normalize: true, cls: false };
         let y: Vec<usize> = (0..n).map(|i| i % 2).collect();
         let rows: Vec<usize> = (0..n).collect();
-        let settings = AdaptSettings { epochs: 4, lr: 1e-2, rank: 2, ..Default::default() };
+        let settings = AdaptSettings { epochs: Some(4), lr: 1e-2, rank: 2, ..Default::default() };
         let tuned = fine_tune(&base, &input, &rows, &y, 2, &settings, &|| None).unwrap();
         assert!(tuned.is_change() && tuned.layers.len() == 2);
         let x = input.kept[1].view();
@@ -414,5 +454,42 @@ mod tests {
         let one = Stack::one(tiny_layer(&tiny_spec()));
         let e = Stack::load(&path, &spec, Some(&one)).unwrap_err();
         assert!(e.contains("offers 1 layers, the bot has 2"), "{e}");
+    }
+
+    /// An epoch's batches hold every row once, at most `size` each; by length, drawn in windows of
+    /// similar lengths (less padding than the random batches), and two epochs draw different ones.
+    #[test]
+    fn batches_of_similar_lengths_cover_every_row_once() {
+        let lens = [9, 2, 7, 3, 3, 12, 5, 1, 8, 4, 6, 2, 10, 11, 3, 7, 5, 9, 1, 2];
+        let kept: Vec<Array2<f32>> = lens.iter().map(|&t| Array2::zeros((t, 4))).collect();
+        let input = AdaptInput { kept, parts: Vec::new(), from: Vec::new(), normalize: false, cls: false };
+        let rows: Vec<usize> = (0..lens.len()).filter(|i| i % 7 != 3).collect();
+        let mut rng = Rng(7);
+        let first = epoch_batches(&rows, &input, 2, true, &mut rng);
+        let mut seen: Vec<usize> = first.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, rows);
+        assert!(first.iter().all(|b| !b.is_empty() && b.len() <= 2));
+        // padded tokens: at most the arrival order's (here the whole set fits in one window)
+        let padded = |batches: &[Vec<usize>]| batches.iter().map(|b| b.len() * b.iter().map(|&i| lens[i]).max().unwrap()).sum::<usize>();
+        let mut arrival = rows.clone();
+        Rng(7).shuffle(&mut arrival);
+        let unsorted = epoch_batches(&rows, &input, 2, false, &mut Rng(7));
+        assert_eq!(unsorted, arrival.chunks(2).map(<[usize]>::to_vec).collect::<Vec<_>>(), "random batches: the shuffled order, cut");
+        assert!(padded(&first) < padded(&unsorted), "{} vs {}", padded(&first), padded(&unsorted));
+        assert_ne!(first, epoch_batches(&rows, &input, 2, true, &mut rng));
+    }
+
+    /// Epochs as given; else 3, and fewer once the layers would see more than 120,000
+    /// example-layers.
+    #[test]
+    fn epochs_shrink_for_large_bots_unless_given() {
+        let six = AdaptSettings { layers: 6, ..Default::default() };
+        assert_eq!(six.epochs_for(800), 3);
+        assert_eq!(six.epochs_for(6_666), 3);
+        assert_eq!(six.epochs_for(8_000), 2);
+        assert_eq!(six.epochs_for(100_000), 1);
+        assert_eq!(AdaptSettings::default().epochs_for(8_000), 3);
+        assert_eq!(AdaptSettings { epochs: Some(3), ..six }.epochs_for(8_000), 3);
     }
 }
