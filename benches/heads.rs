@@ -120,6 +120,12 @@ fn heads(c: &mut Criterion) {
         let x = kept.kept_row(&spec.input, 0, ids.len()).unwrap().to_owned();
         g.bench_function(format!("lower_graph_run_{name}"), |b| b.iter(|| lower.run(std::slice::from_ref(&ids)).unwrap()));
         g.bench_function(format!("adapted_six_layers_{name}"), |b| b.iter(|| stack.states(x.view()).unwrap()));
+        // both, one after the other, as a parse runs them (their weights then share the caches)
+        let both = || {
+            let kept = lower.run_keeping(std::slice::from_ref(&ids), Some(&spec.input)).unwrap();
+            stack.states(kept.kept_row(&spec.input, 0, ids.len()).unwrap()).unwrap()
+        };
+        g.bench_function(format!("lower_graph_then_six_layers_{name}"), |b| b.iter(both));
         if let Some(lex) = &lexical {
             g.bench_function(format!("lexical_logits_{name}"), |b| b.iter(|| lex.logits(TEN_WORDS_EN)));
             // the same without its pattern columns: what the lookup and regex columns cost

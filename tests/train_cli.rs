@@ -286,6 +286,7 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
     assert!(o.status.success(), "{}", text(&o));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(summary["summary"]["seconds"]["adapt"].as_f64().unwrap() > 0.0, "{summary}");
+    assert_eq!(summary["summary"]["adapt_epochs"], 2, "{summary}");
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(adapted.join("parlance.json")).unwrap()).unwrap();
     let spec = &m["heads"]["adapted"];
     assert_eq!(
@@ -350,6 +351,7 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
     let whole = dir.path().join("shop-bot-whole-layer");
     let o = train(&[&nlu], &whole, &["--dev", nlu.to_str().unwrap(), "--adapt", "--adapt-epochs", "1", "--adapt-rank", "0"]);
     assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("s (1 epoch), intent head"), "{}", text(&o));
     let size = std::fs::metadata(whole.join("adapted-layer.safetensors")).unwrap().len();
     assert!((17_088..17_088 + 2_048).contains(&size), "{size} bytes");
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(whole.join("parlance.json")).unwrap()).unwrap();

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use ndarray::Array2;
 use rayon::prelude::*;
-use serde::Serialize;
 use tokenizers::Tokenizer;
 
 use crate::model::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
@@ -33,7 +32,6 @@ use crate::model::heads::stack::{self, Stack};
 use crate::model::heads::top_layer;
 use crate::model::heads::{Heads, Linear};
 use crate::model::manifest::EncoderRef;
-use crate::model::Manifest;
 use crate::model::SessionSettings;
 use calibrate::{ThresholdChoice, ThresholdRule};
 use features::{Features, Prepared};
@@ -51,6 +49,7 @@ pub const PATTERN_FEATURES: bool = true;
 pub const MAX_TOKENS: usize = 128;
 
 pub use crate::train::oos::OUT_OF_SCOPE_NAMES;
+pub use report::{Breakdown, HeldOut, TrainSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -155,50 +154,6 @@ pub struct TrainOptions {
     pub lookup_files: rasa_extras::LookupFiles,
 }
 
-/// Accuracy of the intent head on held-out data, before fallback.
-#[derive(Debug, Clone, Serialize)]
-pub struct HeldOut {
-    /// "dev" (`--dev`) or "held-out split" (a fifth of the training data, head refitted on all).
-    pub source: String,
-    pub examples: usize,
-    pub in_scope: usize,
-    pub intent_accuracy: f64,
-}
-
-/// Where the time went, in seconds.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Breakdown {
-    pub read: f64,
-    pub encoder_load: f64,
-    pub embed: f64,
-    /// Fine-tuning the top layer (`--adapt`), then re-pooling every example through it.
-    pub adapt: f64,
-    pub intent_fit: f64,
-    pub slot_fit: f64,
-    pub write: f64,
-}
-
-/// What a training run did.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrainSummary {
-    pub out: PathBuf,
-    pub examples: usize,
-    pub dev_examples: usize,
-    pub intents: usize,
-    pub slot_types: usize,
-    pub temperature: f32,
-    pub heldout: HeldOut,
-    pub threshold: ThresholdChoice,
-    pub seconds: Breakdown,
-    /// Synonyms, lookups and regexes kept for parse time, and what was left out.
-    pub rasa_notes: Vec<String>,
-    /// What the training data holds that the owner should know (one-example intents, duplicates,
-    /// unbalanced intents, one-word messages, emoji).
-    pub data_notes: Vec<String>,
-    #[serde(skip)]
-    pub manifest: Manifest,
-}
-
 fn secs(t: Instant) -> f64 {
     Duration::as_secs_f64(&t.elapsed())
 }
@@ -262,7 +217,8 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let t = Instant::now();
     let (y, split) = (intent_labels(&data, &names, &intents), dev.is_none().then_some(data.examples.len()));
     let items = (&embed_items[..], encoder.prefix_len());
-    let top = base.as_ref().map(|b| adapt_step(opts, b, &info, (&mut train_f, dev_f.as_mut()), &y, split, intents.len(), items)).transpose()?;
+    let adapted = base.as_ref().map(|b| adapt_step(opts, b, &info, (&mut train_f, dev_f.as_mut()), &y, split, intents.len(), items)).transpose()?;
+    let (top, adapt_epochs) = adapted.unzip();
     drop(embed_items);
     took.adapt = secs(t);
 
@@ -312,6 +268,7 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         heldout,
         threshold,
         seconds: took,
+        adapt_epochs,
         rasa_notes: rasa.notes,
         data_notes,
         manifest,
@@ -482,7 +439,7 @@ fn adapt_step(
     split: Option<usize>,
     k: usize,
     (items, prefix): (&[Prepared], usize),
-) -> Result<Stack, TrainError> {
+) -> Result<(Stack, usize), TrainError> {
     let (watch, settings) = (opts.watch.as_deref(), opts.adapt.clone().unwrap_or_default());
     next_stage(watch, "adapting")?;
     let held = split.map(|examples| intent::held_out_rows(y, examples, k));
@@ -510,7 +467,7 @@ fn adapt_step(
         d.pooled = adapt::pooled_all(&layer, &dev_in)?;
     }
     stage(watch, "fitting");
-    Ok(layer)
+    Ok((layer, settings.epochs_for(rows.len())))
 }
 
 /// The intent head (with its lexical features when on): labels of the examples then the names,

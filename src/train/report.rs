@@ -1,9 +1,62 @@
-//! The text `parlance train` prints: what was trained, the time breakdown, held-out accuracy,
-//! the temperature and the fallback threshold table.
+//! What a `parlance train` run did ([`TrainSummary`], printed with `--json`) and the text it
+//! prints: what was trained, the time breakdown, held-out accuracy, the temperature and the
+//! fallback threshold table.
 
 use std::fmt::Write;
+use std::path::PathBuf;
 
-use crate::train::TrainSummary;
+use serde::Serialize;
+
+use crate::model::Manifest;
+use crate::train::calibrate::ThresholdChoice;
+
+/// Accuracy of the intent head on held-out data, before fallback.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldOut {
+    /// "dev" (`--dev`) or "held-out split" (a fifth of the training data, head refitted on all).
+    pub source: String,
+    pub examples: usize,
+    pub in_scope: usize,
+    pub intent_accuracy: f64,
+}
+
+/// Where the time went, in seconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Breakdown {
+    pub read: f64,
+    pub encoder_load: f64,
+    pub embed: f64,
+    /// Fine-tuning the top layer (`--adapt`), then re-pooling every example through it.
+    pub adapt: f64,
+    pub intent_fit: f64,
+    pub slot_fit: f64,
+    pub write: f64,
+}
+
+/// What a training run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    pub out: PathBuf,
+    pub examples: usize,
+    pub dev_examples: usize,
+    pub intents: usize,
+    pub slot_types: usize,
+    pub temperature: f32,
+    pub heldout: HeldOut,
+    pub threshold: ThresholdChoice,
+    pub seconds: Breakdown,
+    /// The epochs the adapted layers were trained (as `--adapt-epochs`, or chosen from the data's
+    /// size); absent without `--adapt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapt_epochs: Option<usize>,
+    /// Synonyms, lookups and regexes kept for parse time, and what was left out.
+    pub rasa_notes: Vec<String>,
+    /// What the training data holds that the owner should know (one-example intents, duplicates,
+    /// unbalanced intents, one-word messages, emoji).
+    pub data_notes: Vec<String>,
+    #[serde(skip)]
+    pub manifest: Manifest,
+}
 
 pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
     let mut out = String::new();
@@ -16,8 +69,10 @@ pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
         s.slot_types,
         s.examples
     );
-    let adapt =
-        if s.manifest.heads.as_ref().is_some_and(|h| h.adapted.is_some()) { format!(", top layer adapted {:.1} s", t.adapt) } else { String::new() };
+    let adapt = match s.adapt_epochs {
+        Some(n) => format!(", top layer adapted {:.1} s ({n} epoch{})", t.adapt, if n == 1 { "" } else { "s" }),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
         "  read {:.1} s, encoder load {:.1} s, embedding {:.1} s{adapt}, intent head {:.1} s, slot head {:.1} s, write {:.1} s",
