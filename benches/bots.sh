@@ -3,7 +3,7 @@
 # over every bot with their encoder batches shared (--encoder-queue shared, the default) against
 # one queue per bot (--encoder-queue per-model), alternated in one run.
 #   bash benches/bots.sh [BOTS=20] [SECONDS=15] [ROUNDS=2]
-# Bots: tests/data/shop_nlu.yml trained with N different --c values (heads of their own) on
+# Bots: tests/data/shop_nlu.yml trained frozen (--fast) with N different --c values (heads of their own) on
 # models/encoders/e5-small-fren (the default encoder). Needs a release build (make build). BOTS_DIR=DIR keeps (and reuses)
 # the trained bots there.
 set -euo pipefail
@@ -16,7 +16,7 @@ PID=
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; [ -n "${BOTS_DIR:-}" ] || rm -rf "$W"' EXIT
 echo "training $N bots"
 for i in $(seq 1 "$N"); do
-  [ -f "$W/bots/bot$i/parlance.json" ] || "$BIN" train --data tests/data/shop_nlu.yml --out "$W/bots/bot$i" --c "$i" --json >/dev/null
+  [ -f "$W/bots/bot$i/parlance.json" ] || "$BIN" train --data tests/data/shop_nlu.yml --out "$W/bots/bot$i" --c "$i" --fast --json >/dev/null
 done
 config() {
   for i in $(seq 1 "$1"); do printf '[[models]]\nname = "bot%d"\npath = "%s/bots/bot%d"\n' "$i" "$W" "$i"; done >"$W/models-$1.toml"

@@ -49,7 +49,7 @@ fn label(enc: &Path) -> String {
 
 /// A trained bot on `enc`: $PARLANCE_BENCH_BOT (one encoder only, not adapted), or one trained
 /// now into a temporary folder (kept for the run), with `--adapt` and `--adapt-layers N` when
-/// `layers` is N > 0.
+/// `layers` is N > 0, else frozen (`--fast`).
 fn bot(enc: &Path, layers: usize) -> PathBuf {
     if let (Ok(p), 0) = (std::env::var("PARLANCE_BENCH_BOT"), layers) {
         return PathBuf::from(p);
@@ -67,6 +67,8 @@ fn bot(enc: &Path, layers: usize) -> PathBuf {
     let mut args = vec!["train", "--data", "tests/data/shop_nlu.yml", "--out", out.to_str().unwrap(), "--json", "--encoder", enc.to_str().unwrap()];
     if layers > 0 {
         args.extend(["--adapt", "--adapt-layers", n.as_str()]);
+    } else {
+        args.push("--fast");
     }
     let status = std::process::Command::new(root().join("target/release/parlance"))
         .current_dir(root())

@@ -36,14 +36,15 @@ fn train(data: &[&Path], out: &Path, extra: &[&str]) -> Output {
     parlance(&refs)
 }
 
-/// Trains a bot on tests/data/nlu.yml once per test binary.
+/// Trains a bot on tests/data/shop_nlu.yml once per test binary, on the frozen encoder (`--fast`):
+/// the bot the adapted ones are served beside.
 fn trained_bot() -> PathBuf {
     static BOT: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
     BOT.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("shop-bot");
         let nlu = root().join("tests/data/shop_nlu.yml");
-        let o = train(&[&nlu], &out, &["--dev", nlu.to_str().unwrap(), "--c", "100"]);
+        let o = train(&[&nlu], &out, &["--dev", nlu.to_str().unwrap(), "--c", "100", "--fast"]);
         assert!(o.status.success(), "{}", text(&o));
         (dir, out)
     })
@@ -91,11 +92,18 @@ fn train_prints_the_breakdown_threshold_and_eval_report() {
     let o = train(&[&nlu], &dir.path().join("b"), &[]);
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
-    for want in ["embedding", "intent temperature", "fallback threshold", "held-out split"] {
+    // with no flags the encoder's offered layers are adapted (the fixture offers two)
+    for want in ["embedding", "top 2 layers adapted", "intent temperature", "fallback threshold", "held-out split"] {
         assert!(out.contains(want), "{want:?} not in:\n{out}");
     }
-    let dev = train(&[&nlu], &dir.path().join("c"), &["--dev", nlu.to_str().unwrap()]);
-    assert!(text(&dev).contains("parlance eval of c"), "{}", text(&dev));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("b/parlance.json")).unwrap()).unwrap();
+    assert_eq!(m["heads"]["adapted"]["layers"], 2, "{m}");
+    // `--fast`: the frozen encoder, no layer of its own
+    let dev = train(&[&nlu], &dir.path().join("c"), &["--dev", nlu.to_str().unwrap(), "--fast"]);
+    assert!(text(&dev).contains("parlance eval of c") && text(&dev).contains("s, frozen encoder, intent head"), "{}", text(&dev));
+    assert!(!text(&dev).contains("adapted") && !dir.path().join("c/adapted-layer.safetensors").exists(), "{}", text(&dev));
+    let both = train(&[&nlu], &dir.path().join("d"), &["--fast", "--adapt-layers", "1"]);
+    assert!(both.status.code() == Some(2) && text(&both).contains("--fast") && text(&both).contains("--adapt-layers"), "{}", text(&both));
 }
 
 #[test]
@@ -245,6 +253,8 @@ fn a_missing_or_mismatched_encoder_is_refused() {
     let out = d.path().join("bot");
     let o = parlance(&["train", "--data", nlu.to_str().unwrap(), "--out", out.to_str().unwrap(), "--encoder", enc.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
+    // with no flags it trains on the frozen encoder and says why
+    assert!(text(&o).contains("offers no top layers to adapt") && text(&o).contains("frozen encoder"), "{}", text(&o));
     // `--adapt` on an encoder that offers no top layer says so
     let adapt = d.path().join("adapted");
     let o = parlance(&["train", "--data", nlu.to_str().unwrap(), "--out", adapt.to_str().unwrap(), "--encoder", enc.to_str().unwrap(), "--adapt"]);
@@ -266,7 +276,7 @@ fn bots_on_one_encoder_share_a_queue_and_answer_as_alone() {
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("shop-bot-c1");
     let nlu = root().join("tests/data/shop_nlu.yml");
-    let o = train(&[&nlu], &other, &["--c", "1"]);
+    let o = train(&[&nlu], &other, &["--c", "1", "--fast"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_shared_batches_answer_as_alone(&bot, &other);
 }
@@ -282,7 +292,8 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
     let dir = tempfile::tempdir().unwrap();
     let adapted = dir.path().join("shop-bot-adapted");
     let nlu = root().join("tests/data/shop_nlu.yml");
-    let o = train(&[&nlu], &adapted, &["--dev", nlu.to_str().unwrap(), "--c", "100", "--adapt", "--adapt-epochs", "2", "--json"]);
+    let o =
+        train(&[&nlu], &adapted, &["--dev", nlu.to_str().unwrap(), "--c", "100", "--adapt", "--adapt-layers", "1", "--adapt-epochs", "2", "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(summary["summary"]["seconds"]["adapt"].as_f64().unwrap() > 0.0, "{summary}");
@@ -349,7 +360,7 @@ fn an_adapted_bot_is_served_beside_a_frozen_one_in_one_batch() {
     // `--adapt-rank 0` stores the whole layer (f16: 2 bytes for each of the block's 8,544 weights,
     // plus the header), named without a base, and it is served as well
     let whole = dir.path().join("shop-bot-whole-layer");
-    let o = train(&[&nlu], &whole, &["--dev", nlu.to_str().unwrap(), "--adapt", "--adapt-epochs", "1", "--adapt-rank", "0"]);
+    let o = train(&[&nlu], &whole, &["--dev", nlu.to_str().unwrap(), "--adapt-layers", "1", "--adapt-epochs", "1", "--adapt-rank", "0"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("s (1 epoch), intent head"), "{}", text(&o));
     let size = std::fs::metadata(whole.join("adapted-layer.safetensors")).unwrap().len();

@@ -70,6 +70,10 @@ fn a_bot_trained_over_http_is_served_and_survives_a_restart() {
     assert!(done["embedded"].as_u64().unwrap() > 0 && done["embedded"] == done["to_embed"], "{done}");
     assert!(dir.path().join("shop/parlance.json").is_file());
     assert!(!dir.path().join(".train-shop").exists(), "the work folder is removed");
+    // with no options the encoder's offered layers are adapted, as `parlance train` does (the fixture offers two)
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("shop/parlance.json")).unwrap()).unwrap();
+    assert_eq!(m["heads"]["adapted"]["layers"], 2, "{m}");
+    assert_eq!(done["summary"]["adapt_layers"], 2, "{done}");
 
     let (status, parsed) = request(&s.addr, "POST", "/v1/models/shop/parse", "application/json", br#"{"text": "where is my order B77881"}"#, None);
     assert_eq!(status, 200, "{parsed}");
@@ -95,10 +99,12 @@ fn a_bot_trained_over_http_is_served_and_survives_a_restart() {
     let (status, parsed) = request(&other.addr, "POST", "/v1/models/shop/parse", "application/json", br#"{"text": "bonjour"}"#, None);
     assert_eq!(status, 200, "{parsed}");
 
-    // `"adapt": true` (as `parlance train --adapt`): the bot gets its own top layer and is served
-    // beside the first one; `parlance train`'s other options reach the run (`--adapt-rank 0`
+    // `"adapt": true, "adapt_layers": 1` (as `parlance train --adapt --adapt-layers 1`): the bot gets
+    // its own top layer and is served beside the first one; `parlance train`'s other options reach the run (`--adapt-rank 0`
     // stores the whole layer, in f16: 3.5 MB on e5-small against 0.12 MB at the default rank; `--no-lexical`)
-    let body = serde_json::to_vec(&serde_json::json!({"nlu": nlu, "adapt": true, "adapt_epochs": 1, "adapt_rank": 0, "lexical": false})).unwrap();
+    let body =
+        serde_json::to_vec(&serde_json::json!({"nlu": nlu, "adapt": true, "adapt_layers": 1, "adapt_epochs": 1, "adapt_rank": 0, "lexical": false}))
+            .unwrap();
     let (status, started) = request(&other.addr, "POST", "/admin/models/shop-adapted/train", "application/json", &body, Some(KEY));
     assert_eq!(status, 202, "{started}");
     let done = wait_for(&other.addr, "shop-adapted", Duration::from_secs(120));
@@ -115,7 +121,15 @@ fn a_bot_trained_over_http_is_served_and_survives_a_restart() {
     assert_eq!(done["state"], "done", "{done}");
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("shop-two/parlance.json")).unwrap()).unwrap();
     assert_eq!((m["heads"]["adapted"]["layers"].as_u64(), m["heads"]["adapted"]["graph"].as_str()), (Some(2), Some("lower-layers.onnx")), "{m}");
-    for model in ["shop", "shop-adapted", "shop-two"] {
+    // `"adapt": false` (as `--fast`): the frozen encoder, no layer of its own
+    let body = serde_json::to_vec(&serde_json::json!({"nlu": nlu, "adapt": false})).unwrap();
+    let (status, started) = request(&other.addr, "POST", "/admin/models/shop-fast/train", "application/json", &body, Some(KEY));
+    assert_eq!(status, 202, "{started}");
+    let done = wait_for(&other.addr, "shop-fast", Duration::from_secs(120));
+    assert_eq!(done["state"], "done", "{done}");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("shop-fast/parlance.json")).unwrap()).unwrap();
+    assert!(m["heads"].get("adapted").is_none() && !dir.path().join("shop-fast/adapted-layer.safetensors").exists(), "{m}");
+    for model in ["shop", "shop-adapted", "shop-two", "shop-fast"] {
         let (status, parsed) =
             request(&other.addr, "POST", &format!("/v1/models/{model}/parse"), "application/json", br#"{"text": "where is my order"}"#, None);
         assert_eq!((status, parsed["model"]["id"].as_str()), (200, Some(model)), "{parsed}");
@@ -150,10 +164,10 @@ fn training_routes_need_the_admin_key_and_say_what_is_wrong() {
     assert_eq!((status, body["error"]["code"].as_str()), (503, Some("training_unavailable")), "{body}");
     // `adapt`'s options without it, or out of their bounds: refused before any work, saying why
     for (options, says) in [
-        (serde_json::json!({"adapt_rank": 4}), "adapt_rank needs"),
+        (serde_json::json!({"adapt": false, "adapt_rank": 4}), "adapt_rank needs adaptation"),
         (serde_json::json!({"adapt": true, "adapt_epochs": 0}), "adapt_epochs 0 is outside 1..=20"),
         (serde_json::json!({"adapt": true, "adapt_rank": 65}), "adapt_rank 65 is outside 0..=64"),
-        (serde_json::json!({"adapt_layers": 2}), "adapt_layers needs"),
+        (serde_json::json!({"adapt": false, "adapt_layers": 2}), "adapt_layers needs adaptation"),
         (serde_json::json!({"adapt": true, "adapt_layers": 3}), "offers 2 layers, not 3"),
     ] {
         let mut body = options.clone();

@@ -15,6 +15,8 @@ intent accuracy on in-scope rows, training seconds. `parlance eval` runs each te
     # another binary (the one before a change) against this one, both frozen; chit-chat lines of
     # the locale (training/chitchat_background.py) as more off-topic messages of dev and test
     python3 training/adapt_product_study.py --baseline OLD/parlance --far /tmp/bg/background.jsonl [--holdout 0]
+    # an owner without dev data: the held-out fifth of the training data chooses the threshold
+    python3 training/adapt_product_study.py --baseline OLD/parlance --baseline-arm=--fast --no-dev
 
 Needs the encoder's top layer (`make setup`). Stdlib only.
 """
@@ -98,7 +100,9 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--oos-train", type=int, default=0, help="off-topic rows trained as out_of_scope")
-    ap.add_argument("--baseline", help="another parlance binary: arms baseline and frozen (this one) instead of frozen and adapt")
+    ap.add_argument("--baseline", help="another parlance binary: arms baseline (no flags) and --baseline-arm (this one) instead of frozen and adapt")
+    ap.add_argument("--baseline-arm", default="--fast", help="this binary's options against --baseline (default --fast: both frozen for a binary before adaptation was the default)")
+    ap.add_argument("--no-dev", action="store_true", help="train without --dev (the held-out split chooses the threshold, as an owner without dev data)")
     ap.add_argument("--far", help="JSONL of off-topic lines with a locale field (chit-chat), added to dev and test")
     ap.add_argument("--holdout", type=int, default=1, help="0: no intent held out (off-topic: --far only)")
     ap.add_argument("--rank", type=int, help="--adapt-rank for the adapted arms (default: parlance's)")
@@ -110,16 +114,17 @@ def main():
     for locale in args.locales.split(","):
         for seed in map(int, args.seeds.split(",")):
             paths, n = draw(args.data, locale, args.per_intent, seed, work, args.oos_train, args.far, args.holdout == 1)
-            arms = [("frozen", args.binary, [])] + [
+            arms = [("frozen", args.binary, ["--fast"])] + [
                 ("adapt" if k == "1" else f"adapt{k}", args.binary, ["--adapt", "--adapt-epochs", str(args.epochs), "--adapt-layers", k]
                  + (["--adapt-rank", str(args.rank)] if args.rank is not None else []))
                 for k in args.layers.split(",")]
             if args.baseline:
-                arms = [("baseline", args.baseline, []), ("frozen", args.binary, [])]
+                arms = [("baseline", args.baseline, []), ("this", args.binary, args.baseline_arm.split())]
             for arm, binary, extra in arms:
                 out = os.path.join(work, f"bot-{locale}-{seed}-{arm}")
                 t = time.time()
-                run(binary, ["train", "--data", paths["train"], "--dev", paths["dev"], "--out", out, "--json"] + extra)
+                dev = [] if args.no_dev else ["--dev", paths["dev"]]
+                run(binary, ["train", "--data", paths["train"], "--out", out, "--json"] + dev + extra)
                 secs = time.time() - t
                 rep = json.loads(run(binary, ["eval", "--model", out, "--data", paths["test"], "--json", "--latency-samples", "0", "--max-batch-size", "1"]))
                 o = rep["off_topic"]

@@ -35,22 +35,23 @@ pub struct TrainBody {
     #[serde(default)]
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub fallback_threshold: Option<f32>,
-    /// Fine-tune the bot's own copy of the encoder's top layer first (as `parlance train
-    /// --adapt`): slower to train and to parse, for a small accuracy gain (docs/training-choices.md).
+    /// Fine-tune the bot's own copy of the encoder's top layers first. Absent (the default, as
+    /// `parlance train`): the layers the encoder offers (six on e5-small; none: the frozen encoder);
+    /// true requires them (as `--adapt`); false trains on the frozen encoder (as `--fast`: seconds,
+    /// about 2 points less at 10 examples per intent, docs/training-choices.md).
     #[serde(default)]
-    pub adapt: bool,
-    /// Epochs of `adapt` (as `--adapt-epochs`; default 3, fewer for large bots). Only with `"adapt": true`.
+    pub adapt: Option<bool>,
+    /// Epochs of the adapted layers (as `--adapt-epochs`; default 3, fewer for large bots). Not with `"adapt": false`.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 20)]
     pub adapt_epochs: Option<usize>,
     /// Rank of the change `adapt` stores for each weight matrix (as `--adapt-rank`; default 8 for
-    /// one layer, 32 for more; 0: the whole layers, 3.5 MB each). Only with `"adapt": true`.
+    /// one layer, 32 for more; 0: the whole layers, 3.5 MB each). Not with `"adapt": false`.
     #[serde(default)]
     #[schema(minimum = 0, maximum = 64)]
     pub adapt_rank: Option<usize>,
-    /// How many of the encoder's top layers `adapt` fine-tunes (as `--adapt-layers`; default 1;
-    /// 6 on e5-small: about +2 points at 10 examples per intent, docs/training-choices.md). Only
-    /// with `"adapt": true`.
+    /// How many of the encoder's top layers `adapt` fine-tunes (as `--adapt-layers`; default: all
+    /// it offers, 6 on e5-small; 1: its top layer only). Not with `"adapt": false`.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 12)]
     pub adapt_layers: Option<usize>,

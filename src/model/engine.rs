@@ -298,8 +298,7 @@ fn load_adapted(
     if spec.file.contains(['/', '\\']) || spec.file.starts_with('.') {
         return Err(format!("heads.adapted.file {:?} must be a file name inside the bundle", spec.file));
     }
-    use crate::model::heads::stack::{encoder_stack, Stack, STACK_SPEC_FILE};
-    use crate::model::heads::top_layer::SPEC_FILE;
+    use crate::model::heads::stack::{encoder_stack, spec_file, Stack};
     if let (Some(g), Some(want)) = (&spec.graph, &spec.graph_sha256) {
         let got = crate::model::heads::encoder::file_sha256(&enc_dir.join(g)).map_err(|e| e.to_string())?;
         if !got.eq_ignore_ascii_case(want) {
@@ -307,7 +306,7 @@ fn load_adapted(
         }
     }
     let Some(want) = &spec.base_sha256 else { return Stack::load(&dir.join(&spec.file), spec, None) };
-    let offers = if spec.layers == 1 { SPEC_FILE } else { STACK_SPEC_FILE };
+    let offers = spec_file(spec.layers);
     let (base, sha) = encoder_stack(enc_dir, spec.layers)?.ok_or_else(|| {
         format!("the layers are stored as changes from the encoder's top layers, and {} offers none (no {offers})", enc_dir.display())
     })?;

@@ -91,7 +91,9 @@ pub struct TrainRequest {
     pub version: Option<String>,
     pub out_of_scope_intent: Option<String>,
     pub fallback_threshold: Option<f32>,
-    pub adapt: bool,
+    /// Adapt the encoder's top layers: None (the default) those it offers, true requires them,
+    /// false trains on the frozen encoder (as `parlance train --fast`).
+    pub adapt: Option<bool>,
     /// `adapt`'s epochs (1..=[`MAX_ADAPT_EPOCHS`]) and stored rank (0..=[`MAX_ADAPT_RANK`]).
     pub adapt_epochs: Option<usize>,
     pub adapt_rank: Option<usize>,
@@ -105,35 +107,25 @@ pub const MAX_ADAPT_EPOCHS: usize = 20;
 pub const MAX_ADAPT_RANK: usize = 64;
 
 impl TrainRequest {
-    /// The `adapt` settings the request asks for, or what is wrong with them.
-    fn adapt_settings(&self) -> Result<Option<crate::train::adapt::AdaptSettings>, String> {
+    /// What the request asks of adaptation (None: `"adapt": false`), or what is wrong with it.
+    /// Without `"adapt"` the encoder's offered layers are adapted, as `parlance train` does.
+    fn adapt_ask(&self) -> Result<Option<crate::train::adapt::AdaptAsk>, String> {
         let named = [("adapt_epochs", self.adapt_epochs), ("adapt_rank", self.adapt_rank), ("adapt_layers", self.adapt_layers)];
-        if !self.adapt {
+        if self.adapt == Some(false) {
             return match named.iter().find(|(_, v)| v.is_some()) {
-                Some((n, _)) => Err(format!("{n} needs \"adapt\": true")),
+                Some((n, _)) => Err(format!("{n} needs adaptation, and \"adapt\" is false")),
                 None => Ok(None),
             };
         }
-        let mut s = crate::train::adapt::AdaptSettings::default();
-        match self.adapt_epochs {
-            Some(e) if !(1..=MAX_ADAPT_EPOCHS).contains(&e) => return Err(format!("adapt_epochs {e} is outside 1..={MAX_ADAPT_EPOCHS}")),
-            Some(e) => s.epochs = Some(e),
-            None => {}
+        match (self.adapt_epochs, self.adapt_rank, self.adapt_layers) {
+            (Some(e), _, _) if !(1..=MAX_ADAPT_EPOCHS).contains(&e) => Err(format!("adapt_epochs {e} is outside 1..={MAX_ADAPT_EPOCHS}")),
+            (_, Some(r), _) if r > MAX_ADAPT_RANK => Err(format!("adapt_rank {r} is outside 0..={MAX_ADAPT_RANK} (0: the whole layer)")),
+            (_, _, Some(0)) => Err("adapt_layers 0: 1 (the top layer) or what the encoder offers".into()),
+            (epochs, rank, layers) => {
+                let required = self.adapt == Some(true) || named.iter().any(|(_, v)| v.is_some());
+                Ok(Some(crate::train::adapt::AdaptAsk { required, epochs, rank, layers }))
+            }
         }
-        match self.adapt_rank {
-            Some(r) if r > MAX_ADAPT_RANK => return Err(format!("adapt_rank {r} is outside 0..={MAX_ADAPT_RANK} (0: the whole layer)")),
-            Some(r) => s.rank = r,
-            None => {}
-        }
-        match self.adapt_layers {
-            Some(0) => return Err("adapt_layers 0: 1 (the top layer) or what the encoder offers".into()),
-            Some(n) => s.layers = n,
-            None => {}
-        }
-        if self.adapt_rank.is_none() {
-            s.rank = crate::train::adapt::AdaptSettings::default_rank(s.layers);
-        }
-        Ok(Some(s))
     }
 }
 
@@ -235,7 +227,7 @@ impl Trainer {
         if let Some(t) = req.fallback_threshold.filter(|t| !(0.0..=1.0).contains(t)) {
             return Err(TrainStartError::Invalid(vec![format!("fallback_threshold {t} is outside 0..1")]));
         }
-        req.adapt_settings().map_err(|m| TrainStartError::Invalid(vec![m]))?;
+        req.adapt_ask().map_err(|m| TrainStartError::Invalid(vec![m]))?;
         if let Some(v) = &req.version {
             if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) {
                 return Err(TrainStartError::Invalid(vec![format!("version {v:?}: 1 to 64 printable characters")]));
@@ -349,7 +341,7 @@ impl Trainer {
             out_of_scope_intent: req.out_of_scope_intent.clone(),
             fallback_threshold: req.fallback_threshold,
             lexical: !req.no_lexical,
-            adapt: req.adapt_settings().map_err(|m| TrainStartError::Invalid(vec![m]))?,
+            adapt: req.adapt_ask().map_err(|m| TrainStartError::Invalid(vec![m]))?,
         };
         let shown = |e: TrainError| match e {
             TrainError::Invalid(p) => p.into_iter().map(|m| m.replace(&format!("{}/", data_dir.display()), "")).collect(),
@@ -357,17 +349,8 @@ impl Trainer {
         };
         let size = crate::train::check_data(&opts).map_err(|e| TrainStartError::Invalid(shown(e)))?;
         self.within_budget(size)?;
-        if let Some(a) = &opts.adapt {
-            use crate::model::heads::stack::{encoder_stack, STACK_SPEC_FILE};
-            use crate::model::heads::top_layer::SPEC_FILE;
-            let file = if a.layers == 1 { SPEC_FILE } else { STACK_SPEC_FILE };
-            match encoder_stack(&opts.encoder, a.layers) {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    return Err(TrainStartError::Invalid(vec![format!("\"adapt\": this server's encoder offers no top layers to adapt (no {file})")]))
-                }
-                Err(e) => return Err(TrainStartError::Invalid(vec![format!("\"adapt\": this server's encoder: {e}")])),
-            }
+        if let Some(ask) = &opts.adapt {
+            ask.resolve(&opts.encoder).map_err(|m| TrainStartError::Invalid(vec![format!("\"adapt\": this server's encoder {m}")]))?;
         }
         Ok(opts)
     }

@@ -151,28 +151,34 @@ pub struct TrainArgs {
     /// The fallback threshold (0..1) instead of the one chosen on dev; the table is still printed.
     #[arg(long, value_parser = threshold_arg)]
     pub fallback_threshold: Option<f32>,
-    /// Fine-tune the bot's own copy of the encoder's top layer (cross-entropy, AdamW) before
-    /// fitting the heads: +0.4 to +0.6 points at 10 examples per intent on MASSIVE, ~3 s an epoch
-    /// per 600 examples on 2 cores, ~0.7 ms more per parse, 0.12 MB more per bot at the default
-    /// rank (docs/training-choices.md). The encoder must offer its top layer (`make setup` writes e5-small's).
+    /// Train on the frozen encoder: no layer adapted. Seconds instead of about a minute per
+    /// 1,000 examples, for about 2 points less at 10 examples per intent on MASSIVE (the default
+    /// adapts the encoder's top layers: docs/training-choices.md).
+    #[arg(long, conflicts_with_all = ["adapt", "adapt_epochs", "adapt_rank", "adapt_layers"])]
+    pub fast: bool,
+    /// Require the adapted layers, the default where the encoder offers them: an encoder without
+    /// them is then an error instead of the frozen path. The bot's own copy of the encoder's top
+    /// layers (six on e5-small) is fine-tuned (cross-entropy, AdamW) before the heads are fitted:
+    /// +2.1 (en) / +0.9 (fr) points served at 10 examples per intent on MASSIVE, ~1 minute per
+    /// 1,000 examples on 2 cores, a parse about the default model's, 2.7 MB more per bot on disk
+    /// and ~15 MB in memory (docs/training-choices.md).
     #[arg(long)]
     pub adapt: bool,
-    /// Epochs of `--adapt` (default: 3, fewer for large bots so that the layers see at most
-    /// 120,000 example-layers: 2 for 10,000 examples with six layers).
-    #[arg(long, requires = "adapt", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Epochs of the adapted layers (default: 3, fewer for large bots so that the layers see at
+    /// most 120,000 example-layers: 2 for 10,000 examples with six layers).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub adapt_epochs: Option<u16>,
-    /// Rank of the change `--adapt` stores for each weight matrix of the layer (0: the whole layer,
-    /// 3.5 MB; 8, the default for one layer: 0.12 MB, as accurate on MASSIVE; 32, the default for
-    /// more: 2.7 MB for six, +0.6 points over rank 8 in English: docs/training-choices.md).
-    #[arg(long, requires = "adapt")]
+    /// Rank of the change stored for each weight matrix of the adapted layers (0: the whole
+    /// layers, 3.5 MB each; 8, the default for one layer: 0.12 MB, as accurate on MASSIVE; 32, the
+    /// default for more: 2.7 MB for six, +0.6 points over rank 8 in English).
+    #[arg(long)]
     pub adapt_rank: Option<usize>,
-    /// How many of the encoder's top layers `--adapt` fine-tunes: 1, or 6 (e5-small's
-    /// `upper-layers.json`, which `make setup` writes): then they run on the graph below them
-    /// instead of the whole encoder. Six: +2.4 (en) / +3.4 (fr) points at 10 examples per intent
-    /// on MASSIVE where one gives +0.4 / +1.5, ~5x one layer's training time
-    /// (docs/training-choices.md).
-    #[arg(long, default_value_t = 1, requires = "adapt", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub adapt_layers: u16,
+    /// How many of the encoder's top layers are adapted (default: all it offers, 6 on e5-small's
+    /// `upper-layers.json`, which `make setup` writes; they then run on the graph below them
+    /// instead of the whole encoder). 1: its top layer only, +0.9 / +0.4 points where six give
+    /// +2.1 / +0.9, a third of the training time.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub adapt_layers: Option<u16>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -376,10 +382,11 @@ impl TrainArgs {
             out_of_scope_intent: self.out_of_scope_intent.clone(),
             fallback_threshold: self.fallback_threshold,
             lexical: !self.no_lexical,
-            adapt: self.adapt.then(|| {
-                let layers = self.adapt_layers.into();
-                let rank = self.adapt_rank.unwrap_or_else(|| crate::train::adapt::AdaptSettings::default_rank(layers));
-                crate::train::adapt::AdaptSettings { epochs: self.adapt_epochs.map(usize::from), rank, layers, ..Default::default() }
+            adapt: (!self.fast).then(|| crate::train::adapt::AdaptAsk {
+                required: self.adapt || self.adapt_epochs.is_some() || self.adapt_rank.is_some() || self.adapt_layers.is_some(),
+                epochs: self.adapt_epochs.map(usize::from),
+                rank: self.adapt_rank,
+                layers: self.adapt_layers.map(usize::from),
             }),
         }
     }

@@ -60,6 +60,42 @@ impl AdaptSettings {
     }
 }
 
+/// What a run asks of adaptation before the encoder is read. `parlance train`'s default (and a
+/// training request's) takes the layers the encoder offers: six on e5-small (`upper-layers.json`),
+/// its top layer where it offers only `top-layer.json`, the frozen encoder where it offers neither;
+/// `--adapt` or an `--adapt-*` option requires them. `--fast` asks for none (no `AdaptAsk`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AdaptAsk {
+    /// Asked for by name: an encoder without the layers is an error, not the frozen path.
+    pub required: bool,
+    pub epochs: Option<usize>,
+    /// The stored change's rank (default: [`AdaptSettings::default_rank`] of the layers).
+    pub rank: Option<usize>,
+    /// How many top layers (default: all the encoder offers).
+    pub layers: Option<usize>,
+}
+
+impl AdaptAsk {
+    /// The settings for the encoder in `encoder` (reading only its spec files): None when it
+    /// offers no layers and none were required.
+    pub fn resolve(&self, encoder: &std::path::Path) -> Result<Option<AdaptSettings>, String> {
+        use crate::model::heads::stack::{offered_layers, offers, spec_file};
+        let layers = match self.layers {
+            Some(n) => n,
+            None => offered_layers(encoder)?,
+        };
+        if layers == 0 || !offers(encoder, layers)? {
+            let file = spec_file(layers.max(1));
+            return match self.required {
+                true => Err(format!("offers no top layers to adapt (no {file}; `make setup` writes e5-small's)")),
+                false => Ok(None),
+            };
+        }
+        let rank = self.rank.unwrap_or_else(|| AdaptSettings::default_rank(layers));
+        Ok(Some(AdaptSettings { epochs: self.epochs, rank, layers, ..Default::default() }))
+    }
+}
+
 impl Default for AdaptSettings {
     fn default() -> Self {
         AdaptSettings { epochs: None, lr: 5e-5, head_lr: 3e-3, batch: 16, seed: 0xADA7, rank: 8, layers: 1 }
@@ -492,5 +528,23 @@ mod tests {
         assert_eq!(six.epochs_for(100_000), 1);
         assert_eq!(AdaptSettings::default().epochs_for(8_000), 3);
         assert_eq!(AdaptSettings { epochs: Some(3), ..six }.epochs_for(8_000), 3);
+    }
+
+    /// With no options a run adapts every layer the encoder offers (the fixture: two, at rank 32);
+    /// named layers must be offered; an encoder that offers none trains frozen unless they were
+    /// asked for.
+    #[test]
+    fn the_default_adapts_what_the_encoder_offers() {
+        let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-encoder");
+        let got = AdaptAsk::default().resolve(&tiny).unwrap().unwrap();
+        assert_eq!((got.layers, got.rank, got.epochs), (2, 32, None));
+        let one = AdaptAsk { required: true, layers: Some(1), epochs: Some(2), ..Default::default() }.resolve(&tiny).unwrap().unwrap();
+        assert_eq!((one.layers, one.rank, one.epochs), (1, 8, Some(2)));
+        let three = AdaptAsk { required: true, layers: Some(3), ..Default::default() }.resolve(&tiny);
+        assert!(three.unwrap_err().contains("offers 2 layers, not 3"));
+        let plain = tempfile::tempdir().unwrap();
+        assert_eq!(AdaptAsk::default().resolve(plain.path()).unwrap().map(|s| s.layers), None);
+        let required = AdaptAsk { required: true, ..Default::default() }.resolve(plain.path());
+        assert!(required.unwrap_err().contains("top-layer.json"));
     }
 }

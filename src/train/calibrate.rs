@@ -157,11 +157,10 @@ pub fn choose_threshold(rows: &[HeldRow], rule: ThresholdRule) -> ThresholdChoic
     };
     let (chosen, why) = match (rule, has_oos) {
         (ThresholdRule::Fixed(t), _) => (t, "set with --fallback-threshold".to_string()),
-        (_, false) => {
-            let base = table[0].in_scope_accuracy;
-            let t = table.iter().filter(|r| r.in_scope_accuracy >= base - 0.01).map(|r| r.threshold).fold(0.0, f32::max);
-            (t, "highest threshold costing at most 1 point of in-scope accuracy (no out-of-scope examples held out)".to_string())
-        }
+        (_, false) => (
+            one_point_threshold(rows),
+            "highest threshold expected to cost at most 1 point of in-scope accuracy (no out-of-scope examples held out)".to_string(),
+        ),
         (ThresholdRule::McCapped(cap), true) => (
             best(&|r| r.mcc, &|r| r.in_scope_rejected <= cap + 1e-9),
             format!("best Matthews correlation rejecting at most {:.0} % of in-scope examples", cap * 100.0),
@@ -178,6 +177,30 @@ pub fn choose_threshold(rows: &[HeldRow], rule: ThresholdRule) -> ThresholdChoic
         ),
     };
     ThresholdChoice { chosen, rule: why, fallback_similarity: None, table }
+}
+
+/// The highest threshold of the grid expected to cost at most 1 point of in-scope accuracy. The
+/// confidences of the rightly answered in-scope rows, c1 <= c2 <= ..., estimate the share of right
+/// answers a threshold t rejects as their distribution interpolated between them (from 0 at
+/// confidence 0), over n + 1 for n in-scope rows: (j + (t - cj) / (cj+1 - cj)) / (n + 1) when t
+/// lies between the j-th and the next. With 99 rows or more that is the held-out cost to a row; with
+/// fewer, where one row is more than a point, the threshold stays below the lowest right answer by
+/// as much as the rows are few (a 4-intent bot with 8 held-out rows rejected 12–24 % of new
+/// in-scope messages when the threshold sat at that answer: docs/training-choices.md).
+fn one_point_threshold(rows: &[HeldRow]) -> f32 {
+    let n = rows.iter().filter(|r| r.gold.is_some()).count();
+    let mut right: Vec<f32> = rows.iter().filter(|r| r.gold.is_some() && r.answer == r.gold).map(|r| r.confidence).collect();
+    right.sort_by(f32::total_cmp);
+    let cost = |t: f32| {
+        let j = right.partition_point(|&c| c < t);
+        let below = if j == 0 { 0.0 } else { right[j - 1] };
+        let part = match right.get(j) {
+            Some(&above) if above > below => ((t - below) / (above - below)).clamp(0.0, 1.0),
+            _ => 1.0,
+        };
+        (j as f64 + f64::from(part)) / (n + 1) as f64
+    };
+    grid().filter(|&t| cost(t) <= 0.01 + 1e-9).fold(0.0, f32::max)
 }
 
 /// Examples answered right at threshold `t` (an off-topic one is right when rejected).
@@ -236,6 +259,26 @@ mod tests {
         let row_at = |c: &ThresholdChoice| c.table.iter().find(|r| (r.threshold - c.chosen).abs() < 1e-6).unwrap().clone();
         assert!(row_at(&capped).in_scope_rejected <= 0.05, "{:?}", row_at(&capped));
         assert!(row_at(&choose_threshold(&spread, ThresholdRule::Mcc)).in_scope_rejected > 0.05);
+    }
+
+    #[test]
+    fn few_held_out_rows_keep_the_threshold_below_their_lowest_right_answer() {
+        let row = |confidence: f32, gold: usize, answer: usize| HeldRow { confidence, gold: Some(gold), answer: Some(answer) };
+        // 8 rows, all right, 0.60–0.95: one row is 12 points, so the threshold may not reach 0.60
+        // (there it rejected 12–24 % of a small bot's new messages); it stays at 9 % of it
+        let few: Vec<HeldRow> = (0..8).map(|i| row(0.6 + i as f32 * 0.05, 0, 0)).collect();
+        let c = choose_threshold(&few, DEFAULT_RULE);
+        assert_eq!(c.chosen, 0.05, "{c:?}");
+        // wrong answers below them count among the rows (n = 10) but are no cost: 0.06
+        let mut with_wrong = few.clone();
+        with_wrong.extend([row(0.3, 0, 1), row(0.35, 0, 1)]);
+        assert_eq!(choose_threshold(&with_wrong, DEFAULT_RULE).chosen, 0.06);
+        // many rows: the held-out cost to a row (1 % of 1,000 rows from 0.500 up is 0.50; of
+        // 1,000 rows from 0.001 up by 0.001, 0.01)
+        let many: Vec<HeldRow> = (0..1000).map(|i| row(0.5 + i as f32 / 2000.0, 0, 0)).collect();
+        assert_eq!(choose_threshold(&many, DEFAULT_RULE).chosen, 0.5);
+        let spread: Vec<HeldRow> = (0..1000).map(|i| row(0.001 * (i + 1) as f32, 0, 0)).collect();
+        assert_eq!(choose_threshold(&spread, DEFAULT_RULE).chosen, 0.01);
     }
 
     #[test]

@@ -29,10 +29,10 @@ use tokenizers::Tokenizer;
 use crate::model::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
 use crate::model::heads::lexical::{LexicalSettings, Vocabulary};
 use crate::model::heads::stack::{self, Stack};
-use crate::model::heads::top_layer;
 use crate::model::heads::{Heads, Linear};
 use crate::model::manifest::EncoderRef;
 use crate::model::SessionSettings;
+use adapt::AdaptSettings;
 use calibrate::{ThresholdChoice, ThresholdRule};
 use features::{Features, Prepared};
 use intent::IntentSetup;
@@ -144,9 +144,9 @@ pub struct TrainOptions {
     /// Lexical features (character 2–5-grams and word 1–2-grams, TF-IDF) beside the sentence
     /// vector in the intent head (docs/training-choices.md, "Issue 24").
     pub lexical: bool,
-    /// Fine-tune the bot's own copy of the encoder's top layer before fitting the heads
-    /// (`--adapt`; the encoder must offer one: `top-layer.json`). None: the frozen encoder.
-    pub adapt: Option<adapt::AdaptSettings>,
+    /// Fine-tune the bot's own copy of the encoder's top layers before fitting the heads: those
+    /// the encoder offers unless the ask names them. None (`--fast`): the frozen encoder.
+    pub adapt: Option<adapt::AdaptAsk>,
     /// Set when another thread follows the run (and may stop it).
     pub watch: Option<std::sync::Arc<TrainWatch>>,
     /// Where lookup `.txt` files may be read from: inside the project folder from the command
@@ -210,15 +210,14 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
 
     let t = Instant::now();
     let Sets { labels, train_items, names, embed_items, dev_items } = prepare_sets(opts, &data, dev.as_ref(), &tokenizer, &info, &intents)?;
-    let (mut train_f, mut dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items, base.as_ref().map(|b| b.spec.input.as_str()))?;
-    let watch = opts.watch.as_deref();
+    let (mut train_f, mut dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items, base.as_ref().map(|(b, _)| b.spec.input.as_str()))?;
     took.embed = secs(t);
 
     let t = Instant::now();
     let (y, split) = (intent_labels(&data, &names, &intents), dev.is_none().then_some(data.examples.len()));
     let items = (&embed_items[..], encoder.prefix_len());
     let adapted = base.as_ref().map(|b| adapt_step(opts, b, &info, (&mut train_f, dev_f.as_mut()), &y, split, intents.len(), items)).transpose()?;
-    let (top, adapt_epochs) = adapted.unzip();
+    let ((top, adapt_epochs), adapt_layers) = (adapted.unzip(), base.as_ref().map(|(_, s)| s.layers));
     drop(embed_items);
     took.adapt = secs(t);
 
@@ -232,11 +231,11 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     took.slot_fit = secs(t);
 
     let t = Instant::now();
-    next_stage(watch, "writing")?; // unless a fit stopped early for the deadline or DELETE
+    next_stage(opts.watch.as_deref(), "writing")?; // unless a fit stopped early for the deadline or DELETE
     let (means, fallback_similarity) = gate.map(|g| (g.means, g.floor)).unzip();
     let heads = Heads { intent: intent_head, slot, top: top.map(std::sync::Arc::new), means };
     let (counts, n_types) = (features::transition_counts(&train_items, &labels), (labels.len() - 1) / 2);
-    let (encoder_ref, name, description) = describe(opts, &info, data.examples.len(), intents.len(), n_types);
+    let (encoder_ref, name, description) = describe(opts, &info, data.examples.len(), intents.len(), n_types, adapt_layers);
     let spec = write::BundleSpec {
         name,
         version: opts.version.clone(),
@@ -269,10 +268,18 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         threshold,
         seconds: took,
         adapt_epochs,
+        adapt_layers,
+        frozen_because: frozen_because(opts, adapt_layers),
         rasa_notes: rasa.notes,
         data_notes,
         manifest,
     })
+}
+
+/// Why a run that would have adapted layers trained frozen: its encoder offers none.
+fn frozen_because(opts: &TrainOptions, adapted_layers: Option<usize>) -> Option<String> {
+    (opts.adapt.is_some() && adapted_layers.is_none())
+        .then(|| "the encoder offers no top layers to adapt (no top-layer.json): trained on the frozen encoder, as --fast".to_string())
 }
 
 /// The examples made ready for the encoder: slot labels, training items, intent-name items, both
@@ -354,11 +361,11 @@ fn fit_slots(tokens: Array2<f32>, token_labels: &[usize], n_labels: usize, l2: f
 /// The layers to adapt (with `--adapt`) and the encoder session the examples run on: the graph
 /// below the layers when they run on one, else the whole encoder.
 #[allow(clippy::type_complexity)]
-fn open_for_training(opts: &TrainOptions) -> Result<(Option<Stack>, (EncoderInfo, Tokenizer, Encoder, usize)), TrainError> {
+fn open_for_training(opts: &TrainOptions) -> Result<(Option<(Stack, AdaptSettings)>, (EncoderInfo, Tokenizer, Encoder, usize)), TrainError> {
     let base = base_top_layer(opts)?;
-    let lower = base.as_ref().and_then(|b| b.spec.graph.as_deref().map(|g| (g, b.spec.input.as_str())));
+    let lower = base.as_ref().and_then(|(b, _)| b.spec.graph.as_deref().map(|g| (g, b.spec.input.as_str())));
     let opened = open_encoder(opts, lower)?;
-    if let Some(b) = &base {
+    if let Some((b, _)) = &base {
         check_base(opts, b, &opened.0)?;
     }
     Ok((base, opened))
@@ -392,19 +399,18 @@ fn intent_labels(data: &data::Dataset, names: &[(usize, Prepared)], intents: &[S
     data.examples.iter().map(|s| index[s.example.intent.as_str()]).chain(names.iter().map(|n| n.0)).collect()
 }
 
-/// The encoder's top layer(s) to adapt, when `--adapt` asks for them (the encoder must offer
-/// them: `top-layer.json`, or `upper-layers.json` for `--adapt-layers`).
-fn base_top_layer(opts: &TrainOptions) -> Result<Option<Stack>, TrainError> {
-    let Some(settings) = &opts.adapt else { return Ok(None) };
+/// The encoder's top layer(s) to adapt and how, unless `--fast`: those it offers, or those
+/// `--adapt` and its options ask for ([`adapt::AdaptAsk::resolve`]).
+fn base_top_layer(opts: &TrainOptions) -> Result<Option<(Stack, AdaptSettings)>, TrainError> {
     let dir = &opts.encoder;
     let why = |m: String| TrainError::Adapt(format!("encoder {}: {m}", dir.display()));
-    let file = if settings.layers == 1 { top_layer::SPEC_FILE } else { stack::STACK_SPEC_FILE };
-    let (mut stack, sha) = stack::encoder_stack(dir, settings.layers)
-        .map_err(why)?
-        .ok_or_else(|| why(format!("offers no top layers to adapt (no {file}; `make setup` writes e5-small's)")))?;
+    let Some(ask) = &opts.adapt else { return Ok(None) };
+    let Some(settings) = ask.resolve(dir).map_err(why)? else { return Ok(None) };
+    let file = stack::spec_file(settings.layers);
+    let (mut stack, sha) = stack::encoder_stack(dir, settings.layers).map_err(why)?.ok_or_else(|| why(format!("{file} is gone")))?;
     // layers stored as a change name the weights they change
     stack.spec.base_sha256 = Some(sha);
-    Ok(Some(stack))
+    Ok(Some((stack, settings)))
 }
 
 /// The layers fit the encoder: its width, and the pooled outputs they replace (all of them for
@@ -432,7 +438,7 @@ fn check_base(opts: &TrainOptions, base: &Stack, info: &EncoderInfo) -> Result<(
 #[allow(clippy::too_many_arguments)]
 fn adapt_step(
     opts: &TrainOptions,
-    base: &Stack,
+    (base, settings): &(Stack, AdaptSettings),
     info: &EncoderInfo,
     (train_f, dev_f): (&mut Features, Option<&mut Features>),
     y: &[usize],
@@ -440,7 +446,7 @@ fn adapt_step(
     k: usize,
     (items, prefix): (&[Prepared], usize),
 ) -> Result<(Stack, usize), TrainError> {
-    let (watch, settings) = (opts.watch.as_deref(), opts.adapt.clone().unwrap_or_default());
+    let watch = opts.watch.as_deref();
     next_stage(watch, "adapting")?;
     let held = split.map(|examples| intent::held_out_rows(y, examples, k));
     let rows: Vec<usize> = (0..y.len()).filter(|&i| !held.as_ref().is_some_and(|h| h[i])).collect();
@@ -455,7 +461,7 @@ fn adapt_step(
     };
     let train_in = input(train_f);
     let stop = || watch.and_then(TrainWatch::stopped);
-    let layer = adapt::fine_tune(base, &train_in, &rows, y, k, &settings, &stop)?;
+    let layer = adapt::fine_tune(base, &train_in, &rows, y, k, settings, &stop)?;
     train_f.pooled = adapt::pooled_all(&layer, &train_in)?;
     if base.spec.graph.is_some() {
         // no encoder token states on the graph below: the slot head reads the top layer's
@@ -532,7 +538,14 @@ fn intent_setup(opts: &TrainOptions) -> IntentSetup {
 }
 
 /// The encoder reference, the bundle name and its description.
-fn describe(opts: &TrainOptions, info: &EncoderInfo, examples: usize, intents: usize, slot_types: usize) -> (EncoderRef, String, String) {
+fn describe(
+    opts: &TrainOptions,
+    info: &EncoderInfo,
+    examples: usize,
+    intents: usize,
+    slot_types: usize,
+    adapted: Option<usize>,
+) -> (EncoderRef, String, String) {
     let encoder_ref = EncoderRef {
         name: info.name.clone(),
         sha256: info.model_sha256.to_ascii_lowercase(),
@@ -542,8 +555,8 @@ fn describe(opts: &TrainOptions, info: &EncoderInfo, examples: usize, intents: u
     let name = opts.name.clone().unwrap_or_else(|| opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bot".into()));
     // the names of the data, not where they were (a training request's are in a work folder)
     let files: Vec<String> = opts.data.iter().map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()).collect();
-    let on = match &opts.adapt {
-        Some(a) if a.layers > 1 => "its own top layers adapted, linear heads on them",
+    let on = match adapted {
+        Some(layers) if layers > 1 => "its own top layers adapted, linear heads on them",
         Some(_) => "its own top layer adapted, linear heads on the encoder",
         None => "linear heads on the frozen encoder",
     };

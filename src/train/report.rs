@@ -49,6 +49,12 @@ pub struct TrainSummary {
     /// size); absent without `--adapt`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adapt_epochs: Option<usize>,
+    /// How many of the encoder's top layers were adapted (absent: the frozen encoder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapt_layers: Option<usize>,
+    /// Why a run that would have adapted layers trained on the frozen encoder (one that offers none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frozen_because: Option<String>,
     /// Synonyms, lookups and regexes kept for parse time, and what was left out.
     pub rasa_notes: Vec<String>,
     /// What the training data holds that the owner should know (one-example intents, duplicates,
@@ -69,9 +75,12 @@ pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
         s.slot_types,
         s.examples
     );
-    let adapt = match s.adapt_epochs {
-        Some(n) => format!(", top layer adapted {:.1} s ({n} epoch{})", t.adapt, if n == 1 { "" } else { "s" }),
-        None => String::new(),
+    let adapt = match (s.adapt_epochs, s.adapt_layers) {
+        (Some(n), Some(layers)) => {
+            let which = if layers == 1 { "top layer".to_string() } else { format!("top {layers} layers") };
+            format!(", {which} adapted {:.1} s ({n} epoch{})", t.adapt, if n == 1 { "" } else { "s" })
+        }
+        _ => ", frozen encoder".to_string(),
     };
     let _ = writeln!(
         out,
@@ -95,6 +104,9 @@ pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
         let oos = r.oos_recall.map_or("n/a".to_string(), |v| format!("{v:.3}"));
         let mark = if chosen(r.threshold) { " <" } else { "" };
         let _ = writeln!(out, "    {:9.2}  {:12.3}  {:17.3}  {oos:>10}  {:5.3}{mark}", r.threshold, r.in_scope_accuracy, r.in_scope_rejected, r.mcc);
+    }
+    if let Some(why) = &s.frozen_because {
+        let _ = writeln!(out, "  note: {why}");
     }
     for n in &s.data_notes {
         let _ = writeln!(out, "  data: {n}");

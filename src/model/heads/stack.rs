@@ -20,6 +20,35 @@ fn err(e: candle_core::Error) -> String {
 /// The spec file of an encoder folder's top `--adapt-layers` layers.
 pub const STACK_SPEC_FILE: &str = "upper-layers.json";
 
+/// The spec file that offers an encoder's top `layers` layers: `top-layer.json` for one,
+/// `upper-layers.json` for more.
+pub fn spec_file(layers: usize) -> &'static str {
+    if layers == 1 {
+        SPEC_FILE
+    } else {
+        STACK_SPEC_FILE
+    }
+}
+
+/// How many top layers the encoder folder offers to adapt, reading only its spec files: those of
+/// `upper-layers.json`, else 1 with `top-layer.json`, else 0.
+pub fn offered_layers(dir: &Path) -> Result<usize, String> {
+    if let Some(spec) = spec_in(dir, STACK_SPEC_FILE)? {
+        return Ok(spec.layers);
+    }
+    Ok(usize::from(spec_in(dir, SPEC_FILE)?.is_some()))
+}
+
+/// Whether the encoder folder offers its top `layers` layers, reading only the spec file (as
+/// [`encoder_stack`] checks it): false without it, an error when it offers another number.
+pub fn offers(dir: &Path, layers: usize) -> Result<bool, String> {
+    let file = spec_file(layers);
+    match spec_in(dir, file)? {
+        Some(spec) if spec.layers != layers => Err(format!("{file} offers {} layers, not {layers}", spec.layers)),
+        found => Ok(found.is_some()),
+    }
+}
+
 /// The encoder folder's own top layer (the base an adapted bot's change is added to) and the
 /// sha256 of its weights file, when the folder offers one.
 pub fn encoder_layer(dir: &Path) -> Result<Option<(TopLayer, String)>, String> {
@@ -30,7 +59,7 @@ pub fn encoder_layer(dir: &Path) -> Result<Option<(TopLayer, String)>, String> {
 /// The encoder folder's own top `layers` layers (`top-layer.json` for one, `upper-layers.json`
 /// for more: it must offer that many) and the sha256 of their weights file, when it offers them.
 pub fn encoder_stack(dir: &Path, layers: usize) -> Result<Option<(Stack, String)>, String> {
-    let file = if layers == 1 { SPEC_FILE } else { STACK_SPEC_FILE };
+    let file = spec_file(layers);
     let Some(spec) = spec_in(dir, file)? else { return Ok(None) };
     if spec.layers != layers {
         return Err(format!("{file} offers {} layers, not {layers}", spec.layers));
