@@ -219,7 +219,7 @@ fn one_run_at_a_time_cancel_and_the_time_limit_leave_nothing_served() {
     assert_eq!(status, 202, "{body}");
     let end = wait_for(&limited.addr, "slow", Duration::from_secs(60));
     assert_eq!(end["state"], "failed", "{end}");
-    assert!(end["error"].as_str().unwrap().contains("time limit"), "{end}");
+    assert!(end["error"].as_str().unwrap().contains("time limit") && end["error"].as_str().unwrap().contains("\"adapt\": false"), "{end}");
     let (status, _) = request(&limited.addr, "GET", "/v1/models/slow", "application/json", b"", None);
     assert_eq!(status, 404);
 }

@@ -77,7 +77,7 @@ pub enum TrainError {
     Adapt(String),
     #[error("cancelled")]
     Cancelled,
-    #[error("stopped after {0:.0} s: over the training time limit")]
+    #[error("stopped after {0:.0} s: over the training time limit (the server's --train-timeout; \"adapt\": false trains on the frozen encoder, several times faster)")]
     TimedOut(f64),
 }
 
