@@ -26,12 +26,12 @@ enum Command {
     Serve(ServeArgs),
     /// Parse one text and print the result as JSON.
     Parse(ParseArgs),
-    /// Score a bundle on MASSIVE jsonl or Rasa NLU YAML (intent accuracy, slot F1, exact match,
+    /// Score a bundle on MASSIVE jsonl, Rasa NLU YAML or a CSV/TSV table (intent accuracy, slot F1, exact match,
     /// calibration, confusions, latency).
     Eval(EvalArgs),
     /// Load an HTTP endpoint and print throughput, errors and latency percentiles.
     Bench(BenchArgs),
-    /// Train a bot from a Rasa project (folder or NLU files) or MASSIVE jsonl: embed every example
+    /// Train a bot from a Rasa project (folder or NLU files), a CSV/TSV table or MASSIVE jsonl: embed every example
     /// with a frozen encoder, fit intent and slot heads, calibrate, write a heads bundle, and print
     /// `parlance eval`'s report on --dev.
     Train(TrainArgs),

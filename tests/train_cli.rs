@@ -568,3 +568,36 @@ fn the_off_topic_gate_is_served_from_the_bundle_and_checked() {
     let v = parlance(&["validate", bot.to_str().unwrap()]);
     assert!(!v.status.success() && text(&v).contains("intent.means"), "{}", text(&v));
 }
+
+/// A CSV table as the public intent sets ship them (`sentence,label`, quoted commas) trains and
+/// evals; a test label the bot does not know (HINT3's `NO_NODES_DETECTED`) counts as off-topic; a
+/// broken table exits 1 naming its line.
+#[test]
+fn a_csv_table_trains_and_evals() {
+    let d = tempfile::tempdir().unwrap();
+    let mut csv = String::from("sentence,label\n");
+    for (label, texts) in [
+        ("refund", ["i want my money back", "refund please", "\"refund, now\"", "can i get a refund"]),
+        ("track_order", ["where is my order", "track my parcel", "order status", "\"my order, where is it\""]),
+        ("greet", ["hi", "hello", "good morning", "hey there"]),
+    ] {
+        for t in texts {
+            csv.push_str(&format!("{t},{label}\n"));
+        }
+    }
+    let data = write(d.path(), "train.csv", &csv);
+    let out = d.path().join("bot");
+    let o = train(&[&data], &out, &["--fast"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("parlance.json")).unwrap()).unwrap();
+    assert_eq!(m["intents"], serde_json::json!(["greet", "refund", "track_order"]), "{m}");
+    let test = write(d.path(), "test.tsv", "label\tsentence\nrefund\trefund, please\nNO_NODES_DETECTED\twhat is the weather\n");
+    let o = parlance(&["eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json", "--latency-samples", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((r["off_topic"]["in_scope"].as_u64(), r["off_topic"]["off_topic"].as_u64()), (Some(1), Some(1)), "{}", r["off_topic"]);
+    let broken = write(d.path(), "broken.csv", "sentence,label\nhi,greet\n\"unclosed,greet\nbye\n");
+    assert_fails(&train(&[&broken], &d.path().join("no"), &[]), &["broken.csv:3:"]);
+    let headless = write(d.path(), "headless.csv", "hi,greet\nhello,greet\n");
+    assert_fails(&train(&[&headless], &d.path().join("no"), &[]), &["headless.csv:1:", "header row"]);
+}

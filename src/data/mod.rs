@@ -1,9 +1,10 @@
-//! Labelled data: one [`Example`] per utterance, read from MASSIVE jsonl (`massive`) or Rasa NLU
-//! YAML (`rasa`); what `eval` scores and `train` learns from.
+//! Labelled data: one [`Example`] per utterance, read from MASSIVE jsonl (`massive`), Rasa NLU
+//! YAML (`rasa`) or CSV / TSV tables (`table`); what `eval` scores and `train` learns from.
 
 pub mod massive;
 pub mod project;
 pub mod rasa;
+pub mod table;
 
 use std::path::Path;
 
@@ -29,12 +30,15 @@ pub struct Example {
 }
 
 /// Reads labelled examples: a folder as a Rasa project (as `parlance train --data` reads it,
-/// [`project::read`]), a `.yml`/`.yaml` file as Rasa NLU YAML (`rasa`, locale = file stem),
-/// anything else as MASSIVE jsonl.
+/// [`project::read`]), a `.yml`/`.yaml` file as Rasa NLU YAML (`rasa`, locale = file stem), a
+/// `.csv`/`.tsv` file as a table (`table`), anything else as MASSIVE jsonl.
 pub fn read_examples(path: &Path) -> Result<Vec<Example>, DataError> {
     if path.is_dir() {
         let data = project::read(&[path.to_path_buf()]).map_err(|p| DataError::Invalid(p.join("\n")))?;
         return Ok(data.examples.into_iter().map(|s| s.example).collect());
+    }
+    if table::is_table(path) {
+        return table::read_table(path);
     }
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
     match ext.as_deref() {

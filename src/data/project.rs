@@ -1,6 +1,7 @@
 //! Labelled data from paths, as `parlance train` (`--data`, `--dev`) and `parlance eval` read it: a
 //! Rasa 3.x project folder (every NLU YAML file in it, as `rasa train nlu` reads them), Rasa NLU
-//! YAML files, or MASSIVE jsonl. One reader for every command that takes labelled data.
+//! YAML files, CSV / TSV tables (`text,intent`), or MASSIVE jsonl. One reader for every command
+//! that takes labelled data.
 
 use std::path::{Path, PathBuf};
 
@@ -70,8 +71,8 @@ fn language_code(tag: &str, file: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{file}: language {tag:?} is not one Parlance serves ({})", crate::lang::SUPPORTED.join(", ")))
 }
 
-/// Reads every path: a folder as a Rasa project, a `.yml`/`.yaml` file as Rasa NLU, anything else as
-/// MASSIVE jsonl. Every problem found is returned, not just the first.
+/// Reads every path: a folder as a Rasa project, a `.yml`/`.yaml` file as Rasa NLU, a `.csv`/`.tsv`
+/// file as a table, anything else as MASSIVE jsonl. Every problem found is returned, not just the first.
 pub fn read(paths: &[PathBuf]) -> Result<Dataset, Vec<String>> {
     let mut data = Dataset::default();
     let mut problems = Vec::new();
@@ -124,7 +125,8 @@ fn read_file(f: &Path, data: &mut Dataset) -> Result<(), String> {
         data.rasa_files.push(f.to_path_buf());
         data.examples.extend(nlu.examples.into_iter().map(|example| Sourced { example, file: name.clone() }));
     } else {
-        let rows = crate::data::massive::read_massive(f).map_err(|e| e.to_string())?;
+        let rows = if crate::data::table::is_table(f) { crate::data::table::read_table(f) } else { crate::data::massive::read_massive(f) };
+        let rows = rows.map_err(|e| e.to_string())?;
         for ex in rows {
             if ex.locale != "all" {
                 let code = language_code(&ex.locale, &name)?;

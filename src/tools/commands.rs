@@ -32,7 +32,8 @@ pub struct ParseArgs {
 // `parlance eval`'s arguments.
 #[derive(clap::Args)]
 pub struct EvalArgs {
-    /// MASSIVE jsonl, or Rasa NLU YAML (.yml/.yaml; locale = file stem); may be given several times.
+    /// MASSIVE jsonl, Rasa NLU YAML (.yml/.yaml; locale = file stem), or a .csv/.tsv table whose
+    /// header names a text and an intent column (`sentence,label`); may be given several times.
     #[arg(long = "data", required = true)]
     pub data: Vec<PathBuf>,
     /// Print the report as JSON.
@@ -105,7 +106,8 @@ pub struct BenchArgs {
 // `parlance train`'s arguments.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// A Rasa project folder (every NLU .yml in it), Rasa NLU YAML, or MASSIVE jsonl; repeatable.
+    /// A Rasa project folder (every NLU .yml in it), Rasa NLU YAML, a .csv/.tsv table whose header
+    /// names a text and an intent column (`text,intent`, `sentence,label`), or MASSIVE jsonl; repeatable.
     #[arg(long = "data", required = true)]
     pub data: Vec<PathBuf>,
     /// Dev data (same formats): calibration, fallback threshold and the report. Default: a

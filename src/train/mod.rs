@@ -1,4 +1,4 @@
-//! `parlance train`: a Rasa project (or MASSIVE jsonl) → a served heads bundle, in Rust, on CPU.
+//! `parlance train`: a Rasa project (or a CSV table, or MASSIVE jsonl) → a served heads bundle, in Rust, on CPU.
 //!
 //! Every example is embedded once by a frozen pretrained encoder through ONNX Runtime; an intent
 //! classifier (multinomial logistic regression, L2, L-BFGS) is fitted on the pooled vectors and a
