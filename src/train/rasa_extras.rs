@@ -271,10 +271,13 @@ pub fn collect(files: &[PathBuf], entities: &BTreeSet<String>, policy: &LookupFi
     g.data.lookups = lookups;
     g.data.regexes = regexes;
     let d = &g.data;
-    g.notes.insert(
-        0,
-        format!("rasa: {} synonym(s), {} lookup table(s), {} regex(es) kept for parse time", d.synonyms.len(), d.lookups.len(), d.regexes.len()),
-    );
+    if !files.is_empty() {
+        // a table or MASSIVE jsonl has none of these: no note
+        g.notes.insert(
+            0,
+            format!("rasa: {} synonym(s), {} lookup table(s), {} regex(es) kept for parse time", d.synonyms.len(), d.lookups.len(), d.regexes.len()),
+        );
+    }
     RasaRules::compile(g.data.clone()).map_err(TrainError::Invalid)?;
     // the pattern columns' matchers: regexes were all checked as read, kept lookups just above
     let left_out = g.pattern_features.iter().filter(|p| p.kind == "lookup" && !entities.contains(&p.name));
