@@ -597,6 +597,12 @@ fn a_csv_table_trains_and_evals() {
     assert!(o.status.success(), "{}", text(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!((r["off_topic"]["in_scope"].as_u64(), r["off_topic"]["off_topic"].as_u64()), (Some(1), Some(1)), "{}", r["off_topic"]);
+    // the trade-off at each threshold: the served row is what the answers gave
+    let t = &r["threshold_tradeoff"];
+    assert_eq!(t["rows"].as_array().map(Vec::len), Some(100), "{t}");
+    assert!((t["served"]["threshold"].as_f64().unwrap() - m["fallback_threshold"].as_f64().unwrap()).abs() < 1e-6, "{t}");
+    assert!((t["served"]["mcc"].as_f64().unwrap() - r["off_topic"]["mcc"].as_f64().unwrap()).abs() < 1e-9, "{t}");
+    assert!(t["best"]["mcc"].as_f64().unwrap() >= t["served"]["mcc"].as_f64().unwrap(), "{t}");
     let broken = write(d.path(), "broken.csv", "sentence,label\nhi,greet\n\"unclosed,greet\nbye\n");
     assert_fails(&train(&[&broken], &d.path().join("no"), &[]), &["broken.csv:3:"]);
     let headless = write(d.path(), "headless.csv", "hi,greet\nhello,greet\n");

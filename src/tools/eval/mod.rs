@@ -9,6 +9,7 @@
 //! SVG).
 
 pub mod report;
+pub mod sweep;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
@@ -146,6 +147,9 @@ pub struct Report {
     pub unknown_slot_types: UnknownLabels,
     /// In-scope accuracy, rejections, off-topic recall and Matthews correlation ([`oos`]).
     pub off_topic: oos::OffTopic,
+    /// The same at every fallback threshold, when the data holds off-topic messages ([`sweep`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_tradeoff: Option<sweep::Tradeoff>,
     /// `None` when not measured (`latency_samples` = 0).
     pub latency: Option<Latency>,
     /// Seconds of the accuracy pass.
@@ -302,6 +306,7 @@ pub async fn evaluate_with(parser: &Parser, examples: &[Example], opts: &EvalOpt
     let class = |name: &str| (known_intents.contains(name) && !oos::is_out_of_scope(name, &oos_names)).then(|| name.to_string());
     let mut answers: Vec<(Option<String>, Option<String>)> = Vec::with_capacity(examples.len());
     let mut fallback_reasons = BTreeMap::new();
+    let mut scored = Vec::with_capacity(examples.len());
     for part in examples.chunks(opts.chunk.max(1)) {
         let inputs = part.iter().map(|e| ParseInput::new(e.text.clone())).collect();
         let results = parser.parse_many(inputs).await.map_err(|e| anyhow::anyhow!("parse failed: {e}"))?;
@@ -320,6 +325,7 @@ pub async fn evaluate_with(parser: &Parser, examples: &[Example], opts: &EvalOpt
                 s.add(ex, &r.intent.name, r.intent.confidence, lang_ok, &spans);
             }
             answers.push((class(&ex.intent), class(&r.intent.name)));
+            scored.push(sweep::Scored::new(class(&ex.intent), &r, class));
             r.fallback_reason.into_iter().for_each(|why| *fallback_reasons.entry(why.to_string()).or_default() += 1);
             let gold = per_intent.entry(ex.intent.clone()).or_default();
             gold.support += 1;
@@ -349,6 +355,7 @@ pub async fn evaluate_with(parser: &Parser, examples: &[Example], opts: &EvalOpt
         reliability,
         unknown_intents,
         unknown_slot_types,
+        threshold_tradeoff: scored.iter().any(|s| s.gold.is_none()).then(|| sweep::tradeoff(&scored, parser.fallback().threshold)),
         off_topic: oos::OffTopic { fallback_reasons, ..oos::off_topic(&answers) },
         latency,
         seconds,

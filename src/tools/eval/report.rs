@@ -96,6 +96,13 @@ impl Report {
             s.push_str(&row("all", &self.overall));
         }
         let _ = writeln!(*s, "\n{}", off_topic_line(&self.off_topic));
+        if let Some(t) = &self.threshold_tradeoff {
+            let _ = writeln!(
+                *s,
+                "the same at each fallback threshold (the bundle's off-topic gate and ambiguity margin kept):\n{}",
+                t.lines().join("\n")
+            );
+        }
         s.push_str("\nintent                       support  precision  recall     F1\n");
         for (name, m) in &self.per_intent {
             let mark = if m.known { "" } else { " (unknown to the model)" };
@@ -199,6 +206,13 @@ impl Report {
             s.push_str(&row("**all**", &self.overall));
         }
         let _ = writeln!(*s, "\n{}", md_escape(&off_topic_line(&self.off_topic)));
+        if let Some(t) = &self.threshold_tradeoff {
+            let _ = writeln!(
+                *s,
+                "\nThe same at each fallback threshold (the bundle's off-topic gate and ambiguity margin kept):\n\n```\n{}\n```",
+                t.lines().join("\n")
+            );
+        }
         for line in [
             unknown_line("gold intent(s)", "example(s)", &self.unknown_intents),
             unknown_line("gold slot type(s)", "span(s)", &self.unknown_slot_types),
