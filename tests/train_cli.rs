@@ -590,6 +590,7 @@ fn a_csv_table_trains_and_evals() {
     let o = train(&[&data], &out, &["--fast"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(!text(&o).contains("synonym(s)"), "no Rasa file, no note on Rasa's synonyms: {}", text(&o));
+    assert!(text(&o).contains("no off-topic example was held out") && text(&o).contains("pass it as --dev"), "{}", text(&o));
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("parlance.json")).unwrap()).unwrap();
     assert_eq!(m["intents"], serde_json::json!(["greet", "refund", "track_order"]), "{m}");
     let test = write(d.path(), "test.tsv", "label\tsentence\nrefund\trefund, please\nNO_NODES_DETECTED\twhat is the weather\n");
