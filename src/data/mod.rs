@@ -37,12 +37,18 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>, DataError> {
         let data = project::read(&[path.to_path_buf()]).map_err(|p| DataError::Invalid(p.join("\n")))?;
         return Ok(data.examples.into_iter().map(|s| s.example).collect());
     }
-    if table::is_table(path) {
-        return table::read_table(path);
-    }
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
     match ext.as_deref() {
         Some("yml" | "yaml") => rasa::read_rasa_nlu(path),
-        _ => massive::read_massive(path),
+        _ => read_rows(path),
+    }
+}
+
+/// A labelled file that is not Rasa YAML: a `.csv`/`.tsv` table, anything else MASSIVE jsonl.
+pub fn read_rows(path: &Path) -> Result<Vec<Example>, DataError> {
+    if table::is_table(path) {
+        table::read_table(path)
+    } else {
+        massive::read_massive(path)
     }
 }

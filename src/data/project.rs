@@ -125,8 +125,7 @@ fn read_file(f: &Path, data: &mut Dataset) -> Result<(), String> {
         data.rasa_files.push(f.to_path_buf());
         data.examples.extend(nlu.examples.into_iter().map(|example| Sourced { example, file: name.clone() }));
     } else {
-        let rows = if crate::data::table::is_table(f) { crate::data::table::read_table(f) } else { crate::data::massive::read_massive(f) };
-        let rows = rows.map_err(|e| e.to_string())?;
+        let rows = crate::data::read_rows(f).map_err(|e| e.to_string())?;
         for ex in rows {
             if ex.locale != "all" {
                 let code = language_code(&ex.locale, &name)?;
