@@ -17,11 +17,14 @@ intent accuracy on in-scope rows, training seconds. `parlance eval` runs each te
     python3 training/adapt_product_study.py --baseline OLD/parlance --far /tmp/bg/background.jsonl [--holdout 0]
     # an owner without dev data: the held-out fifth of the training data chooses the threshold
     python3 training/adapt_product_study.py --baseline OLD/parlance --baseline-arm=--fast --no-dev
+    # named arms of this binary (KEY=VALUE tokens go to the environment)
+    python3 training/adapt_product_study.py --arm "default=" --arm "six-epochs=--adapt-epochs 6"
 
 Needs the encoder's top layer (`make setup`). Stdlib only.
 """
 import argparse
 import json
+import math
 import os
 import random
 import subprocess
@@ -43,7 +46,7 @@ def write(path, rows):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def draw(data, locale, per, seed, work, oos_train=0, far=None, holdout=True):
+def draw(data, locale, per, seed, work, oos_train=0, far=None, holdout=True, skew=None):
     train = read(os.path.join(data, f"{locale}.train.jsonl"))
     dev = read(os.path.join(data, f"{locale}.dev.jsonl"))
     intents = sorted({r["intent"] for r in train})
@@ -53,12 +56,22 @@ def draw(data, locale, per, seed, work, oos_train=0, far=None, holdout=True):
     for r in train:
         by.setdefault(r["intent"], []).append(r)
     rows = []
+    share = {}
+    for r in dev:
+        share[r["intent"]] = share.get(r["intent"], 0) + 1
     for name in intents:
         if name in held:
             continue
         pool = by[name][:]
         rng.shuffle(pool)
-        rows += pool[:per]
+        n = per
+        if skew == "random":
+            # real bots: intents with two examples beside intents with many
+            n = round(math.exp(math.log(2) + rng.random() * (math.log(per) - math.log(2))))
+        elif skew == "traffic":
+            # as many examples as the intent has traffic (its share of dev), from 2 to `per`
+            n = min(per, max(2, round(per * share.get(name, 0) / max(share.values()))))
+        rows += pool[:n]
     # off-topic examples trained as an intent (`out_of_scope`): rows of the held-out intents
     off = [dict(r, intent="out_of_scope", annot_utt=r["utt"]) for r in train if r["intent"] in held]
     rng.shuffle(off)
@@ -84,8 +97,8 @@ def draw(data, locale, per, seed, work, oos_train=0, far=None, holdout=True):
     return paths, len(rows)
 
 
-def run(binary, args):
-    p = subprocess.run([binary] + args, cwd=ROOT, capture_output=True, text=True)
+def run(binary, args, env=None):
+    p = subprocess.run([binary] + args, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, **(env or {})))
     if p.returncode != 0:
         sys.exit(f"{' '.join(args)}\n{p.stdout}\n{p.stderr}")
     return p.stdout
@@ -104,8 +117,11 @@ def main():
     ap.add_argument("--baseline-arm", default="--fast", help="this binary's options against --baseline (default --fast: both frozen for a binary before adaptation was the default)")
     ap.add_argument("--no-dev", action="store_true", help="train without --dev (the held-out split chooses the threshold, as an owner without dev data)")
     ap.add_argument("--far", help="JSONL of off-topic lines with a locale field (chit-chat), added to dev and test")
+    ap.add_argument("--skew", choices=["random", "traffic"], help="examples per intent from 2 to --per-intent: log-uniform at random, or following the intent's share of dev")
     ap.add_argument("--holdout", type=int, default=1, help="0: no intent held out (off-topic: --far only)")
     ap.add_argument("--rank", type=int, help="--adapt-rank for the adapted arms (default: parlance's)")
+    ap.add_argument("--arm", action="append", default=[], metavar="NAME=OPTIONS",
+                    help="instead of the default arms: NAME trained with OPTIONS (KEY=VALUE tokens are set in the environment); repeatable")
     ap.add_argument("--layers", default="1", help="comma-separated --adapt-layers values: one adapted arm each (\"adapt\" for 1, \"adaptN\" else)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="adapt-study-")
@@ -113,18 +129,22 @@ def main():
     means = {}
     for locale in args.locales.split(","):
         for seed in map(int, args.seeds.split(",")):
-            paths, n = draw(args.data, locale, args.per_intent, seed, work, args.oos_train, args.far, args.holdout == 1)
+            paths, n = draw(args.data, locale, args.per_intent, seed, work, args.oos_train, args.far, args.holdout == 1, args.skew)
             arms = [("frozen", args.binary, ["--fast"])] + [
                 ("adapt" if k == "1" else f"adapt{k}", args.binary, ["--adapt", "--adapt-epochs", str(args.epochs), "--adapt-layers", k]
                  + (["--adapt-rank", str(args.rank)] if args.rank is not None else []))
                 for k in args.layers.split(",")]
             if args.baseline:
                 arms = [("baseline", args.baseline, []), ("this", args.binary, args.baseline_arm.split())]
+            if args.arm:
+                arms = [(a.split("=", 1)[0], args.binary, a.split("=", 1)[1].split()) for a in args.arm]
             for arm, binary, extra in arms:
+                env = dict(x.split("=", 1) for x in extra if "=" in x and x.split("=", 1)[0].isupper())
+                extra = [x for x in extra if not ("=" in x and x.split("=", 1)[0].isupper())]
                 out = os.path.join(work, f"bot-{locale}-{seed}-{arm}")
                 t = time.time()
                 dev = [] if args.no_dev else ["--dev", paths["dev"]]
-                run(binary, ["train", "--data", paths["train"], "--out", out, "--json"] + dev + extra)
+                run(binary, ["train", "--data", paths["train"], "--out", out, "--json"] + dev + extra, env)
                 secs = time.time() - t
                 rep = json.loads(run(binary, ["eval", "--model", out, "--data", paths["test"], "--json", "--latency-samples", "0", "--max-batch-size", "1"]))
                 o = rep["off_topic"]

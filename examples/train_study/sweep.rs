@@ -83,6 +83,8 @@ pub fn config(name: &str) -> Config {
             "lex" => c.lexical = Some((LexicalSettings::default(), 0)),
             "hash" => c.lexical = Some((LexicalSettings::default(), 1 << 14)),
             "pat" => c.patterns = Some(Vec::new()),
+            // logit adjustment (`IntentSetup::balance`, Menon et al. 2021): adj0 = none
+            p if p.starts_with("adj") => c.setup.balance = p[3..].parse().unwrap(),
             p if p.starts_with("bg") => c.background = Some(p[2..].parse().unwrap_or(2.0)),
             p if p.starts_with("cap") => c.setup.rule = ThresholdRule::McCapped(p[3..].parse().unwrap()),
             p if p.starts_with('c') => c.setup.c = p[1..].parse().expect("cNUMBER"),
@@ -161,7 +163,15 @@ pub struct Draw {
     pub oos: Vec<usize>,
 }
 
-pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool, oos_train: usize) -> Draw {
+/// `skew`: each intent gets a count drawn log-uniformly between 2 and `shots` (real bots: intents
+/// with two examples beside intents with many).
+/// `prop`: counts in proportion to the intent's share of dev (2 to `shots`: the imbalance follows
+/// the traffic).
+pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool, oos_train: usize, skew: bool) -> Draw {
+    let prop = std::env::var("STUDY_PROP").is_ok_and(|v| v == "1");
+    let mut freq: BTreeMap<&str, f64> = BTreeMap::new();
+    dev.rows.iter().for_each(|r| *freq.entry(r.0.as_str()).or_default() += 1.0);
+    let top = freq.values().cloned().fold(1.0, f64::max);
     let mut all: Vec<String> = train.rows.iter().filter(|r| !r.0.starts_with('=') && r.0 != BG).map(|r| r.0.clone()).collect();
     all.sort();
     all.dedup();
@@ -179,7 +189,15 @@ pub fn draw(train: &Cache, dev: &Cache, shots: usize, seed: u64, holdout: bool, 
     for it in &intents {
         let mut v = by[it.as_str()].clone();
         rng.shuffle(&mut v);
-        rows.extend(v.into_iter().take(shots));
+        let n = if skew && prop {
+            ((shots as f64 * freq.get(it.as_str()).copied().unwrap_or(0.0) / top).round() as usize).clamp(2, shots)
+        } else if skew {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            (2f64.ln() + u * ((shots as f64).ln() - 2f64.ln())).exp().round() as usize
+        } else {
+            shots
+        };
+        rows.extend(v.into_iter().take(n));
     }
     // off-topic training examples: round-robin over the held-out intents' shuffled rows
     let mut pools: Vec<Vec<usize>> = order[..held].iter().map(|it| by[it.as_str()].clone()).collect();
@@ -320,11 +338,12 @@ pub fn run(dir: &Path, locale: &str, args: &[String]) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut by_rule: BTreeMap<String, Vec<Vec<Outcome>>> = BTreeMap::new();
     for shots in opt(args, "--shots", "10,30").split(',') {
-        let n: usize = shots.parse().unwrap_or(usize::MAX);
+        let skew = shots.starts_with("skew");
+        let n: usize = shots.trim_start_matches("skew").parse().unwrap_or(usize::MAX);
         for name in opt(args, "--configs", "base").split(',') {
             let c = config(name);
             let outs: Vec<Vec<Outcome>> =
-                (0..draws).map(|s| fit_draw(&c, &train, &dev, &draw(&train, &dev, n, s, holdout, oos_train), &rules)).collect();
+                (0..draws).map(|s| fit_draw(&c, &train, &dev, &draw(&train, &dev, n, s, holdout, oos_train, skew), &rules)).collect();
             let col = |f: &dyn Fn(&Outcome) -> f64| mean_sd(&outs.iter().map(|o| f(&o[0])).collect::<Vec<_>>());
             let fit = outs.iter().map(|o| o[0].fit_s + o[0].features).sum::<f64>() / outs.len() as f64;
             println!(

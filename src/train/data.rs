@@ -66,7 +66,7 @@ fn notes(data: &Dataset, by_intent: &BTreeMap<&str, Vec<&Sourced>>) -> Vec<Strin
     let (smallest, largest) = by_intent.values().map(Vec::len).fold((usize::MAX, 0), |(a, b), n| (a.min(n), b.max(n)));
     if largest >= UNBALANCED_RATIO * smallest {
         let big = by_intent.iter().max_by_key(|(_, v)| v.len()).map_or("", |(k, _)| k);
-        out.push(format!("unbalanced intents: from {smallest} to {largest} examples ({big:?} the largest); small intents are predicted less often"));
+        out.push(format!("unbalanced intents: from {smallest} to {largest} examples ({big:?} the largest); the intent head discounts the larger intents' head start (logit adjustment: {} × the log of each intent's share)", crate::train::intent::BALANCE));
     }
     out.extend(repeated_texts(data));
     let words = |t: &str| t.split_whitespace().count();

@@ -26,11 +26,22 @@ pub struct IntentSetup {
     /// Out-of-scope intents besides Rasa's names (`--out-of-scope-intent`).
     pub oos_names: Vec<String>,
     pub rule: ThresholdRule,
+    /// Logit adjustment: `balance` × ln(the intent's share of the training examples) is taken from
+    /// each intent's bias after the fit (0: none, 1: as if every intent had as many examples).
+    pub balance: f32,
 }
+
+/// The default logit adjustment ([`IntentSetup::balance`]). The fitted bias follows the training
+/// examples' counts more than it should: MASSIVE with 2 to 50 examples per intent drawn at random,
+/// head accuracy 62.8 → 76.0 (en) and 57.6 → 70.5 (fr) at 0.75 (77.8 / 72.3 at 1); with the counts
+/// following the test's own intent shares, 81.1 → 82.8 and 77.0 → 80.2 (1 gives 81.2 / 78.4); the
+/// Rasa projects (5 folds) 90.5 → 92.3 (1: 89.5). docs/training-choices.md, "Intents with many
+/// examples beside intents with few".
+pub const BALANCE: f32 = 0.75;
 
 impl Default for IntentSetup {
     fn default() -> Self {
-        IntentSetup { c: 10.0, standardize: false, max_iter: 200, oos_names: Vec::new(), rule: calibrate::DEFAULT_RULE }
+        IntentSetup { c: 10.0, standardize: false, max_iter: 200, oos_names: Vec::new(), rule: calibrate::DEFAULT_RULE, balance: BALANCE }
     }
 }
 
@@ -125,15 +136,23 @@ impl Rows<'_> {
     }
 }
 
-/// The fitted head (and lexical weights) on rows.
-fn fit_rows(x: Rows, y: &[usize], k: usize, cfg: &FitConfig) -> (Linear, Option<Array2<f32>>) {
-    match x.sparse {
+/// The fitted head (and lexical weights) on rows, its bias adjusted by `balance` × ln(each
+/// intent's share of the first `examples` rows: the examples, not the intent names).
+fn fit_rows(x: Rows, y: &[usize], k: usize, cfg: &FitConfig, examples: usize, balance: f32) -> (Linear, Option<Array2<f32>>) {
+    let (mut head, lex) = match x.sparse {
         Some(sp) => {
             let (head, lex, _) = logreg::fit_joint(x.dense, sp, y, k, cfg);
             (head, Some(lex))
         }
         None => (logreg::fit(x.dense, y, k, cfg).0, None),
+    };
+    if balance != 0.0 {
+        let mut count = vec![0f32; k];
+        y[..examples.min(y.len())].iter().for_each(|&c| count[c] += 1.0);
+        let total: f32 = count.iter().sum::<f32>().max(1.0);
+        head.bias.iter_mut().zip(&count).for_each(|(b, n)| *b -= balance * (n.max(1.0) / total).ln());
     }
+    (head, lex)
 }
 
 /// Logits of rows under a fitted head (and lexical weights).
@@ -163,12 +182,12 @@ pub fn fit_intent(
     let oos_classes: Vec<bool> = intents.iter().map(|n| is_out_of_scope(n, &setup.oos_names)).collect();
     let (head, lexical, source, held) = match dev {
         Some((xd, label, oos)) => {
-            let (head, lex) = fit_rows(x, y, intents.len(), &cfg);
+            let (head, lex) = fit_rows(x, y, intents.len(), &cfg, examples, setup.balance);
             let logits = rows_logits(&head, lex.as_ref(), xd);
             let similarity = Some(similarities(x.dense, y, &oos_classes, xd.dense));
             (head, lex, "dev", Held { logits, label, oos, similarity })
         }
-        None => held_out_split(x, y, examples, intents, &cfg, &oos_classes),
+        None => held_out_split(x, y, examples, intents, &cfg, &oos_classes, setup.balance),
     };
     let temperature = calibrate::fit_temperature(&held.logits, &held.label);
     let (offset, floor, threshold) = oos_offset(&held, &oos_classes, temperature, setup.rule);
@@ -289,19 +308,22 @@ fn held_out_split(
     intents: &[String],
     cfg: &FitConfig,
     oos_classes: &[bool],
+    balance: f32,
 ) -> (Linear, Option<Array2<f32>>, &'static str, Held) {
     let is_held = held_out_rows(y, examples, intents.len());
     let (held, kept): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| is_held[i]);
     let (sub, sub_sp) = x.select(&kept);
     let sub_y: Vec<usize> = kept.iter().map(|&i| y[i]).collect();
-    let (head, lex) = fit_rows(Rows { dense: &sub, sparse: sub_sp.as_ref() }, &sub_y, intents.len(), cfg);
+    // `kept` is in order: its examples come before the intent names
+    let kept_examples = kept.iter().filter(|&&i| i < examples).count();
+    let (head, lex) = fit_rows(Rows { dense: &sub, sparse: sub_sp.as_ref() }, &sub_y, intents.len(), cfg, kept_examples, balance);
     let (hx, hsp) = x.select(&held);
     let logits = rows_logits(&head, lex.as_ref(), Rows { dense: &hx, sparse: hsp.as_ref() });
     let label = held.iter().map(|&i| Some(y[i])).collect();
     let flags = held.iter().map(|&i| oos_classes[y[i]]).collect();
     // the held rows' distance to the means of the rows fitted without them, as for the head
     let similarity = Some(similarities(&sub, &sub_y, oos_classes, &hx));
-    let (full, full_lex) = fit_rows(x, y, intents.len(), cfg);
+    let (full, full_lex) = fit_rows(x, y, intents.len(), cfg, examples, balance);
     (full, full_lex, "held-out split", Held { logits, label, oos: flags, similarity })
 }
 
@@ -428,6 +450,25 @@ mod tests {
         // an owner's fixed threshold, or no out-of-scope class: no offset
         assert_eq!(oos_offset(&held, &classes, 1.0, ThresholdRule::Fixed(0.3)).0, 0.0);
         assert_eq!(oos_offset(&held, &[false; 3], 1.0, ThresholdRule::McCapped(0.05)).0, 0.0);
+    }
+
+    /// The bias is lowered by `balance` × ln(each intent's share of the examples), the intent
+    /// names (rows from `examples` on) not counted; the weights are the fit's own.
+    #[test]
+    fn the_bias_is_adjusted_by_the_examples_shares() {
+        // intent 0: 8 examples, intent 1: 2, then one name row each
+        let x = Array2::from_shape_fn((12, 2), |(i, j)| if (i < 8 || i == 10) == (j == 0) { 1.0 } else { 0.1 * (i % 3) as f32 });
+        let y = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1];
+        let cfg = FitConfig { l2: 1e-2, standardize: false, ..Default::default() };
+        let rows = Rows { dense: &x, sparse: None };
+        let (plain, _) = fit_rows(rows, &y, 2, &cfg, 10, 0.0);
+        let (adjusted, _) = fit_rows(rows, &y, 2, &cfg, 10, 0.75);
+        assert_eq!(plain.weight, adjusted.weight);
+        let shift = |c: usize| adjusted.bias[c] - plain.bias[c];
+        assert!((shift(0) + 0.75 * 0.8f32.ln()).abs() < 1e-5, "{}", shift(0));
+        assert!((shift(1) + 0.75 * 0.2f32.ln()).abs() < 1e-5, "{}", shift(1));
+        // the smaller intent gains on the larger by 0.75 × ln 4
+        assert!((shift(1) - shift(0) - 0.75 * 4f32.ln()).abs() < 1e-5);
     }
 
     /// Held-out rows whose off-topic messages the head answers confidently but whose sentence
