@@ -236,7 +236,7 @@ fn gates<O>(
     mcc_at: impl Fn(&[HeldRow]) -> f64,
 ) -> Vec<O> {
     let mut out = Vec::new();
-    let floor = |r: &[f32], q: f32| if q == 0.0 { f32::MIN } else { r[((q * r.len() as f32) as usize).min(r.len() - 1)] };
+    let floor = |r: &[f32], q: f32| if q == 0.0 || r.is_empty() { f32::MIN } else { r[((q * r.len() as f32) as usize).min(r.len() - 1)] };
     for (dv, tv) in [cosine, maha] {
         let r = s.reference(dv);
         for q in [0.01f32, 0.02] {
