@@ -44,7 +44,8 @@ pub struct TrainStatus {
     pub model: String,
     /// "running", "done", "failed" or "cancelled".
     pub state: String,
-    /// "checking", "embedding", "fitting", "writing", "loading" or "finished".
+    /// "checking", "embedding", "adapting" (twice for a small bot without dev data), "fitting",
+    /// "writing", "loading" or "finished".
     pub stage: String,
     /// Examples embedded so far, of `to_embed`.
     pub embedded: u64,

@@ -111,7 +111,8 @@ pub struct TrainArgs {
     #[arg(long = "data", required = true)]
     pub data: Vec<PathBuf>,
     /// Dev data (same formats): calibration, fallback threshold and the report. Default: a
-    /// held-out fifth of --data.
+    /// held-out fifth of --data (up to 600 examples, the adapted layers are then trained again on
+    /// all of it).
     #[arg(long)]
     pub dev: Vec<PathBuf>,
     /// Bundle folder to write.

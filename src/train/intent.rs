@@ -83,6 +83,8 @@ pub struct IntentFit {
     pub held: Held,
     /// The off-topic gate, when one was chosen.
     pub gate: Option<Gate>,
+    /// The out-of-scope intents' logit offset, added to the head's bias (0: none).
+    pub offset: f32,
 }
 
 /// Each intent's name as an example of it: `_ / - + .` become spaces; names with no letter
@@ -174,12 +176,7 @@ pub fn fit_intent(
     intents: &[String],
     setup: &IntentSetup,
 ) -> IntentFit {
-    // scikit-learn's C as a penalty on the mean loss: λ = 1 / (C·n)
-    let l2 = 1.0 / (setup.c.max(1e-6) * y.len() as f32);
-    // the joint fit (lexical features on) is not standardised: the sparse columns stay sparse
-    let standardize = setup.standardize && x.sparse.is_none();
-    let cfg = FitConfig { l2, standardize, max_iter: setup.max_iter, ..Default::default() };
-    let oos_classes: Vec<bool> = intents.iter().map(|n| is_out_of_scope(n, &setup.oos_names)).collect();
+    let (cfg, oos_classes) = (fit_config(x, y, setup), oos_classes(intents, setup));
     let (head, lexical, source, held) = match dev {
         Some((xd, label, oos)) => {
             let (head, lex) = fit_rows(x, y, intents.len(), &cfg, examples, setup.balance);
@@ -201,7 +198,35 @@ pub fn fit_intent(
         }
     }
     let heldout = held_out_report(source, &held);
-    IntentFit { head, lexical, temperature, heldout, threshold, held, gate }
+    IntentFit { head, lexical, temperature, heldout, threshold, held, gate, offset }
+}
+
+/// `fit`'s head fitted again on every row of `x`: new features for the same rows (the layers
+/// adapted again on every example once the threshold was chosen). The out-of-scope offset is added
+/// again and the gate's means are taken from `x`; the temperature, threshold, gate floor and
+/// held-out report stay as chosen.
+pub fn refit_on_all(fit: IntentFit, x: Rows, y: &[usize], examples: usize, intents: &[String], setup: &IntentSetup) -> IntentFit {
+    let (cfg, oos_classes) = (fit_config(x, y, setup), oos_classes(intents, setup));
+    let (mut head, lexical) = fit_rows(x, y, intents.len(), &cfg, examples, setup.balance);
+    for (j, _) in oos_classes.iter().enumerate().filter(|(_, o)| **o) {
+        head.bias[j] += fit.offset;
+    }
+    let gate = fit.gate.map(|g| Gate { means: stored_means(x.dense, y, &oos_classes), floor: g.floor });
+    IntentFit { head, lexical, gate, ..fit }
+}
+
+/// The fit's settings for the rows `x` (labels `y`).
+fn fit_config(x: Rows, y: &[usize], setup: &IntentSetup) -> FitConfig {
+    // scikit-learn's C as a penalty on the mean loss: λ = 1 / (C·n)
+    let l2 = 1.0 / (setup.c.max(1e-6) * y.len() as f32);
+    // the joint fit (lexical features on) is not standardised: the sparse columns stay sparse
+    let standardize = setup.standardize && x.sparse.is_none();
+    FitConfig { l2, standardize, max_iter: setup.max_iter, ..Default::default() }
+}
+
+/// Which intents are out of scope (Rasa's names and `setup.oos_names`).
+fn oos_classes(intents: &[String], setup: &IntentSetup) -> Vec<bool> {
+    intents.iter().map(|n| is_out_of_scope(n, &setup.oos_names)).collect()
 }
 
 /// The intents' unit means of the rows `x` (labels `y`; zeros for `skip`), rounded to f16 as a
@@ -469,6 +494,36 @@ mod tests {
         assert!((shift(1) + 0.75 * 0.2f32.ln()).abs() < 1e-5, "{}", shift(1));
         // the smaller intent gains on the larger by 0.75 × ln 4
         assert!((shift(1) - shift(0) - 0.75 * 4f32.ln()).abs() < 1e-5);
+    }
+
+    /// The head fitted again on new vectors of the same rows (layers adapted again on every
+    /// example): the new rows' head with the out-of-scope offset added again and the gate's means
+    /// taken from the new rows; what the held-out rows chose (temperature, threshold, floor) stays.
+    #[test]
+    fn a_head_refitted_on_all_rows_keeps_what_the_held_out_rows_chose() {
+        let intents: Vec<String> = ["order", "refund", "out_of_scope"].map(String::from).to_vec();
+        let (n, k) = (30, 3);
+        let y: Vec<usize> = (0..n).map(|i| i % k).collect();
+        let first = Array2::from_shape_fn((n, 3), |(i, j)| if y[i] == j { 1.0 } else { 0.05 * (i % 4) as f32 });
+        let setup = IntentSetup::default();
+        let fit = fit_intent(Rows { dense: &first, sparse: None }, &y, n, None, &intents, &setup);
+        let mut fit = IntentFit { offset: -1.5, gate: Some(Gate { means: Array2::zeros((k, 3)), floor: 0.42 }), ..fit };
+        fit.temperature = 0.9;
+        let chosen = fit.threshold.chosen;
+        // the second vectors: the same intents, another direction each
+        let second = Array2::from_shape_fn((n, 3), |(i, j)| if (y[i] + 1) % k == j { 2.0 } else { 0.1 * (i % 3) as f32 });
+        let refit = refit_on_all(fit, Rows { dense: &second, sparse: None }, &y, n, &intents, &setup);
+        let (alone, _) =
+            fit_rows(Rows { dense: &second, sparse: None }, &y, k, &fit_config(Rows { dense: &second, sparse: None }, &y, &setup), n, setup.balance);
+        assert_eq!(refit.head.weight, alone.weight);
+        assert_eq!(refit.head.bias[0], alone.bias[0]);
+        assert!((refit.head.bias[2] - (alone.bias[2] - 1.5)).abs() < 1e-6, "the out-of-scope offset is kept");
+        assert_eq!((refit.temperature, refit.threshold.chosen, refit.offset), (0.9, chosen, -1.5));
+        let gate = refit.gate.expect("the gate stays");
+        assert_eq!(gate.floor, 0.42);
+        assert_eq!(gate.means, stored_means(&second, &y, &[false, false, true]), "the means are the new vectors'");
+        // each intent's new mean points where its new vectors do
+        assert!(gate.means[[0, 1]] > 0.9 && gate.means[[2, 0]] == 0.0, "{:?}", gate.means);
     }
 
     /// Held-out rows whose off-topic messages the head answers confidently but whose sentence

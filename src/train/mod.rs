@@ -10,6 +10,7 @@ pub mod adapt;
 pub mod calibrate;
 pub mod data;
 pub mod features;
+pub mod fit;
 pub mod intent;
 pub mod lexical;
 pub mod logreg;
@@ -27,7 +28,6 @@ use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use crate::model::heads::encoder::{read_encoder_dir, Encoder, EncoderInfo};
-use crate::model::heads::lexical::{LexicalSettings, Vocabulary};
 use crate::model::heads::stack::{self, Stack};
 use crate::model::heads::{Heads, Linear};
 use crate::model::manifest::EncoderRef;
@@ -35,8 +35,9 @@ use crate::model::SessionSettings;
 use adapt::AdaptSettings;
 use calibrate::{ThresholdChoice, ThresholdRule};
 use features::{Features, Prepared};
+use fit::{adapt_and_fit, Fitted, Labelled};
 use intent::IntentSetup;
-use logreg::{FitConfig, SparseRows};
+use logreg::FitConfig;
 
 /// Scale of each lexical block against the sentence vector (norm 1): measured, docs/training-choices.md.
 pub const LEXICAL_SCALE: f32 = 0.35;
@@ -213,18 +214,13 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let (mut train_f, mut dev_f) = embed_sets(opts, &mut encoder, &embed_items, &dev_items, base.as_ref().map(|(b, _)| b.spec.input.as_str()))?;
     took.embed = secs(t);
 
-    let t = Instant::now();
-    let (y, split) = (intent_labels(&data, &names, &intents), dev.is_none().then_some(data.examples.len()));
     let items = (&embed_items[..], encoder.prefix_len());
-    let adapted = base.as_ref().map(|b| adapt_step(opts, b, &info, (&mut train_f, dev_f.as_mut()), &y, split, intents.len(), items)).transpose()?;
-    let ((top, adapt_epochs), adapt_layers) = (adapted.unzip(), base.as_ref().map(|(_, s)| s.layers));
+    let labelled = Labelled { data: &data, dev: dev.as_ref(), names: &names, intents: &intents, rasa: &rasa };
+    let Fitted { top, adapt_epochs, adapted_again, fit, lexical } =
+        adapt_and_fit(opts, &labelled, (base.as_ref(), &info), (&mut train_f, dev_f.as_mut()), items, &mut took)?;
     drop(embed_items);
-    took.adapt = secs(t);
-
-    let t = Instant::now();
-    let (fit, lexical) = fit_intent_head(opts, &data, dev.as_ref(), &train_f, dev_f.as_ref(), &names, &intents, &rasa)?;
+    let adapt_layers = base.as_ref().map(|(_, s)| s.layers);
     let intent::IntentFit { head: intent_head, temperature, heldout, threshold, gate, .. } = fit;
-    took.intent_fit = secs(t);
 
     let t = Instant::now();
     let slot = fit_slots(std::mem::take(&mut train_f.tokens), &train_f.token_labels, labels.len(), opts.slot_l2);
@@ -269,6 +265,7 @@ fn train_watched(opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
         seconds: took,
         adapt_epochs,
         adapt_layers,
+        adapted_again,
         frozen_because: frozen_because(opts, adapt_layers),
         rasa_notes: rasa.notes,
         data_notes,
@@ -429,102 +426,6 @@ fn check_base(opts: &TrainOptions, base: &Stack, info: &EncoderInfo) -> Result<(
         )));
     }
     Ok(())
-}
-
-/// Fine-tunes the top layer on the rows of `y` (all of them with `--dev`; with `split` = the
-/// number of examples, only the rows the held-out split keeps, so that the threshold is chosen on
-/// rows the layer has not seen), then replaces every example's sentence vector (training and dev)
-/// with the one the adapted layer gives; the kept states are dropped.
-#[allow(clippy::too_many_arguments)]
-fn adapt_step(
-    opts: &TrainOptions,
-    (base, settings): &(Stack, AdaptSettings),
-    info: &EncoderInfo,
-    (train_f, dev_f): (&mut Features, Option<&mut Features>),
-    y: &[usize],
-    split: Option<usize>,
-    k: usize,
-    (items, prefix): (&[Prepared], usize),
-) -> Result<(Stack, usize), TrainError> {
-    let watch = opts.watch.as_deref();
-    next_stage(watch, "adapting")?;
-    let held = split.map(|examples| intent::held_out_rows(y, examples, k));
-    let rows: Vec<usize> = (0..y.len()).filter(|&i| !held.as_ref().is_some_and(|h| h[i])).collect();
-    let outputs = base.spec.outputs();
-    let from: Vec<Option<usize>> = info.pool_outputs.iter().map(|p| outputs.iter().position(|o| o == p)).collect();
-    let input = |f: &mut Features| adapt::AdaptInput {
-        kept: std::mem::take(&mut f.kept),
-        parts: std::mem::take(&mut f.parts),
-        from: from.clone(),
-        normalize: info.normalize,
-        cls: info.pooling == "cls",
-    };
-    let train_in = input(train_f);
-    let stop = || watch.and_then(TrainWatch::stopped);
-    let layer = adapt::fine_tune(base, &train_in, &rows, y, k, settings, &stop)?;
-    train_f.pooled = adapt::pooled_all(&layer, &train_in)?;
-    if base.spec.graph.is_some() {
-        // no encoder token states on the graph below: the slot head reads the top layer's
-        let top = adapt::top_states(&layer, &train_in.kept)?;
-        train_f.tokens = features::token_rows(items, &top, prefix, opts.slot_window);
-    }
-    if let Some(d) = dev_f {
-        let dev_in = input(d);
-        d.pooled = adapt::pooled_all(&layer, &dev_in)?;
-    }
-    stage(watch, "fitting");
-    Ok((layer, settings.epochs_for(rows.len())))
-}
-
-/// The intent head (with its lexical features when on): labels of the examples then the names,
-/// dev rows when there is `--dev`.
-#[allow(clippy::too_many_arguments)]
-fn fit_intent_head(
-    opts: &TrainOptions,
-    data: &data::Dataset,
-    dev: Option<&data::Dataset>,
-    train_f: &Features,
-    dev_f: Option<&Features>,
-    names: &[(usize, Prepared)],
-    intents: &[String],
-    rasa: &rasa_extras::Gathered,
-) -> Result<(intent::IntentFit, Option<crate::model::heads::lexical::Lexical>), TrainError> {
-    let setup = intent_setup(opts);
-    let y = intent_labels(data, names, intents);
-    let dev_set = match (dev, dev_f) {
-        (Some(d), Some(f)) => {
-            let (label, oos) = intent::dev_labels(d.examples.iter().map(|s| s.example.intent.as_str()), intents, &setup.oos_names);
-            Some((intent::Rows { dense: &f.pooled, sparse: None }, label, oos))
-        }
-        _ => None,
-    };
-    let lex = opts.lexical.then(|| lexical_rows(data, dev, names, intents, rasa)).transpose()?;
-    let dev_set = dev_set.map(|(r, l, o)| (intent::Rows { sparse: lex.as_ref().and_then(|x| x.2.as_ref()), ..r }, l, o));
-    let rows = intent::Rows { dense: &train_f.pooled, sparse: lex.as_ref().map(|x| &x.1) };
-    let fit = intent::fit_intent(rows, &y, data.examples.len(), dev_set, intents, &setup);
-    let lexical = lex.zip(fit.lexical.clone()).map(|(x, weight)| crate::model::heads::lexical::Lexical { vocab: x.0, weight });
-    Ok((fit, lexical))
-}
-
-/// Lexical features: the vocabulary (fitted on the examples, the intent names and the Rasa
-/// synonyms) with a pattern column per Rasa lookup table and regex ([`PATTERN_FEATURES`]), the
-/// training rows (examples then names, as the intent head's rows) and the dev rows.
-fn lexical_rows(
-    data: &data::Dataset,
-    dev: Option<&data::Dataset>,
-    names: &[(usize, Prepared)],
-    intents: &[String],
-    rasa: &rasa_extras::Gathered,
-) -> Result<(Vocabulary, SparseRows, Option<SparseRows>), TrainError> {
-    let name_texts: Vec<String> = names.iter().filter_map(|n| intent::intent_name_text(&intents[n.0])).collect();
-    let texts: Vec<&str> = data.examples.iter().map(|s| s.example.text.as_str()).chain(name_texts.iter().map(String::as_str)).collect();
-    let synonyms: Vec<&str> = rasa.data.synonyms.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect();
-    let settings = LexicalSettings { scale: LEXICAL_SCALE, ..Default::default() };
-    let patterns = if PATTERN_FEATURES { rasa.pattern_features.clone() } else { Vec::new() };
-    let vocab = lexical::fit_vocabulary(&texts, &synonyms, &settings).with_patterns(patterns).map_err(|e| TrainError::Invalid(vec![e]))?;
-    let train = lexical::featurize(&vocab, &texts);
-    let dev = dev.map(|d| lexical::featurize(&vocab, &d.examples.iter().map(|s| s.example.text.as_str()).collect::<Vec<_>>()));
-    Ok((vocab, train, dev))
 }
 
 /// The intent head's settings from the options.

@@ -52,6 +52,10 @@ pub struct TrainSummary {
     /// How many of the encoder's top layers were adapted (absent: the frozen encoder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adapt_layers: Option<usize>,
+    /// The layers were adapted twice: on the examples the held-out split keeps, to choose the
+    /// threshold, then on every example (small bots without `--dev`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub adapted_again: bool,
     /// Why a run that would have adapted layers trained on the frozen encoder (one that offers none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frozen_because: Option<String>,
@@ -78,7 +82,8 @@ pub fn summary_text(s: &TrainSummary, total_seconds: f64) -> String {
     let adapt = match (s.adapt_epochs, s.adapt_layers) {
         (Some(n), Some(layers)) => {
             let which = if layers == 1 { "top layer".to_string() } else { format!("top {layers} layers") };
-            format!(", {which} adapted {:.1} s ({n} epoch{})", t.adapt, if n == 1 { "" } else { "s" })
+            let again = if s.adapted_again { "; twice: on four fifths of the examples for the threshold, then on all" } else { "" };
+            format!(", {which} adapted {:.1} s ({n} epoch{}{again})", t.adapt, if n == 1 { "" } else { "s" })
         }
         _ => ", frozen encoder".to_string(),
     };
