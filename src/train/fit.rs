@@ -45,30 +45,43 @@ pub fn adapt_and_fit(
     let Labelled { data, dev, names, intents, rasa } = *l;
     let t = Instant::now();
     let (y, split) = (intent_labels(data, names, intents), dev.is_none().then_some(data.examples.len()));
-    let again = (base.is_some() && split.is_some_and(|n| n <= ADAPT_AGAIN_UP_TO)).then(|| (train_f.kept.clone(), train_f.parts.clone()));
+    let again = base.filter(|_| split.is_some_and(|n| n <= ADAPT_AGAIN_UP_TO));
     let adapted = base.map(|b| adapt_step(opts, b, info, (train_f, dev_f.as_deref_mut()), &y, split, intents.len(), items)).transpose()?;
+    if again.is_none() {
+        (train_f.kept, train_f.parts) = Default::default(); // no second pass: the states are not needed
+    }
     let (top, adapt_epochs) = adapted.unzip();
     took.adapt = secs(t);
     let t = Instant::now();
-    let (fit, lexical) = fit_intent_head(opts, data, dev, train_f, dev_f.as_deref(), names, intents, rasa, None)?;
+    let lex = opts.lexical.then(|| lexical_rows(data, dev, names, intents, rasa)).transpose()?;
+    let head = |train_f: &Features, dev: Option<(&data::Dataset, &Features)>, refit| {
+        fit_intent_head(opts, &y, data.examples.len(), (train_f, dev), lex.as_ref(), intents, refit)
+    };
+    let fit = head(train_f, dev.zip(dev_f.as_deref()), None);
     took.intent_fit = secs(t);
-    let (Some((kept, parts)), Some(b)) = (again, base) else {
-        return Ok(Fitted { top, adapt_epochs, adapted_again: false, fit, lexical });
+    let Some(b) = again else {
+        return Ok(Fitted { top, adapt_epochs, adapted_again: false, lexical: lexical_weights(lex, &fit), fit });
     };
     let t = Instant::now();
-    (train_f.kept, train_f.parts) = (kept, parts);
     let (layer, epochs) = adapt_step(opts, b, info, (train_f, None), &y, None, intents.len(), items)?;
+    (train_f.kept, train_f.parts) = Default::default();
     took.adapt += secs(t);
     let t = Instant::now();
-    let (fit, lexical) = fit_intent_head(opts, data, None, train_f, None, names, intents, rasa, Some(fit))?;
+    let fit = head(train_f, None, Some(fit));
     took.intent_fit += secs(t);
-    Ok(Fitted { top: Some(layer), adapt_epochs: Some(epochs), adapted_again: true, fit, lexical })
+    Ok(Fitted { top: Some(layer), adapt_epochs: Some(epochs), adapted_again: true, lexical: lexical_weights(lex, &fit), fit })
+}
+
+/// The bundle's lexical features: the vocabulary with the head's weights for it.
+fn lexical_weights(lex: Option<LexicalRows>, fit: &intent::IntentFit) -> Option<Lexical> {
+    lex.zip(fit.lexical.clone()).map(|(x, weight)| Lexical { vocab: x.0, weight })
 }
 
 /// Fine-tunes the top layer on the rows of `y` (all of them with `--dev`; with `split` = the
 /// number of examples, only the rows the held-out split keeps, so that the threshold is chosen on
 /// rows the layer has not seen), then replaces every example's sentence vector (training and dev)
-/// with the one the adapted layer gives; the kept states are dropped.
+/// with the one the adapted layer gives; the training rows' kept states are put back (for a second
+/// pass; the caller drops them), the dev rows' dropped.
 #[allow(clippy::too_many_arguments)]
 fn adapt_step(
     opts: &TrainOptions,
@@ -106,6 +119,7 @@ fn adapt_step(
         let dev_in = input(d);
         d.pooled = adapt::pooled_all(&layer, &dev_in)?;
     }
+    (train_f.kept, train_f.parts) = (train_in.kept, train_in.parts);
     stage(watch, "fitting");
     Ok((layer, settings.epochs_for(rows.len())))
 }
@@ -119,39 +133,32 @@ fn adapt_step(
 /// again on every example".
 pub const ADAPT_AGAIN_UP_TO: usize = 600;
 
-/// The intent head (with its lexical features when on): labels of the examples then the names,
-/// dev rows when there is `--dev`.
-#[allow(clippy::too_many_arguments)]
+/// The intent head (with its lexical features `lex` when on) on the rows of `y` (the examples' labels,
+/// then the names'), chosen on the dev rows when there are; with `refit`, fitted again on new
+/// vectors, keeping what `refit`'s held-out rows chose.
 fn fit_intent_head(
     opts: &TrainOptions,
-    data: &data::Dataset,
-    dev: Option<&data::Dataset>,
-    train_f: &Features,
-    dev_f: Option<&Features>,
-    names: &[(usize, Prepared)],
+    y: &[usize],
+    examples: usize,
+    (train_f, dev): (&Features, Option<(&data::Dataset, &Features)>),
+    lex: Option<&LexicalRows>,
     intents: &[String],
-    rasa: &rasa_extras::Gathered,
     refit: Option<intent::IntentFit>,
-) -> Result<(intent::IntentFit, Option<Lexical>), TrainError> {
+) -> intent::IntentFit {
     let setup = intent_setup(opts);
-    let y = intent_labels(data, names, intents);
-    let dev_set = match (dev, dev_f) {
-        (Some(d), Some(f)) => {
-            let (label, oos) = intent::dev_labels(d.examples.iter().map(|s| s.example.intent.as_str()), intents, &setup.oos_names);
-            Some((intent::Rows { dense: &f.pooled, sparse: None }, label, oos))
-        }
-        _ => None,
-    };
-    let lex = opts.lexical.then(|| lexical_rows(data, dev, names, intents, rasa)).transpose()?;
-    let dev_set = dev_set.map(|(r, l, o)| (intent::Rows { sparse: lex.as_ref().and_then(|x| x.2.as_ref()), ..r }, l, o));
-    let rows = intent::Rows { dense: &train_f.pooled, sparse: lex.as_ref().map(|x| &x.1) };
-    let fit = match refit {
-        Some(fit) => intent::refit_on_all(fit, rows, &y, data.examples.len(), intents, &setup),
-        None => intent::fit_intent(rows, &y, data.examples.len(), dev_set, intents, &setup),
-    };
-    let lexical = lex.zip(fit.lexical.clone()).map(|(x, weight)| crate::model::heads::lexical::Lexical { vocab: x.0, weight });
-    Ok((fit, lexical))
+    let rows = intent::Rows { dense: &train_f.pooled, sparse: lex.map(|x| &x.1) };
+    if let Some(fit) = refit {
+        return intent::refit_on_all(fit, rows, y, examples, intents, &setup);
+    }
+    let dev_set = dev.map(|(d, f)| {
+        let (label, oos) = intent::dev_labels(d.examples.iter().map(|s| s.example.intent.as_str()), intents, &setup.oos_names);
+        (intent::Rows { dense: &f.pooled, sparse: lex.and_then(|x| x.2.as_ref()) }, label, oos)
+    });
+    intent::fit_intent(rows, y, examples, dev_set, intents, &setup)
 }
+
+/// The lexical vocabulary, the training rows' features and the dev rows'.
+type LexicalRows = (Vocabulary, SparseRows, Option<SparseRows>);
 
 /// Lexical features: the vocabulary (fitted on the examples, the intent names and the Rasa
 /// synonyms) with a pattern column per Rasa lookup table and regex ([`PATTERN_FEATURES`]), the
@@ -162,7 +169,7 @@ fn lexical_rows(
     names: &[(usize, Prepared)],
     intents: &[String],
     rasa: &rasa_extras::Gathered,
-) -> Result<(Vocabulary, SparseRows, Option<SparseRows>), TrainError> {
+) -> Result<LexicalRows, TrainError> {
     let name_texts: Vec<String> = names.iter().filter_map(|n| intent::intent_name_text(&intents[n.0])).collect();
     let texts: Vec<&str> = data.examples.iter().map(|s| s.example.text.as_str()).chain(name_texts.iter().map(String::as_str)).collect();
     let synonyms: Vec<&str> = rasa.data.synonyms.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect();
