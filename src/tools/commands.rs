@@ -132,7 +132,7 @@ pub struct TrainArgs {
     /// L2 penalty of the slot head (mean loss, standardised token vectors).
     #[arg(long, default_value_t = 1e-3)]
     pub slot_l2: f32,
-    /// Do not add each intent's name ("order_status" → "order status") as one more example of it.
+    /// Do not add each intent's name ("order_status", "ORDER_STATUS", "OrderStatus" → "order status") as one more example of it.
     #[arg(long)]
     pub no_intent_names: bool,
     /// Fit the slot head on each word's own token only (default: a window of three tokens).
