@@ -117,8 +117,7 @@ pub fn intent_name_text(name: &str) -> Option<String> {
     if is_out_of_scope(name, &[]) {
         return None;
     }
-    let words: Vec<String> = name.split(['_', '/', '-', '+', '.', ' ']).flat_map(camel_words).map(|w| w.to_lowercase()).collect();
-    let text = words.join(" ");
+    let text = name.split(['_', '/', '-', '+', '.', ' ']).flat_map(camel_words).collect::<Vec<_>>().join(" ").to_lowercase();
     text.chars().any(char::is_alphabetic).then_some(text)
 }
 
